@@ -1,0 +1,143 @@
+# Quiver build. One Makefile, no recursion: every src/*.c except the programs' mains goes into
+# build/libquiver.a; the server, the tools and every test link against it. New modules and new
+# tests are picked up by wildcard, so adding a file never needs an edit here.
+#
+#   make                 src/quiver-server (+ tools), -O2, jemalloc
+#   make MALLOC=libc     same with libc malloc
+#   make run             build and start the server on conf/quiver.conf
+#   make test            build and run every suite (unit, integration, interop, fuzz smoke)
+#   make sanitize        ASan+UBSan build (libc malloc) running the unit and integration tests
+#   make tsan            ThreadSanitizer build of the engine unit tests
+#   make fuzz            build the libFuzzer harnesses (clang) and run each briefly
+#   make deps            install the missing Debian packages (as root)
+#   make format-check    clang-format --dry-run over the tree
+
+MALLOC ?= jemalloc
+OPT ?= -O2
+BUILD ?= build
+CC ?= gcc
+
+WARN := -Wall -Wextra -Werror -Wno-missing-field-initializers
+CFLAGS_BASE := -std=gnu11 $(OPT) -g $(WARN) -pthread -Isrc -D_GNU_SOURCE $(SAN_CFLAGS)
+LDLIBS_BASE := -lm -pthread -lcjson -lmsgpackc
+LDFLAGS_BASE := $(SAN_LDFLAGS)
+
+ifeq ($(MALLOC),jemalloc)
+CFLAGS_BASE += -DUSE_JEMALLOC
+LDLIBS_BASE += -ljemalloc
+endif
+
+CFLAGS := $(CFLAGS_BASE) $(EXTRA_CFLAGS)
+LDLIBS := $(LDLIBS_BASE)
+
+# Programs whose main() lives in src/ (kept out of the library).
+PROGRAM_MAINS := src/server_main.c
+LIB_SRCS := $(filter-out $(PROGRAM_MAINS),$(wildcard src/*.c))
+LIB_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
+LIB := $(BUILD)/libquiver.a
+
+UTIL_SRCS := $(wildcard utils/*.c)
+UTIL_BINS := $(patsubst utils/%.c,src/%,$(UTIL_SRCS))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
+INTEG_HELPERS := $(filter-out tests/integration/test_%.c,$(wildcard tests/integration/*.c))
+INTEG_SRCS := $(wildcard tests/integration/test_*.c)
+INTEG_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(INTEG_SRCS))
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+
+SERVER := src/quiver-server
+
+.PHONY: all run test test-unit test-integration test-interop sanitize tsan fuzz fuzz-build deps \
+        format format-check clean check-deps
+
+all: $(SERVER) $(UTIL_BINS)
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/obj
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj $(BUILD)/tests/unit $(BUILD)/tests/integration $(BUILD)/fuzz:
+	mkdir -p $@
+
+$(LIB): $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(SERVER): $(BUILD)/obj/server_main.o $(LIB)
+	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/server_main.o: src/server_main.c $(wildcard src/*.h) | $(BUILD)/obj
+	$(CC) $(CFLAGS) -c $< -o $@
+
+src/%: utils/%.c $(LIB) $(wildcard src/*.h)
+	$(CC) $(CFLAGS) $(LDFLAGS_BASE) -o $@ $< $(LIB) $(LDLIBS) -lhiredis
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB) | $(BUILD)/tests/unit
+	$(CC) $(CFLAGS) -Wno-unused-parameter $(LDFLAGS_BASE) -o $@ $< $(LIB) $(LDLIBS) -lcriterion
+
+$(BUILD)/tests/integration/%: tests/integration/%.c $(INTEG_HELPERS) $(wildcard tests/integration/*.h) $(LIB) | $(BUILD)/tests/integration
+	$(CC) $(CFLAGS) -Itests/integration $(LDFLAGS_BASE) -o $@ $< $(INTEG_HELPERS) $(LIB) $(LDLIBS) -lhiredis
+
+run: $(SERVER)
+	$(SERVER) conf/quiver.conf
+
+# The README's test command. Installs missing packages first when run as root.
+test: check-deps all $(UNIT_BINS) $(INTEG_BINS)
+	QUIVER_BUILD=$(BUILD) scripts/run-tests.sh all
+
+test-unit: $(UNIT_BINS)
+	QUIVER_BUILD=$(BUILD) scripts/run-tests.sh unit
+
+test-integration: all $(INTEG_BINS)
+	QUIVER_BUILD=$(BUILD) scripts/run-tests.sh integration
+
+test-interop: all
+	QUIVER_BUILD=$(BUILD) scripts/run-tests.sh interop
+
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+sanitize: check-deps
+	$(MAKE) BUILD=build-san MALLOC=libc OPT=-O1 SAN_CFLAGS="$(SAN_FLAGS)" SAN_LDFLAGS="$(SAN_FLAGS)" \
+	    all build-san-tests
+	QUIVER_BUILD=build-san ASAN_OPTIONS=detect_leaks=0 scripts/run-tests.sh unit integration
+
+build-san-tests: $(UNIT_BINS) $(INTEG_BINS)
+
+TSAN_UNITS ?= $(wildcard tests/unit/test_pool.c tests/unit/test_hnsw.c tests/unit/test_flat.c)
+tsan: check-deps
+	$(MAKE) BUILD=build-tsan MALLOC=libc OPT=-O1 SAN_CFLAGS="-fsanitize=thread" SAN_LDFLAGS="-fsanitize=thread" \
+	    $(patsubst tests/unit/%.c,build-tsan/tests/unit/%,$(TSAN_UNITS))
+	QUIVER_BUILD=build-tsan QUIVER_UNIT_ONLY="$(notdir $(basename $(TSAN_UNITS)))" scripts/run-tests.sh unit
+
+# libFuzzer harnesses link the library modules they fuzz, built with clang and the fuzzer runtime.
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -Isrc -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
+FUZZ_TIME ?= 20
+fuzz-build: | $(BUILD)/fuzz
+	@for f in $(FUZZ_SRCS); do \
+	    n=$$(basename $$f .c); mods=$$(sed -n 's/^ \* FUZZ_MODULES: *//p' $$f); \
+	    echo "clang $$n ($$mods)"; \
+	    clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/$$n $$f $$(for m in $$mods; do echo src/$$m.c; done) -lm -lcjson -lmsgpackc -pthread || exit 1; \
+	done
+
+fuzz: fuzz-build
+	@for f in $(FUZZ_SRCS); do \
+	    n=$$(basename $$f .c); mkdir -p $(BUILD)/fuzz/corpus-$$n; \
+	    echo "fuzzing $$n for $(FUZZ_TIME)s"; \
+	    $(BUILD)/fuzz/$$n -max_total_time=$(FUZZ_TIME) -max_len=65536 -print_final_stats=1 \
+	        $(BUILD)/fuzz/corpus-$$n tests/fuzz/seeds/$$n 2>&1 | tail -n 3 || exit 1; \
+	done
+
+deps:
+	scripts/install-deps.sh
+
+check-deps:
+	@scripts/install-deps.sh --check-only || scripts/install-deps.sh
+
+FORMAT_FILES = $(wildcard src/*.c src/*.h utils/*.c tests/unit/*.c tests/integration/*.c tests/integration/*.h tests/fuzz/*.c)
+format:
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_FILES)
+
+clean:
+	rm -rf build build-san build-tsan $(SERVER) $(UTIL_BINS)

@@ -1,0 +1,113 @@
+/* commands.h -- the command table: the single source of truth about every command.
+ *
+ * One row per command (and per subcommand of container commands like CLIENT or CONFIG) carries
+ * everything anybody needs to know about it: handler, arity, flags, key positions, ACL categories
+ * and the documentation text. COMMAND / COMMAND INFO / COMMAND DOCS / COMMAND LIST are generated
+ * from it; dispatch.c reads arity and flags (MULTI queuing, -LOADING, -READONLY, -OOM), and the
+ * AOF and replication will read the write flag. Nothing is listed twice.
+ *
+ * Flag meanings (documented once, here):
+ *   CMD_WRITE      may modify the keyspace; propagated to AOF/replicas; refused on replicas
+ *   CMD_READONLY   reads data only
+ *   CMD_DENYOOM    may grow memory: refused with -OOM when over maxmemory
+ *   CMD_ADMIN      administrative (CONFIG, DEBUG, SHUTDOWN, ...)
+ *   CMD_PUBSUB     pub/sub command
+ *   CMD_NOSCRIPT   not allowed from scripts (kept for COMMAND output compatibility)
+ *   CMD_LOADING    allowed while the dataset is loading
+ *   CMD_STALE      allowed on a replica with a broken master link
+ *   CMD_FAST       O(1) or O(log N); shows as "fast" in COMMAND output
+ *   CMD_NO_AUTH    allowed before authentication (AUTH, HELLO, QUIT)
+ *   CMD_NO_MULTI   not allowed inside MULTI (refused while queuing)
+ *   CMD_ALLOW_BUSY allowed while a script/long job holds the server
+ *   CMD_MAY_THREAD may run on the worker pool (VSIM, VSEARCH)
+ *   CMD_SKIP_SLOWLOG never logged in the slow log (EXEC logs its commands itself)
+ *   CMD_SKIP_MONITOR / CMD_NO_PROPAGATE reserved for replication commands
+ */
+#ifndef QV_COMMANDS_H
+#define QV_COMMANDS_H
+
+#include <stdint.h>
+
+struct qvClient;
+
+#define CMD_WRITE (1ULL << 0)
+#define CMD_READONLY (1ULL << 1)
+#define CMD_DENYOOM (1ULL << 2)
+#define CMD_ADMIN (1ULL << 3)
+#define CMD_PUBSUB (1ULL << 4)
+#define CMD_NOSCRIPT (1ULL << 5)
+#define CMD_LOADING (1ULL << 6)
+#define CMD_STALE (1ULL << 7)
+#define CMD_FAST (1ULL << 8)
+#define CMD_NO_AUTH (1ULL << 9)
+#define CMD_NO_MULTI (1ULL << 10)
+#define CMD_ALLOW_BUSY (1ULL << 11)
+#define CMD_MAY_THREAD (1ULL << 12)
+#define CMD_SKIP_SLOWLOG (1ULL << 13)
+#define CMD_SKIP_MONITOR (1ULL << 14)
+#define CMD_NO_PROPAGATE (1ULL << 15)
+#define CMD_SENTINEL (1ULL << 16)
+
+/* ACL categories (names as Redis prints them, "@keyspace" etc.). */
+#define ACL_KEYSPACE (1ULL << 0)
+#define ACL_READ (1ULL << 1)
+#define ACL_WRITE (1ULL << 2)
+#define ACL_ADMIN (1ULL << 3)
+#define ACL_FAST (1ULL << 4)
+#define ACL_SLOW (1ULL << 5)
+#define ACL_DANGEROUS (1ULL << 6)
+#define ACL_CONNECTION (1ULL << 7)
+#define ACL_TRANSACTION (1ULL << 8)
+#define ACL_PUBSUB (1ULL << 9)
+
+/* Argument documentation for COMMAND DOCS (a small tree, as in Redis's commands.json). */
+typedef enum {
+    ARG_STRING, ARG_INTEGER, ARG_DOUBLE, ARG_KEY, ARG_PATTERN, ARG_UNIX_TIME, ARG_PURE_TOKEN,
+    ARG_ONEOF, ARG_BLOCK
+} qvArgType;
+
+#define ARGF_OPTIONAL (1 << 0)
+#define ARGF_MULTIPLE (1 << 1)
+#define ARGF_MULTIPLE_TOKEN (1 << 2)
+
+typedef struct qvCommandArg {
+    const char *name;
+    qvArgType type;
+    const char *token;                  /* e.g. "COUNT", or NULL */
+    int flags;                          /* ARGF_* */
+    const struct qvCommandArg *subargs; /* for ONEOF / BLOCK; terminated by a {NULL} row */
+} qvCommandArg;
+
+typedef void qvCommandProc(struct qvClient *c);
+
+typedef struct qvCommand {
+    const char *name;     /* lower case; subcommands use their own name ("setname") */
+    qvCommandProc *proc;  /* NULL for a container (CLIENT, CONFIG, ...) */
+    int arity;            /* N = exactly N args (name included), -N = at least N */
+    uint64_t flags;       /* CMD_* */
+    uint64_t acl;         /* ACL_* */
+    int first_key, last_key, key_step; /* 0,0,0 = no keys; last_key -1 = up to the end */
+    const char *group;    /* COMMAND DOCS group: "generic", "server", "connection", ... */
+    const char *summary;
+    const char *since;    /* version string as Redis prints it ("1.0.0") */
+    const char *complexity;
+    const qvCommandArg *args;         /* NULL or terminated by {NULL} */
+    struct qvCommand *subcommands; /* NULL or terminated by {NULL} */
+    /* Filled at start-up: */
+    struct qvCommand *parent; /* container command for subcommands */
+    char fullname[64];              /* "client|setname" */
+    /* Statistics (INFO commandstats). */
+    long long calls, usec, rejected_calls, failed_calls;
+} qvCommand;
+
+void commandTableInit(void);   /* builds the lookup dict and fullnames */
+/* Looks up argv[0] (and argv[1] for containers). Returns NULL if unknown. For a known container
+ * with an unknown subcommand, returns the container with *unknown_sub set. */
+qvCommand *lookupCommand(const char *const *argv, const size_t *argvlen, int argc, int *unknown_sub);
+qvCommand *lookupCommandByName(const char *fullname); /* "client|kill" */
+/* Walks every command and subcommand. */
+void commandForEach(void (*fn)(qvCommand *cmd, void *priv), void *priv);
+void commandCommand(struct qvClient *c);
+void commandResetStats(void);
+
+#endif

@@ -1,0 +1,19 @@
+/* log.h -- Redis-style log lines: "pid:role dd Mon yyyy hh:mm:ss.mmm <mark> message".
+ * The marks are '.' debug, '-' verbose, '*' notice, '#' warning, as in redis-server, so log
+ * readers and humans used to Redis read ours the same way. */
+#ifndef QV_LOG_H
+#define QV_LOG_H
+
+#define LL_DEBUG 0
+#define LL_VERBOSE 1
+#define LL_NOTICE 2
+#define LL_WARNING 3
+#define LL_RAW (1 << 10) /* flag: print the message alone, without the prefix */
+
+void serverLog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Usable from a signal handler: no stdio, no allocation. */
+void serverLogFromHandler(int level, const char *msg);
+int logLevelFromName(const char *name); /* "debug" ... "warning", -1 if unknown */
+const char *logLevelName(int level);
+
+#endif
