@@ -59,6 +59,11 @@ typedef struct qvSpace {
 /* Returns 0, or -1 if dim is 0 or > QV_MAX_DIM. */
 int qvSpaceInit(qvSpace *s, qvMetric metric, qvQuant quant, uint32_t dim);
 
+/* Same, but with a given kernel table (from distGetImpl) instead of distActive(): lets tests run
+ * one space through every implementation. Also returns -1 if k is NULL. */
+int qvSpaceInitWith(qvSpace *s, qvMetric metric, qvQuant quant, uint32_t dim,
+                    const distKernels *k);
+
 /* Encodes dim floats into a blob of s->blob_bytes bytes. For COSINE the vector is normalised first
  * and its original L2 norm is returned in *norm_out (1.0 for other metrics' callers who don't care;
  * may be NULL). A zero vector is accepted (it stays zero). */
