@@ -115,7 +115,9 @@ static distKernels distScalar = {
     .hamming = hammingScalar,
 };
 
-/* SIMD tables (distance_avx2.c / distance_avx512.c) are not in yet: this build is scalar-only. */
+/* Defined in distance_avx2.c / distance_avx512.c. Only reached after the CPU check below. */
+extern const distKernels distKernelsAvx2;
+extern const distKernels distKernelsAvx512;
 
 /* ---------------------------------------------------------------------------------------------
  * Run-time choice
@@ -150,10 +152,13 @@ const distKernels *distGetImpl(distImpl which) {
     if (!__atomic_load_n(&distScalarReady, __ATOMIC_ACQUIRE)) distScalarSetup();
     switch (which) {
     case DIST_IMPL_SCALAR: return &distScalar;
-    case DIST_IMPL_AVX2: (void)distCpuHasAvx2; return NULL;
-    case DIST_IMPL_AVX512: (void)distCpuHasAvx512; return NULL;
+    case DIST_IMPL_AVX2: return distCpuHasAvx2() ? &distKernelsAvx2 : NULL;
+    case DIST_IMPL_AVX512: return distCpuHasAvx512() ? &distKernelsAvx512 : NULL;
     case DIST_IMPL_AUTO:
-    default: return &distScalar;
+    default:
+        if (distCpuHasAvx512()) return &distKernelsAvx512;
+        if (distCpuHasAvx2()) return &distKernelsAvx2;
+        return &distScalar;
     }
 }
 
