@@ -94,8 +94,7 @@ static uint64_t hammingScalar(const uint64_t *a, const uint64_t *b, uint32_t wor
 }
 
 __attribute__((target("popcnt"))) static uint64_t hammingPopcnt(const uint64_t *a,
-                                                                const uint64_t *b,
-                                                                uint32_t words) {
+                                                                const uint64_t *b, uint32_t words) {
     uint64_t s0 = 0, s1 = 0;
     uint32_t i = 0;
     for (; i + 2 <= words; i += 2) {
@@ -151,14 +150,14 @@ static int distCpuHasAvx512(void) {
 const distKernels *distGetImpl(distImpl which) {
     if (!__atomic_load_n(&distScalarReady, __ATOMIC_ACQUIRE)) distScalarSetup();
     switch (which) {
-    case DIST_IMPL_SCALAR: return &distScalar;
-    case DIST_IMPL_AVX2: return distCpuHasAvx2() ? &distKernelsAvx2 : NULL;
-    case DIST_IMPL_AVX512: return distCpuHasAvx512() ? &distKernelsAvx512 : NULL;
-    case DIST_IMPL_AUTO:
-    default:
-        if (distCpuHasAvx512()) return &distKernelsAvx512;
-        if (distCpuHasAvx2()) return &distKernelsAvx2;
-        return &distScalar;
+        case DIST_IMPL_SCALAR: return &distScalar;
+        case DIST_IMPL_AVX2: return distCpuHasAvx2() ? &distKernelsAvx2 : NULL;
+        case DIST_IMPL_AVX512: return distCpuHasAvx512() ? &distKernelsAvx512 : NULL;
+        case DIST_IMPL_AUTO:
+        default:
+            if (distCpuHasAvx512()) return &distKernelsAvx512;
+            if (distCpuHasAvx2()) return &distKernelsAvx2;
+            return &distScalar;
     }
 }
 
@@ -202,27 +201,27 @@ int qvSpaceInitWith(qvSpace *s, qvMetric metric, qvQuant quant, uint32_t dim,
  * (0,1] monotonically; IP reports the dot product itself, as the header promises. */
 double qvSpaceScore(const qvSpace *s, float distance) {
     switch (s->metric) {
-    case QV_METRIC_COSINE: return 1.0 - (double)distance / 2.0;
-    case QV_METRIC_L2: return 1.0 / (1.0 + (double)distance);
-    case QV_METRIC_IP: return -(double)distance;
+        case QV_METRIC_COSINE: return 1.0 - (double)distance / 2.0;
+        case QV_METRIC_L2: return 1.0 / (1.0 + (double)distance);
+        case QV_METRIC_IP: return -(double)distance;
     }
     return 0;
 }
 
 const char *qvMetricName(qvMetric m) {
     switch (m) {
-    case QV_METRIC_COSINE: return "COSINE";
-    case QV_METRIC_L2: return "L2";
-    case QV_METRIC_IP: return "IP";
+        case QV_METRIC_COSINE: return "COSINE";
+        case QV_METRIC_L2: return "L2";
+        case QV_METRIC_IP: return "IP";
     }
     return "UNKNOWN";
 }
 
 const char *qvQuantName(qvQuant q) {
     switch (q) {
-    case QV_QUANT_FP32: return "f32";
-    case QV_QUANT_Q8: return "int8";
-    case QV_QUANT_BIN: return "bin";
+        case QV_QUANT_FP32: return "f32";
+        case QV_QUANT_Q8: return "int8";
+        case QV_QUANT_BIN: return "bin";
     }
     return "unknown";
 }

@@ -121,8 +121,9 @@ AVX2_FN static int32_t l2I8Avx2(const int8_t *a, const int8_t *b, uint32_t dim) 
         s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(dhi, dhi));
     }
     for (; i + 16 <= dim; i += 16) {
-        __m256i d = _mm256_sub_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(a + i))),
-                                     _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + i))));
+        __m256i d =
+            _mm256_sub_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(a + i))),
+                             _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + i))));
         s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(d, d));
     }
     uint32_t s = hsum256Epi32(s0) + hsum256Epi32(s1);
@@ -146,8 +147,8 @@ AVX2_FN static uint64_t hammingAvx2(const uint64_t *a, const uint64_t *b, uint32
                                      _mm256_loadu_si256((const __m256i *)(b + i)));
         __m256i lo = _mm256_shuffle_epi8(lut, _mm256_and_si256(x, low4));
         __m256i hi = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(x, 4), low4));
-        acc = _mm256_add_epi64(acc, _mm256_sad_epu8(_mm256_add_epi8(lo, hi),
-                                                    _mm256_setzero_si256()));
+        acc =
+            _mm256_add_epi64(acc, _mm256_sad_epu8(_mm256_add_epi8(lo, hi), _mm256_setzero_si256()));
     }
     __m128i s = _mm_add_epi64(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
     uint64_t total = (uint64_t)_mm_cvtsi128_si64(s) + (uint64_t)_mm_extract_epi64(s, 1);

@@ -17,7 +17,7 @@
 
 #include <immintrin.h>
 
-#define AVX512_FN \
+#define AVX512_FN                                                                                  \
     __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512vpopcntdq,fma,popcnt")))
 
 /* Mask of the first n (< 64) bits. */

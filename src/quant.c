@@ -47,7 +47,7 @@
 #include <math.h>
 #include <string.h>
 
-#define QUANT_Q8_HDR 8
+#define QUANT_Q8_HDR       8
 #define QUANT_Q8_INV_127SQ (1.0f / (127.0f * 127.0f))
 
 static inline uint32_t quantBinWords(uint32_t dim) {
@@ -56,9 +56,9 @@ static inline uint32_t quantBinWords(uint32_t dim) {
 
 size_t quantBlobBytes(qvQuant quant, uint32_t dim) {
     switch (quant) {
-    case QV_QUANT_FP32: return (size_t)dim * sizeof(float);
-    case QV_QUANT_Q8: return QUANT_Q8_HDR + (((size_t)dim + 7) & ~(size_t)7);
-    case QV_QUANT_BIN: return (size_t)quantBinWords(dim) * sizeof(uint64_t);
+        case QV_QUANT_FP32: return (size_t)dim * sizeof(float);
+        case QV_QUANT_Q8: return QUANT_Q8_HDR + (((size_t)dim + 7) & ~(size_t)7);
+        case QV_QUANT_BIN: return (size_t)quantBinWords(dim) * sizeof(uint64_t);
     }
     return 0;
 }
@@ -118,8 +118,8 @@ static float distQ8Cosine(const qvSpace *s, const void *a, const void *b) {
 static float distQ8L2(const qvSpace *s, const void *a, const void *b) {
     int32_t dot = s->k->dotI8(q8Codes(a), q8Codes(b), s->dim);
     double ra = q8Range(a), rb = q8Range(b);
-    double d = ra * ra * (double)q8SumSq(a) + rb * rb * (double)q8SumSq(b) -
-               2.0 * ra * rb * (double)dot;
+    double d =
+        ra * ra * (double)q8SumSq(a) + rb * rb * (double)q8SumSq(b) - 2.0 * ra * rb * (double)dot;
     d *= 1.0 / (127.0 * 127.0);
     return d > 0.0 ? (float)d : 0.0f;
 }
@@ -223,31 +223,31 @@ void qvSpaceEncode(const qvSpace *s, const float *in, void *blob_out, float *nor
     double norm = 1.0;
     if (s->metric == QV_METRIC_COSINE) norm = vecNorm(in, s->dim);
     switch (s->quant) {
-    case QV_QUANT_FP32: encodeF32(s, in, (float *)blob_out, norm); break;
-    case QV_QUANT_Q8: encodeQ8(s, in, blob_out, norm); break;
-    case QV_QUANT_BIN: encodeBin(s, in, (uint64_t *)blob_out); break;
+        case QV_QUANT_FP32: encodeF32(s, in, (float *)blob_out, norm); break;
+        case QV_QUANT_Q8: encodeQ8(s, in, blob_out, norm); break;
+        case QV_QUANT_BIN: encodeBin(s, in, (uint64_t *)blob_out); break;
     }
     if (norm_out) *norm_out = (float)norm;
 }
 
 void qvSpaceDecode(const qvSpace *s, const void *blob, float *out) {
     switch (s->quant) {
-    case QV_QUANT_FP32: memcpy(out, blob, (size_t)s->dim * sizeof(float)); break;
-    case QV_QUANT_Q8: {
-        const int8_t *q = q8Codes(blob);
-        float step = q8Range(blob) / 127.0f;
-        for (uint32_t i = 0; i < s->dim; i++) out[i] = (float)q[i] * step;
-        break;
-    }
-    case QV_QUANT_BIN: {
-        const uint64_t *w = (const uint64_t *)blob;
-        for (uint32_t i = 0; i < s->dim; i++) {
-            uint64_t word;
-            memcpy(&word, w + i / 64, sizeof(word));
-            out[i] = (word >> (i % 64)) & 1 ? 1.0f : -1.0f;
+        case QV_QUANT_FP32: memcpy(out, blob, (size_t)s->dim * sizeof(float)); break;
+        case QV_QUANT_Q8: {
+            const int8_t *q = q8Codes(blob);
+            float step = q8Range(blob) / 127.0f;
+            for (uint32_t i = 0; i < s->dim; i++) out[i] = (float)q[i] * step;
+            break;
         }
-        break;
-    }
+        case QV_QUANT_BIN: {
+            const uint64_t *w = (const uint64_t *)blob;
+            for (uint32_t i = 0; i < s->dim; i++) {
+                uint64_t word;
+                memcpy(&word, w + i / 64, sizeof(word));
+                out[i] = (word >> (i % 64)) & 1 ? 1.0f : -1.0f;
+            }
+            break;
+        }
     }
 }
 
@@ -263,9 +263,9 @@ void quantDecodeOriginal(const qvSpace *s, const void *blob, float norm, float *
 
 static size_t quantPayloadBytes(const qvSpace *s) {
     switch (s->quant) {
-    case QV_QUANT_FP32: return (size_t)s->dim * sizeof(float);
-    case QV_QUANT_Q8: return s->dim;
-    case QV_QUANT_BIN: return (size_t)quantBinWords(s->dim) * sizeof(uint64_t);
+        case QV_QUANT_FP32: return (size_t)s->dim * sizeof(float);
+        case QV_QUANT_Q8: return s->dim;
+        case QV_QUANT_BIN: return (size_t)quantBinWords(s->dim) * sizeof(uint64_t);
     }
     return 0;
 }
@@ -289,35 +289,35 @@ int quantBlobFromRaw(const qvSpace *s, const void *payload, size_t plen, float r
                      void *blob_out) {
     if (plen != quantPayloadBytes(s)) return -1;
     switch (s->quant) {
-    case QV_QUANT_FP32: memcpy(blob_out, payload, plen); break;
-    case QV_QUANT_Q8: {
-        int8_t *q = (int8_t *)((char *)blob_out + QUANT_Q8_HDR);
-        const int8_t *src = (const int8_t *)payload;
-        uint32_t sumsq = 0;
-        /* -128 is outside our symmetric range; a foreign payload holding it is clamped so that
+        case QV_QUANT_FP32: memcpy(blob_out, payload, plen); break;
+        case QV_QUANT_Q8: {
+            int8_t *q = (int8_t *)((char *)blob_out + QUANT_Q8_HDR);
+            const int8_t *src = (const int8_t *)payload;
+            uint32_t sumsq = 0;
+            /* -128 is outside our symmetric range; a foreign payload holding it is clamped so that
          * every code we store obeys the layout's invariant. */
-        for (uint32_t i = 0; i < s->dim; i++) {
-            q[i] = src[i] == -128 ? -127 : src[i];
-            sumsq += (uint32_t)((int32_t)q[i] * (int32_t)q[i]);
+            for (uint32_t i = 0; i < s->dim; i++) {
+                q[i] = src[i] == -128 ? -127 : src[i];
+                sumsq += (uint32_t)((int32_t)q[i] * (int32_t)q[i]);
+            }
+            if (!(range >= 0.0f) || isinf(range)) range = 0.0f; /* also rejects NaN */
+            memcpy(blob_out, &range, sizeof(range));
+            memcpy((char *)blob_out + 4, &sumsq, sizeof(sumsq));
+            memset(q + s->dim, 0, quantBlobBytes(QV_QUANT_Q8, s->dim) - QUANT_Q8_HDR - s->dim);
+            break;
         }
-        if (!(range >= 0.0f) || isinf(range)) range = 0.0f; /* also rejects NaN */
-        memcpy(blob_out, &range, sizeof(range));
-        memcpy((char *)blob_out + 4, &sumsq, sizeof(sumsq));
-        memset(q + s->dim, 0, quantBlobBytes(QV_QUANT_Q8, s->dim) - QUANT_Q8_HDR - s->dim);
-        break;
-    }
-    case QV_QUANT_BIN: {
-        memcpy(blob_out, payload, plen);
-        /* Padding bits must be 0 (see the layout): clear them rather than trust the source. */
-        uint32_t rem = s->dim % 64;
-        if (rem) {
-            uint64_t *last = (uint64_t *)blob_out + quantBinWords(s->dim) - 1, w;
-            memcpy(&w, last, sizeof(w));
-            w &= (1ULL << rem) - 1;
-            memcpy(last, &w, sizeof(w));
+        case QV_QUANT_BIN: {
+            memcpy(blob_out, payload, plen);
+            /* Padding bits must be 0 (see the layout): clear them rather than trust the source. */
+            uint32_t rem = s->dim % 64;
+            if (rem) {
+                uint64_t *last = (uint64_t *)blob_out + quantBinWords(s->dim) - 1, w;
+                memcpy(&w, last, sizeof(w));
+                w &= (1ULL << rem) - 1;
+                memcpy(last, &w, sizeof(w));
+            }
+            break;
         }
-        break;
-    }
     }
     return 0;
 }

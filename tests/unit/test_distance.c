@@ -12,9 +12,9 @@
 
 #include "distance.h"
 
-static const uint32_t dims[] = {1,  2,   3,   7,   8,   15,  16,  17,  31,  32,   33, 63,
-                                64, 65,  127, 128, 129, 255, 256, 511, 512, 513, 1000, 4097};
-#define NDIMS (sizeof(dims) / sizeof(dims[0]))
+static const uint32_t dims[] = {1,  2,  3,   7,   8,   15,  16,  17,  31,  32,  33,   63,
+                                64, 65, 127, 128, 129, 255, 256, 511, 512, 513, 1000, 4097};
+#define NDIMS  (sizeof(dims) / sizeof(dims[0]))
 #define MAXDIM 4097
 
 static uint64_t rngState = 0x1234567887654321ULL;
@@ -42,8 +42,8 @@ static int simdImpls(const distKernels **out) {
 static void checkClose(float got, double exact, double sumabs, uint32_t dim, const char *what,
                        const char *impl) {
     double tol = ((double)dim * 1.2e-7 + 1e-6) * sumabs + 1e-35;
-    cr_assert(fabs((double)got - exact) <= tol, "%s %s dim %u: got %.9g exact %.9g tol %.3g",
-              impl, what, dim, (double)got, exact, tol);
+    cr_assert(fabs((double)got - exact) <= tol, "%s %s dim %u: got %.9g exact %.9g tol %.3g", impl,
+              what, dim, (double)got, exact, tol);
     cr_assert(!isnan(got));
 }
 
@@ -127,10 +127,22 @@ Test(distance, f32_extremes) {
         for (int pattern = 0; pattern < 4; pattern++) {
             for (uint32_t i = 0; i < dim; i++) {
                 switch (pattern) {
-                case 0: fa[i] = big; fb[i] = -big; break;
-                case 1: fa[i] = (i & 1) ? big : -big; fb[i] = big; break;
-                case 2: fa[i] = rndf() * big; fb[i] = rndf() * big; break;
-                default: fa[i] = rndf() * 1e-18f; fb[i] = rndf() * 1e-18f; break; /* underflow */
+                    case 0:
+                        fa[i] = big;
+                        fb[i] = -big;
+                        break;
+                    case 1:
+                        fa[i] = (i & 1) ? big : -big;
+                        fb[i] = big;
+                        break;
+                    case 2:
+                        fa[i] = rndf() * big;
+                        fb[i] = rndf() * big;
+                        break;
+                    default:
+                        fa[i] = rndf() * 1e-18f;
+                        fb[i] = rndf() * 1e-18f;
+                        break; /* underflow */
                 }
             }
             for (int j = 0; j < n; j++) {
@@ -154,11 +166,26 @@ Test(distance, i8_random_and_extremes) {
             int8_t *a = ia + (pattern % 3), *b = ib + 1 + (pattern % 5);
             for (uint32_t i = 0; i < dim; i++) {
                 switch (pattern) {
-                case 0: a[i] = -128; b[i] = -128; break;
-                case 1: a[i] = -128; b[i] = 127; break;
-                case 2: a[i] = 127; b[i] = 127; break;
-                case 3: a[i] = (i & 1) ? 127 : -128; b[i] = (i % 3) ? -128 : 127; break;
-                default: a[i] = (int8_t)rnd(); b[i] = (int8_t)rnd(); break;
+                    case 0:
+                        a[i] = -128;
+                        b[i] = -128;
+                        break;
+                    case 1:
+                        a[i] = -128;
+                        b[i] = 127;
+                        break;
+                    case 2:
+                        a[i] = 127;
+                        b[i] = 127;
+                        break;
+                    case 3:
+                        a[i] = (i & 1) ? 127 : -128;
+                        b[i] = (i % 3) ? -128 : 127;
+                        break;
+                    default:
+                        a[i] = (int8_t)rnd();
+                        b[i] = (int8_t)rnd();
+                        break;
                 }
             }
             for (int j = 0; j < n; j++) checkI8(ref, impl[j], a, b, dim);
@@ -197,9 +224,18 @@ Test(distance, hamming_all_impls) {
             uint64_t *a = wa + (pattern & 1), *b = wb + 3;
             for (uint32_t i = 0; i < words; i++) {
                 switch (pattern) {
-                case 0: a[i] = ~0ULL; b[i] = 0; break;
-                case 1: a[i] = ~0ULL; b[i] = ~0ULL; break;
-                default: a[i] = rnd(); b[i] = rnd(); break;
+                    case 0:
+                        a[i] = ~0ULL;
+                        b[i] = 0;
+                        break;
+                    case 1:
+                        a[i] = ~0ULL;
+                        b[i] = ~0ULL;
+                        break;
+                    default:
+                        a[i] = rnd();
+                        b[i] = rnd();
+                        break;
                 }
             }
             for (int j = 0; j < n; j++) checkBin(impl[j], a, b, words);

@@ -36,8 +36,8 @@ static double exactL2(const float *a, const float *b, uint32_t dim) {
     return s;
 }
 
-static const uint32_t dims[] = {1, 3, 7, 15, 16, 17, 31, 33, 63, 64, 65, 127, 128, 129, 255, 511,
-                                512, 513, 1000, 4097};
+static const uint32_t dims[] = {1,  3,   7,   15,  16,  17,  31,  33,  63,   64,
+                                65, 127, 128, 129, 255, 511, 512, 513, 1000, 4097};
 #define NDIMS (sizeof(dims) / sizeof(dims[0]))
 
 Test(quant, init_rejects_bad_dims) {
@@ -104,8 +104,7 @@ Test(quant, round_trips) {
                     for (uint32_t i = 0; i < dim; i++)
                         cr_assert_float_eq(out[i], in[i], 1e-5f * fabsf(in[i]) + 1e-6f);
                 if (q == QV_QUANT_BIN)
-                    for (uint32_t i = 0; i < dim; i++)
-                        cr_assert_eq(fabsf(out[i]), 1.0f);
+                    for (uint32_t i = 0; i < dim; i++) cr_assert_eq(fabsf(out[i]), 1.0f);
                 /* Encoding is deterministic and self-distance is minimal. */
                 unsigned char *blob2 = malloc(s.blob_bytes);
                 qvSpaceEncodeQuery(&s, in, blob2);
@@ -201,8 +200,8 @@ Test(quant, spaces_agree_across_impls) {
                     if (q == QV_QUANT_FP32)
                         cr_assert(fabsf(got - want) <= 1e-4f * (fabsf(want) + 1.0f));
                     else
-                        cr_assert_eq(got, want, "%s %s/%s dim %u", impls[j]->name,
-                                     qvMetricName(m), qvQuantName(q), dim);
+                        cr_assert_eq(got, want, "%s %s/%s dim %u", impls[j]->name, qvMetricName(m),
+                                     qvQuantName(q), dim);
                 }
                 free(ba);
                 free(bb);
@@ -271,8 +270,8 @@ Test(quant, zero_vectors) {
         for (int q = 0; q < 3; q++) {
             float d = distOf(m, q, z, v, 40);
             cr_assert(!isnan(d));
-            cr_assert_eq(distOf(m, q, z, z, 40), m == QV_METRIC_IP && q == QV_QUANT_BIN ? -40.0f
-                                                                                          : 0.0f);
+            cr_assert_eq(distOf(m, q, z, z, 40),
+                         m == QV_METRIC_IP && q == QV_QUANT_BIN ? -40.0f : 0.0f);
         }
 }
 
@@ -456,9 +455,12 @@ Test(quant, q8_cosine_close_to_fp32_on_sift) {
             float dq = qvSpaceDistance(&q, qb + qi * q.blob_bytes, qb + j * q.blob_bytes);
             if (dq < bestd) bestd = dq, best = j;
             float df = qvSpaceDistance(&f, fb + qi * f.blob_bytes, fb + j * f.blob_bytes);
-            if (df < d1) d3 = d2, d2 = d1, d1 = df;
-            else if (df < d2) d3 = d2, d2 = df;
-            else if (df < d3) d3 = df;
+            if (df < d1)
+                d3 = d2, d2 = d1, d1 = df;
+            else if (df < d2)
+                d3 = d2, d2 = df;
+            else if (df < d3)
+                d3 = df;
         }
         float dfbest = qvSpaceDistance(&f, fb + qi * f.blob_bytes, fb + best * f.blob_bytes);
         if (dfbest <= d3) agree++;
