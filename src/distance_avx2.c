@@ -137,6 +137,12 @@ AVX2_FN static int32_t l2I8Avx2(const int8_t *a, const int8_t *b, uint32_t dim) 
 /* Nibble-table popcount (vpshufb) summed per 64-bit lane with vpsadbw: AVX2 has no vector
  * popcount. Byte counters are flushed to 64-bit lanes every block, so they cannot overflow. */
 AVX2_FN static uint64_t hammingAvx2(const uint64_t *a, const uint64_t *b, uint32_t words) {
+    /* Short vectors: plain popcnt beats the table set-up and the reduction. */
+    if (words < 8) {
+        uint64_t s = 0;
+        for (uint32_t i = 0; i < words; i++) s += (uint64_t)__builtin_popcountll(a[i] ^ b[i]);
+        return s;
+    }
     const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2,
                                          1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
     const __m256i low4 = _mm256_set1_epi8(0x0f);
