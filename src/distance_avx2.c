@@ -79,8 +79,8 @@ AVX2_FN static float l2F32Avx2(const float *a, const float *b, uint32_t dim) {
     return hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
 }
 
-/* Per 32 components each int32 lane gains at most 2 * 2 * 128^2 = 2^16; over 65536 components
- * that is 2^27 per lane, so the int32 accumulators never overflow. */
+/* Each vpmaddwd lane is a sum of two products, at most 2 * 128^2 = 2^15, and a lane is hit at
+ * most 65536/16 = 2^12 times: < 2^27, so the int32 accumulators never overflow. */
 AVX2_FN static int32_t dotI8Avx2(const int8_t *a, const int8_t *b, uint32_t dim) {
     __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
     uint32_t i = 0;
