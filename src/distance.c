@@ -105,13 +105,24 @@ __attribute__((target("popcnt"))) static uint64_t hammingPopcnt(const uint64_t *
     return s0 + s1;
 }
 
-static distKernels distScalar = {
+/* Two scalar tables instead of one patched at start-up: nothing is ever written after load, so
+ * there is no data race to reason about (or for TSan to report). */
+static const distKernels distScalarPortable = {
     .name = "scalar",
     .dotF32 = dotF32Scalar,
     .l2F32 = l2F32Scalar,
     .dotI8 = dotI8Scalar,
     .l2I8 = l2I8Scalar,
     .hamming = hammingScalar,
+};
+
+static const distKernels distScalarPopcnt = {
+    .name = "scalar",
+    .dotF32 = dotF32Scalar,
+    .l2F32 = l2F32Scalar,
+    .dotI8 = dotI8Scalar,
+    .l2I8 = l2I8Scalar,
+    .hamming = hammingPopcnt,
 };
 
 /* Defined in distance_avx2.c / distance_avx512.c. Only reached after the CPU check below. */
@@ -123,13 +134,9 @@ extern const distKernels distKernelsAvx512;
  * ------------------------------------------------------------------------------------------- */
 
 static const distKernels *distCurrent; /* NULL until distInit() */
-static int distScalarReady;
-
-static void distScalarSetup(void) {
-    /* Idempotent: every thread computes the same value. */
+static const distKernels *distScalarTable(void) {
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("popcnt")) distScalar.hamming = hammingPopcnt;
-    __atomic_store_n(&distScalarReady, 1, __ATOMIC_RELEASE);
+    return __builtin_cpu_supports("popcnt") ? &distScalarPopcnt : &distScalarPortable;
 }
 
 static int distCpuHasAvx2(void) {
@@ -148,16 +155,15 @@ static int distCpuHasAvx512(void) {
 }
 
 const distKernels *distGetImpl(distImpl which) {
-    if (!__atomic_load_n(&distScalarReady, __ATOMIC_ACQUIRE)) distScalarSetup();
     switch (which) {
-        case DIST_IMPL_SCALAR: return &distScalar;
+        case DIST_IMPL_SCALAR: return distScalarTable();
         case DIST_IMPL_AVX2: return distCpuHasAvx2() ? &distKernelsAvx2 : NULL;
         case DIST_IMPL_AVX512: return distCpuHasAvx512() ? &distKernelsAvx512 : NULL;
         case DIST_IMPL_AUTO:
         default:
             if (distCpuHasAvx512()) return &distKernelsAvx512;
             if (distCpuHasAvx2()) return &distKernelsAvx2;
-            return &distScalar;
+            return distScalarTable();
     }
 }
 
