@@ -32,7 +32,9 @@ LDLIBS := $(LDLIBS_BASE)
 
 # Programs whose main() lives in src/ (kept out of the library).
 PROGRAM_MAINS := src/server_main.c
-LIB_SRCS := $(filter-out $(PROGRAM_MAINS),$(wildcard src/*.c))
+# Backends #included by their front end (ae.c includes ae_epoll.c), not compiled on their own.
+INCLUDED_SRCS := src/ae_epoll.c
+LIB_SRCS := $(filter-out $(PROGRAM_MAINS) $(INCLUDED_SRCS),$(wildcard src/*.c))
 LIB_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 LIB := $(BUILD)/libquiver.a
 

@@ -26,6 +26,7 @@
 #ifndef QV_COMMANDS_H
 #define QV_COMMANDS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct qvClient;
@@ -107,7 +108,13 @@ qvCommand *lookupCommand(const char *const *argv, const size_t *argvlen, int arg
 qvCommand *lookupCommandByName(const char *fullname); /* "client|kill" */
 /* Walks every command and subcommand. */
 void commandForEach(void (*fn)(qvCommand *cmd, void *priv), void *priv);
+void commandRegisterTable(qvCommand *table); /* before commandTableInit(); {NULL}-terminated */
 void commandCommand(struct qvClient *c);
+void commandCountCommand(struct qvClient *c);
+void commandInfoCommand(struct qvClient *c);
+void commandDocsCommand(struct qvClient *c);
+void commandListCommand(struct qvClient *c);
+void commandHelpCommand(struct qvClient *c);
 void commandResetStats(void);
 
 #endif

@@ -172,6 +172,8 @@ typedef struct qvServer {
     qvClient *current_client;   /* the one whose command runs now */
     uint64_t next_client_id;
     unsigned long blocked_clients;
+    int clients_to_close;       /* clients flagged CLIENT_CLOSE_ASAP, freed in beforeSleep */
+    size_t client_recent_max_input, client_recent_max_output; /* INFO clients */
 
     /* Keyspace. */
     struct qvDb *db;
@@ -206,8 +208,11 @@ typedef struct qvServer {
     long long stat_expiredkeys;
     long long stat_client_qbuf_limit_disconnections;
     long long stat_client_outbuf_limit_disconnections;
-    long long stat_io_reads_processed, stat_io_writes_processed;
     long long stat_total_reads_processed, stat_total_writes_processed;
+    long long stat_peak_memory;
+    long long stat_ops_sample_time, stat_ops_sample_count; /* instantaneous_ops_per_sec */
+    long long stat_ops_sample_in, stat_ops_sample_out;
+    double stat_inst_ops, stat_inst_in_kbps, stat_inst_out_kbps;
     dict *errors;               /* error code -> count (INFO errorstats) */
 
     /* Pub/Sub. */
@@ -225,6 +230,9 @@ long long ustime(void);
 long long mstime(void);
 
 /* server.c */
+int serverMain(int argc, char **argv);
+void resetServerStats(void);
+void shutdownCommand(qvClient *c);
 void serverLogRaw(int level, const char *msg);
 int prepareForShutdown(int flags);
 #define SHUTDOWN_NOFLAGS 0

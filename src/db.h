@@ -1,0 +1,56 @@
+/* db.h -- the keyspace: one database (0) mapping binary-safe key names to typed values.
+ *
+ * Every value starts with a pointer to its qvValueType, so generic key commands (DEL, TYPE,
+ * RENAME, SCAN TYPE, MEMORY USAGE, ...) work on any type without knowing it. Today the only
+ * type is the vector index ("vectorset", index.c). Main thread only. */
+#ifndef QV_DB_H
+#define QV_DB_H
+
+#include <stddef.h>
+
+#include "server.h"
+
+typedef struct qvValueType {
+    const char *name;                    /* TYPE reply: "vectorset" */
+    void (*free)(void *value);           /* releases the value (may defer the work) */
+    size_t (*memoryUsage)(const void *value); /* MEMORY USAGE estimate, bytes */
+} qvValueType;
+
+/* Every stored value embeds this as its first member. */
+typedef struct qvValueHeader {
+    const qvValueType *type;
+} qvValueHeader;
+
+typedef struct qvDb {
+    dict *keys; /* key -> value (qvValueHeader *) */
+} qvDb;
+
+void dbInit(void);
+void *dbLookup(const char *key, size_t len);          /* NULL if missing; counts hits/misses */
+void *dbLookupNoStats(const char *key, size_t len);
+int dbAdd(const char *key, size_t len, void *value);  /* C_ERR if it exists */
+int dbDelete(const char *key, size_t len);            /* frees the value; C_ERR if missing */
+void *dbUnlinkValue(const char *key, size_t len);     /* removes without freeing; NULL if missing */
+size_t dbSize(void);
+long long dbEmpty(void);                               /* FLUSHALL; returns keys removed */
+const char *dbValueTypeName(const void *value);
+/* Called by every command that changes a key: WATCH and the dirty counter. */
+void keyModified(const char *key, size_t len);
+
+void delCommand(qvClient *c);
+void unlinkCommand(qvClient *c);
+void existsCommand(qvClient *c);
+void typeCommand(qvClient *c);
+void keysCommand(qvClient *c);
+void scanCommand(qvClient *c);
+void renameCommand(qvClient *c);
+void renamenxCommand(qvClient *c);
+void dbsizeCommand(qvClient *c);
+void flushallCommand(qvClient *c);
+void flushdbCommand(qvClient *c);
+void selectCommand(qvClient *c);
+void randomkeyCommand(qvClient *c);
+void memoryUsageCommand(qvClient *c);
+void memoryHelpCommand(qvClient *c);
+
+#endif

@@ -1,0 +1,129 @@
+/* dispatch.c -- runs a parsed command: lookup, arity, authentication, MULTI queuing, the
+ * -LOADING gate, then call() with statistics and the slow log. The checks read the command
+ * table's flags (commands.h), never lists of names. */
+#include "dispatch.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "multi.h"
+#include "slowlog.h"
+
+/* "unknown command 'foo', with args beginning with: 'a' 'b' " exactly as Redis 7 words it. */
+void addReplyUnknownCommand(qvClient *c) {
+    char args[512];
+    size_t off = 0;
+    args[0] = '\0';
+    for (int i = 1; i < c->argc && off < sizeof(args) - 140; i++) {
+        int n = snprintf(args + off, sizeof(args) - off, "'%.*s' ",
+                         (int)(c->argvlen[i] > 128 ? 128 : c->argvlen[i]), c->argv[i]);
+        if (n < 0) break;
+        off += (size_t)n;
+    }
+    addReplyErrorFormat(c, "unknown command '%.*s', with args beginning with: %s",
+                        (int)(c->argvlen[0] > 128 ? 128 : c->argvlen[0]), c->argv[0], args);
+}
+
+static void addReplyUnknownSubcommand(qvClient *c, qvCommand *container) {
+    char upper[64];
+    size_t n = strlen(container->name);
+    if (n >= sizeof(upper)) n = sizeof(upper) - 1;
+    for (size_t i = 0; i < n; i++) upper[i] = (char)toupper((unsigned char)container->name[i]);
+    upper[n] = '\0';
+    addReplyErrorFormat(c, "unknown subcommand '%.*s'. Try %s HELP.",
+                        (int)(c->argvlen[1] > 128 ? 128 : c->argvlen[1]), c->argv[1], upper);
+}
+
+static int arityOk(const qvCommand *cmd, int argc) {
+    return (cmd->arity > 0 && cmd->arity == argc) || (cmd->arity < 0 && argc >= -cmd->arity);
+}
+
+/* A command refused before running: the error, the stats, and -EXECABORT later if queuing. */
+static void rejectCommand(qvClient *c, qvCommand *cmd) {
+    if (cmd) cmd->rejected_calls++;
+    if (c->flags & CLIENT_MULTI) flagTransaction(c);
+}
+
+void processCommand(qvClient *c) {
+    int unknown_sub = 0;
+    qvCommand *cmd = lookupCommand(c->argv, c->argvlen, c->argc, &unknown_sub);
+    c->cmd = cmd;
+    if (!cmd) {
+        addReplyUnknownCommand(c);
+        rejectCommand(c, NULL);
+        return;
+    }
+    if (unknown_sub) {
+        addReplyUnknownSubcommand(c, cmd);
+        rejectCommand(c, NULL);
+        return;
+    }
+    if (!arityOk(cmd, c->argc)) {
+        addReplyErrorArity(c, cmd->fullname);
+        rejectCommand(c, cmd);
+        return;
+    }
+    if (!(c->flags & CLIENT_AUTHENTICATED) && !(cmd->flags & CMD_NO_AUTH)) {
+        addReplyError(c, "NOAUTH Authentication required.");
+        rejectCommand(c, cmd);
+        return;
+    }
+    if ((c->flags & CLIENT_PUBSUB) && c->resp == 2) {
+        const char *n = cmd->fullname;
+        if (strcmp(n, "ping") && strcmp(n, "subscribe") && strcmp(n, "unsubscribe") &&
+            strcmp(n, "psubscribe") && strcmp(n, "punsubscribe") && strcmp(n, "quit") &&
+            strcmp(n, "reset") && strcmp(n, "ssubscribe") && strcmp(n, "sunsubscribe")) {
+            addReplyErrorFormat(c,
+                                "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
+                                "PING / QUIT / RESET are allowed in this context",
+                                cmd->fullname);
+            rejectCommand(c, cmd);
+            return;
+        }
+    }
+    if (server.loading && !(cmd->flags & CMD_LOADING)) {
+        addReplyError(c, "LOADING Quiver is loading the dataset in memory");
+        rejectCommand(c, cmd);
+        return;
+    }
+    /* Inside MULTI everything but the transaction commands is queued. */
+    if ((c->flags & CLIENT_MULTI) && cmd->proc != execCommand && cmd->proc != discardCommand &&
+        cmd->proc != multiCommand && cmd->proc != watchCommand && strcmp(cmd->fullname, "quit") &&
+        strcmp(cmd->fullname, "reset")) {
+        if (cmd->flags & CMD_NO_MULTI) {
+            addReplyErrorFormat(c, "Command not allowed inside a transaction");
+            rejectCommand(c, cmd);
+            return;
+        }
+        queueMultiCommand(c, cmd);
+        addReplyStatus(c, "QUEUED");
+        return;
+    }
+    call(c, cmd);
+}
+
+void call(qvClient *c, qvCommand *cmd) {
+    long long errors_before = server.stat_total_error_replies;
+    qvClient *prev = server.current_client;
+    server.current_client = c;
+    /* CLIENT REPLY SKIP drops exactly the next command's reply. */
+    int skip_this = (c->flags & CLIENT_REPLY_SKIP_NEXT) != 0;
+    if (skip_this) {
+        c->flags &= ~CLIENT_REPLY_SKIP_NEXT;
+        c->flags |= CLIENT_REPLY_SKIP;
+    }
+    c->lastcmd = cmd;
+    long long start = ustime();
+    cmd->proc(c);
+    long long duration = ustime() - start;
+    if (skip_this) c->flags &= ~CLIENT_REPLY_SKIP;
+    server.current_client = prev;
+
+    cmd->calls++;
+    cmd->usec += duration;
+    if (server.stat_total_error_replies > errors_before) cmd->failed_calls++;
+    server.stat_numcommands++;
+    if (!(cmd->flags & CMD_SKIP_SLOWLOG)) slowlogPushEntryIfNeeded(c, c->argc, c->argv, c->argvlen, duration);
+}

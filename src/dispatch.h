@@ -1,0 +1,13 @@
+/* dispatch.h -- from a parsed command to its execution: lookup, checks, MULTI queuing, call. */
+#ifndef QV_DISPATCH_H
+#define QV_DISPATCH_H
+
+#include "server.h"
+
+void processCommand(qvClient *c);
+/* Runs c->cmd with c->argv now, with statistics and the slow log. */
+void call(qvClient *c, qvCommand *cmd);
+/* Redis's "unknown command" text for argv (used by dispatch and by MULTI queuing). */
+void addReplyUnknownCommand(qvClient *c);
+
+#endif

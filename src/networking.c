@@ -1,0 +1,760 @@
+/* networking.c -- client connections: accept, read, parse, buffer replies, write, close.
+ *
+ * Input: each client has one query buffer. Bytes are appended by readQueryFromClient(); the
+ * incremental parser (resp.c) consumes whole commands from its front, which are executed at once
+ * (their arguments point into the buffer, so nothing is copied). Consumed bytes are dropped once
+ * per read, so a pipeline of 100,000 commands in one read costs one memmove of the remainder.
+ * Every wait has a limit: client-query-buffer-limit bounds the buffer, the parser bounds header
+ * lines and bulk lengths; a protocol error is answered and the connection closed after the reply.
+ *
+ * Output: replies go into a fixed 16 KB buffer in the client, then into a list of blocks. Large
+ * payloads handed over with addReplyBulkOwned() become their own block and are written from where
+ * they lie (no copy). Nothing is written while a command runs: clients with replies are queued
+ * and flushed in beforeSleep() with writev(), and a write handler is installed only when the
+ * socket could not take everything (as redis-server does), which saves a syscall per reply.
+ *
+ * Closing: a client can't be freed while one of its commands runs (or while a worker holds it):
+ * freeClientAsync() flags it and beforeSleep() frees it. */
+#include "networking.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "anet.h"
+#include "dispatch.h"
+#include "multi.h"
+#include "pubsub.h"
+#include "util.h"
+
+#define MAX_ACCEPTS_PER_CALL 1000
+#define IOV_BATCH 64
+
+static void readQueryFromClient(aeEventLoop *el, int fd, void *privdata, int mask);
+static void sendReplyToClient(aeEventLoop *el, int fd, void *privdata, int mask);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Accepting connections                                                                       */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Protected mode: with no password and the default bind, only loopback clients get in. */
+static int isLoopbackAddr(const char *ip) {
+    return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0 ||
+           strncmp(ip, "::ffff:127.", 11) == 0;
+}
+
+static void acceptCommonHandler(int fd, int flags, const char *ip) {
+    char err[ANET_ERR_LEN];
+    if (server.clients_count >= server.maxclients) {
+        static const char *msg = "-ERR max number of clients reached\r\n";
+        /* Best effort: the socket is fresh, so the write nearly always goes through. */
+        if (write(fd, msg, strlen(msg)) == -1) { /* nothing to do */
+        }
+        server.stat_rejected_conn++;
+        close(fd);
+        return;
+    }
+    if (server.protected_mode && ip && !isLoopbackAddr(ip) &&
+        (!server.requirepass || server.requirepass[0] == '\0') && server.bindaddr_count == 0) {
+        static const char *msg =
+            "-DENIED Quiver is running in protected mode because protected mode is enabled and "
+            "no password is set for the default user. Connect from the loopback interface, set a "
+            "password (requirepass), bind an explicit address, or disable protected mode "
+            "(protected-mode no).\r\n";
+        if (write(fd, msg, strlen(msg)) == -1) { /* nothing to do */
+        }
+        server.stat_rejected_conn++;
+        close(fd);
+        return;
+    }
+    if (anetNonBlock(err, fd) == ANET_ERR) {
+        serverLog(LL_WARNING, "Error accepting a client connection: %s", err);
+        close(fd);
+        return;
+    }
+    if (!(flags & CLIENT_UNIX_SOCKET)) {
+        anetEnableTcpNoDelay(NULL, fd);
+        if (server.tcpkeepalive) anetKeepAlive(NULL, fd, server.tcpkeepalive);
+    }
+    qvClient *c = createClient(fd, flags);
+    if (!c) {
+        close(fd);
+        return;
+    }
+    server.stat_numconnections++;
+}
+
+static void acceptTcpHandler(aeEventLoop *el, int fd, void *privdata, int mask) {
+    (void)el, (void)privdata, (void)mask;
+    char ip[NET_IP_STR_LEN], err[ANET_ERR_LEN];
+    for (int i = 0; i < MAX_ACCEPTS_PER_CALL; i++) {
+        int port, cfd = anetTcpAccept(err, fd, ip, sizeof(ip), &port);
+        if (cfd == ANET_ERR) {
+            if (errno != EWOULDBLOCK && errno != EAGAIN)
+                serverLog(LL_WARNING, "Accepting client connection: %s", err);
+            return;
+        }
+        serverLog(LL_VERBOSE, "Accepted %s:%d", ip, port);
+        acceptCommonHandler(cfd, 0, ip);
+    }
+}
+
+static void acceptUnixHandler(aeEventLoop *el, int fd, void *privdata, int mask) {
+    (void)el, (void)privdata, (void)mask;
+    char err[ANET_ERR_LEN];
+    for (int i = 0; i < MAX_ACCEPTS_PER_CALL; i++) {
+        int cfd = anetUnixAccept(err, fd);
+        if (cfd == ANET_ERR) {
+            if (errno != EWOULDBLOCK && errno != EAGAIN)
+                serverLog(LL_WARNING, "Accepting client connection: %s", err);
+            return;
+        }
+        serverLog(LL_VERBOSE, "Accepted connection to %s", server.unixsocket);
+        acceptCommonHandler(cfd, CLIENT_UNIX_SOCKET, NULL);
+    }
+}
+
+static int listenOn(const char *addr) {
+    char err[ANET_ERR_LEN] = "";
+    const char *a = addr;
+    int optional = 0;
+    if (a[0] == '-') { /* "-::*": optional, as in Redis (no IPv6 on this host is fine) */
+        optional = 1;
+        a++;
+    }
+    int fd = anetTcpServer(err, server.port, a, server.tcp_backlog);
+    if (fd == ANET_ERR) {
+        if (optional && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL || errno == EPROTONOSUPPORT ||
+                         errno == ESOCKTNOSUPPORT || errno == EINVAL)) {
+            serverLog(LL_NOTICE, "Skipping optional bind address %s: %s", a, err);
+            return C_OK;
+        }
+        serverLog(LL_WARNING, "Warning: Could not create server TCP listening socket %s:%d: %s", a,
+                  server.port, err);
+        return C_ERR;
+    }
+    anetNonBlock(NULL, fd);
+    server.listen_fds[server.listen_count++] = fd;
+    if (aeCreateFileEvent(server.el, fd, AE_READABLE, acceptTcpHandler, NULL) == AE_ERR) {
+        serverLog(LL_WARNING, "Unrecoverable error creating a file event for the listener");
+        return C_ERR;
+    }
+    return C_OK;
+}
+
+int listenOnConfiguredAddresses(void) {
+    server.listen_count = 0;
+    server.unix_fd = -1;
+    if (server.port != 0) {
+        if (server.bindaddr_count == 0) {
+            if (listenOn("*") != C_OK || listenOn("-::*") != C_OK) return C_ERR;
+        } else {
+            for (int i = 0; i < server.bindaddr_count; i++)
+                if (listenOn(server.bindaddr[i]) != C_OK) return C_ERR;
+        }
+    }
+    if (server.unixsocket && server.unixsocket[0]) {
+        char err[ANET_ERR_LEN];
+        server.unix_fd = anetUnixServer(err, server.unixsocket, server.unixsocketperm,
+                                        server.tcp_backlog);
+        if (server.unix_fd == ANET_ERR) {
+            serverLog(LL_WARNING, "Failed opening Unix socket: %s", err);
+            return C_ERR;
+        }
+        anetNonBlock(NULL, server.unix_fd);
+        aeCreateFileEvent(server.el, server.unix_fd, AE_READABLE, acceptUnixHandler, NULL);
+    }
+    if (server.listen_count == 0 && server.unix_fd == -1) {
+        serverLog(LL_WARNING, "Configured to not listen anywhere, exiting.");
+        return C_ERR;
+    }
+    return C_OK;
+}
+
+void closeListeningSockets(int unlink_unix_socket) {
+    for (int i = 0; i < server.listen_count; i++) {
+        aeDeleteFileEvent(server.el, server.listen_fds[i], AE_READABLE);
+        close(server.listen_fds[i]);
+    }
+    server.listen_count = 0;
+    if (server.unix_fd != -1) {
+        aeDeleteFileEvent(server.el, server.unix_fd, AE_READABLE);
+        close(server.unix_fd);
+        server.unix_fd = -1;
+    }
+    if (unlink_unix_socket && server.unixsocket && server.unixsocket[0]) {
+        serverLog(LL_NOTICE, "Removing the unix socket file.");
+        unlink(server.unixsocket);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Client lifecycle                                                                            */
+/* ------------------------------------------------------------------------------------------ */
+
+qvClient *createClient(int fd, int flags) {
+    qvClient *c = zcalloc(sizeof(*c));
+    c->fd = fd;
+    c->flags = flags;
+    c->resp = 2;
+    c->id = server.next_client_id++;
+    c->ctime = c->last_interaction = time(NULL);
+    respParserInit(&c->parser);
+    if (!server.requirepass || server.requirepass[0] == '\0') c->flags |= CLIENT_AUTHENTICATED;
+    c->parser.unauth = !(c->flags & CLIENT_AUTHENTICATED);
+    if (fd != -1) {
+        if (aeCreateFileEvent(server.el, fd, AE_READABLE, readQueryFromClient, c) == AE_ERR) {
+            respParserFree(&c->parser);
+            zfree(c);
+            return NULL;
+        }
+        if (flags & CLIENT_UNIX_SOCKET) {
+            snprintf(c->addr, sizeof(c->addr), "%s:0", server.unixsocket ? server.unixsocket : "");
+            snprintf(c->laddr, sizeof(c->laddr), "%s:0", server.unixsocket ? server.unixsocket : "");
+        } else {
+            anetFdToString(fd, c->addr, sizeof(c->addr), 0);
+            anetFdToString(fd, c->laddr, sizeof(c->laddr), 1);
+        }
+        c->next = server.clients;
+        if (server.clients) server.clients->prev = c;
+        server.clients = c;
+        server.clients_count++;
+    } else {
+        snprintf(c->addr, sizeof(c->addr), "fake:0");
+    }
+    return c;
+}
+
+static void freeReplyList(qvClient *c) {
+    replyBlock *b = c->reply_head;
+    while (b) {
+        replyBlock *next = b->next;
+        zfree(b->payload);
+        zfree(b);
+        b = next;
+    }
+    c->reply_head = c->reply_tail = NULL;
+    c->reply_bytes = 0;
+}
+
+static void unlinkPendingWrite(qvClient *c) {
+    if (!(c->flags & CLIENT_PENDING_WRITE)) return;
+    qvClient **pp = &server.clients_pending_write;
+    while (*pp && *pp != c) pp = &(*pp)->pending_next;
+    if (*pp) *pp = c->pending_next;
+    c->flags &= ~CLIENT_PENDING_WRITE;
+}
+
+void freeClient(qvClient *c) {
+    if (c->flags & (CLIENT_EXECUTING | CLIENT_BLOCKED)) {
+        freeClientAsync(c);
+        return;
+    }
+    if (server.current_client == c) server.current_client = NULL;
+    if (c->flags & CLIENT_CLOSE_ASAP) server.clients_to_close--;
+    discardTransaction(c);
+    unwatchAllKeys(c);
+    pubsubUnsubscribeAll(c, 0);
+    unlinkPendingWrite(c);
+    if (c->fd != -1) {
+        aeDeleteFileEvent(server.el, c->fd, AE_READABLE | AE_WRITABLE);
+        close(c->fd);
+        if (c->prev) c->prev->next = c->next;
+        else server.clients = c->next;
+        if (c->next) c->next->prev = c->prev;
+        server.clients_count--;
+    }
+    freeReplyList(c);
+    respParserFree(&c->parser);
+    zfree(c->querybuf);
+    zfree(c->name);
+    zfree(c->lib_name);
+    zfree(c->lib_ver);
+    zfree(c);
+}
+
+void freeClientAsync(qvClient *c) {
+    if (c->flags & CLIENT_CLOSE_ASAP) return;
+    c->flags |= CLIENT_CLOSE_ASAP;
+    server.clients_to_close++;
+}
+
+void freeClientsInAsyncFreeQueue(void) {
+    if (server.clients_to_close <= 0) return;
+    qvClient *c = server.clients;
+    while (c && server.clients_to_close > 0) {
+        qvClient *next = c->next;
+        if ((c->flags & CLIENT_CLOSE_ASAP) && !(c->flags & (CLIENT_EXECUTING | CLIENT_BLOCKED)))
+            freeClient(c);
+        c = next;
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Output buffering                                                                            */
+/* ------------------------------------------------------------------------------------------ */
+
+int clientType(const qvClient *c) {
+    if (c->flags & CLIENT_PUBSUB) return CLIENT_TYPE_PUBSUB;
+    return CLIENT_TYPE_NORMAL;
+}
+
+size_t clientOutputMemory(const qvClient *c) {
+    return c->reply_bytes;
+}
+
+/* Queue the client for a write in beforeSleep (once). */
+static void markPendingWrite(qvClient *c) {
+    if (c->fd == -1 || (c->flags & CLIENT_PENDING_WRITE)) return;
+    if (aeGetFileEvents(server.el, c->fd) & AE_WRITABLE) return; /* a handler will write */
+    c->flags |= CLIENT_PENDING_WRITE;
+    c->pending_next = server.clients_pending_write;
+    server.clients_pending_write = c;
+}
+
+/* Close clients whose reply backlog exceeds client-output-buffer-limit of their class: the hard
+ * limit at once, the soft limit once it has been exceeded for soft_limit_seconds. */
+static void checkOutputBufferLimits(qvClient *c) {
+    const clientBufferLimit *lim = &server.client_obuf_limits[clientType(c)];
+    size_t used = c->reply_bytes;
+    int hard = lim->hard_limit_bytes && used >= lim->hard_limit_bytes;
+    int soft = lim->soft_limit_bytes && used >= lim->soft_limit_bytes;
+    if (soft && !hard) {
+        time_t now = time(NULL);
+        if (c->obuf_soft_limit_reached_time == 0) c->obuf_soft_limit_reached_time = now;
+        else if (now - c->obuf_soft_limit_reached_time > lim->soft_limit_seconds) hard = 1;
+    } else if (!soft) {
+        c->obuf_soft_limit_reached_time = 0;
+    }
+    if (hard && !(c->flags & CLIENT_CLOSE_ASAP)) {
+        char *info = clientInfoString(c);
+        serverLog(LL_WARNING,
+                  "Client %s scheduled to be closed ASAP for overcoming of output buffer limits.",
+                  info);
+        zfree(info);
+        server.stat_client_outbuf_limit_disconnections++;
+        freeClientAsync(c);
+    }
+}
+
+static int replyAllowed(qvClient *c) {
+    if (c->flags & (CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_CLOSE_ASAP)) return 0;
+    if (c->flags & CLIENT_FAKE) return 0;
+    return 1;
+}
+
+static replyBlock *newReplyBlock(size_t size) {
+    replyBlock *b = zmalloc(sizeof(*b) + size);
+    b->next = NULL;
+    b->size = size;
+    b->used = 0;
+    b->payload = NULL;
+    return b;
+}
+
+static void appendBlock(qvClient *c, replyBlock *b) {
+    if (c->reply_tail) c->reply_tail->next = b;
+    else c->reply_head = b;
+    c->reply_tail = b;
+}
+
+void clientAppendReply(qvClient *c, const char *s, size_t len) {
+    if (!replyAllowed(c)) return;
+    markPendingWrite(c);
+    /* The fixed buffer is usable only while no block is queued (order!). */
+    if (!c->reply_head) {
+        size_t avail = sizeof(c->buf) - c->bufpos;
+        size_t n = len < avail ? len : avail;
+        memcpy(c->buf + c->bufpos, s, n);
+        c->bufpos += n;
+        s += n;
+        len -= n;
+        if (len == 0) return;
+    }
+    replyBlock *tail = c->reply_tail;
+    if (tail && !tail->payload && tail->size > tail->used) {
+        size_t avail = tail->size - tail->used;
+        size_t n = len < avail ? len : avail;
+        memcpy(tail->buf + tail->used, s, n);
+        tail->used += n;
+        c->reply_bytes += n;
+        s += n;
+        len -= n;
+    }
+    if (len) {
+        replyBlock *b = newReplyBlock(len > PROTO_REPLY_CHUNK ? len : PROTO_REPLY_CHUNK);
+        memcpy(b->buf, s, len);
+        b->used = len;
+        appendBlock(c, b);
+        c->reply_bytes += len;
+    }
+    checkOutputBufferLimits(c);
+}
+
+void clientAppendOwned(qvClient *c, char *payload, size_t len) {
+    if (!replyAllowed(c)) {
+        zfree(payload);
+        return;
+    }
+    markPendingWrite(c);
+    replyBlock *b = newReplyBlock(0);
+    b->payload = payload;
+    b->used = len;
+    appendBlock(c, b);
+    c->reply_bytes += len;
+    checkOutputBufferLimits(c);
+}
+
+/* A deferred node is a small block marked full (used == size) so that nothing is appended to it
+ * until its header is known; writing skips empty blocks. */
+#define DEFERRED_NODE_SIZE 32
+void *clientAddDeferredNode(qvClient *c) {
+    if (!replyAllowed(c)) return NULL;
+    markPendingWrite(c);
+    replyBlock *b = newReplyBlock(DEFERRED_NODE_SIZE);
+    b->used = 0;
+    b->size = 0; /* full until set */
+    appendBlock(c, b);
+    return b;
+}
+
+void clientSetDeferredNode(qvClient *c, void *node, const char *s, size_t len) {
+    if (!node) return;
+    replyBlock *b = node;
+    if (len > DEFERRED_NODE_SIZE) len = DEFERRED_NODE_SIZE; /* headers are < 24 bytes */
+    memcpy(b->buf, s, len);
+    b->used = len;
+    c->reply_bytes += len;
+}
+
+int clientHasPendingReplies(const qvClient *c) {
+    return c->bufpos > 0 || c->reply_head != NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Writing                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Writes as much as the socket takes. Returns C_ERR if the client was freed. */
+static int writeToClient(qvClient *c, int handler_installed) {
+    ssize_t total = 0;
+    while (clientHasPendingReplies(c)) {
+        struct iovec iov[IOV_BATCH];
+        int n = 0;
+        size_t offset = c->sentlen;
+        if (c->bufpos > 0) {
+            iov[n].iov_base = c->buf + offset;
+            iov[n].iov_len = c->bufpos - offset;
+            n++;
+            offset = 0;
+        }
+        for (replyBlock *b = c->reply_head; b && n < IOV_BATCH; b = b->next) {
+            if (b->used == 0) {
+                if (b->size == 0 && !b->payload) break; /* unset deferred header: stop here */
+                continue;
+            }
+            char *base = b->payload ? b->payload : b->buf;
+            iov[n].iov_base = base + offset;
+            iov[n].iov_len = b->used - offset;
+            offset = 0;
+            n++;
+        }
+        if (n == 0) break;
+        ssize_t w = writev(c->fd, iov, n);
+        if (w <= 0) {
+            if (w == -1 && (errno == EAGAIN || errno == EINTR)) break;
+            serverLog(LL_VERBOSE, "Error writing to client: %s", w == 0 ? "eof" : strerror(errno));
+            freeClient(c);
+            return C_ERR;
+        }
+        total += w;
+        /* Consume w bytes from the front: the fixed buffer, then whole blocks. */
+        size_t left = (size_t)w;
+        if (c->bufpos > 0) {
+            size_t avail = c->bufpos - c->sentlen;
+            if (left >= avail) {
+                left -= avail;
+                c->bufpos = c->sentlen = 0;
+            } else {
+                c->sentlen += left;
+                left = 0;
+            }
+        }
+        while (left > 0 && c->reply_head) {
+            replyBlock *b = c->reply_head;
+            size_t avail = b->used - c->sentlen;
+            if (left >= avail) {
+                left -= avail;
+                c->reply_bytes -= b->used;
+                c->reply_head = b->next;
+                if (!c->reply_head) c->reply_tail = NULL;
+                zfree(b->payload);
+                zfree(b);
+                c->sentlen = 0;
+            } else {
+                c->sentlen += left;
+                left = 0;
+            }
+        }
+        /* Drop leading empty blocks (set deferred nodes of length 0 do not exist, but be safe). */
+        while (c->reply_head && c->reply_head->used == 0 && c->reply_head->size != 0) {
+            replyBlock *b = c->reply_head;
+            c->reply_head = b->next;
+            if (!c->reply_head) c->reply_tail = NULL;
+            zfree(b->payload);
+            zfree(b);
+        }
+        /* Keep writing until the socket is full, but let other clients have a turn after a
+         * large amount so one huge reply cannot monopolise the loop. */
+        if (total >= 64 * 1024 * 1024) break;
+    }
+    if (total > 0) {
+        c->net_output_bytes += total;
+        server.stat_net_output_bytes += total;
+        server.stat_total_writes_processed++;
+        if (c->reply_bytes > server.client_recent_max_output)
+            server.client_recent_max_output = c->reply_bytes;
+    }
+    if (!clientHasPendingReplies(c)) {
+        c->sentlen = 0;
+        if (handler_installed) aeDeleteFileEvent(server.el, c->fd, AE_WRITABLE);
+        if (c->flags & CLIENT_CLOSE_AFTER_REPLY) {
+            freeClient(c);
+            return C_ERR;
+        }
+    }
+    return C_OK;
+}
+
+static void sendReplyToClient(aeEventLoop *el, int fd, void *privdata, int mask) {
+    (void)el, (void)fd, (void)mask;
+    writeToClient(privdata, 1);
+}
+
+/* Called from beforeSleep: write directly; install a handler only for what remains. */
+void handleClientsWithPendingWrites(void) {
+    while (server.clients_pending_write) {
+        qvClient *c = server.clients_pending_write;
+        server.clients_pending_write = c->pending_next;
+        c->flags &= ~CLIENT_PENDING_WRITE;
+        if (c->flags & CLIENT_CLOSE_ASAP) continue;
+        if (writeToClient(c, 0) == C_ERR) continue;
+        if (clientHasPendingReplies(c)) {
+            if (aeCreateFileEvent(server.el, c->fd, AE_WRITABLE, sendReplyToClient, c) == AE_ERR)
+                freeClientAsync(c);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Reading and parsing                                                                         */
+/* ------------------------------------------------------------------------------------------ */
+
+void resetClientArgs(qvClient *c) {
+    c->argc = 0;
+    c->argv = NULL;
+    c->argvlen = NULL;
+    c->cmd = NULL;
+}
+
+static void setProtocolError(qvClient *c, const char *err) {
+    if (server.verbosity <= LL_VERBOSE) {
+        char *info = clientInfoString(c);
+        serverLog(LL_VERBOSE, "Protocol error (%s) from client: %s", err, info);
+        zfree(info);
+    }
+    addReplyErrorFormat(c, "%s", err);
+    c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+}
+
+void processInputBuffer(qvClient *c) {
+    static respLimits lim;
+    lim.max_bulk_len = server.proto_max_bulk_len;
+    lim.max_multibulk_len = 1024 * 1024;
+    lim.max_inline_len = 64 * 1024;
+
+    while (c->qb_pos < c->qb_len) {
+        if (c->flags & (CLIENT_BLOCKED | CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)) break;
+        size_t consumed = 0;
+        int argc = 0;
+        const char **argv = NULL;
+        size_t *argvlen = NULL;
+        char err[256];
+        c->parser.unauth = !(c->flags & CLIENT_AUTHENTICATED);
+        respStatus st = respParseCommand(&c->parser, &lim, c->querybuf + c->qb_pos,
+                                         c->qb_len - c->qb_pos, &consumed, &argc, &argv, &argvlen,
+                                         err, sizeof(err));
+        if (st == RESP_INCOMPLETE) break;
+        if (st == RESP_ERR) {
+            setProtocolError(c, err);
+            respParserReset(&c->parser);
+            c->qb_pos = c->qb_len; /* nothing after a protocol error is trusted */
+            break;
+        }
+        if (argc > 0) {
+            /* Make every argument a C string as well (commands compare options with
+             * strcasecmp): a multibulk argument is followed by its CRLF in our own buffer, an
+             * inline one by a NUL in the parser's scratch, so this writes no payload byte. */
+            for (int i = 0; i < argc; i++) ((char *)argv[i])[argvlen[i]] = '\0';
+            c->argc = argc;
+            c->argv = argv;
+            c->argvlen = argvlen;
+            processCommand(c);
+            resetClientArgs(c);
+        }
+        c->qb_pos += consumed;
+        respParserReset(&c->parser);
+        if (c->flags & CLIENT_CLOSE_ASAP) break;
+    }
+    /* Drop the consumed prefix (one memmove per read, of the incomplete tail only). */
+    if (c->qb_pos > 0) {
+        size_t remain = c->qb_len - c->qb_pos;
+        if (remain) memmove(c->querybuf, c->querybuf + c->qb_pos, remain);
+        c->qb_len = remain;
+        c->qb_pos = 0;
+    }
+}
+
+static void readQueryFromClient(aeEventLoop *el, int fd, void *privdata, int mask) {
+    (void)el, (void)mask;
+    qvClient *c = privdata;
+    if (c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)) return;
+
+    size_t readlen = PROTO_IOBUF_LEN;
+    /* A big bulk argument: make room for all of it at once (one allocation, fewer reads). */
+    size_t want = respParserWantBytes(&c->parser);
+    size_t pending = c->qb_len - c->qb_pos;
+    if (want > pending && want - pending > readlen) readlen = want - pending;
+    if (readlen > 64 * 1024 * 1024) readlen = 64 * 1024 * 1024;
+
+    if (c->qb_cap - c->qb_len < readlen) {
+        size_t newcap = c->qb_len + readlen;
+        if (newcap < c->qb_cap * 2 && c->qb_cap * 2 <= c->qb_len + 64 * 1024 * 1024)
+            newcap = c->qb_cap * 2;
+        c->querybuf = zrealloc(c->querybuf, newcap);
+        c->qb_cap = newcap;
+    }
+    ssize_t n = read(fd, c->querybuf + c->qb_len, readlen);
+    if (n == -1) {
+        if (errno == EAGAIN || errno == EINTR) return;
+        serverLog(LL_VERBOSE, "Reading from client: %s", strerror(errno));
+        freeClient(c);
+        return;
+    }
+    if (n == 0) {
+        serverLog(LL_VERBOSE, "Client closed connection id=%llu addr=%s",
+                  (unsigned long long)c->id, c->addr);
+        freeClient(c);
+        return;
+    }
+    c->qb_len += n;
+    c->last_interaction = time(NULL);
+    c->net_input_bytes += n;
+    server.stat_net_input_bytes += n;
+    server.stat_total_reads_processed++;
+    if (c->qb_len > server.client_recent_max_input) server.client_recent_max_input = c->qb_len;
+
+    if (server.client_max_querybuf_len && c->qb_len > server.client_max_querybuf_len) {
+        char *info = clientInfoString(c);
+        serverLog(LL_WARNING, "Closing client that reached max query buffer length: %s", info);
+        zfree(info);
+        server.stat_client_qbuf_limit_disconnections++;
+        freeClientAsync(c);
+        return;
+    }
+    c->flags |= CLIENT_EXECUTING;
+    processInputBuffer(c);
+    c->flags &= ~CLIENT_EXECUTING;
+    if (c->flags & CLIENT_CLOSE_ASAP) return;
+    /* Give back memory of an oversized idle buffer. */
+    if (c->qb_len == 0 && c->qb_cap > 256 * 1024) {
+        zfree(c->querybuf);
+        c->querybuf = NULL;
+        c->qb_cap = 0;
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Introspection and periodic checks                                                           */
+/* ------------------------------------------------------------------------------------------ */
+
+const char *clientTypeName(int type) {
+    switch (type) {
+        case CLIENT_TYPE_NORMAL: return "normal";
+        case CLIENT_TYPE_REPLICA: return "replica";
+        case CLIENT_TYPE_PUBSUB: return "pubsub";
+    }
+    return "unknown";
+}
+
+int clientTypeByName(const char *name) {
+    if (!strcasecmp(name, "normal")) return CLIENT_TYPE_NORMAL;
+    if (!strcasecmp(name, "replica") || !strcasecmp(name, "slave")) return CLIENT_TYPE_REPLICA;
+    if (!strcasecmp(name, "pubsub")) return CLIENT_TYPE_PUBSUB;
+    if (!strcasecmp(name, "master")) return CLIENT_TYPE_COUNT; /* no masters yet: matches none */
+    return -1;
+}
+
+char *clientInfoString(qvClient *c) {
+    char flags[16], *p = flags;
+    if (c->flags & CLIENT_MULTI) *p++ = 'x';
+    if (c->flags & CLIENT_BLOCKED) *p++ = 'b';
+    if (c->flags & CLIENT_PUBSUB) *p++ = 'P';
+    if (c->flags & CLIENT_DIRTY_CAS) *p++ = 'd';
+    if (c->flags & CLIENT_CLOSE_AFTER_REPLY) *p++ = 'c';
+    if (c->flags & CLIENT_UNIX_SOCKET) *p++ = 'U';
+    if (c->flags & CLIENT_CLOSE_ASAP) *p++ = 'A';
+    if (c->flags & CLIENT_NO_EVICT) *p++ = 'e';
+    if (c->flags & CLIENT_NO_TOUCH) *p++ = 'T';
+    if (p == flags) *p++ = 'N';
+    *p = '\0';
+    char events[3], *e = events;
+    if (c->fd != -1) {
+        int m = aeGetFileEvents(server.el, c->fd);
+        if (m & AE_READABLE) *e++ = 'r';
+        if (m & AE_WRITABLE) *e++ = 'w';
+    }
+    *e = '\0';
+    time_t now = time(NULL);
+    int oll = 0;
+    for (replyBlock *b = c->reply_head; b; b = b->next) oll++;
+    const char *cmd = c->lastcmd ? c->lastcmd->fullname : "NULL";
+    size_t qbuf = c->qb_len - c->qb_pos;
+    size_t tot = sizeof(*c) + c->qb_cap + c->reply_bytes;
+    char *out = zmalloc(1024 + (c->name ? strlen(c->name) : 0) + (c->lib_name ? strlen(c->lib_name) : 0) +
+                        (c->lib_ver ? strlen(c->lib_ver) : 0));
+    sprintf(out,
+            "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%zu "
+            "psub=%zu ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu "
+            "rbp=%zu obl=%zu oll=%d omem=%zu tot-mem=%zu events=%s cmd=%s user=default redir=-1 "
+            "resp=%d lib-name=%s lib-ver=%s",
+            (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
+            (long long)(now - c->ctime), (long long)(now - c->last_interaction), flags, c->db,
+            c->pubsub_channels ? dictSize(c->pubsub_channels) : 0,
+            c->pubsub_patterns ? dictSize(c->pubsub_patterns) : 0,
+            (c->flags & CLIENT_MULTI) ? c->mstate_count : -1, qbuf, c->qb_cap - c->qb_len,
+            c->qb_cap, c->qb_len, c->bufpos, oll, c->reply_bytes, tot, events, cmd, c->resp,
+            c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
+    return out;
+}
+
+/* Once per second from serverCron: idle timeouts and soft output limits that expired while the
+ * client was not producing output. */
+void clientsCron(void) {
+    time_t now = time(NULL);
+    for (qvClient *c = server.clients; c; c = c->next) {
+        if (c->flags & CLIENT_CLOSE_ASAP) continue;
+        if (server.maxidletime && !(c->flags & (CLIENT_BLOCKED | CLIENT_PUBSUB)) &&
+            now - c->last_interaction > server.maxidletime) {
+            serverLog(LL_VERBOSE, "Closing idle client id=%llu", (unsigned long long)c->id);
+            freeClientAsync(c);
+            continue;
+        }
+        if (c->reply_bytes) checkOutputBufferLimits(c);
+    }
+    server.client_recent_max_input = server.client_recent_max_output = 0;
+}

@@ -1,0 +1,37 @@
+/* networking.h -- client connections: accepting, reading and parsing queries, buffering and
+ * writing replies, output limits, and closing. Implementation in networking.c. */
+#ifndef QV_NETWORKING_H
+#define QV_NETWORKING_H
+
+#include "server.h"
+
+/* Listening sockets. */
+int listenOnConfiguredAddresses(void); /* C_OK, or C_ERR after logging why */
+void closeListeningSockets(int unlink_unix_socket);
+
+qvClient *createClient(int fd, int flags);
+void freeClient(qvClient *c);
+void freeClientAsync(qvClient *c); /* close in the next beforeSleep */
+void freeClientsInAsyncFreeQueue(void);
+
+/* Output. Internal entry point of reply.c: appends protocol bytes. */
+void clientAppendReply(qvClient *c, const char *s, size_t len);
+void clientAppendOwned(qvClient *c, char *payload, size_t len);
+void *clientAddDeferredNode(qvClient *c);
+void clientSetDeferredNode(qvClient *c, void *node, const char *s, size_t len);
+int clientHasPendingReplies(const qvClient *c);
+void handleClientsWithPendingWrites(void);
+size_t clientOutputMemory(const qvClient *c);
+int clientType(const qvClient *c); /* CLIENT_TYPE_* for output limits */
+
+/* Input. */
+void processInputBuffer(qvClient *c);
+void resetClientArgs(qvClient *c);
+
+/* CLIENT LIST / INFO line for one client (zmalloc'ed, caller frees). */
+char *clientInfoString(qvClient *c);
+void clientsCron(void);
+const char *clientTypeName(int type);
+int clientTypeByName(const char *name); /* -1 if unknown */
+
+#endif
