@@ -81,7 +81,7 @@ void delCommand(qvClient *c) {
     delGeneric(c);
 }
 
-/* Values free themselves in the background when that is worth it (qvValueType.free decides),
+/* Values free themselves in the background when that is worth it (qvKeyType.free decides),
  * so UNLINK and DEL share the implementation. */
 void unlinkCommand(qvClient *c) {
     delGeneric(c);

@@ -20,7 +20,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "cmd_vset.h"
 #include "config.h"
+#include "distance.h"
 #include "db.h"
 #include "networking.h"
 #include "pubsub.h"
@@ -287,6 +289,8 @@ int serverMain(int argc, char **argv) {
     dbInit();
     pubsubInit();
     slowlogInit();
+    distInit();
+    vsetRegisterCommands();
     commandTableInit();
     if (listenOnConfiguredAddresses() != C_OK) return 1;
     aeCreateTimeEvent(server.el, 1, serverCron, NULL);

@@ -1,0 +1,400 @@
+/* index.c -- the vector index object (see index.h for what it owns and the filtered-search
+ * strategy). Per-id side tables (name entry, norm, attributes) are plain arrays indexed by the
+ * engine's internal id: the engines reuse freed ids and keep them dense, so the arrays stay as
+ * long as the index is large and cost 20 bytes per element. */
+#include "index.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "flat.h"
+#include "hnsw.h"
+#include "projection.h"
+#include "quant.h"
+#include "util.h"
+#include "zmalloc.h"
+
+struct qvIndex {
+    qvValueHeader hdr;      /* key type: vectorset */
+    qvIndexConfig cfg;
+    uint64_t uid;           /* VINFO vset-uid: per process, not persisted (as Redis) */
+    uint64_t max_node_uid;  /* VINFO hnsw-max-node-uid: bumped by every insert and update */
+    qvSpace space;
+    float *proj;            /* REDUCE matrix, input_dim x dim, or NULL */
+    hnswIndex *hnsw;        /* exactly one of hnsw / flat */
+    flatIndex *flat;
+    dict *names;            /* element name -> id */
+    dictEntry **id_entry;   /* id -> its entry in names (the name bytes live there) */
+    float *id_norm;         /* id -> L2 norm of the vector as sent (COSINE normalises) */
+    qvAttrs **id_attrs;     /* id -> attributes or NULL */
+    uint32_t id_cap;
+    uint32_t attrs_count;
+    qvIndexStats stats;
+};
+
+static uint64_t next_index_uid;
+
+static void freeIndexValue(void *v) {
+    indexRelease(v);
+}
+
+static size_t indexValueMemory(const void *v) {
+    return indexMemoryUsage(v, NULL, NULL, NULL, NULL);
+}
+
+const qvKeyType vectorsetKeyType = {"vectorset", freeIndexValue, indexValueMemory};
+
+qvIndex *indexCreate(const qvIndexConfig *cfg) {
+    qvIndex *idx = zcalloc(sizeof(*idx));
+    idx->hdr.type = &vectorsetKeyType;
+    idx->cfg = *cfg;
+    if (!idx->cfg.ef_runtime) idx->cfg.ef_runtime = INDEX_DEFAULT_EF_RUNTIME;
+    if (!idx->cfg.ef_construction) idx->cfg.ef_construction = HNSW_DEFAULT_EF_CONSTRUCTION;
+    if (!idx->cfg.M) idx->cfg.M = HNSW_DEFAULT_M;
+    idx->uid = ++next_index_uid;
+    qvSpaceInit(&idx->space, cfg->metric, cfg->quant, cfg->dim);
+    if (cfg->input_dim) idx->proj = projCreate(cfg->input_dim, cfg->dim);
+    if (cfg->algo == QV_ALGO_FLAT) {
+        idx->flat = flatCreate(&idx->space);
+    } else {
+        uint64_t seed;
+        getRandomBytes((unsigned char *)&seed, sizeof(seed));
+        idx->hnsw = hnswCreate(&idx->space, idx->cfg.M, idx->cfg.ef_construction, seed);
+    }
+    idx->names = dictCreate(NULL);
+    return idx;
+}
+
+void indexRelease(qvIndex *idx) {
+    if (!idx) return;
+    for (uint32_t i = 0; i < idx->id_cap; i++) attrsFree(idx->id_attrs[i]);
+    if (idx->hnsw) hnswFree(idx->hnsw);
+    if (idx->flat) flatFree(idx->flat);
+    dictRelease(idx->names);
+    zfree(idx->id_entry);
+    zfree(idx->id_norm);
+    zfree(idx->id_attrs);
+    zfree(idx->proj);
+    zfree(idx);
+}
+
+const qvIndexConfig *indexConfig(const qvIndex *idx) {
+    return &idx->cfg;
+}
+const qvSpace *indexSpace(const qvIndex *idx) {
+    return &idx->space;
+}
+uint64_t indexUid(const qvIndex *idx) {
+    return idx->uid;
+}
+uint64_t indexMaxNodeUid(const qvIndex *idx) {
+    return idx->max_node_uid;
+}
+uint32_t indexAttrsCount(const qvIndex *idx) {
+    return idx->attrs_count;
+}
+const float *indexProjection(const qvIndex *idx) {
+    return idx->proj;
+}
+const qvIndexStats *indexStats(const qvIndex *idx) {
+    return &idx->stats;
+}
+
+uint32_t indexSize(const qvIndex *idx) {
+    return idx->hnsw ? hnswSize(idx->hnsw) : flatSize(idx->flat);
+}
+
+int indexMaxLevel(const qvIndex *idx) {
+    if (!idx->hnsw) return 0;
+    int l = hnswMaxLevel(idx->hnsw);
+    return l < 0 ? 0 : l;
+}
+
+static uint32_t idBound(const qvIndex *idx) {
+    return idx->hnsw ? hnswIdBound(idx->hnsw) : flatIdBound(idx->flat);
+}
+
+static int isLive(const qvIndex *idx, uint32_t id) {
+    return idx->hnsw ? hnswIsLive(idx->hnsw, id) : flatIsLive(idx->flat, id);
+}
+
+const void *indexVector(const qvIndex *idx, uint32_t id) {
+    return idx->hnsw ? hnswVector(idx->hnsw, id) : flatVector(idx->flat, id);
+}
+
+size_t indexMemoryUsage(const qvIndex *idx, size_t *vectors, size_t *graph, size_t *attrs,
+                        size_t *names) {
+    size_t v = 0, g = 0, a = 0, n;
+    if (idx->hnsw) hnswMemoryUsage(idx->hnsw, &v, &g);
+    else flatMemoryUsage(idx->flat, &v, &g);
+    for (uint32_t i = 0; i < idx->id_cap; i++)
+        if (idx->id_attrs[i]) a += attrsMemoryUsage(idx->id_attrs[i]);
+    n = dictMemoryUsage(idx->names) +
+        (size_t)idx->id_cap * (sizeof(dictEntry *) + sizeof(float) + sizeof(qvAttrs *));
+    if (idx->proj) g += projBytes(idx->cfg.input_dim, idx->cfg.dim);
+    if (vectors) *vectors = v;
+    if (graph) *graph = g;
+    if (attrs) *attrs = a;
+    if (names) *names = n;
+    return sizeof(*idx) + v + g + a + n;
+}
+
+int indexEncodeVector(const qvIndex *idx, const float *in, uint32_t in_dim, int allow_reduced,
+                      void *blob_out, float *norm_out, char *err, size_t errlen) {
+    const qvIndexConfig *cfg = &idx->cfg;
+    if (idx->proj && in_dim == cfg->input_dim) {
+        float *tmp = zmalloc(sizeof(float) * cfg->dim);
+        projApply(idx->proj, cfg->input_dim, cfg->dim, in, tmp);
+        qvSpaceEncode(&idx->space, tmp, blob_out, norm_out);
+        zfree(tmp);
+        return 0;
+    }
+    if (in_dim == cfg->dim && (!idx->proj || allow_reduced)) {
+        qvSpaceEncode(&idx->space, in, blob_out, norm_out);
+        return 0;
+    }
+    if (idx->proj)
+        snprintf(err, errlen, "Input dimension mismatch for projection - got %u but projection "
+                              "expects %u", in_dim, cfg->input_dim);
+    else
+        snprintf(err, errlen, "Vector dimension mismatch - got %u but set has %u", in_dim,
+                 cfg->dim);
+    return -1;
+}
+
+/* ---- elements ---- */
+
+static void ensureIdCapacity(qvIndex *idx, uint32_t id) {
+    if (id < idx->id_cap) return;
+    uint32_t cap = idx->id_cap ? idx->id_cap : 16;
+    while (cap <= id) cap *= 2;
+    idx->id_entry = zrealloc(idx->id_entry, sizeof(dictEntry *) * cap);
+    idx->id_norm = zrealloc(idx->id_norm, sizeof(float) * cap);
+    idx->id_attrs = zrealloc(idx->id_attrs, sizeof(qvAttrs *) * cap);
+    for (uint32_t i = idx->id_cap; i < cap; i++) {
+        idx->id_entry[i] = NULL;
+        idx->id_norm[i] = 0;
+        idx->id_attrs[i] = NULL;
+    }
+    idx->id_cap = cap;
+}
+
+int indexFind(const qvIndex *idx, const char *name, size_t len, uint32_t *id) {
+    dictEntry *e = dictFind(idx->names, name, len);
+    if (!e) return 0;
+    if (id) *id = (uint32_t)dictGetU64(e);
+    return 1;
+}
+
+const char *indexName(const qvIndex *idx, uint32_t id, size_t *len) {
+    if (id >= idx->id_cap || !idx->id_entry[id]) return NULL;
+    return dictGetKey(idx->id_entry[id], len);
+}
+
+float indexNorm(const qvIndex *idx, uint32_t id) {
+    return id < idx->id_cap ? idx->id_norm[id] : 0;
+}
+
+const qvAttrs *indexAttrs(const qvIndex *idx, uint32_t id) {
+    return id < idx->id_cap ? idx->id_attrs[id] : NULL;
+}
+
+void indexSetAttrs(qvIndex *idx, uint32_t id, qvAttrs *attrs) {
+    if (id >= idx->id_cap) {
+        attrsFree(attrs);
+        return;
+    }
+    if (idx->id_attrs[id]) {
+        attrsFree(idx->id_attrs[id]);
+        idx->attrs_count--;
+    }
+    idx->id_attrs[id] = attrs;
+    if (attrs) idx->attrs_count++;
+}
+
+/* Detaches an id's side tables (the engine node is deleted by the caller). Returns the
+ * attributes so an update can carry them over. */
+static qvAttrs *detachId(qvIndex *idx, uint32_t id) {
+    qvAttrs *a = idx->id_attrs[id];
+    if (a) idx->attrs_count--;
+    idx->id_attrs[id] = NULL;
+    idx->id_entry[id] = NULL;
+    idx->id_norm[id] = 0;
+    return a;
+}
+
+static uint32_t engineInsert(qvIndex *idx, const void *blob, uint32_t ef) {
+    return idx->hnsw ? hnswInsert(idx->hnsw, blob, ef) : flatInsert(idx->flat, blob);
+}
+
+static void engineDelete(qvIndex *idx, uint32_t id) {
+    if (idx->hnsw) hnswDelete(idx->hnsw, id);
+    else flatDelete(idx->flat, id);
+}
+
+int indexUpsert(qvIndex *idx, const char *name, size_t len, const void *blob, float norm,
+                int set_attrs, qvAttrs *attrs, uint32_t ef_construction) {
+    dictEntry *existing = NULL;
+    dictEntry *e = dictAddRaw(idx->names, name, len, &existing);
+    int added = e != NULL;
+    qvAttrs *keep = NULL;
+    if (!added) {
+        /* Update: Redis deletes the node and inserts the new vector, the element keeps its
+         * name; the new node may get a different id. */
+        e = existing;
+        uint32_t old = (uint32_t)dictGetU64(e);
+        keep = detachId(idx, old);
+        engineDelete(idx, old);
+    }
+    uint32_t id = engineInsert(idx, blob, ef_construction);
+    if (id == UINT32_MAX) {
+        attrsFree(keep);
+        attrsFree(attrs);
+        dictDelete(idx->names, name, len);
+        return -1;
+    }
+    ensureIdCapacity(idx, id);
+    dictSetU64(e, id);
+    idx->id_entry[id] = e;
+    idx->id_norm[id] = norm;
+    if (set_attrs) {
+        attrsFree(keep);
+        keep = attrs;
+    }
+    idx->id_attrs[id] = keep;
+    if (keep) idx->attrs_count++;
+    idx->max_node_uid++;
+    idx->stats.inserts++;
+    return added;
+}
+
+int indexRemove(qvIndex *idx, const char *name, size_t len) {
+    uint32_t id;
+    if (!indexFind(idx, name, len, &id)) return 0;
+    attrsFree(detachId(idx, id));
+    engineDelete(idx, id);
+    dictDelete(idx->names, name, len);
+    return 1;
+}
+
+uint32_t indexRandomId(const qvIndex *idx, uint64_t r) {
+    if (indexSize(idx) == 0) return UINT32_MAX;
+    if (idx->hnsw) return hnswRandomLive(idx->hnsw, r);
+    uint32_t bound = flatIdBound(idx->flat);
+    for (uint32_t i = 0; i < bound; i++) {
+        uint32_t id = (uint32_t)((r + i) % bound);
+        if (flatIsLive(idx->flat, id)) return id;
+    }
+    return UINT32_MAX;
+}
+
+uint32_t *indexAllIds(const qvIndex *idx, uint32_t *count) {
+    uint32_t n = indexSize(idx), bound = idBound(idx), k = 0;
+    uint32_t *ids = zmalloc(sizeof(uint32_t) * (n ? n : 1));
+    for (uint32_t id = 0; id < bound && k < n; id++)
+        if (isLive(idx, id)) ids[k++] = id;
+    *count = k;
+    return ids;
+}
+
+const uint32_t *indexLinks(const qvIndex *idx, uint32_t id, int level, uint32_t *count) {
+    *count = 0;
+    return idx->hnsw ? hnswNodeLinks(idx->hnsw, id, level, count) : NULL;
+}
+
+int indexNodeLevel(const qvIndex *idx, uint32_t id) {
+    return idx->hnsw ? hnswNodeLevel(idx->hnsw, id) : (isLive(idx, id) ? 0 : -1);
+}
+
+/* ---- search ---- */
+
+typedef struct filterCtx {
+    const qvIndex *idx;
+    const exprProgram *prog;
+    exprScratch *scratch;
+} filterCtx;
+
+static int filterPasses(uint32_t id, void *ctx) {
+    filterCtx *f = ctx;
+    const qvAttrs *a = id < f->idx->id_cap ? f->idx->id_attrs[id] : NULL;
+    return a && exprEval(f->prog, a, f->scratch);
+}
+
+static const void *vectorGetter(uint32_t id, void *ctx) {
+    return indexVector(ctx, id);
+}
+
+#define SELECTIVITY_SAMPLES 256
+
+/* Fraction of elements passing the filter, from a random sample. */
+static double estimateSelectivity(qvIndex *idx, filterCtx *fc) {
+    uint32_t n = indexSize(idx);
+    if (n == 0) return 0;
+    uint32_t samples = n < SELECTIVITY_SAMPLES ? n : SELECTIVITY_SAMPLES;
+    uint32_t pass = 0;
+    uint64_t r;
+    getRandomBytes((unsigned char *)&r, sizeof(r));
+    for (uint32_t i = 0; i < samples; i++) {
+        /* splitmix64 step: cheap, well spread. */
+        r += 0x9e3779b97f4a7c15ULL;
+        uint64_t z = r;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        z ^= z >> 31;
+        uint32_t id = indexRandomId(idx, z);
+        if (id != UINT32_MAX && filterPasses(id, fc)) pass++;
+    }
+    return (double)pass / samples;
+}
+
+int indexSearch(qvIndex *idx, const qvSearchRequest *req, qvHit *out) {
+    idx->stats.searches++;
+    uint32_t n = indexSize(idx);
+    if (n == 0 || req->k == 0) return 0;
+    uint32_t ef = req->ef ? req->ef : idx->cfg.ef_runtime;
+    if (ef < req->k) ef = req->k;
+
+    /* The filter's evaluation stack lives on our stack unless the expression is huge. */
+    filterCtx fc = {idx, req->filter, NULL};
+    char stackbuf[1024] __attribute__((aligned(16)));
+    int heap_scratch = 0;
+    qvFilterFn filter = NULL;
+    if (req->filter) {
+        heap_scratch = exprScratchSize(req->filter) > sizeof(stackbuf);
+        fc.scratch = heap_scratch ? exprScratchCreate(req->filter)
+                                  : exprScratchInit(stackbuf, sizeof(stackbuf));
+        filter = filterPasses;
+    }
+
+    int exact = req->exact || idx->flat != NULL;
+    double est_pass = n;
+    if (!exact && filter) {
+        /* Cost in distance computations: the graph walk looks at about ef/s candidates (each a
+         * distance and a filter check); the exact scan checks the filter on all n and computes
+         * s*n distances. A filter check is taken to cost about one distance. */
+        double s = estimateSelectivity(idx, &fc);
+        est_pass = s * n;
+        double graph_cost = s > 0 ? 2.0 * ef / s : INFINITY;
+        double exact_cost = n + s * n;
+        if (exact_cost <= graph_cost) exact = 1;
+    }
+
+    int found;
+    if (exact) {
+        found = flatTopK(&idx->space, req->query, req->k, idBound(idx), vectorGetter, idx, filter,
+                         &fc, out);
+        idx->stats.exact_scans++;
+    } else {
+        found = hnswSearch(idx->hnsw, req->query, req->k, ef, filter, &fc, req->filter_ef, out);
+        /* The walk stopped early (FILTER-EF) although more elements should pass: complete the
+         * answer exactly rather than return a short list. */
+        if (filter && (uint32_t)found < req->k && (double)found < est_pass) {
+            found = flatTopK(&idx->space, req->query, req->k, idBound(idx), vectorGetter, idx,
+                             filter, &fc, out);
+            idx->stats.exact_scans++;
+        }
+    }
+    if (heap_scratch) exprScratchFree(fc.scratch);
+    return found;
+}
