@@ -149,7 +149,9 @@ Test(quant, distances_match_decoded) {
                     want = 1.0 - exactDot(da, db, dim) / dim;
                     mag = 1;
                 } else if (m == QV_METRIC_COSINE) {
-                    want = 1.0 - exactDot(da, db, dim);
+                    /* the cosine of the stored (decoded) vectors themselves */
+                    want = 1.0 - exactDot(da, db, dim) /
+                                     sqrt(exactDot(da, da, dim) * exactDot(db, db, dim));
                     mag = 1;
                 } else if (m == QV_METRIC_L2) {
                     want = exactL2(da, db, dim);
