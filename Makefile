@@ -78,7 +78,7 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB) | $(BUILD)/tests/unit
 	$(CC) $(CFLAGS) -Wno-unused-parameter $(LDFLAGS_BASE) -o $@ $< $(LIB) $(LDLIBS) -lcriterion
 
 $(BUILD)/tests/integration/%: tests/integration/%.c $(INTEG_HELPERS) $(wildcard tests/integration/*.h) $(LIB) | $(BUILD)/tests/integration
-	$(CC) $(CFLAGS) -Itests/integration $(LDFLAGS_BASE) -o $@ $< $(INTEG_HELPERS) $(LIB) $(LDLIBS) -lhiredis
+	$(CC) $(CFLAGS) -Itests/integration $(LDFLAGS_BASE) -o $@ $< $(INTEG_HELPERS) $(LIB) $(LDLIBS) -lhiredis -lcriterion
 
 run: $(SERVER)
 	$(SERVER) conf/quiver.conf
@@ -125,7 +125,10 @@ fuzz: fuzz-build
 	    n=$$(basename $$f .c); mkdir -p $(BUILD)/fuzz/corpus-$$n; \
 	    echo "fuzzing $$n for $(FUZZ_TIME)s"; \
 	    $(BUILD)/fuzz/$$n -max_total_time=$(FUZZ_TIME) -max_len=65536 -print_final_stats=1 \
-	        $(BUILD)/fuzz/corpus-$$n tests/fuzz/seeds/$$n 2>&1 | tail -n 3 || exit 1; \
+	        -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus-$$n tests/fuzz/seeds/$$n \
+	        > $(BUILD)/fuzz/$$n.log 2>&1; st=$$?; \
+	    if [ $$st -ne 0 ]; then tail -n 60 $(BUILD)/fuzz/$$n.log; echo "$$n failed (exit $$st)"; exit 1; fi; \
+	    tail -n 3 $(BUILD)/fuzz/$$n.log; \
 	done
 
 deps:
