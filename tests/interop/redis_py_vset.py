@@ -20,6 +20,7 @@ import json
 import math
 import os
 import random
+import shutil
 import socket
 import struct
 import subprocess
@@ -52,7 +53,8 @@ def free_port():
 
 def start_server():
     port = free_port()
-    workdir = tempfile.mkdtemp(prefix="qv-redispy-vset-")
+    workdir = tempfile.mkdtemp(prefix="qv-redispy-vset-",
+                               dir=os.environ.get("QUIVER_TEST_TMPDIR") or None)
     log = open(os.path.join(workdir, "server.log"), "wb")
     proc = subprocess.Popen([SERVER, "--port", str(port), "--bind", "127.0.0.1",
                              "--dir", workdir], stdout=log, stderr=subprocess.STDOUT)
@@ -398,6 +400,7 @@ def main():
     proc, r, workdir = start_server()
     try:
         flow(r)
+        check(r.ping(), "the server is still up after the flow")
     finally:
         r.close()
         proc.terminate()
@@ -405,6 +408,8 @@ def main():
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
+    shutil.rmtree(workdir, ignore_errors=True)
     print("redis_py_vset: %d checks passed (redis-py %s)" % (checks, redis.__version__))
 
 
