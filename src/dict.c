@@ -25,8 +25,8 @@
 
 #include "zmalloc.h"
 
-#define DICT_MIN_SIZE 4
-#define DICT_SHRINK_RATIO 8       /* shrink when size >= used * this */
+#define DICT_MIN_SIZE           4
+#define DICT_SHRINK_RATIO       8 /* shrink when size >= used * this */
 #define DICT_FORCE_RESIZE_RATIO 4 /* grow even when resizing is disabled */
 
 struct dictEntry {

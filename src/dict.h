@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DICT_OK 0
+#define DICT_OK  0
 #define DICT_ERR -1
 
 typedef struct dict dict;
@@ -27,8 +27,8 @@ dict *dictCreate(void (*valFree)(void *val));
 /* Same, but keys compare and hash ASCII-case-insensitively (command names, config names). The
  * stored key keeps the case it was added with. */
 dict *dictCreateNoCase(void (*valFree)(void *val));
-void dictRelease(dict *d);  /* frees entries, keys and values (valFree), then the dict */
-void dictEmpty(dict *d);    /* same but keeps the dict, now empty */
+void dictRelease(dict *d); /* frees entries, keys and values (valFree), then the dict */
+void dictEmpty(dict *d);   /* same but keeps the dict, now empty */
 
 /* Keys are copied into the entry. Keys longer than UINT32_MAX bytes are refused (DICT_ERR / NULL
  * with *existing = NULL). */
@@ -38,7 +38,7 @@ int dictAdd(dict *d, const void *key, size_t klen, void *val); /* DICT_OK, DICT_
 dictEntry *dictAddRaw(dict *d, const void *key, size_t klen, dictEntry **existing);
 dictEntry *dictFind(dict *d, const void *key, size_t klen);
 void *dictFetchValue(dict *d, const void *key, size_t klen); /* NULL if missing */
-int dictDelete(dict *d, const void *key, size_t klen);         /* frees value; DICT_OK/DICT_ERR */
+int dictDelete(dict *d, const void *key, size_t klen);       /* frees value; DICT_OK/DICT_ERR */
 /* Remove the key and return its value without freeing it; *found (may be NULL) says whether the
  * key was there (a stored value may itself be NULL). */
 void *dictUnlink(dict *d, const void *key, size_t klen, int *found);
@@ -67,7 +67,7 @@ void dictReleaseIterator(dictIterator *it);
 typedef void dictScanFn(void *priv, const dictEntry *e);
 unsigned long dictScan(dict *d, unsigned long cursor, dictScanFn *fn, void *priv);
 
-dictEntry *dictGetRandom(dict *d); /* NULL if empty; near-uniform (bucket then chain) */
+dictEntry *dictGetRandom(dict *d);     /* NULL if empty; near-uniform (bucket then chain) */
 size_t dictMemoryUsage(const dict *d); /* bytes: tables + entries + keys */
 
 /* Presize for n entries (e.g. before loading a snapshot), DICT_OK or DICT_ERR if not useful now. */

@@ -22,10 +22,10 @@
 
 #include "zmalloc.h"
 
-#define OMAP_LEAF_MAX 2048
+#define OMAP_LEAF_MAX     2048
 #define OMAP_LEAF_MIN_CAP 64
-#define OMAP_INLINE_MAX 256
-#define OMAP_FANOUT 64
+#define OMAP_INLINE_MAX   256
+#define OMAP_FANOUT       64
 
 typedef struct omapLeaf {
     uint32_t n;    /* entries */
@@ -35,7 +35,7 @@ typedef struct omapLeaf {
 } omapLeaf;
 
 typedef struct omapNode {
-    int n;                           /* children */
+    int n; /* children */
     void *child[OMAP_FANOUT];
     unsigned char *sep[OMAP_FANOUT]; /* sep[i], i >= 1: lower bound of child i; sep[0] unused */
     uint32_t seplen[OMAP_FANOUT];
@@ -419,8 +419,10 @@ static int insertRec(omap *m, void **slot, int h, const unsigned char *key, uint
     *sep = nd->sep[half];
     *seplen = nd->seplen[half];
     nd->n = half;
-    if (i < half) nodeInsertAt(nd, i + 1, r, s, sl);
-    else nodeInsertAt(rn, i - half + 1, r, s, sl);
+    if (i < half)
+        nodeInsertAt(nd, i + 1, r, s, sl);
+    else
+        nodeInsertAt(rn, i - half + 1, r, s, sl);
     *right = rn;
     return added;
 }
@@ -451,7 +453,8 @@ static int childIsEmpty(void *c, int h) {
 }
 
 static int childIsSmall(void *c, int h) {
-    return h == 0 ? ((omapLeaf *)c)->used < OMAP_LEAF_MAX / 4 : ((omapNode *)c)->n < OMAP_FANOUT / 4;
+    return h == 0 ? ((omapLeaf *)c)->used < OMAP_LEAF_MAX / 4
+                  : ((omapNode *)c)->n < OMAP_FANOUT / 4;
 }
 
 /* Merge child j+1 of nd into child j if both fit comfortably in one node. */

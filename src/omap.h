@@ -20,12 +20,12 @@ typedef struct omap omap;
 
 typedef struct omapIter {
     const omap *m;
-    int depth;                        /* internal levels on the path */
-    void *node[OMAP_MAX_DEPTH];       /* internal nodes from the root down */
-    int idx[OMAP_MAX_DEPTH];          /* child taken at each of them */
-    void *leaf;                       /* current leaf, NULL when exhausted */
-    uint32_t off;                     /* byte offset of the next entry in the leaf */
-    uint32_t i;                       /* index of the next entry in the leaf */
+    int depth;                  /* internal levels on the path */
+    void *node[OMAP_MAX_DEPTH]; /* internal nodes from the root down */
+    int idx[OMAP_MAX_DEPTH];    /* child taken at each of them */
+    void *leaf;                 /* current leaf, NULL when exhausted */
+    uint32_t off;               /* byte offset of the next entry in the leaf */
+    uint32_t i;                 /* index of the next entry in the leaf */
 } omapIter;
 
 omap *omapCreate(void);
@@ -33,8 +33,9 @@ void omapFree(omap *m);
 /* Add key -> val, or replace the value if the key is present. Returns 1 if added, 0 if replaced,
  * -1 if the key is longer than UINT32_MAX bytes. The key is copied. */
 int omapInsert(omap *m, const void *key, size_t len, uint64_t val);
-int omapDelete(omap *m, const void *key, size_t len);                 /* 1 if deleted, 0 if absent */
-int omapFind(const omap *m, const void *key, size_t len, uint64_t *val); /* 1 if found (val may be NULL) */
+int omapDelete(omap *m, const void *key, size_t len); /* 1 if deleted, 0 if absent */
+int omapFind(const omap *m, const void *key, size_t len,
+             uint64_t *val); /* 1 if found (val may be NULL) */
 size_t omapSize(const omap *m);
 size_t omapMemoryUsage(const omap *m); /* bytes held by the tree */
 

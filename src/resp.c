@@ -39,9 +39,9 @@ enum {
     RESP_STAGE_INLINE,    /* waiting for the '\n' of an inline line */
 };
 
-#define RESP_PREALLOC_ARGS 1024      /* never trust a "*<n>" claim beyond this up front */
-#define RESP_KEEP_ARGS 1024          /* argument arrays larger than this are freed on reset */
-#define RESP_KEEP_SCRATCH (16 * 1024) /* likewise for inline scratch */
+#define RESP_PREALLOC_ARGS 1024        /* never trust a "*<n>" claim beyond this up front */
+#define RESP_KEEP_ARGS     1024        /* argument arrays larger than this are freed on reset */
+#define RESP_KEEP_SCRATCH  (16 * 1024) /* likewise for inline scratch */
 
 void respLimitsDefault(respLimits *l) {
     l->max_bulk_len = 512LL * 1024 * 1024;
@@ -210,12 +210,12 @@ static int respSplitInline(respParser *p, const char *line, size_t n) {
                     char c;
                     i++;
                     switch (s[i]) {
-                    case 'n': c = '\n'; break;
-                    case 'r': c = '\r'; break;
-                    case 't': c = '\t'; break;
-                    case 'b': c = '\b'; break;
-                    case 'a': c = '\a'; break;
-                    default: c = (char)s[i]; break;
+                        case 'n': c = '\n'; break;
+                        case 'r': c = '\r'; break;
+                        case 't': c = '\t'; break;
+                        case 'b': c = '\b'; break;
+                        case 'a': c = '\a'; break;
+                        default: c = (char)s[i]; break;
                     }
                     p->scratch[out++] = c;
                     i++;
@@ -244,23 +244,19 @@ static int respSplitInline(respParser *p, const char *line, size_t n) {
                     break;
                 }
                 switch (s[i]) {
-                case ' ':
-                case '\n':
-                case '\r':
-                case '\t':
-                    done = 1;
-                    break;
-                case '"':
-                    dq = 1;
-                    i++;
-                    break;
-                case '\'':
-                    sq = 1;
-                    i++;
-                    break;
-                default:
-                    p->scratch[out++] = (char)s[i++];
-                    break;
+                    case ' ':
+                    case '\n':
+                    case '\r':
+                    case '\t': done = 1; break;
+                    case '"':
+                        dq = 1;
+                        i++;
+                        break;
+                    case '\'':
+                        sq = 1;
+                        i++;
+                        break;
+                    default: p->scratch[out++] = (char)s[i++]; break;
                 }
             }
         }
@@ -270,9 +266,9 @@ static int respSplitInline(respParser *p, const char *line, size_t n) {
     }
 }
 
-static respStatus respParseInline(respParser *p, const respLimits *lim, const char *buf,
-                                  size_t len, size_t *consumed, int *argc, const char ***argv,
-                                  size_t **argvlen, char *errbuf, size_t errlen) {
+static respStatus respParseInline(respParser *p, const respLimits *lim, const char *buf, size_t len,
+                                  size_t *consumed, int *argc, const char ***argv, size_t **argvlen,
+                                  char *errbuf, size_t errlen) {
     size_t from = p->scan;
     const char *nl = from < len ? memchr(buf + from, '\n', len - from) : NULL;
     size_t linelen;
@@ -303,7 +299,8 @@ static respStatus respParseMultibulk(respParser *p, const respLimits *lim, const
 
     if (p->stage == RESP_STAGE_MBHDR) {
         r = respFindHeaderEnd(p, lim, buf, len, 0, &cr);
-        if (r < 0) return respError(p, errbuf, errlen, "Protocol error: too big mbulk count string");
+        if (r < 0)
+            return respError(p, errbuf, errlen, "Protocol error: too big mbulk count string");
         if (r == 0) return RESP_INCOMPLETE;
         if (!string2ll(buf + 1, cr - 1, &ll) || ll > lim->max_multibulk_len || ll > INT_MAX ||
             buf[cr + 1] != '\n')

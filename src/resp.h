@@ -28,7 +28,7 @@ typedef struct respLimits {
 /* Redis's limits for a client that has not authenticated yet when a password is required: a short
  * multibulk count and small bulks, so that an anonymous peer cannot make us buffer much. */
 #define RESP_UNAUTH_MAX_MULTIBULK 10
-#define RESP_UNAUTH_MAX_BULK 16384
+#define RESP_UNAUTH_MAX_BULK      16384
 
 void respLimitsDefault(respLimits *l);
 
@@ -36,22 +36,22 @@ typedef enum { RESP_OK = 0, RESP_INCOMPLETE = 1, RESP_ERR = 2 } respStatus;
 
 /* All state of one client's pending command. Offsets are relative to the start of the command. */
 typedef struct respParser {
-    int stage;               /* RESP_STAGE_* in resp.c: where parsing resumes */
-    int unauth;              /* set by the caller while the client must still AUTH: applies
+    int stage;          /* RESP_STAGE_* in resp.c: where parsing resumes */
+    int unauth;         /* set by the caller while the client must still AUTH: applies
                                 Redis's unauthenticated limits; kept across respParserReset */
-    size_t pos;              /* first byte not yet parsed */
-    size_t scan;             /* newline search resumes here (bytes before were already searched) */
-    long long mbremain;      /* multibulk: arguments still to read */
-    long long bulklen;       /* multibulk: length of the bulk being read, -1 before its header */
-    size_t want;             /* see respParserWantBytes() */
+    size_t pos;         /* first byte not yet parsed */
+    size_t scan;        /* newline search resumes here (bytes before were already searched) */
+    long long mbremain; /* multibulk: arguments still to read */
+    long long bulklen;  /* multibulk: length of the bulk being read, -1 before its header */
+    size_t want;        /* see respParserWantBytes() */
 
-    int argc;                /* arguments collected so far */
-    int argcap;              /* capacity of argoff/argv/argvlen */
-    size_t *argoff;          /* multibulk: offset of each argument in buf (buf may move) */
-    size_t *argvlen;         /* length of each argument */
-    const char **argv;       /* filled on RESP_OK, owned by the parser */
+    int argc;          /* arguments collected so far */
+    int argcap;        /* capacity of argoff/argv/argvlen */
+    size_t *argoff;    /* multibulk: offset of each argument in buf (buf may move) */
+    size_t *argvlen;   /* length of each argument */
+    const char **argv; /* filled on RESP_OK, owned by the parser */
 
-    char *scratch;           /* inline: unescaped, NUL-separated arguments */
+    char *scratch; /* inline: unescaped, NUL-separated arguments */
     size_t scratchcap;
 } respParser;
 

@@ -270,9 +270,12 @@ void getRandomBytes(unsigned char *p, size_t len) {
         int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
         while (fd >= 0 && done < len) {
             ssize_t n = read(fd, p + done, len - done);
-            if (n > 0) done += (size_t)n;
-            else if (n < 0 && errno == EINTR) continue;
-            else break;
+            if (n > 0)
+                done += (size_t)n;
+            else if (n < 0 && errno == EINTR)
+                continue;
+            else
+                break;
         }
         if (fd >= 0) close(fd);
     }
@@ -281,7 +284,8 @@ void getRandomBytes(unsigned char *p, size_t len) {
          * callers use this for ids and hash seeds, not for keys. */
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ ((uint64_t)getpid() << 40);
+        uint64_t x =
+            (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ ((uint64_t)getpid() << 40);
         for (; done < len; done++) {
             x ^= x << 13;
             x ^= x >> 7;
@@ -306,8 +310,14 @@ long long memtoull(const char *p, int *err) {
         const char *name;
         unsigned long long mul;
     } units[] = {
-        {"", 1}, {"b", 1}, {"k", 1000}, {"kb", 1024}, {"m", 1000 * 1000}, {"mb", 1024 * 1024},
-        {"g", 1000ULL * 1000 * 1000}, {"gb", 1024ULL * 1024 * 1024},
+        {"", 1},
+        {"b", 1},
+        {"k", 1000},
+        {"kb", 1024},
+        {"m", 1000 * 1000},
+        {"mb", 1024 * 1024},
+        {"g", 1000ULL * 1000 * 1000},
+        {"gb", 1024ULL * 1024 * 1024},
     };
     unsigned long long mul = 0, v;
     size_t digits = 0;

@@ -21,9 +21,9 @@
 #define MAX_CMDS 4096
 
 typedef struct cmdLog {
-    int n;                  /* commands recorded */
+    int n;                   /* commands recorded */
     uint64_t hash[MAX_CMDS]; /* hash of argc and every argument */
-    respStatus final;       /* how the run ended (INCOMPLETE at the end of input, or ERR) */
+    respStatus final;        /* how the run ended (INCOMPLETE at the end of input, or ERR) */
     char err[128];
 } cmdLog;
 
@@ -74,8 +74,8 @@ static void runWhole(const respLimits *lim, int unauth, const uint8_t *data, siz
             log->final = st;
             break;
         }
-        uint64_t h = checkCommand((const char *)data + off, size - off, consumed, argc, argv,
-                                  argvlen);
+        uint64_t h =
+            checkCommand((const char *)data + off, size - off, consumed, argc, argv, argvlen);
         if (log->n < MAX_CMDS) log->hash[log->n] = h;
         log->n++;
         off += consumed;

@@ -191,7 +191,8 @@ Test(resp, split_every_byte_inline) {
 }
 
 Test(resp, pipelined) {
-    const char *in = "*1\r\n$4\r\nPING\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n\r\n*0\r\nECHO x\n";
+    const char *in =
+        "*1\r\n$4\r\nPING\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n\r\n*0\r\nECHO x\n";
     size_t n = strlen(in), off = 0;
     const char *names[] = {"PING", "PING", "ECHO", NULL, NULL, "ECHO"};
     int argcs[] = {1, 1, 2, 0, 0, 2};

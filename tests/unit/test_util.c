@@ -25,9 +25,25 @@ Test(util, string2ll_valid) {
 }
 
 Test(util, string2ll_invalid) {
-    const char *bad[] = {"", "-", "+1", " 1", "1 ", "01", "00", "-0", "-01", "1a", "a1", "0x10",
-                         "1.0", "1e3", "9223372036854775808", "-9223372036854775809",
-                         "99999999999999999999999", "--1", "\t1"};
+    const char *bad[] = {"",
+                         "-",
+                         "+1",
+                         " 1",
+                         "1 ",
+                         "01",
+                         "00",
+                         "-0",
+                         "-01",
+                         "1a",
+                         "a1",
+                         "0x10",
+                         "1.0",
+                         "1e3",
+                         "9223372036854775808",
+                         "-9223372036854775809",
+                         "99999999999999999999999",
+                         "--1",
+                         "\t1"};
     long long v = 42;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         cr_assert_not(ll(bad[i], &v), "accepted '%s'", bad[i]);
@@ -62,8 +78,8 @@ Test(util, string2d) {
     cr_assert(dd("inf", &v) && isinf(v) && v > 0);
     cr_assert(dd("-inf", &v) && isinf(v) && v < 0);
     cr_assert(dd("0", &v) && v == 0);
-    const char *bad[] = {"", " 1", "1 ", "nan", "-nan", "abc", "1e400", "-1e400", "1e-400", "1,5",
-                         "1.5x", "\t2"};
+    const char *bad[] = {"",      " 1",     "1 ",     "nan", "-nan", "abc",
+                         "1e400", "-1e400", "1e-400", "1,5", "1.5x", "\t2"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         cr_assert_not(dd(bad[i], &v), "accepted '%s'", bad[i]);
     cr_assert_not(string2d("1\0002", 3, &v));
@@ -208,8 +224,9 @@ Test(util, memtoull) {
     cr_assert_eq(memtoull("1gb", &err), 1024LL * 1024 * 1024);
     cr_assert_eq(memtoull("0", &err), 0);
     cr_assert_eq(err, 0);
-    const char *bad[] = {"", "k", "-1", "1x", "1 mb", " 1", "1kbb", "99999999999999999999",
-                         "9999999999999gb", "1.5mb"};
+    const char *bad[] = {
+        "",     "k", "-1", "1x", "1 mb", " 1", "1kbb", "99999999999999999999", "9999999999999gb",
+        "1.5mb"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err = 0;
         cr_assert_eq(memtoull(bad[i], &err), 0);
