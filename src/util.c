@@ -348,12 +348,15 @@ long long memtoull(const char *p, int *err) {
 }
 
 /* ---------------------------------------------------------------------------------------------
- * CRC64 (Jones), one table lookup per byte
+ * CRC64 (Jones), slicing-by-8: eight table lookups per 8 bytes instead of one per byte (about 4x
+ * faster: snapshots are checksummed while they are written and verified before they are loaded,
+ * so this runs over every byte of a multi-gigabyte file). Same results as the bytewise form,
+ * which still handles the unaligned tail.
  * ------------------------------------------------------------------------------------------- */
 
 #define CRC64_JONES_POLY 0xad93d23594c935a9ULL
 
-static uint64_t crc64_table[256];
+static uint64_t crc64_table[8][256];
 static pthread_once_t crc64_once = PTHREAD_ONCE_INIT;
 
 static uint64_t crc64Reflect(uint64_t v) {
@@ -370,12 +373,28 @@ static void crc64InitTable(void) {
     for (int i = 0; i < 256; i++) {
         uint64_t c = (uint64_t)i;
         for (int b = 0; b < 8; b++) c = (c & 1) ? (c >> 1) ^ poly : c >> 1;
-        crc64_table[i] = c;
+        crc64_table[0][i] = c;
     }
+    /* table[k][i]: the CRC of byte i followed by k zero bytes. */
+    for (int k = 1; k < 8; k++)
+        for (int i = 0; i < 256; i++)
+            crc64_table[k][i] =
+                (crc64_table[k - 1][i] >> 8) ^ crc64_table[0][crc64_table[k - 1][i] & 0xff];
 }
 
 uint64_t crc64(uint64_t crc, const unsigned char *s, uint64_t l) {
     pthread_once(&crc64_once, crc64InitTable);
-    for (uint64_t i = 0; i < l; i++) crc = crc64_table[(crc ^ s[i]) & 0xff] ^ (crc >> 8);
+    while (l >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8); /* little-endian host: byte 0 in the low bits */
+        crc ^= w;
+        crc = crc64_table[7][crc & 0xff] ^ crc64_table[6][(crc >> 8) & 0xff] ^
+              crc64_table[5][(crc >> 16) & 0xff] ^ crc64_table[4][(crc >> 24) & 0xff] ^
+              crc64_table[3][(crc >> 32) & 0xff] ^ crc64_table[2][(crc >> 40) & 0xff] ^
+              crc64_table[1][(crc >> 48) & 0xff] ^ crc64_table[0][crc >> 56];
+        s += 8;
+        l -= 8;
+    }
+    while (l--) crc = crc64_table[0][(crc ^ *s++) & 0xff] ^ (crc >> 8);
     return crc;
 }
