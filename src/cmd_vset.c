@@ -11,6 +11,15 @@
  *   - FILTER-EF 0 means unlimited, as Redis documents;
  *   - VSETATTR (and SETATTR) reject invalid JSON instead of storing it.
  * Every argument is validated before anything changes, so a rejected command has no effect.
+ *
+ * These commands also work on indexes made by IDX.CREATE (cmd_idx.c) with any metric or algorithm:
+ * VADD to an existing key uses that key's settings (only a missing key is created, as COSINE/HNSW).
+ * Scores (VSIM WITHSCORES, VLINKS WITHSCORES) come from qvSpaceScore, so they follow the index's
+ * metric: COSINE 1 - d/2 in [0,1] (Redis's score); L2 1/(1 + d) with d the squared euclidean
+ * distance, in (0,1], 1 for an identical vector; IP the dot product itself (-d), unbounded. All
+ * three are "higher is better". EPSILON compares against the distance: d/2 for COSINE (so
+ * similarity >= 1 - EPSILON, as Redis), d itself for L2 and IP. VRANDMEMBER, VLINKS etc. do not
+ * care about the metric; VLINKS on a FLAT index (no graph) returns an empty array.
  * This file parses and replies; the index object (index.c) does the work. */
 #include "cmd_vset.h"
 
@@ -89,6 +98,10 @@ static int parseVector(qvClient *c, int *pos, float **out, uint32_t *dim) {
         return 0;
     }
     return -1;
+}
+
+int vsetParseVector(qvClient *c, int *pos, float **out, uint32_t *dim) {
+    return parseVector(c, pos, out, dim);
 }
 
 static int parseLongArg(qvClient *c, int i, long long min, long long max, long long *out) {
@@ -399,7 +412,9 @@ void vremCommand(qvClient *c) {
         addReplyBool(c, 0);
         return;
     }
-    if (indexSize(idx) == 0) dbDelete(c->argv[1], c->argvlen[1]); /* last element: key goes */
+    /* Last element: a vector set goes with it (Redis); an IDX.CREATE index is kept. */
+    if (indexSize(idx) == 0 && !(indexConfig(idx)->flags & INDEX_F_DECLARED))
+        dbDelete(c->argv[1], c->argvlen[1]);
     keyModified(c->argv[1], c->argvlen[1]);
     addReplyBool(c, 1);
 }
@@ -655,22 +670,6 @@ static int parseRangeBound(const char *s, size_t len, int is_start, rangeBound *
     return 0;
 }
 
-static int cmpBytes(const char *a, size_t alen, const char *b, size_t blen) {
-    int r = memcmp(a, b, alen < blen ? alen : blen);
-    if (r) return r;
-    return alen < blen ? -1 : alen > blen ? 1 : 0;
-}
-
-typedef struct nameRef {
-    const char *s;
-    size_t len;
-} nameRef;
-
-static int cmpNameRef(const void *a, const void *b) {
-    const nameRef *x = a, *y = b;
-    return cmpBytes(x->s, x->len, y->s, y->len);
-}
-
 /* VRANGE key start end [count]: elements in lexicographic (memcmp) order between the bounds. */
 void vrangeCommand(qvClient *c) {
     rangeBound lo, hi;
@@ -705,30 +704,29 @@ void vrangeCommand(qvClient *c) {
         return;
     }
     uint32_t n;
-    uint32_t *ids = indexAllIds(idx, &n);
-    nameRef *names = zmalloc(sizeof(nameRef) * (n ? n : 1));
-    uint32_t m = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        size_t len;
-        const char *s = indexName(idx, ids[i], &len);
-        if (!lo.infinite) {
-            int cmp = cmpBytes(s, len, lo.s, lo.len);
-            if (cmp < 0 || (cmp == 0 && !lo.inclusive)) continue;
+    const qvNameRef *names = indexSortedNames(idx, &n);
+    /* Binary search for the first name at or after the start bound. */
+    uint32_t first = 0;
+    if (!lo.infinite) {
+        uint32_t a = 0, b = n;
+        while (a < b) {
+            uint32_t mid = a + (b - a) / 2;
+            int cmp = indexCompareNames(names[mid].name, names[mid].len, lo.s, lo.len);
+            if (cmp < 0 || (cmp == 0 && !lo.inclusive)) a = mid + 1;
+            else b = mid;
         }
-        if (!hi.infinite) {
-            int cmp = cmpBytes(s, len, hi.s, hi.len);
-            if (cmp > 0 || (cmp == 0 && !hi.inclusive)) continue;
-        }
-        names[m].s = s;
-        names[m].len = len;
-        m++;
+        first = a;
     }
-    qsort(names, m, sizeof(nameRef), cmpNameRef);
-    uint32_t out = count < 0 || (unsigned long long)count > m ? m : (uint32_t)count;
-    addReplyArrayLen(c, out);
-    for (uint32_t i = 0; i < out; i++) addReplyBulk(c, names[i].s, names[i].len);
-    zfree(names);
-    zfree(ids);
+    uint32_t last = first; /* one past the last name within the end bound */
+    while (last < n && (count < 0 || last - first < (unsigned long long)count)) {
+        if (!hi.infinite) {
+            int cmp = indexCompareNames(names[last].name, names[last].len, hi.s, hi.len);
+            if (cmp > 0 || (cmp == 0 && !hi.inclusive)) break;
+        }
+        last++;
+    }
+    addReplyArrayLen(c, last - first);
+    for (uint32_t i = first; i < last; i++) addReplyBulk(c, names[i].name, names[i].len);
 }
 
 /* ---- command table rows ---- */

@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "flat.h"
@@ -31,6 +32,11 @@ struct qvIndex {
     uint32_t id_cap;
     uint32_t attrs_count;
     qvIndexStats stats;
+    /* VRANGE: names sorted by memcmp, built on first use and dropped when an element is added or
+     * removed. Paging through an unchanged set costs one sort, then a binary search per page;
+     * a second ordered structure kept up to date would cost ~30 bytes per element forever. */
+    qvNameRef *sorted;
+    uint32_t sorted_count;
 };
 
 static uint64_t next_index_uid;
@@ -66,8 +72,15 @@ qvIndex *indexCreate(const qvIndexConfig *cfg) {
     return idx;
 }
 
+static void dropSortedNames(qvIndex *idx) {
+    zfree(idx->sorted);
+    idx->sorted = NULL;
+    idx->sorted_count = 0;
+}
+
 void indexRelease(qvIndex *idx) {
     if (!idx) return;
+    dropSortedNames(idx);
     for (uint32_t i = 0; i < idx->id_cap; i++) attrsFree(idx->id_attrs[i]);
     if (idx->hnsw) hnswFree(idx->hnsw);
     if (idx->flat) flatFree(idx->flat);
@@ -113,6 +126,17 @@ int indexMaxLevel(const qvIndex *idx) {
 
 static uint32_t idBound(const qvIndex *idx) {
     return idx->hnsw ? hnswIdBound(idx->hnsw) : flatIdBound(idx->flat);
+}
+
+uint32_t indexIdBound(const qvIndex *idx) {
+    return idBound(idx);
+}
+
+void indexGraphStats(const qvIndex *idx, uint64_t *searches, uint64_t *visited) {
+    hnswStats st = {0};
+    if (idx->hnsw) hnswGetStats(idx->hnsw, &st);
+    *searches = st.searches;
+    *visited = st.visited;
 }
 
 static int isLive(const qvIndex *idx, uint32_t id) {
@@ -235,6 +259,11 @@ static void engineDelete(qvIndex *idx, uint32_t id) {
 
 int indexUpsert(qvIndex *idx, const char *name, size_t len, const void *blob, float norm,
                 int set_attrs, qvAttrs *attrs, uint32_t ef_construction) {
+    if (idx->cfg.max_elements && indexSize(idx) >= idx->cfg.max_elements &&
+        !indexFind(idx, name, len, NULL)) {
+        attrsFree(attrs);
+        return -1;
+    }
     dictEntry *existing = NULL;
     dictEntry *e = dictAddRaw(idx->names, name, len, &existing);
     int added = e != NULL;
@@ -266,6 +295,7 @@ int indexUpsert(qvIndex *idx, const char *name, size_t len, const void *blob, fl
     if (keep) idx->attrs_count++;
     idx->max_node_uid++;
     idx->stats.inserts++;
+    if (added) dropSortedNames(idx);
     return added;
 }
 
@@ -275,7 +305,35 @@ int indexRemove(qvIndex *idx, const char *name, size_t len) {
     attrsFree(detachId(idx, id));
     engineDelete(idx, id);
     dictDelete(idx->names, name, len);
+    dropSortedNames(idx);
     return 1;
+}
+
+int indexCompareNames(const char *a, size_t alen, const char *b, size_t blen) {
+    int r = memcmp(a, b, alen < blen ? alen : blen);
+    if (r) return r;
+    return alen < blen ? -1 : alen > blen ? 1 : 0;
+}
+
+static int cmpNameRef(const void *a, const void *b) {
+    const qvNameRef *x = a, *y = b;
+    return indexCompareNames(x->name, x->len, y->name, y->len);
+}
+
+const qvNameRef *indexSortedNames(qvIndex *idx, uint32_t *count) {
+    if (!idx->sorted) {
+        uint32_t n = indexSize(idx), k = 0;
+        idx->sorted = zmalloc(sizeof(qvNameRef) * (n ? n : 1));
+        for (uint32_t id = 0; id < idx->id_cap && k < n; id++) {
+            if (!idx->id_entry[id]) continue;
+            idx->sorted[k].name = dictGetKey(idx->id_entry[id], &idx->sorted[k].len);
+            k++;
+        }
+        qsort(idx->sorted, k, sizeof(qvNameRef), cmpNameRef);
+        idx->sorted_count = k;
+    }
+    *count = idx->sorted_count;
+    return idx->sorted;
 }
 
 uint32_t indexRandomId(const qvIndex *idx, uint64_t r) {
@@ -397,4 +455,51 @@ int indexSearch(qvIndex *idx, const qvSearchRequest *req, qvHit *out) {
     }
     if (heap_scratch) exprScratchFree(fc.scratch);
     return found;
+}
+
+/* ---- snapshot restore ---- */
+
+uint32_t indexEntryPoint(const qvIndex *idx) {
+    return idx->hnsw ? hnswEntryPoint(idx->hnsw) : UINT32_MAX;
+}
+
+int indexRestoreElement(qvIndex *idx, uint32_t id, const char *name, size_t len, const void *blob,
+                        float norm, qvAttrs *attrs, int level, const uint32_t *const *links,
+                        const uint32_t *counts) {
+    dictEntry *e = dictAddRaw(idx->names, name, len, NULL);
+    if (!e) {
+        attrsFree(attrs);
+        return -1;
+    }
+    if (idx->hnsw) {
+        if (hnswRestoreNode(idx->hnsw, id, level, links, counts, blob) != 0) id = UINT32_MAX;
+    } else {
+        id = flatInsert(idx->flat, blob);
+    }
+    if (id == UINT32_MAX) {
+        dictDelete(idx->names, name, len);
+        attrsFree(attrs);
+        return -1;
+    }
+    ensureIdCapacity(idx, id);
+    dictSetU64(e, id);
+    idx->id_entry[id] = e;
+    idx->id_norm[id] = norm;
+    idx->id_attrs[id] = attrs;
+    if (attrs) idx->attrs_count++;
+    idx->max_node_uid++;
+    return 0;
+}
+
+void indexRestoreProjection(qvIndex *idx, const float *matrix) {
+    if (idx->proj) memcpy(idx->proj, matrix, projBytes(idx->cfg.input_dim, idx->cfg.dim));
+}
+
+int indexRestoreFinish(qvIndex *idx, uint32_t entry, char *err, size_t errlen) {
+    if (!idx->hnsw) return 0;
+    if (entry != UINT32_MAX && hnswSetEntryPoint(idx->hnsw, entry) != 0) {
+        snprintf(err, errlen, "entry point %u is not an element", entry);
+        return -1;
+    }
+    return hnswFinishRestore(idx->hnsw, err, errlen);
 }

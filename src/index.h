@@ -38,7 +38,13 @@ typedef struct qvIndexConfig {
     uint32_t M;               /* HNSW links per node (level 0 holds 2*M) */
     uint32_t ef_construction; /* HNSW build width */
     uint32_t ef_runtime;      /* default search width */
+    uint32_t max_elements;    /* IDX.CREATE MAXELEMENTS: upserts of new names refused past it; 0 = none */
+    uint32_t flags;           /* INDEX_F_* */
 } qvIndexConfig;
+
+/* Declared with IDX.CREATE: the key is the schema, so it stays when its last element goes (a
+ * VADD-created vector set disappears then, as in Redis). */
+#define INDEX_F_DECLARED (1u << 0)
 
 #define INDEX_DEFAULT_EF_RUNTIME 100
 
@@ -49,6 +55,11 @@ typedef struct qvIndexStats {
 } qvIndexStats;
 
 typedef struct qvIndex qvIndex;
+
+typedef struct qvNameRef {
+    const char *name; /* points into the index: valid until the element is removed */
+    size_t len;
+} qvNameRef;
 
 extern const qvKeyType vectorsetKeyType;
 
@@ -63,6 +74,9 @@ uint32_t indexAttrsCount(const qvIndex *idx);
 int indexMaxLevel(const qvIndex *idx); /* 0 for FLAT and for an empty index */
 const float *indexProjection(const qvIndex *idx);
 const qvIndexStats *indexStats(const qvIndex *idx);
+uint32_t indexIdBound(const qvIndex *idx); /* ids in use are < this; bound - size = free slots */
+/* Graph searches and the nodes whose distance they computed (HNSW; 0, 0 for FLAT). */
+void indexGraphStats(const qvIndex *idx, uint64_t *searches, uint64_t *visited);
 size_t indexMemoryUsage(const qvIndex *idx, size_t *vectors, size_t *graph, size_t *attrs,
                         size_t *names);
 
@@ -82,7 +96,8 @@ const qvAttrs *indexAttrs(const qvIndex *idx, uint32_t id);
 /* Adds name with the given blob, or replaces its vector if it exists (then 0 is returned).
  * When set_attrs, `attrs` (owned by the index afterwards; NULL removes) replaces the attributes;
  * otherwise an existing element keeps its attributes and `attrs` must be NULL.
- * Returns 1 added, 0 updated, -1 if the engine refused (id space exhausted). */
+ * Returns 1 added, 0 updated, -1 if refused (id space exhausted, or MAXELEMENTS reached by a new
+ * name; nothing changes then and `attrs` is freed). */
 int indexUpsert(qvIndex *idx, const char *name, size_t len, const void *blob, float norm,
                 int set_attrs, qvAttrs *attrs, uint32_t ef_construction);
 int indexRemove(qvIndex *idx, const char *name, size_t len); /* 1 removed, 0 missing */
@@ -90,6 +105,10 @@ void indexSetAttrs(qvIndex *idx, uint32_t id, qvAttrs *attrs); /* takes ownershi
 uint32_t indexRandomId(const qvIndex *idx, uint64_t r);  /* UINT32_MAX if empty */
 /* Every live id, in no particular order, into a zmalloc'ed array (*count set). */
 uint32_t *indexAllIds(const qvIndex *idx, uint32_t *count);
+/* All element names in memcmp order (VRANGE). Cached until an element is added or removed; the
+ * array belongs to the index. */
+const qvNameRef *indexSortedNames(qvIndex *idx, uint32_t *count);
+int indexCompareNames(const char *a, size_t alen, const char *b, size_t blen);
 /* Graph links of id at `level` (HNSW only; NULL otherwise). */
 const uint32_t *indexLinks(const qvIndex *idx, uint32_t id, int level, uint32_t *count);
 int indexNodeLevel(const qvIndex *idx, uint32_t id);
@@ -106,5 +125,25 @@ typedef struct qvSearchRequest {
     int exact;         /* TRUTH: exact scan */
 } qvSearchRequest;
 int indexSearch(qvIndex *idx, const qvSearchRequest *req, qvHit *out);
+
+/* ---- snapshots (snapshot.c): save reads the accessors above, load restores the graph ----
+ * Loading never rebuilds a graph: each element comes back with its links through
+ * indexRestoreElement on a freshly created, empty index, then indexRestoreFinish sets the entry
+ * point and validates everything. Exclusive access (the loader owns the index). */
+uint32_t indexEntryPoint(const qvIndex *idx); /* HNSW entry id; UINT32_MAX if empty or FLAT */
+/* Restores one element. HNSW: it gets internal id `id` and links[l] (counts[l] ids) for levels
+ * 0..level; the ids may name elements restored later. FLAT: id, level and links are ignored and
+ * ids are given in call order. attrs (may be NULL) is owned by the index afterwards, and freed
+ * on failure. Returns 0, or -1 if the name is already present or the engine refuses the node
+ * (id in use, level or link count out of range). */
+int indexRestoreElement(qvIndex *idx, uint32_t id, const char *name, size_t len, const void *blob,
+                        float norm, qvAttrs *attrs, int level, const uint32_t *const *links,
+                        const uint32_t *counts);
+/* Replaces the REDUCE matrix with the saved one (input_dim x dim floats, copied): a loaded set
+ * keeps projecting with the matrix its vectors were made with. No-op without REDUCE. */
+void indexRestoreProjection(qvIndex *idx, const float *matrix);
+/* Sets the HNSW entry point (ignored for FLAT) and checks every graph invariant (hnswValidate).
+ * Returns 0, or -1 with a reason in err; after a failure the index must only be released. */
+int indexRestoreFinish(qvIndex *idx, uint32_t entry, char *err, size_t errlen);
 
 #endif
