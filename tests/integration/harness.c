@@ -1,0 +1,609 @@
+/* harness.c -- starting and stopping the real server for integration tests, hiredis helpers, and
+ * raw-socket RESP I/O (see harness.h for the contract).
+ *
+ * Why the raw side keeps its own per-fd read buffer: a test that pipelines 100,000 commands or
+ * reads RESP3 frames gets many replies per read(), and rawReadReply() must hand them back one at
+ * a time in order, so bytes past the first complete frame stay in the buffer for the next call.
+ * Frame boundaries are found by a small recursive scanner of the RESP2/RESP3 grammar, written
+ * here rather than taken from src/resp.c on purpose: the tests must not share the server's
+ * understanding of the protocol, or a shared mistake would pass unnoticed.
+ *
+ * Why the server gets PR_SET_PDEATHSIG: criterion runs every test in a child process and may
+ * kill it on timeout or a crash; the server must not outlive it and hold a port. */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_ARGS 128
+#define START_TIMEOUT_MS 10000
+#define STOP_TIMEOUT_MS 10000
+
+static long long nowMs(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleepMs(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static const char *serverBinary(void) {
+    const char *p = getenv("QUIVER_SERVER");
+    return p && p[0] ? p : "src/quiver-server";
+}
+
+static const char *tmpBase(void) {
+    const char *p = getenv("QUIVER_TEST_TMPDIR");
+    return p && p[0] ? p : "/tmp";
+}
+
+int freePort(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(fd >= 0, "socket: %s", strerror(errno));
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = 0;
+    cr_assert(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "bind: %s", strerror(errno));
+    socklen_t sl = sizeof(sa);
+    cr_assert(getsockname(fd, (struct sockaddr *)&sa, &sl) == 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Server process                                                                            */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Splits extra_args into words (spaces separate, "double quotes" group). Returns the count;
+ * the words point into the caller's copy `buf`. */
+static int splitArgs(char *buf, char **out, int max) {
+    int n = 0;
+    char *p = buf;
+    while (*p) {
+        while (*p == ' ') p++;
+        if (!*p) break;
+        cr_assert(n < max, "too many extra arguments");
+        if (*p == '"') {
+            out[n++] = ++p;
+            while (*p && *p != '"') p++;
+        } else {
+            out[n++] = p;
+            while (*p && *p != ' ') p++;
+        }
+        if (*p) *p++ = '\0';
+    }
+    return n;
+}
+
+static int rmEntry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb, (void)flag, (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void removeDir(const char *dir) {
+    if (dir[0]) nftw(dir, rmEntry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+char *serverLog(qvTestServer *s) {
+    FILE *fp = fopen(s->logfile, "r");
+    if (!fp) return strdup("");
+    fseek(fp, 0, SEEK_END);
+    long size = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    char *buf = malloc(size > 0 ? (size_t)size + 1 : 1);
+    size_t n = size > 0 ? fread(buf, 1, (size_t)size, fp) : 0;
+    buf[n] = '\0';
+    fclose(fp);
+    return buf;
+}
+
+int serverLogContains(qvTestServer *s, const char *needle) {
+    char *log = serverLog(s);
+    int found = strstr(log, needle) != NULL;
+    free(log);
+    return found;
+}
+
+/* The last `max` bytes of the server's log and of its stdout/stderr, for failure messages. */
+static const char *logTail(qvTestServer *s) {
+    static char tail[4096];
+    char *log = serverLog(s);
+    size_t n = strlen(log), max = 2000;
+    char path[600];
+    snprintf(path, sizeof(path), "%s/stdout.log", s->dir);
+    FILE *fp = fopen(path, "r");
+    char out[1500] = "";
+    if (fp) {
+        size_t r = fread(out, 1, sizeof(out) - 1, fp);
+        out[r] = '\0';
+        fclose(fp);
+    }
+    snprintf(tail, sizeof(tail), "--- log tail:\n%s\n--- stdout/stderr:\n%s",
+             n > max ? log + n - max : log, out);
+    free(log);
+    return tail;
+}
+
+/* One PING over a fresh TCP or unix connection; 1 if +PONG came back within timeout_ms. */
+static int pingOnce(qvTestServer *s, int timeout_ms) {
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", s->port, tv);
+    if (!c || c->err) {
+        if (c) redisFree(c);
+        return 0;
+    }
+    redisSetTimeout(c, tv);
+    redisReply *r = redisCommand(c, "PING");
+    int ok = r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
+    if (r) freeReplyObject(r);
+    redisFree(c);
+    return ok;
+}
+
+/* Non-blocking reap: records the status and clears pid if the process has exited. */
+static int reaped(qvTestServer *s) {
+    if (s->pid <= 0) return 1;
+    int st;
+    pid_t r = waitpid(s->pid, &st, WNOHANG);
+    if (r == s->pid || (r == -1 && errno == ECHILD)) {
+        s->status = r == s->pid ? st : -1;
+        s->pid = 0;
+        return 1;
+    }
+    return 0;
+}
+
+static pid_t spawn(qvTestServer *s, char **argv) {
+    pid_t pid = fork();
+    cr_assert(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        char path[600];
+        snprintf(path, sizeof(path), "%s/stdout.log", s->dir);
+        int out = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int in = open("/dev/null", O_RDONLY);
+        if (out >= 0) {
+            dup2(out, STDOUT_FILENO);
+            dup2(out, STDERR_FILENO);
+        }
+        if (in >= 0) dup2(in, STDIN_FILENO);
+        execv(argv[0], argv);
+        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    return pid;
+}
+
+void serverStart(qvTestServer *s, const char *extra_args) {
+    signal(SIGPIPE, SIG_IGN);
+    memset(s, 0, sizeof(*s));
+    s->status = -1;
+    const char *bin = serverBinary();
+    cr_assert(access(bin, X_OK) == 0, "server binary %s not found (run from the repository root "
+              "or set QUIVER_SERVER): %s", bin, strerror(errno));
+    snprintf(s->dir, sizeof(s->dir), "%s/qv-XXXXXX", tmpBase());
+    cr_assert(mkdtemp(s->dir) != NULL, "mkdtemp %s: %s", s->dir, strerror(errno));
+    snprintf(s->logfile, sizeof(s->logfile), "%s/quiver.log", s->dir);
+
+    char *extra = strdup(extra_args ? extra_args : "");
+    char *words[MAX_ARGS];
+    int nwords = splitArgs(extra, words, MAX_ARGS - 16);
+    for (int i = 0; i + 1 < nwords; i++) {
+        if (!strcmp(words[i], "--unixsocket") && !strcmp(words[i + 1], "auto")) {
+            snprintf(s->unixsocket, sizeof(s->unixsocket), "%s/quiver.sock", s->dir);
+            words[i + 1] = s->unixsocket;
+        }
+    }
+
+    /* A port picked free can be taken by someone else before the server binds it: retry. */
+    for (int attempt = 0; attempt < 5; attempt++) {
+        s->port = freePort();
+        char portstr[16];
+        snprintf(portstr, sizeof(portstr), "%d", s->port);
+        char *argv[MAX_ARGS];
+        int argc = 0;
+        argv[argc++] = (char *)bin;
+        int first = 0;
+        if (nwords > 0 && strncmp(words[0], "--", 2) != 0) argv[argc++] = words[first++];
+        argv[argc++] = "--port";
+        argv[argc++] = portstr;
+        argv[argc++] = "--bind";
+        argv[argc++] = "127.0.0.1";
+        argv[argc++] = "--dir";
+        argv[argc++] = s->dir;
+        argv[argc++] = "--logfile";
+        argv[argc++] = s->logfile;
+        for (int i = first; i < nwords; i++) argv[argc++] = words[i];
+        argv[argc] = NULL;
+        remove(s->logfile);
+        s->pid = spawn(s, argv);
+
+        long long deadline = nowMs() + START_TIMEOUT_MS;
+        while (nowMs() < deadline) {
+            if (reaped(s)) break;
+            if (pingOnce(s, 500)) {
+                free(extra);
+                return;
+            }
+            sleepMs(20);
+        }
+        if (s->pid == 0 && serverLogContains(s, "Address already in use")) continue;
+        break;
+    }
+    free(extra);
+    int exited = s->pid == 0;
+    if (!exited) {
+        kill(s->pid, SIGKILL);
+        waitpid(s->pid, NULL, 0);
+        s->pid = 0;
+    }
+    cr_assert_fail("server did not start (%s, args '%s')\n%s",
+                   exited ? "process exited" : "no PONG within 10 s", extra_args ? extra_args : "",
+                   logTail(s));
+}
+
+int serverWaitExit(qvTestServer *s, int timeout_ms) {
+    long long deadline = nowMs() + timeout_ms;
+    for (;;) {
+        if (reaped(s)) return s->status;
+        if (nowMs() >= deadline) return -1;
+        sleepMs(10);
+    }
+}
+
+void serverStop(qvTestServer *s) {
+    if (s->pid > 0) {
+        kill(s->pid, SIGTERM);
+        if (serverWaitExit(s, STOP_TIMEOUT_MS) == -1 && s->pid > 0) {
+            kill(s->pid, SIGKILL);
+            waitpid(s->pid, &s->status, 0);
+            s->pid = 0;
+        }
+    }
+    removeDir(s->dir);
+    s->dir[0] = '\0';
+}
+
+int serverAlive(qvTestServer *s) {
+    if (reaped(s)) return 0;
+    return pingOnce(s, 5000);
+}
+
+int runServerBinary(const char *const *args, const char *dir, char **output) {
+    signal(SIGPIPE, SIG_IGN);
+    const char *bin = serverBinary();
+    char abs[4096];
+    cr_assert(realpath(bin, abs) != NULL, "server binary %s: %s", bin, strerror(errno));
+    const char *argv[MAX_ARGS];
+    int argc = 0;
+    argv[argc++] = abs;
+    for (int i = 0; args && args[i] && argc < MAX_ARGS - 1; i++) argv[argc++] = args[i];
+    argv[argc] = NULL;
+    int pfd[2];
+    cr_assert(pipe(pfd) == 0);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (dir && chdir(dir) != 0) _exit(126);
+        int in = open("/dev/null", O_RDONLY);
+        if (in >= 0) dup2(in, STDIN_FILENO);
+        dup2(pfd[1], STDOUT_FILENO);
+        dup2(pfd[1], STDERR_FILENO);
+        close(pfd[0]);
+        execv(abs, (char *const *)argv);
+        _exit(127);
+    }
+    close(pfd[1]);
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    long long deadline = nowMs() + 10000;
+    for (;;) {
+        int left = (int)(deadline - nowMs());
+        if (left <= 0) break;
+        struct pollfd p = {pfd[0], POLLIN, 0};
+        if (poll(&p, 1, left) <= 0) continue;
+        if (len + 1024 > cap) buf = realloc(buf, cap *= 2);
+        ssize_t n = read(pfd[0], buf + len, cap - len - 1);
+        if (n <= 0) break;
+        len += (size_t)n;
+    }
+    close(pfd[0]);
+    buf[len] = '\0';
+    int st = 0;
+    long long wait_deadline = nowMs() + 2000;
+    pid_t r;
+    while ((r = waitpid(pid, &st, WNOHANG)) == 0 && nowMs() < wait_deadline) sleepMs(10);
+    if (r == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+        free(buf);
+        cr_assert_fail("quiver-server %s did not exit within 10 s", args && args[0] ? args[0] : "");
+    }
+    if (output) *output = buf;
+    else free(buf);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* hiredis                                                                                   */
+/* ---------------------------------------------------------------------------------------- */
+
+static redisContext *finishConnect(redisContext *c, const char *what) {
+    cr_assert(c != NULL, "%s: out of memory", what);
+    cr_assert(!c->err, "%s: %s", what, c->errstr);
+    struct timeval tv = {30, 0};
+    redisSetTimeout(c, tv);
+    return c;
+}
+
+redisContext *serverConnect(qvTestServer *s) {
+    struct timeval tv = {5, 0};
+    return finishConnect(redisConnectWithTimeout("127.0.0.1", s->port, tv), "connect over TCP");
+}
+
+redisContext *serverConnectUnix(qvTestServer *s) {
+    cr_assert(s->unixsocket[0], "server was started without --unixsocket auto");
+    struct timeval tv = {5, 0};
+    return finishConnect(redisConnectUnixWithTimeout(s->unixsocket, tv), "connect over unix socket");
+}
+
+redisReply *cmd(redisContext *c, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    cr_assert(r != NULL, "no reply to '%s': %s", fmt, c->errstr);
+    return r;
+}
+
+redisReply *cmdArgv(redisContext *c, int argc, const char **argv, const size_t *lens) {
+    redisReply *r = redisCommandArgv(c, argc, argv, lens);
+    cr_assert(r != NULL, "no reply to '%s ...': %s", argc ? argv[0] : "", c->errstr);
+    return r;
+}
+
+const char *replyToString(const redisReply *r) {
+    static char buf[600];
+    if (!r) return "(no reply)";
+    switch (r->type) {
+        case REDIS_REPLY_STATUS: snprintf(buf, sizeof(buf), "+%.500s", r->str); break;
+        case REDIS_REPLY_ERROR: snprintf(buf, sizeof(buf), "-%.500s", r->str); break;
+        case REDIS_REPLY_INTEGER: snprintf(buf, sizeof(buf), ":%lld", r->integer); break;
+        case REDIS_REPLY_NIL: snprintf(buf, sizeof(buf), "(nil)"); break;
+        case REDIS_REPLY_STRING:
+            snprintf(buf, sizeof(buf), "$%zu \"%.*s\"", r->len, (int)(r->len > 500 ? 500 : r->len),
+                     r->str);
+            break;
+        case REDIS_REPLY_ARRAY: snprintf(buf, sizeof(buf), "(array of %zu)", r->elements); break;
+        default: snprintf(buf, sizeof(buf), "(type %d)", r->type);
+    }
+    return buf;
+}
+
+char *infoField(redisContext *c, const char *section, const char *field) {
+    redisReply *r = cmd(c, "INFO %s", section);
+    cr_assert(r->type == REDIS_REPLY_STRING, "INFO %s: %s", section, replyToString(r));
+    size_t flen = strlen(field);
+    char *result = NULL;
+    const char *p = r->str;
+    while (p && *p) {
+        if (strncmp(p, field, flen) == 0 && p[flen] == ':') {
+            const char *v = p + flen + 1;
+            size_t vlen = strcspn(v, "\r\n");
+            result = strndup(v, vlen);
+            break;
+        }
+        p = strchr(p, '\n');
+        if (p) p++;
+    }
+    freeReplyObject(r);
+    return result;
+}
+
+long long infoFieldLL(redisContext *c, const char *section, const char *field) {
+    char *v = infoField(c, section, field);
+    cr_assert(v != NULL, "INFO %s has no field %s", section, field);
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    cr_assert(end != v && *end == '\0', "INFO %s field %s is not an integer: '%s'", section, field,
+              v);
+    free(v);
+    return n;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Raw sockets                                                                               */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct rawBuf {
+    char *p;
+    size_t start, end, cap; /* unread bytes are p[start..end) */
+} rawBuf;
+
+#define MAX_RAW_FDS 4096
+static rawBuf rawbufs[MAX_RAW_FDS];
+
+static rawBuf *bufFor(int fd) {
+    cr_assert(fd >= 0 && fd < MAX_RAW_FDS, "fd %d out of the harness's range", fd);
+    return &rawbufs[fd];
+}
+
+static void bufReset(int fd) {
+    rawBuf *b = bufFor(fd);
+    free(b->p);
+    memset(b, 0, sizeof(*b));
+}
+
+int rawConnect(qvTestServer *s) {
+    signal(SIGPIPE, SIG_IGN);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(fd >= 0, "socket: %s", strerror(errno));
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)s->port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect to port %d: %s",
+              s->port, strerror(errno));
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    bufReset(fd);
+    return fd;
+}
+
+void rawClose(int fd) {
+    if (fd < 0) return;
+    bufReset(fd);
+    close(fd);
+}
+
+size_t rawSend(int fd, const void *buf, size_t len) {
+    const char *p = buf;
+    size_t sent = 0;
+    while (sent < len) {
+        ssize_t n = send(fd, p + sent, len - sent, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            break; /* EPIPE / ECONNRESET: the server closed, which some tests expect */
+        }
+        sent += (size_t)n;
+    }
+    return sent;
+}
+
+/* Scans one RESP line starting at pos: returns the index just past "\r\n", or 0 if the line is
+ * incomplete. */
+static size_t lineEnd(const char *b, size_t len, size_t pos) {
+    for (size_t i = pos; i + 1 < len; i++)
+        if (b[i] == '\r' && b[i + 1] == '\n') return i + 2;
+    return 0;
+}
+
+/* The end of the frame starting at pos: > pos if complete, 0 if incomplete, (size_t)-1 if the
+ * bytes are not RESP. */
+#define FRAME_BAD ((size_t)-1)
+static size_t frameEnd(const char *b, size_t len, size_t pos, int depth) {
+    if (depth > 64) return FRAME_BAD;
+    if (pos >= len) return 0;
+    size_t le = lineEnd(b, len, pos);
+    if (!le) return 0;
+    char type = b[pos];
+    switch (type) {
+        case '+': case '-': case ':': case '_': case '#': case ',': case '(':
+            return le;
+        case '$': case '!': case '=': {
+            long long n = strtoll(b + pos + 1, NULL, 10);
+            if (n < 0) return le; /* $-1 */
+            size_t need = le + (size_t)n + 2;
+            if (len < need) return 0;
+            if (b[need - 2] != '\r' || b[need - 1] != '\n') return FRAME_BAD;
+            return need;
+        }
+        case '*': case '~': case '>': case '%': case '|': {
+            long long n = strtoll(b + pos + 1, NULL, 10);
+            if (n < 0) return le; /* *-1 */
+            long long elems = (type == '%' || type == '|') ? n * 2 : n;
+            size_t p = le;
+            for (long long i = 0; i < elems; i++) {
+                p = frameEnd(b, len, p, depth + 1);
+                if (p == 0 || p == FRAME_BAD) return p;
+            }
+            /* An attribute map is followed by the reply it annotates. */
+            if (type == '|') return frameEnd(b, len, p, depth + 1);
+            return p;
+        }
+        default: return FRAME_BAD;
+    }
+}
+
+char *rawReadReply(int fd, size_t *len, int timeout_ms) {
+    rawBuf *b = bufFor(fd);
+    long long deadline = nowMs() + timeout_ms;
+    for (;;) {
+        if (b->end > b->start) {
+            size_t e = frameEnd(b->p + b->start, b->end - b->start, 0, 0);
+            if (e == FRAME_BAD) return NULL;
+            if (e > 0) {
+                char *out = malloc(e + 1);
+                memcpy(out, b->p + b->start, e);
+                out[e] = '\0';
+                b->start += e;
+                if (b->start == b->end) b->start = b->end = 0;
+                if (len) *len = e;
+                return out;
+            }
+        }
+        int left = (int)(deadline - nowMs());
+        if (left <= 0) return NULL;
+        struct pollfd p = {fd, POLLIN, 0};
+        int pr = poll(&p, 1, left);
+        if (pr < 0 && errno == EINTR) continue;
+        if (pr <= 0) return NULL;
+        /* Compact once the consumed prefix is large, then make room for a big read. */
+        if (b->start > 0 && b->start >= b->cap / 2) {
+            memmove(b->p, b->p + b->start, b->end - b->start);
+            b->end -= b->start;
+            b->start = 0;
+        }
+        if (b->cap - b->end < 65536) {
+            b->cap = b->cap ? b->cap * 2 : 131072;
+            b->p = realloc(b->p, b->cap);
+        }
+        ssize_t n = read(fd, b->p + b->end, b->cap - b->end);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return NULL;
+        b->end += (size_t)n;
+    }
+}
+
+char *rawCommand(int fd, const char *inline_or_resp, size_t *len) {
+    size_t n = strlen(inline_or_resp);
+    rawSend(fd, inline_or_resp, n);
+    if (n == 0 || inline_or_resp[n - 1] != '\n') rawSend(fd, "\r\n", 2);
+    size_t l;
+    char *r = rawReadReply(fd, &l, 10000);
+    if (len) *len = r ? l : 0;
+    return r;
+}
+
+int rawIsClosed(int fd, int timeout_ms) {
+    rawBuf *b = bufFor(fd);
+    b->start = b->end = 0;
+    long long deadline = nowMs() + timeout_ms;
+    char tmp[65536];
+    for (;;) {
+        int left = (int)(deadline - nowMs());
+        if (left <= 0) return 0;
+        struct pollfd p = {fd, POLLIN, 0};
+        int pr = poll(&p, 1, left);
+        if (pr < 0 && errno == EINTR) continue;
+        if (pr == 0) return 0;
+        if (pr < 0) return 1;
+        ssize_t n = read(fd, tmp, sizeof(tmp));
+        if (n == 0) return 1;
+        if (n < 0) {
+            if (errno == EINTR || errno == EAGAIN) continue;
+            return 1; /* ECONNRESET and friends */
+        }
+    }
+}
