@@ -20,6 +20,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "cmd_idx.h"
 #include "cmd_vset.h"
 #include "config.h"
 #include "distance.h"
@@ -291,6 +292,7 @@ int serverMain(int argc, char **argv) {
     slowlogInit();
     distInit();
     vsetRegisterCommands();
+    idxRegisterCommands();
     commandTableInit();
     if (listenOnConfiguredAddresses() != C_OK) return 1;
     aeCreateTimeEvent(server.el, 1, serverCron, NULL);
