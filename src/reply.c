@@ -49,11 +49,23 @@ static void countError(const char *msg) {
     if (e) dictSetU64(e, dictGetU64(e) + 1);
 }
 
-/* An error code is an upper-case word directly followed by a space ("WRONGTYPE ..."). */
+/* Does the message start with an error code ("WRONGTYPE ...")? Only the codes Redis and its
+ * clients know count: many plain messages also begin with an upper-case word ("EXEC without
+ * MULTI", "DB index is out of range", "COUNT value is not an integer"), and Redis sends those as
+ * "-ERR EXEC without MULTI". Clients dispatch on the code (redis-py maps "-EXEC ..." to no known
+ * exception, ioredis looks for NOPROTO), so an unknown word must never be promoted to a code. */
 static int hasErrorCode(const char *msg) {
-    const char *p = msg;
-    while (*p >= 'A' && *p <= 'Z') p++;
-    return p != msg && *p == ' ';
+    static const char *codes[] = {
+        "ERR",        "WRONGTYPE",  "NOAUTH",    "WRONGPASS",   "NOPROTO",    "NOPERM",
+        "LOADING",    "EXECABORT",  "OOM",       "READONLY",    "BUSY",       "BUSYKEY",
+        "NOSCRIPT",   "MASTERDOWN", "MISCONF",   "NOREPLICAS",  "DENIED",     "UNBLOCKED",
+        "CROSSSLOT",  "CLUSTERDOWN", "MOVED",    "ASK",         "TRYAGAIN",   "NOTBUSY",
+        "UNKILLABLE", "NOGOODSLAVE", "INPROG",   NULL}; /* a new code of Quiver's goes here */
+    size_t n = strcspn(msg, " ");
+    if (msg[n] != ' ') return 0;
+    for (int i = 0; codes[i]; i++)
+        if (strlen(codes[i]) == n && memcmp(msg, codes[i], n) == 0) return 1;
+    return 0;
 }
 
 void addReplyError(qvClient *c, const char *msg) {

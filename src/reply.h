@@ -24,8 +24,9 @@ void addReplyRaw(struct qvClient *c, const char *s, size_t len); /* protocol byt
 void addReplyOk(struct qvClient *c);                               /* +OK */
 void addReplyStatus(struct qvClient *c, const char *status);       /* +status */
 void addReplyStatusLen(struct qvClient *c, const char *s, size_t len);
-/* Errors: `msg` is the text after '-'. If it does not start with an upper-case error code
- * followed by a space (e.g. "WRONGTYPE ...", "NOAUTH ..."), "ERR " is prepended. Newlines in the
+/* Errors: `msg` is the text after '-'. If it does not start with one of the error codes Redis
+ * uses followed by a space (e.g. "WRONGTYPE ...", "NOAUTH ..."; the list is in reply.c), "ERR "
+ * is prepended, so "EXEC without MULTI" goes out as "-ERR EXEC without MULTI". Newlines in the
  * message are replaced by spaces so that the reply stays one line. Counted in error stats. */
 void addReplyError(struct qvClient *c, const char *msg);
 void addReplyErrorFormat(struct qvClient *c, const char *fmt, ...)
