@@ -35,12 +35,12 @@ typedef struct qvTestServer {
 /* Starts the server on a free port in a fresh temp dir (--port, --bind 127.0.0.1, --dir,
  * --logfile, then extra_args, e.g. "--maxclients 5"; words are split on spaces, "double quotes"
  * group, and "--unixsocket auto" becomes a socket in the temp dir; a first word not starting
- * with "--" is a config file and goes first, as quiver-server wants). Waits until PING answers;
- * fails the test after 10 s or if the process exits first (showing its log). */
+ * with "--" is a config file and goes first, as quiver-server wants). Waits until PING gets a
+ * reply; fails the test after 10 s or if the process exits first (showing its log). */
 void serverStart(qvTestServer *s, const char *extra_args);
 /* SIGTERM, wait (SIGKILL after 10 s), remove the temp dir. Safe to call twice. */
 void serverStop(qvTestServer *s);
-/* 1 if the process runs and answers PING on a fresh connection within 5 s. */
+/* 1 if the process runs and answers PING on a fresh connection within 5 s (-NOAUTH counts). */
 int serverAlive(qvTestServer *s);
 /* Waits up to timeout_ms for the process to exit on its own; returns the waitpid() status,
  * or -1 on timeout. The temp dir stays (serverStop() removes it). */
