@@ -11,14 +11,17 @@
 #include "multi.h"
 #include "slowlog.h"
 
-/* "unknown command 'foo', with args beginning with: 'a' 'b' " exactly as Redis 7 words it. */
+/* "unknown command 'foo', with args beginning with: 'a' 'b' " exactly as Redis 7 words it,
+ * including where it cuts: arguments are added while the list is shorter than 128 characters,
+ * each truncated to what is left of those 128 (so a long first argument ends the list). */
 void addReplyUnknownCommand(qvClient *c) {
-    char args[512];
+    char args[256];
     size_t off = 0;
     args[0] = '\0';
-    for (int i = 1; i < c->argc && off < sizeof(args) - 140; i++) {
+    for (int i = 1; i < c->argc && off < 128; i++) {
+        size_t room = 128 - off;
         int n = snprintf(args + off, sizeof(args) - off, "'%.*s' ",
-                         (int)(c->argvlen[i] > 128 ? 128 : c->argvlen[i]), c->argv[i]);
+                         (int)(c->argvlen[i] > room ? room : c->argvlen[i]), c->argv[i]);
         if (n < 0) break;
         off += (size_t)n;
     }
