@@ -1,4 +1,4 @@
-/* cmd_idx.c -- Quiver's own index API: IDX.CREATE IDX.DROP IDX.LIST IDX.INFO.
+/* cmd_idx.c -- Quiver's own index API: IDX.CREATE IDX.DROP IDX.LIST IDX.INFO, VSEARCH, VMSEARCH.
  *
  * Redis 8's vector sets are created implicitly by the first VADD and are always COSINE/HNSW. The
  * IDX.* commands declare an index up front with a schema -- any metric (COSINE, L2, IP), HNSW or
@@ -7,25 +7,42 @@
  * same one (index.c) and a key holds either kind, so every V* command works on IDX indexes too;
  * an IDX index differs only in that it stays when its last element is removed (INDEX_F_DECLARED).
  *
+ * VSEARCH is the richer search: k-NN or range (RADIUS) in the index's own metric, with a FILTER
+ * (the selectivity-driven strategy of indexSearch, so selective filters keep their recall), and
+ * replies that carry each hit's distance, score, chosen attributes and optionally its vector.
+ * VMSEARCH runs several queries with the same options in one round trip. A search is parsed into
+ * a vsJob that owns copies of everything it needs (encoded queries, the compiled filter, RETURN
+ * names), then each query runs (vsearchRunQuery, which only reads the index) and the reply is
+ * built from the results (vsearchReply). That split is the seam for the worker pool: see
+ * vsearchExecute.
+ *
  * Error texts follow the V* commands' style (lower case after "ERR", naming the bad option); every
  * argument is validated before anything changes. This file parses and replies; index.c does the
  * work. */
 #include "cmd_idx.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "cmd_vset.h"
 #include "db.h"
 #include "hnsw.h"
 #include "index.h"
+#include "quant.h"
 #include "util.h"
 
-#define IDX_MIN_M  4 /* same bounds as VADD M */
-#define IDX_MAX_M  4096
-#define IDX_MAX_EF 1000000
+#define IDX_MIN_M               4 /* same bounds as VADD M */
+#define IDX_MAX_M               4096
+#define IDX_MAX_EF              1000000
+#define VSEARCH_DEFAULT_K       10
+#define VSEARCH_MAX_K           1000000
+#define VSEARCH_FILTER_EF_PER_K 100 /* default FILTER-EF = K * this, as VSIM's COUNT * 100 */
+#define VSEARCH_RADIUS_START    64  /* first k of a RADIUS search without K; grows x4 */
+#define VMSEARCH_MAX_QUERIES    10000
 
 /* ---- shared helpers ---- */
 
@@ -269,6 +286,370 @@ void idxInfoCommand(qvClient *c) {
     addField(c, "vset-uid", (long long)indexUid(idx));
 }
 
+/* ---- VSEARCH / VMSEARCH ---- */
+
+/* One result row: resolved to a name only when the reply is built. */
+typedef struct vsHit {
+    uint32_t id;
+    float dist;   /* in the index's metric (smaller is closer) */
+    double score; /* qvSpaceScore(dist) */
+} vsHit;
+
+typedef struct vsQuery {
+    void *blob;  /* the encoded query (owned; an ELE query copies the element's blob) */
+    vsHit *hits; /* results, best first (owned) */
+    int nhits;
+} vsQuery;
+
+/* A parsed search. Owns everything it points to except idx, so that it may outlive the client's
+ * argv (a worker runs it after the command returned). */
+typedef struct vsJob {
+    qvIndex *idx;
+    uint32_t k; /* hits wanted (RADIUS without K: unlimited, see radius) */
+    int k_given;
+    uint32_t ef;         /* 0 = the index's EF_RUNTIME */
+    exprProgram *filter; /* or NULL */
+    uint32_t filter_ef;  /* 0 = unlimited */
+    int has_radius;
+    double radius;
+    int nret; /* RETURN fields */
+    char **ret;
+    size_t *retlen;
+    int withvectors;
+    int nothread; /* NOTHREAD: run on the main thread even when a pool exists */
+    int nq;
+    vsQuery *q;
+} vsJob;
+
+static void vsJobFree(vsJob *job) {
+    if (!job) return;
+    for (int i = 0; i < job->nq; i++) {
+        zfree(job->q[i].blob);
+        zfree(job->q[i].hits);
+    }
+    zfree(job->q);
+    for (int i = 0; i < job->nret; i++) zfree(job->ret[i]);
+    zfree(job->ret);
+    zfree(job->retlen);
+    exprFree(job->filter);
+    zfree(job);
+}
+
+/* Parses one query at argv[*pos] (ELE name | FP32 blob | VALUES n v..) and encodes it into
+ * q->blob. Replies and returns -1 on error. */
+static int parseQuery(qvClient *c, qvIndex *idx, int *pos, vsQuery *q) {
+    const qvSpace *sp = indexSpace(idx);
+    if (*pos < c->argc && !strcasecmp(c->argv[*pos], "ELE")) {
+        uint32_t id;
+        if (*pos + 1 >= c->argc) {
+            addReplyError(c, "invalid vector specification");
+            return -1;
+        }
+        if (!indexFind(idx, c->argv[*pos + 1], c->argvlen[*pos + 1], &id)) {
+            addReplyError(c, "element not found in index");
+            return -1;
+        }
+        q->blob = zmalloc(sp->blob_bytes);
+        memcpy(q->blob, indexVector(idx, id), sp->blob_bytes);
+        *pos += 2;
+        return 0;
+    }
+    float *vec = NULL;
+    uint32_t dim = 0;
+    char err[256];
+    if (vsetParseVector(c, pos, &vec, &dim) != 0) {
+        addReplyError(c, "invalid vector specification");
+        return -1;
+    }
+    q->blob = zmalloc(sp->blob_bytes);
+    int r = indexEncodeVector(idx, vec, dim, 1, q->blob, NULL, err, sizeof(err));
+    zfree(vec);
+    if (r != 0) {
+        addReplyError(c, err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Parses the options from argv[pos] on into job. Replies and returns -1 on error. */
+static int parseSearchOptions(qvClient *c, int pos, vsJob *job, const char *cmdname) {
+    long long v, filter_ef = -1;
+    const char *filter_src = NULL;
+    size_t filterlen = 0;
+    for (; pos < c->argc; pos++) {
+        const char *opt = c->argv[pos];
+        if (!strcasecmp(opt, "K")) {
+            if (parseLongAt(c, ++pos, 1, VSEARCH_MAX_K, &v) != 0) {
+                addReplyError(c, "invalid K");
+                return -1;
+            }
+            job->k = (uint32_t)v;
+            job->k_given = 1;
+        } else if (!strcasecmp(opt, "EF")) {
+            if (parseLongAt(c, ++pos, 1, IDX_MAX_EF, &v) != 0) {
+                addReplyError(c, "invalid EF");
+                return -1;
+            }
+            job->ef = (uint32_t)v;
+        } else if (!strcasecmp(opt, "FILTER")) {
+            if (++pos >= c->argc) {
+                addReplyErrorFormat(c, "syntax error in %s command", cmdname);
+                return -1;
+            }
+            filter_src = c->argv[pos]; /* the last FILTER wins, as VSIM */
+            filterlen = c->argvlen[pos];
+        } else if (!strcasecmp(opt, "FILTER-EF")) {
+            if (parseLongAt(c, ++pos, 0, LLONG_MAX, &filter_ef) != 0) {
+                addReplyError(c, "invalid FILTER-EF");
+                return -1;
+            }
+        } else if (!strcasecmp(opt, "RADIUS")) {
+            double r;
+            if (++pos >= c->argc || !string2d(c->argv[pos], c->argvlen[pos], &r) || !isfinite(r)) {
+                addReplyError(c, "invalid RADIUS");
+                return -1;
+            }
+            job->has_radius = 1;
+            job->radius = r;
+        } else if (!strcasecmp(opt, "RETURN")) {
+            if (job->ret || parseLongAt(c, ++pos, 1, 1024, &v) != 0 || pos + v >= c->argc) {
+                addReplyError(c, "invalid RETURN");
+                return -1;
+            }
+            job->nret = (int)v;
+            job->ret = zmalloc(sizeof(char *) * job->nret);
+            job->retlen = zmalloc(sizeof(size_t) * job->nret);
+            for (int i = 0; i < job->nret; i++) {
+                pos++;
+                job->retlen[i] = c->argvlen[pos];
+                job->ret[i] = zmalloc(c->argvlen[pos] + 1);
+                memcpy(job->ret[i], c->argv[pos], c->argvlen[pos] + 1);
+            }
+        } else if (!strcasecmp(opt, "WITHVECTORS")) {
+            job->withvectors = 1;
+        } else if (!strcasecmp(opt, "NOTHREAD")) {
+            job->nothread = 1;
+        } else {
+            addReplyErrorFormat(c, "syntax error in %s command", cmdname);
+            return -1;
+        }
+    }
+    if (filter_src) {
+        char err[512];
+        job->filter = exprCompile(filter_src, filterlen, err, sizeof(err));
+        if (!job->filter) {
+            addReplyError(c, err);
+            return -1;
+        }
+    }
+    if (!job->k_given) job->k = VSEARCH_DEFAULT_K;
+    if (filter_ef < 0) {
+        unsigned long long d = (unsigned long long)job->k * VSEARCH_FILTER_EF_PER_K;
+        job->filter_ef = d > UINT32_MAX ? 0 : (uint32_t)d;
+    } else {
+        job->filter_ef = filter_ef > UINT32_MAX ? 0 : (uint32_t)filter_ef;
+    }
+    return 0;
+}
+
+/* Runs query i of the job. Only reads the index and writes q->hits, so it may run on any thread
+ * as long as no writer changes the index meanwhile (the pool's contract). */
+static void vsearchRunQuery(vsJob *job, int i) {
+    qvIndex *idx = job->idx;
+    vsQuery *q = &job->q[i];
+    uint32_t size = indexSize(idx);
+    q->nhits = 0;
+    if (size == 0) return;
+    /* RADIUS: search with a growing k until the k-th hit lies outside the radius (or every
+     * element was returned); K, when given, caps the answer. */
+    uint32_t limit = job->has_radius && !job->k_given ? size : (job->k < size ? job->k : size);
+    uint32_t k = limit;
+    if (job->has_radius && !job->k_given && k > VSEARCH_RADIUS_START) k = VSEARCH_RADIUS_START;
+    qvHit *hits = NULL;
+    int n;
+    for (;;) {
+        hits = zrealloc(hits, sizeof(qvHit) * k);
+        qvSearchRequest req = {0};
+        req.query = q->blob;
+        req.k = k;
+        req.ef = job->ef && job->ef > k ? job->ef : (job->ef ? k : 0);
+        req.filter = job->filter;
+        req.filter_ef = job->filter_ef;
+        n = indexSearch(idx, &req, hits);
+        if (!job->has_radius || (uint32_t)n < k || k >= limit || hits[n - 1].dist > job->radius)
+            break;
+        k = limit / 4 < k ? limit : k * 4;
+    }
+    if (job->has_radius)
+        while (n > 0 && hits[n - 1].dist > job->radius) n--;
+    const qvSpace *sp = indexSpace(idx);
+    q->hits = zmalloc(sizeof(vsHit) * (n ? n : 1));
+    for (int j = 0; j < n; j++) {
+        q->hits[j].id = hits[j].id;
+        q->hits[j].dist = hits[j].dist;
+        q->hits[j].score = qvSpaceScore(sp, hits[j].dist);
+    }
+    q->nhits = n;
+    zfree(hits);
+}
+
+/* A float distance as the shortest decimal that reads back as the same float ("0.01", not the
+ * double expansion "0.009999999776482582" of the float nearest to 0.01). */
+static void addReplyFloat(qvClient *c, float f) {
+    char buf[32];
+    for (int prec = 6; prec <= 9; prec++) {
+        snprintf(buf, sizeof(buf), "%.*g", prec, (double)f);
+        if ((float)strtod(buf, NULL) == f) break;
+    }
+    addReplyDouble(c, strtod(buf, NULL));
+}
+
+/* A RETURN value: the attribute's top-level field as its JSON type maps to RESP (numbers and
+ * booleans as doubles, strings as bulk strings, arrays as arrays, null or missing as null); "$"
+ * is the whole JSON document. */
+static void addReplyAttrValue(qvClient *c, const qvAttrs *a, const char *name, size_t len) {
+    if (!a) {
+        addReplyNull(c);
+        return;
+    }
+    if (len == 1 && name[0] == '$') {
+        size_t jlen;
+        const char *json = attrsJson(a, &jlen);
+        addReplyBulk(c, json, jlen);
+        return;
+    }
+    qvValue v;
+    if (attrsLookup(a, name, len, &v) != ATTRS_FOUND) {
+        addReplyNull(c);
+        return;
+    }
+    switch (v.type) {
+        case QV_VAL_NUM: addReplyDouble(c, v.num); break;
+        case QV_VAL_STR: addReplyBulk(c, v.str, v.len); break;
+        case QV_VAL_TUPLE:
+            addReplyArrayLen(c, v.len);
+            for (uint32_t i = 0; i < v.len; i++) {
+                const qvValue *it = &v.items[i];
+                if (it->type == QV_VAL_NUM)
+                    addReplyDouble(c, it->num);
+                else if (it->type == QV_VAL_STR)
+                    addReplyBulk(c, it->str, it->len);
+                else
+                    addReplyNull(c);
+            }
+            break;
+        default: addReplyNull(c); break;
+    }
+}
+
+/* The hits of one query: an array with one entry per hit, best first. Each entry is an array
+ * whose first item is the element name; after it come the fields -- in RESP2 flat (name,
+ * "distance", d, "score", s, <attr>, value, ..., "vector", [..]), in RESP3 as one map
+ * ([name, {distance: d, score: s, ...}]). */
+static void addReplyQueryHits(qvClient *c, vsJob *job, vsQuery *q) {
+    qvIndex *idx = job->idx;
+    const qvSpace *sp = indexSpace(idx);
+    int nfields = 2 + job->nret + job->withvectors;
+    float *vec = job->withvectors ? zmalloc(sizeof(float) * sp->dim) : NULL;
+    addReplyArrayLen(c, q->nhits);
+    for (int i = 0; i < q->nhits; i++) {
+        const vsHit *h = &q->hits[i];
+        size_t len;
+        const char *name = indexName(idx, h->id, &len);
+        if (c->resp >= 3) {
+            addReplyArrayLen(c, 2);
+            addReplyBulk(c, name, len);
+            addReplyMapLen(c, nfields);
+        } else {
+            addReplyArrayLen(c, 1 + 2 * nfields);
+            addReplyBulk(c, name, len);
+        }
+        addReplyBulkCString(c, "distance");
+        addReplyFloat(c, h->dist);
+        addReplyBulkCString(c, "score");
+        addReplyDouble(c, h->score);
+        const qvAttrs *a = indexAttrs(idx, h->id);
+        for (int j = 0; j < job->nret; j++) {
+            addReplyBulk(c, job->ret[j], job->retlen[j]);
+            addReplyAttrValue(c, a, job->ret[j], job->retlen[j]);
+        }
+        if (job->withvectors) {
+            quantDecodeOriginal(sp, indexVector(idx, h->id), indexNorm(idx, h->id), vec);
+            addReplyBulkCString(c, "vector");
+            addReplyArrayLen(c, sp->dim);
+            for (uint32_t d = 0; d < sp->dim; d++) addReplyFloat(c, vec[d]);
+        }
+    }
+    zfree(vec);
+}
+
+/* Runs every query of the job and replies (VSEARCH: the hits; VMSEARCH: one array of hits per
+ * query).
+ *
+ * WORKER POOL HOOK (issue #4). Today every query runs inline on the main thread. With the pool:
+ * unless job->nothread (or the job is cheap), take a reference on job->idx, block the client,
+ * submit vsearchRunQuery(job, i) for each i as separate pool jobs (a VMSEARCH batch spreads over
+ * the threads), and in the completion on the main thread call vsearchReply, unblock the client,
+ * drop the reference and free the job. Element names are resolved in vsearchReply, on the main
+ * thread, so an id freed by a VREM that ran meanwhile must be detected there (or writers must
+ * wait for the index's readers): that is the pool's contract to settle. */
+static void vsearchReply(qvClient *c, vsJob *job, int batch) {
+    if (batch) addReplyArrayLen(c, job->nq);
+    for (int i = 0; i < job->nq; i++) addReplyQueryHits(c, job, &job->q[i]);
+}
+
+static void vsearchExecute(qvClient *c, vsJob *job, int batch) {
+    for (int i = 0; i < job->nq; i++) vsearchRunQuery(job, i);
+    vsearchReply(c, job, batch);
+    vsJobFree(job);
+}
+
+/* VSEARCH key (ELE e | FP32 blob | VALUES n v..) [K k] [EF ef] [FILTER expr] [FILTER-EF n]
+ *         [RADIUS r] [RETURN n field ..] [WITHVECTORS] [NOTHREAD] */
+void vsearchCommand(qvClient *c) {
+    qvIndex *idx = requireIndex(c);
+    if (!idx) return;
+    vsJob *job = zcalloc(sizeof(*job));
+    job->idx = idx;
+    job->nq = 1;
+    job->q = zcalloc(sizeof(vsQuery));
+    int pos = 2;
+    if (parseQuery(c, idx, &pos, &job->q[0]) != 0 ||
+        parseSearchOptions(c, pos, job, "VSEARCH") != 0) {
+        vsJobFree(job);
+        return;
+    }
+    vsearchExecute(c, job, 0);
+}
+
+/* VMSEARCH key n query1 .. queryn [options as VSEARCH]: n searches with the same options in one
+ * round trip; the reply holds one VSEARCH reply per query, in order. */
+void vmsearchCommand(qvClient *c) {
+    long long n;
+    if (parseLongAt(c, 2, 1, VMSEARCH_MAX_QUERIES, &n) != 0) {
+        addReplyError(c, "invalid number of queries");
+        return;
+    }
+    qvIndex *idx = requireIndex(c);
+    if (!idx) return;
+    vsJob *job = zcalloc(sizeof(*job));
+    job->idx = idx;
+    job->nq = (int)n;
+    job->q = zcalloc(sizeof(vsQuery) * (size_t)n);
+    int pos = 3;
+    for (int i = 0; i < job->nq; i++) {
+        if (parseQuery(c, idx, &pos, &job->q[i]) != 0) {
+            vsJobFree(job);
+            return;
+        }
+    }
+    if (parseSearchOptions(c, pos, job, "VMSEARCH") != 0) {
+        vsJobFree(job);
+        return;
+    }
+    vsearchExecute(c, job, 1);
+}
+
 /* ---- command table rows ---- */
 
 static const qvCommandArg create_args[] = {
@@ -284,6 +665,24 @@ static const qvCommandArg create_args[] = {
     {"max-elements", ARG_INTEGER, "MAXELEMENTS", ARGF_OPTIONAL, NULL},
     {"ifnotexists", ARG_PURE_TOKEN, "IFNOTEXISTS", ARGF_OPTIONAL, NULL},
     {NULL, 0, NULL, 0, NULL}};
+static const qvCommandArg search_args[] = {
+    {"index", ARG_KEY, NULL, 0, NULL},
+    {"query", ARG_STRING, NULL, 0, NULL},
+    {"k", ARG_INTEGER, "K", ARGF_OPTIONAL, NULL},
+    {"ef", ARG_INTEGER, "EF", ARGF_OPTIONAL, NULL},
+    {"expression", ARG_STRING, "FILTER", ARGF_OPTIONAL, NULL},
+    {"max-filtering-effort", ARG_INTEGER, "FILTER-EF", ARGF_OPTIONAL, NULL},
+    {"radius", ARG_DOUBLE, "RADIUS", ARGF_OPTIONAL, NULL},
+    {"fields", ARG_STRING, "RETURN", ARGF_OPTIONAL | ARGF_MULTIPLE, NULL},
+    {"withvectors", ARG_PURE_TOKEN, "WITHVECTORS", ARGF_OPTIONAL, NULL},
+    {"nothread", ARG_PURE_TOKEN, "NOTHREAD", ARGF_OPTIONAL, NULL},
+    {NULL, 0, NULL, 0, NULL}};
+static const qvCommandArg msearch_args[] = {
+    {"index", ARG_KEY, NULL, 0, NULL},
+    {"numqueries", ARG_INTEGER, NULL, 0, NULL},
+    {"query", ARG_STRING, NULL, ARGF_MULTIPLE, NULL},
+    {"options", ARG_STRING, NULL, ARGF_OPTIONAL | ARGF_MULTIPLE, NULL},
+    {NULL, 0, NULL, 0, NULL}};
 static const qvCommandArg index_args[] = {{"index", ARG_KEY, NULL, 0, NULL},
                                           {NULL, 0, NULL, 0, NULL}};
 
@@ -294,6 +693,8 @@ static qvCommand idx_commands[] = {
     {"idx.drop", idxDropCommand, 2, CMD_WRITE, ACL_WRITE | ACL_SLOW, IKEY, "module", "Delete an index and all its elements", "0.1.0", "O(N) where N is the number of elements", index_args},
     {"idx.list", idxListCommand, 1, CMD_READONLY, ACL_READ | ACL_SLOW, 0, 0, 0, "module", "List the indexes", "0.1.0", "O(N) where N is the number of keys"},
     {"idx.info", idxInfoCommand, 2, CMD_READONLY, ACL_READ | ACL_SLOW, IKEY, "module", "Return the settings, size, memory and statistics of an index", "0.1.0", "O(N) where N is the number of elements with attributes", index_args},
+    {"vsearch", vsearchCommand, -4, CMD_READONLY | CMD_MAY_THREAD, ACL_READ | ACL_SLOW, IKEY, "module", "k-NN or range search with filters, returning distances, scores, attributes and vectors", "0.1.0", "O(log(N)) for HNSW, O(N) for FLAT or a selective filter", search_args},
+    {"vmsearch", vmsearchCommand, -5, CMD_READONLY | CMD_MAY_THREAD, ACL_READ | ACL_SLOW, IKEY, "module", "Run several VSEARCH queries with the same options in one call", "0.1.0", "O(Q*log(N)) for Q queries", msearch_args},
     {NULL}};
 /* clang-format on */
 
