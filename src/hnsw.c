@@ -26,36 +26,51 @@
  *   I2  A link at level l joins two live nodes whose levels are >= l; no self or duplicate links;
  *       at most 2M links at level 0 and M above.
  *   I3  The entry point is a live node of the highest level; empty index <=> no entry point.
- *   I4  Every live node is reachable from the entry point at level 0. Construction and repair aim
- *       for it (no node is ever stripped below a floor, deletion repair links the orphans along a
- *       spanning tree) but cannot prove it in general; hnswValidate checks it and the tests run it
- *       after thousands of random inserts and deletes.
+ *   I4  Every live node is reachable from the entry point at level 0. Kept by construction, not
+ *       by luck: every link removal leaves another path between its two ends (below), a new node
+ *       always gets at least one link, and deletion repair reconnects whatever it cut off. The
+ *       one residual gap -- a cut-off orphan for which no link can be made at all, every candidate
+ *       being full of links that may not go -- needs tiny M and was never seen in 200 stress runs
+ *       of M 2..8 on clustered data full of duplicates; hnswValidate checks it anyway.
  *
  * INSERTION (paper alg. 1 and 4). The level is drawn with P = 1/4 per extra level (mult 1/ln 4),
  * capped at 16. Greedy descent above the node's level, then an ef_construction search per level,
  * top-down, collecting candidates; the links are then made BOTTOM-UP (departure from the paper's
  * single top-down pass): a concurrent search that reaches the new node at an upper level and goes
- * down from it must find it already linked there, not at a dead end. The candidates are ordered by the heuristic of alg. 4 with keepPrunedConnections -- the
- * heuristic's picks first, then the pruned ones closest first -- and linked in that order until the
- * node has M links (level 0 lists then grow to 2M as later nodes link back). Every link is made
- * both ways (I1). When the other end is full it gives up one link. Departure from the paper: the
- * paper re-runs the heuristic over the whole list (O(M^2) distances per neighbour, and in a
- * symmetric graph dropping several links at once would strip the dropped nodes as well). We apply
- * the heuristic's criterion to pick ONE victim: among the full list plus the newcomer, the farthest
- * member that is redundant (some closer member is nearer to it than the owner is) goes; if none is
- * redundant, the farthest goes. If that is the newcomer, the link is refused and the new node
- * tries its next candidate. A node down to a quarter of its capacity is never a victim.
+ * down from it must find it already linked there, not at a dead end. The candidates are ordered
+ * by the heuristic of alg. 4 with keepPrunedConnections -- the heuristic's picks first, then the
+ * pruned ones closest first -- and linked in that order until the node has M links (level-0 lists
+ * then grow to 2M as later nodes link back). Every link is made both ways (I1).
+ *
+ * FULL LISTS. When the other end is full it gives up one link or refuses. Departure from the
+ * paper, which re-runs the heuristic over the whole list (O(M^2) distances per neighbour; and in
+ * a symmetric graph dropping several links at once strips the dropped nodes as well). We pick ONE
+ * victim: among the members that may go, the farthest redundant one (a closer member is nearer to
+ * it than the owner is: alg. 4 would prune it), else the farthest; if the newcomer comes first in
+ * that order it is refused and tries its next candidate. A member may go only if it shares a
+ * neighbour with the owner -- so owner and victim stay connected through it -- and keeps more than
+ * a quarter of its capacity. The shared-neighbour rule is what keeps the one long link between two
+ * tight clusters from being "redundant" and dropped (without it, clustered data split into islands
+ * in testing). If every candidate refuses a new node (a run of identical vectors: nothing is
+ * redundant at distance 0, so full lists turn every newcomer away), a forced link evicts instead
+ * of refusing, and failing that the node is SPLICED into a full neighbour's link, b--v becoming
+ * b--x--v, which costs nobody a link and keeps b and v connected.
  *
  * DELETION (the paper has none; Redis's VREM reclaims memory too, and so do we). By I1 the deleted
- * node's neighbours are all the nodes that link to it; each loses one link per shared level.
- * Repair, per level: (1) link the orphans along a minimum spanning tree of their pairwise
- * distances, so whatever was connected through the deleted node stays connected (forced links: a
- * full end evicts its most expendable link); (2) give each orphan its lost link back from the other
- * orphans, closest first; (3) an orphan still below half capacity searches the level from the entry
- * point and links to what it finds. The new entry point (a node of the highest remaining level) is
- * chosen before the repair. The slot goes on a free list and its id is reused by a later insert;
- * its upper-level lists are freed at once. Rejected: tombstones (hnswlib's markDelete) -- searches
- * keep paying for dead nodes and memory is not reclaimed until a rebuild.
+ * node's neighbours (the orphans) are all the nodes that link to it; each loses one link per
+ * shared level. The orphans were all connected through the deleted node, so if they still are
+ * connected to each other, so is the graph. Repair, per level: (1) each orphan takes its lost link
+ * back from the other orphans, closest first; (2) a breadth-first walk (bounded: 1024 nodes) from
+ * the first orphan finds the others that are still connected; each one not found is attached,
+ * forced or spliced, to the nearest node the walk reached, and what it reaches joins the pool;
+ * (3) an orphan still below half capacity searches the level from the entry point and links to
+ * what it finds. An earlier version linked the orphans along a minimum spanning tree: it forced
+ * links that were almost never needed (evicting good ones) and could still fail where needed.
+ * The new entry point (a node of the highest remaining level) is chosen before the repair. The
+ * slot goes on a free list and its id is reused by a later insert; its upper-level lists are
+ * freed at once, the slot itself stays allocated (an index keeps its high-water mark of slots
+ * until it is rebuilt). Rejected: tombstones (hnswlib's markDelete) -- searches keep paying for
+ * dead nodes and memory is not reclaimed until a rebuild.
  *
  * CONCURRENCY.
  *   - Searches run in parallel with each other and with inserts. A search writes no shared state
@@ -137,6 +152,7 @@ typedef struct hnswCtx {
     uint32_t vict_cap;
     qvHit *lv;          /* insert: candidates per level, (efc + 1) each */
     uint32_t lv_cap;
+    int in_use;         /* taken from the pool (pool_lock) */
     struct hnswCtx *next_free;
     struct hnswCtx *next_all;
 } hnswCtx;
@@ -486,6 +502,7 @@ static hnswCtx *ctxAcquire(hnswIndex *h) {
         h->pool_all = c;
         COUNT_ADD(&h->pool_bytes, sizeof(*c));
     }
+    c->in_use = 1;
     pthread_mutex_unlock(&h->pool_lock);
 
     uint32_t bound = LOAD(&h->id_bound);
@@ -503,8 +520,42 @@ static hnswCtx *ctxAcquire(hnswIndex *h) {
 
 static void ctxRelease(hnswIndex *h, hnswCtx *c) {
     pthread_mutex_lock(&h->pool_lock);
+    c->in_use = 0;
     c->next_free = h->pool_free;
     h->pool_free = c;
+    pthread_mutex_unlock(&h->pool_lock);
+}
+
+static size_t ctxBytes(const hnswCtx *c) {
+    return sizeof(*c) + (size_t)c->tags_cap * sizeof(uint16_t) +
+           ((size_t)c->cand_cap + c->res_cap + c->sel_cap + c->vict_cap + c->lv_cap) *
+               sizeof(qvHit);
+}
+
+static void ctxFree(hnswCtx *c) {
+    zfree(c->tags);
+    zfree(c->cand);
+    zfree(c->res);
+    zfree(c->sel);
+    zfree(c->vict);
+    zfree(c->lv);
+    zfree(c);
+}
+
+void hnswTrimScratch(hnswIndex *h) {
+    pthread_mutex_lock(&h->pool_lock);
+    hnswCtx **pp = &h->pool_all;
+    while (*pp) {
+        hnswCtx *c = *pp;
+        if (c->in_use) {
+            pp = &c->next_all;
+            continue;
+        }
+        *pp = c->next_all;
+        __atomic_fetch_sub(&h->pool_bytes, ctxBytes(c), __ATOMIC_RELAXED);
+        ctxFree(c);
+    }
+    h->pool_free = NULL;
     pthread_mutex_unlock(&h->pool_lock);
 }
 
@@ -624,11 +675,28 @@ int hnswSearch(hnswIndex *h, const void *query, uint32_t k, uint32_t ef, qvFilte
 /* Linking                                                                                 */
 /* ======================================================================================= */
 
-/* Owner's list L (level l) is full and `newcomer` (at distance dnew, HNSW_NONE for none) wants
- * in: returns the member to drop, HNSW_NONE to refuse the newcomer or if nothing may go. The
- * farthest redundant member goes (a closer member is nearer to it than the owner is: the
- * heuristic of alg. 4 would prune it), else the farthest; members down to a quarter of their
- * capacity are protected. Caller holds the owner's lock. */
+/* 1 if lists Lo and Lv share a member: then owner -- y -- v is a path that survives removing the
+ * owner -- v link. Callers hold the owner's lock; the result is exact once v's lock is held too
+ * (a link y -- v cannot go away without v's lock). */
+static int shareNeighbour(const uint32_t *Lo, const uint32_t *Lv) {
+    uint32_t no = listCount(Lo), nv = listCount(Lv);
+    for (uint32_t i = 1; i <= nv; i++) {
+        uint32_t y = RLOAD(&Lv[i]);
+        for (uint32_t j = 1; j <= no; j++)
+            if (RLOAD(&Lo[j]) == y) return 1;
+    }
+    return 0;
+}
+
+/* Owner's list L (level l) is full and `newcomer` (at distance dnew; HNSW_NONE for none) wants
+ * in. Returns the member to drop, or HNSW_NONE: refuse the newcomer / nothing may go.
+ * A member may be dropped only if (a) it shares a neighbour with the owner, so the two stay
+ * connected through it -- every eviction preserves connectivity, which is what keeps a rare long
+ * link between two clusters from being dropped -- and (b) it keeps more than a quarter of its
+ * capacity. Among those, the farthest redundant one goes (a closer member is nearer to it than
+ * the owner is: alg. 4 would prune it), else the farthest; but if the newcomer comes first in
+ * that order (it is redundant, or the farthest of all), it is refused instead.
+ * Caller holds the owner's lock. */
 static uint32_t pickVictim(hnswIndex *h, hnswCtx *c, uint32_t owner, uint32_t *L,
                            uint32_t newcomer, float dnew, int l) {
     uint32_t n = listCount(L), m = 0;
@@ -654,11 +722,11 @@ static uint32_t pickVictim(hnswIndex *h, hnswCtx *c, uint32_t owner, uint32_t *L
 
     uint32_t fallback = HNSW_NONE;
     int fallback_set = 0;
-    for (uint32_t i = 0; i < m; i++) {
+    for (uint32_t i = 0; i < m; i++) { /* farthest first */
         qvHit x = c->vict[i];
         if (x.id != newcomer) {
-            uint32_t xc = listCount(nodeList(h, nodeAt(h, x.id), l));
-            if (xc <= floor) continue; /* protected: would be stripped bare */
+            uint32_t *Lx = nodeList(h, nodeAt(h, x.id), l);
+            if (listCount(Lx) <= floor || !shareNeighbour(L, Lx)) continue;
         }
         if (!fallback_set) {
             fallback = x.id == newcomer ? HNSW_NONE : x.id;
@@ -674,8 +742,9 @@ static uint32_t pickVictim(hnswIndex *h, hnswCtx *c, uint32_t owner, uint32_t *L
 }
 
 /* Links a and b at level l both ways (dab = their distance). Normal mode: a must have room, and
- * a full b may refuse. Forced mode (deletion repair): a full end on either side evicts one of its
- * links, never refusing the other. Returns 1 if linked (or already linked). */
+ * a full b may refuse. Forced mode: a full end on either side evicts one of its links (by the
+ * rules of pickVictim, so connectivity is kept) and does not refuse. Returns 1 if linked (or
+ * already linked), 0 if not. */
 static int tryLink(hnswIndex *h, hnswCtx *c, uint32_t a, uint32_t b, int l, float dab, int force) {
     if (a == b) return 0;
     uint8_t *na = nodeAt(h, a), *nb = nodeAt(h, b);
@@ -713,6 +782,13 @@ static int tryLink(hnswIndex *h, hnswCtx *c, uint32_t a, uint32_t b, int l, floa
                 goto retry;
             }
         }
+        /* The shared neighbour was seen without the victim's lock: confirm it under the lock. */
+        if ((va != HNSW_NONE && !shareNeighbour(La, nodeList(h, nva, l))) ||
+            (vb != HNSW_NONE && !shareNeighbour(Lb, nodeList(h, nvb ? nvb : nva, l)))) {
+            if (nvb) slotUnlock(nvb);
+            if (nva) slotUnlock(nva);
+            goto retry;
+        }
         if (va != HNSW_NONE) {
             listRemove(La, va);
             listRemove(nodeList(h, nva, l), a);
@@ -739,13 +815,87 @@ static int tryLink(hnswIndex *h, hnswCtx *c, uint32_t a, uint32_t b, int l, floa
     return 0;
 }
 
+/* The last resort when b is full and nothing in it may be evicted: splice x into one of b's
+ * links, b -- v becomes b -- x -- v (v the member of b's list nearest to x). Nobody loses a link
+ * and b and v stay connected, through x. x needs two free slots. Returns 1 on success. */
+static int spliceLink(hnswIndex *h, uint32_t x, uint32_t b, int l) {
+    if (x == b) return 0;
+    uint8_t *nx = nodeAt(h, x), *nb = nodeAt(h, b);
+    uint8_t *first = x < b ? nx : nb, *second = x < b ? nb : nx;
+    uint32_t cap = capOf(h, l);
+    const void *xv = vecOf(h, x);
+    for (int attempt = 0; attempt < 1000; attempt++) {
+        int ok = 0;
+        slotLock(first);
+        slotLock(second);
+        uint32_t *Lx = nodeList(h, nx, l), *Lb = nodeList(h, nb, l);
+        uint32_t nb_count = listCount(Lb), v = HNSW_NONE;
+        float vd = 0;
+        if (listHas(Lx, b)) {
+            ok = 1;
+            goto unlock;
+        }
+        if (listCount(Lx) + 2 > cap) goto unlock;
+        if (nb_count < cap) { /* b has room after all: a plain link */
+            listAppend(Lx, b);
+            listAppend(Lb, x);
+            ok = 1;
+            goto unlock;
+        }
+        for (uint32_t i = 1; i <= nb_count; i++) {
+            uint32_t y = RLOAD(&Lb[i]);
+            if (listHas(Lx, y)) continue;
+            float d = dist(h, xv, vecOf(h, y));
+            if (v == HNSW_NONE || d < vd) v = y, vd = d;
+        }
+        if (v == HNSW_NONE) goto unlock;
+        uint8_t *nv = nodeAt(h, v);
+        if (!slotTryLock(nv)) goto retry;
+        uint32_t *Lv = nodeList(h, nv, l);
+        listRemove(Lb, v);
+        listRemove(Lv, b);
+        listAppend(Lb, x);
+        listAppend(Lx, b);
+        listAppend(Lv, x);
+        listAppend(Lx, v);
+        slotUnlock(nv);
+        ok = 1;
+    unlock:
+        slotUnlock(second);
+        slotUnlock(first);
+        return ok;
+    retry:
+        slotUnlock(second);
+        slotUnlock(first);
+        sched_yield();
+    }
+    return 0;
+}
+
+/* Links x at level l to the candidates W[0..n) in order, skipping x itself, until x has `want`
+ * links. If every one refused and x has none -- a run of identical vectors makes full neighbours
+ * refuse every newcomer at distance 0 -- it forces a link, and failing that splices x in, so that
+ * x is never left unreachable. */
+static void linkInOrder(hnswIndex *h, hnswCtx *c, uint32_t x, int l, const qvHit *W, uint32_t n,
+                        uint32_t want) {
+    uint32_t *Lx = nodeList(h, nodeAt(h, x), l);
+    for (uint32_t i = 0; i < n && listCount(Lx) < want; i++)
+        if (W[i].id != x) tryLink(h, c, x, W[i].id, l, W[i].dist, 0);
+    for (uint32_t i = 0; i < n && listCount(Lx) == 0; i++)
+        if (W[i].id != x) tryLink(h, c, x, W[i].id, l, W[i].dist, 1);
+    for (uint32_t i = 0; i < n && listCount(Lx) == 0; i++)
+        if (W[i].id != x) spliceLink(h, x, W[i].id, l);
+}
+
 /* Connects new node q at level l to the candidates W[0..nw) (ascending): alg. 4 with
- * keepPrunedConnections gives the order, tryLink the links, until q has M of them. */
+ * keepPrunedConnections gives the order -- the heuristic's picks, then the pruned closest first
+ * -- and linkInOrder the links, until q has M of them. */
 static void connectNode(hnswIndex *h, hnswCtx *c, uint32_t q, int l, const qvHit *W,
                         uint32_t nw) {
     uint32_t want = h->M, nk = 0, np = 0;
-    c->sel = growArray(h, c->sel, &c->sel_cap, 2 * nw, sizeof(qvHit));
-    qvHit *kept = c->sel, *pruned = c->sel + nw;
+    c->sel = growArray(h, c->sel, &c->sel_cap, nw, sizeof(qvHit));
+    c->vict = growArray(h, c->vict, &c->vict_cap, nw, sizeof(qvHit));
+    qvHit *kept = c->sel, *pruned = c->vict;
     for (uint32_t i = 0; i < nw; i++) {
         qvHit e = W[i];
         if (e.id == q) continue;
@@ -761,11 +911,8 @@ static void connectNode(hnswIndex *h, hnswCtx *c, uint32_t q, int l, const qvHit
         }
         pruned[np++] = e;
     }
-    uint32_t *Lq = nodeList(h, nodeAt(h, q), l);
-    for (uint32_t i = 0; i < nk + np && listCount(Lq) < want; i++) {
-        qvHit e = i < nk ? kept[i] : pruned[i - nk];
-        tryLink(h, c, q, e.id, l, e.dist, 0);
-    }
+    memcpy(kept + nk, pruned, np * sizeof(qvHit)); /* kept then pruned, in one array */
+    linkInOrder(h, c, q, l, kept, nk + np, want);
 }
 
 /* ======================================================================================= */
@@ -867,18 +1014,55 @@ static void relinkBySearch(hnswIndex *h, hnswCtx *c, uint32_t x, int l, uint32_t
     qvHit cur = descend(h, xv, LOAD(&h->ep), l, &visited);
     uint32_t n = searchLayer(h, c, xv, cur, ef, l, NULL, NULL, 0, &visited, &fchecks);
     maxHeapSortAsc(c->res, n);
-    uint32_t *Lx = nodeList(h, nodeAt(h, x), l);
-    for (uint32_t i = 0; i < n && listCount(Lx) < target; i++)
-        if (c->res[i].id != x) tryLink(h, c, x, c->res[i].id, l, c->res[i].dist, 0);
+    linkInOrder(h, c, x, l, c->res, n, target);
+}
+
+static inline int tagged(const hnswCtx *c, uint32_t id) {
+    return id < c->tags_cap && c->tags[id] == c->epoch;
+}
+
+/* Breadth-first from start at level l, tagging what it reaches with the current epoch, until
+ * `budget` nodes are in queue[] (which must hold that many). Returns the number queued. */
+static uint32_t bfsTag(hnswIndex *h, hnswCtx *c, uint32_t start, int l, uint32_t *queue,
+                       uint32_t budget) {
+    uint32_t qh = 0, qt = 0;
+    visitOnce(c, start);
+    queue[qt++] = start;
+    while (qh < qt && qt < budget) {
+        uint32_t *L = nodeList(h, nodeAt(h, queue[qh++]), l);
+        uint32_t n = listCount(L);
+        for (uint32_t i = 1; i <= n && qt < budget; i++) {
+            uint32_t y = L[i];
+            if (visitOnce(c, y)) queue[qt++] = y;
+        }
+    }
+    return qt;
+}
+
+/* Orphan u is not known to be connected to the others: link it (forced, then by splicing) to the
+ * nearest node of pool[0..n), which is known to be connected to them. Returns 1 on success. */
+static int attachTo(hnswIndex *h, hnswCtx *c, uint32_t u, int l, const uint32_t *pool, uint32_t n,
+                    qvHit *order) {
+    const void *uv = vecOf(h, u);
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (pool[i] != u) order[m++] = (qvHit){pool[i], dist(h, uv, vecOf(h, pool[i]))};
+    qsort(order, m, sizeof(qvHit), hitCmpAsc);
+    for (uint32_t i = 0; i < m; i++)
+        if (tryLink(h, c, u, order[i].id, l, order[i].dist, 1)) return 1;
+    for (uint32_t i = 0; i < m; i++)
+        if (spliceLink(h, u, order[i].id, l) || spliceLink(h, order[i].id, u, l)) return 1;
+    return 0;
 }
 
 /* Reconnects the nR former neighbours R of a deleted node at level l (see DELETION above). */
 static void repairLevel(hnswIndex *h, hnswCtx *c, const uint32_t *R, uint32_t nR, int l) {
     if (nR == 0) return;
     uint32_t cap = capOf(h, l);
+    uint32_t budget = 1024 > 8 * cap ? 1024 : 8 * cap;
     float *dm = zmalloc((size_t)nR * nR * sizeof(float));
     uint32_t *target = zmalloc(nR * sizeof(uint32_t));
-    qvHit *order = zmalloc(nR * sizeof(qvHit));
+    qvHit *order = zmalloc((budget > nR ? budget : nR) * sizeof(qvHit));
     for (uint32_t i = 0; i < nR; i++) {
         const void *vi = vecOf(h, R[i]);
         dm[(size_t)i * nR + i] = 0;
@@ -888,47 +1072,42 @@ static void repairLevel(hnswIndex *h, hnswCtx *c, const uint32_t *R, uint32_t nR
         target[i] = cnt > cap ? cap : cnt;
     }
 
-    /* (1) Prim's minimum spanning tree over the orphans; its edges are forced. */
-    if (nR > 1) {
-        uint8_t *in = zcalloc(nR);
-        float *best = zmalloc(nR * sizeof(float));
-        uint32_t *par = zmalloc(nR * sizeof(uint32_t));
-        in[0] = 1;
-        for (uint32_t j = 1; j < nR; j++) best[j] = dm[j], par[j] = 0;
-        for (uint32_t added = 1; added < nR; added++) {
-            uint32_t u = HNSW_NONE;
-            for (uint32_t j = 1; j < nR; j++)
-                if (!in[j] && (u == HNSW_NONE || best[j] < best[u])) u = j;
-            in[u] = 1;
-            tryLink(h, c, R[u], R[par[u]], l, best[u], 1);
-            for (uint32_t j = 1; j < nR; j++) {
-                if (!in[j] && dm[(size_t)u * nR + j] < best[j]) {
-                    best[j] = dm[(size_t)u * nR + j];
-                    par[j] = u;
-                }
-            }
-        }
-        zfree(in);
-        zfree(best);
-        zfree(par);
-    }
-
-    /* (2) Each orphan takes its lost link back from the others, closest first. */
+    /* (1) Each orphan takes its lost link back from the others, closest first. */
     for (uint32_t i = 0; i < nR; i++) {
         uint32_t *Li = nodeList(h, nodeAt(h, R[i]), l);
         if (listCount(Li) >= target[i]) continue;
         uint32_t m = 0;
         for (uint32_t j = 0; j < nR; j++)
-            if (j != i) order[m++] = (qvHit){j, dm[(size_t)i * nR + j]};
+            if (j != i) order[m++] = (qvHit){R[j], dm[(size_t)i * nR + j]};
         qsort(order, m, sizeof(qvHit), hitCmpAsc);
         for (uint32_t j = 0; j < m && listCount(Li) < target[i]; j++)
-            tryLink(h, c, R[i], R[order[j].id], l, order[j].dist, 0);
+            tryLink(h, c, R[i], order[j].id, l, order[j].dist, 0);
     }
 
-    /* (3) Still short and below half capacity: find new neighbours by search. */
+    /* (2) Connectivity: the orphans were all connected through the deleted node; if they still
+     * are, so is the graph. Tag what a bounded breadth-first walk from R[0] reaches; attach each
+     * orphan not reached to the nearest reached node (forced), then tag its side too. */
+    if (nR > 1) {
+        uint32_t *queue = zmalloc((size_t)budget * sizeof(uint32_t));
+        uint32_t *pool = zmalloc((size_t)budget * sizeof(uint32_t));
+        ctxNewEpoch(c);
+        uint32_t np = bfsTag(h, c, R[0], l, pool, budget);
+        for (uint32_t i = 1; i < nR; i++) {
+            if (tagged(c, R[i])) continue;
+            if (!attachTo(h, c, R[i], l, pool, np, order)) continue; /* nothing more to try */
+            /* Whatever it reaches now is connected to the rest: add that to the pool. */
+            uint32_t nq = bfsTag(h, c, R[i], l, queue, budget);
+            for (uint32_t j = 0; j < nq && np < budget; j++) pool[np++] = queue[j];
+        }
+        zfree(queue);
+        zfree(pool);
+    }
+
+    /* (3) Still short and below half capacity (or bare): find new neighbours by search. */
     for (uint32_t i = 0; i < nR; i++) {
         uint32_t cnt = listCount(nodeList(h, nodeAt(h, R[i]), l));
-        if (cnt < target[i] && cnt < cap / 2) relinkBySearch(h, c, R[i], l, target[i]);
+        if (cnt < target[i] && (cnt < cap / 2 || cnt == 0))
+            relinkBySearch(h, c, R[i], l, target[i]);
     }
     zfree(dm);
     zfree(target);
@@ -1021,13 +1200,7 @@ void hnswFree(hnswIndex *h) {
     hnswCtx *c = h->pool_all;
     while (c) {
         hnswCtx *next = c->next_all;
-        zfree(c->tags);
-        zfree(c->cand);
-        zfree(c->res);
-        zfree(c->sel);
-        zfree(c->vict);
-        zfree(c->lv);
-        zfree(c);
+        ctxFree(c);
         c = next;
     }
     zfree(h->free_ids);

@@ -89,6 +89,9 @@ uint32_t hnswRandomLive(const hnswIndex *h, uint64_t r);
  * Either pointer may be NULL. Returns the sum. */
 size_t hnswMemoryUsage(const hnswIndex *h, size_t *vectors_bytes, size_t *graph_bytes);
 void hnswGetStats(const hnswIndex *h, hnswStats *out);
+/* Frees the search scratch (visited arrays, heaps) of threads not searching right now; it is
+ * made again on demand. For after a burst of concurrent searches. Safe at any time. */
+void hnswTrimScratch(hnswIndex *h);
 
 /* Checks every invariant: link counts within limits; no self, duplicate or dangling links; every
  * link symmetric and pointing to a node that exists at that level; size, level counts and entry
@@ -100,7 +103,10 @@ int hnswValidate(const hnswIndex *h, char *err, size_t errlen);
  * Call hnswRestoreNode once per node in any order (links[l] holds counts[l] ids for levels
  * 0..level; they may name nodes not restored yet), then hnswSetEntryPoint, then hnswFinishRestore,
  * which rebuilds the free-id list and validates everything. Each returns 0, or -1 (with a message
- * in err for hnswFinishRestore); after a failure the index must only be freed. */
+ * in err for hnswFinishRestore); after a failure the index must only be freed. Storage is
+ * allocated up to the highest id restored, so the loader must reject ids beyond what its file
+ * can hold (e.g. >= the recorded id bound) before calling. hnswSetEntryPoint is optional: without
+ * it a node of the highest level is chosen. */
 int hnswRestoreNode(hnswIndex *h, uint32_t id, int level, const uint32_t *const *links,
                     const uint32_t *counts, const void *blob);
 int hnswSetEntryPoint(hnswIndex *h, uint32_t id);

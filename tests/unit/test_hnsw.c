@@ -16,6 +16,7 @@
  *
  * Datasets come from $QUIVER_DATASETS or ../shared/datasets (tests run from the repo root). */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,8 +260,40 @@ Test(hnsw, churn_insert_delete_validate) {
     cr_assert_geq(r_end, 0.90);
     cr_assert_geq(r_low, r_fresh - 0.03, "churned graph much worse than a fresh one");
 
+    /* Mixed: 3000 random operations, each an insert (of a row not in the index) or a delete. */
+    uint8_t *in = calloc(7000, 1);
+    for (uint32_t id = 0; id < hnswIdBound(h); id++)
+        if (hnswIsLive(h, id)) in[origin[id]] = 1;
+    uint32_t *rowOf = origin, *idOf = malloc(7000 * sizeof(uint32_t));
+    for (uint32_t id = 0; id < hnswIdBound(h); id++)
+        if (hnswIsLive(h, id)) idOf[rowOf[id]] = id;
+    for (int op = 0; op < 3000; op++) {
+        uint32_t row = rnd32() % 7000;
+        if (in[row]) {
+            cr_assert_eq(hnswDelete(h, idOf[row]), 0);
+            in[row] = 0;
+        } else {
+            uint32_t id = hnswInsert(h, blobs + row * bb, 0);
+            cr_assert_lt(id, 8000u);
+            rowOf[id] = row;
+            idOf[row] = id;
+            in[row] = 1;
+        }
+        if (op % 1000 == 999) assertValid(h, "during mixed inserts and deletes");
+    }
+    for (uint32_t id = 0; id < hnswIdBound(h); id++) {
+        if (!hnswIsLive(h, id)) continue;
+        cr_assert_eq(memcmp(hnswVector(h, id), blobs + rowOf[id] * bb, bb), 0);
+    }
+    double r_mix = graphRecall(h, queries, s.nq, 10, 100, NULL, NULL);
+    fprintf(stderr, "HNSW churn: recall vs exact after 3000 mixed operations %.4f (%u live)\n",
+            r_mix, hnswSize(h));
+    cr_assert_geq(r_mix, 0.90);
+    free(in);
+    free(idOf);
+
     /* Delete everything left, in random order, validating along the way. */
-    uint32_t n = 0, *live = malloc(5000 * sizeof(uint32_t));
+    uint32_t n = 0, *live = malloc(8000 * sizeof(uint32_t));
     for (uint32_t id = 0; id < hnswIdBound(h); id++)
         if (hnswIsLive(h, id)) live[n++] = id;
     for (uint32_t i = n - 1; i > 0; i--) {
@@ -283,6 +316,51 @@ Test(hnsw, churn_insert_delete_validate) {
     free(blobs);
     free(queries);
     siftFree(&s);
+}
+
+/* ---- the hard case for connectivity: tight, far-apart clusters full of duplicate vectors ----
+ * Links between clusters are few and long, and full lists refuse newcomers at distance 0; a graph
+ * that drops the last bridge, or leaves a newcomer with no link, fails hnswValidate's reachability
+ * check. Small M makes it harder. */
+
+static float gaussian(void) {
+    float u = (rnd32() % 100000 + 1) / 100001.0f, v = (rnd32() % 100000) / 100000.0f;
+    return sqrtf(-2 * logf(u)) * cosf(6.2831853f * v);
+}
+
+Test(hnsw, clustered_duplicates_stay_connected) {
+    enum { DIM = 8, CL = 20 };
+    uint32_t Ms[] = {4, 5, 8};
+    for (int cfg = 0; cfg < 6; cfg++) {
+        qvSpace sp;
+        cr_assert_eq(qvSpaceInit(&sp, cfg & 1 ? QV_METRIC_L2 : QV_METRIC_COSINE,
+                                 (qvQuant)(cfg % 3), DIM),
+                     0);
+        hnswIndex *h = hnswCreate(&sp, Ms[cfg % 3], 40, cfg);
+        float cent[CL][DIM], v[DIM];
+        for (int c = 0; c < CL; c++)
+            for (int j = 0; j < DIM; j++) cent[c][j] = gaussian() * 100;
+        uint8_t blob[64];
+        uint32_t live[6000], nl = 0;
+        for (int op = 0; op < 6000; op++) {
+            if (nl < 50 || rnd32() % 100 < 55) {
+                int c = rnd32() % CL, dup = rnd32() % 20 == 0;
+                for (int j = 0; j < DIM; j++) v[j] = cent[c][j] + (dup ? 0 : gaussian() * 0.5f);
+                qvSpaceEncode(&sp, v, blob, NULL);
+                live[nl++] = hnswInsert(h, blob, 0);
+            } else {
+                uint32_t i = rnd32() % nl;
+                cr_assert_eq(hnswDelete(h, live[i]), 0);
+                live[i] = live[--nl];
+            }
+            if (op % 2000 == 1999) {
+                char err[256];
+                cr_assert_eq(hnswValidate(h, err, sizeof(err)), 0, "config %d op %d: %s", cfg, op,
+                             err);
+            }
+        }
+        hnswFree(h);
+    }
 }
 
 /* ---- filters ---- */
@@ -375,7 +453,7 @@ static void *searchThread(void *arg) {
             qvHit out[10];
             const uint8_t *qb = j->queries + (size_t)q * bb;
             int n = hnswSearch(j->h, qb, 10, 100, NULL, NULL, 0, out);
-            j->searches++;
+            if (++j->searches % 64 == 0 && !j->ref) hnswTrimScratch(j->h); /* safe at any time */
             if (j->ref) {
                 if (n != j->refn[q] || memcmp(out, j->ref + q * 10, n * sizeof(qvHit)) != 0)
                     j->mismatches++;
@@ -576,10 +654,14 @@ Test(hnsw, edge_cases) {
     cr_assert_null(hnswNodeLinks(h, ep, hnswMaxLevel(h) + 1, &cnt));
     cr_assert_eq(cnt, 0);
 
-    /* memory is accounted */
-    size_t vb, gb;
+    /* memory is accounted; idle search scratch can be given back */
+    size_t vb, gb, gb2;
     cr_assert_eq(hnswMemoryUsage(h, &vb, &gb), vb + gb);
     cr_assert_geq(vb, 150 * sp.blob_bytes);
+    hnswTrimScratch(h);
+    hnswMemoryUsage(h, NULL, &gb2);
+    cr_assert_lt(gb2, gb, "trimming the scratch pool frees memory");
+    cr_assert_eq(hnswSearch(h, q, 10, 50, NULL, NULL, 0, out), 10, "scratch is made again");
     hnswFree(h);
 }
 
