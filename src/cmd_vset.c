@@ -391,7 +391,9 @@ void vsimCommand(qvClient *c) {
     req.k = k;
     req.ef = (uint32_t)ef; /* 0 = the index's default; raised to k by indexSearch */
     req.filter = prog;
-    req.filter_ef = filter_ef < 0 ? (uint32_t)(count * 100 > UINT32_MAX ? 0 : count * 100)
+    /* Default COUNT*100, compared before multiplying: COUNT may be up to LLONG_MAX. Beyond
+     * what 32 bits hold the effort is unlimited (0). */
+    req.filter_ef = filter_ef < 0 ? (count > UINT32_MAX / 100 ? 0 : (uint32_t)(count * 100))
                                   : (filter_ef > UINT32_MAX ? 0 : (uint32_t)filter_ef);
     req.exact = truth;
     int n = indexSearch(idx, &req, hits);
