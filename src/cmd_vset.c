@@ -615,6 +615,10 @@ void vrandmemberCommand(qvClient *c) {
         addReplyError(c, "COUNT value is not an integer");
         return;
     }
+    if (count == LLONG_MIN) { /* -count would overflow; SRANDMEMBER's range is +-LONG_MAX too */
+        addReplyError(c, "value is out of range");
+        return;
+    }
     qvIndex *idx;
     if (lookupIndex(c, &idx) != 0) return;
     if (!with_count) {
