@@ -170,6 +170,10 @@ Test(vadd, update_replaces_vector_keeps_attributes) {
     cr_assert_eq(r->type, REDIS_REPLY_NIL);
     freeReplyObject(r);
     cr_assert_eq(vinfoField("u", "attributes-count"), 0);
+    /* SETATTR "" on a new element stores nothing. */
+    vtInt(vtAdd(vt_c, "u", b, 3, 0, "fresh", 5, "SETATTR", "", NULL), 1);
+    EXPECT_NIL(cmd(vt_c, "VGETATTR u fresh"));
+    cr_assert_eq(vinfoField("u", "attributes-count"), 0);
     /* CAS on the update path is a plain update. */
     vtInt(vtAdd(vt_c, "u", c, 3, 0, "a", 1, "CAS", NULL), 0);
     cr_assert_eq(vtEmb(vt_c, "u", "a", 1, out, 3), 3);
@@ -213,7 +217,7 @@ Test(vadd, quantisation_types) {
     const char *names[] = {"f32", "int8", "bin", "int8"};
     float v[3] = {0.5f, -0.25f, 1};
     for (int i = 0; i < 4; i++) {
-        char key[8];
+        char key[16];
         sprintf(key, "q%d", i);
         if (flags[i]) vtInt(vtAdd(vt_c, key, v, 3, 0, "a", 1, flags[i], NULL), 1);
         else vtInt(vtAdd(vt_c, key, v, 3, 0, "a", 1, NULL), 1); /* default: Q8 */
@@ -310,6 +314,15 @@ Test(vadd, reduce_basics_and_errors) {
     vtErr(vtAdd(vt_c, "r", v + 60, 5, 0, "d", 1, NULL),
           "ERR Input dimension mismatch for projection - got 5 but projection expects 20");
     cr_assert_eq(vtCard(vt_c, "r"), 3);
+    /* VSIM on a reduced set takes input-dim or reduced-dim queries, nothing else. */
+    redisReply *q = vtSim(vt_c, "r", v, 20, 0, "COUNT", "1", NULL);
+    cr_assert_eq(q->elements, 1);
+    freeReplyObject(q);
+    q = vtSim(vt_c, "r", v, 5, 0, "COUNT", "1", NULL);
+    cr_assert_eq(q->elements, 1);
+    freeReplyObject(q);
+    vtErr(vtSim(vt_c, "r", v, 7, 1, NULL),
+          "ERR Input dimension mismatch for projection - got 7 but projection expects 20");
     /* REDUCE on a set created without projection. */
     vtInt(vtAdd(vt_c, "plain", v, 20, 0, "a", 1, NULL), 1);
     vtArgStr(&a, "VADD");

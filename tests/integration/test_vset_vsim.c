@@ -254,6 +254,32 @@ Test(vsim, epsilon_cut_off) {
     free(v);
 }
 
+/* The reference's score examples (§3): identical 1, orthogonal 0.5, opposite 0 (NOQUANT),
+ * in the shortest round-trip text; BIN (1,-1,0) vs (0,1,0) is 1 - 2/3. */
+Test(vsim, score_examples) {
+    float x[3] = {1, 0, 0}, y[3] = {0, 1, 0}, nx[3] = {-2, 0, 0};
+    vtInt(vtAdd(vt_c, "s", x, 3, 0, "x", 1, "NOQUANT", NULL), 1);
+    vtInt(vtAdd(vt_c, "s", y, 3, 0, "y", 1, "NOQUANT", NULL), 1);
+    vtInt(vtAdd(vt_c, "s", nx, 3, 0, "nx", 2, "NOQUANT", NULL), 1);
+    redisReply *r = cmd(vt_c, "VSIM s ELE x WITHSCORES");
+    cr_assert_eq(r->elements, 6);
+    cr_assert_str_eq(r->element[0]->str, "x");
+    cr_assert_str_eq(r->element[1]->str, "1");
+    cr_assert_str_eq(r->element[2]->str, "y");
+    cr_assert_str_eq(r->element[3]->str, "0.5");
+    cr_assert_str_eq(r->element[4]->str, "nx");
+    cr_assert_str_eq(r->element[5]->str, "0");
+    freeReplyObject(r);
+    float a[3] = {1, -1, 0}, b[3] = {0, 1, 0};
+    vtInt(vtAdd(vt_c, "b", a, 3, 0, "a", 1, "BIN", NULL), 1);
+    vtInt(vtAdd(vt_c, "b", b, 3, 0, "b", 1, "BIN", NULL), 1);
+    r = cmd(vt_c, "VSIM b ELE a WITHSCORES");
+    cr_assert_eq(r->elements, 4);
+    cr_assert_str_eq(r->element[2]->str, "b");
+    cr_assert_float_eq(strtod(r->element[3]->str, NULL), 1.0 / 3, 1e-6);
+    freeReplyObject(r);
+}
+
 /* ---- reply shapes ---- */
 
 Test(vsim, resp2_shapes) {
