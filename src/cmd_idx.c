@@ -40,7 +40,6 @@
 #define IDX_MAX_EF              1000000
 #define VSEARCH_DEFAULT_K       10
 #define VSEARCH_MAX_K           1000000
-#define VSEARCH_FILTER_EF_PER_K 100 /* default FILTER-EF = K * this, as VSIM's COUNT * 100 */
 #define VSEARCH_RADIUS_START    64  /* first k of a RADIUS search without K; grows x4 */
 #define VMSEARCH_MAX_QUERIES    10000
 
@@ -443,12 +442,11 @@ static int parseSearchOptions(qvClient *c, int pos, vsJob *job, const char *cmdn
         }
     }
     if (!job->k_given) job->k = VSEARCH_DEFAULT_K;
-    if (filter_ef < 0) {
-        unsigned long long d = (unsigned long long)job->k * VSEARCH_FILTER_EF_PER_K;
-        job->filter_ef = d > UINT32_MAX ? 0 : (uint32_t)d;
-    } else {
-        job->filter_ef = filter_ef > UINT32_MAX ? 0 : (uint32_t)filter_ef;
-    }
+    /* FILTER-EF defaults to unlimited: indexSearch picks a graph walk only when it expects the walk
+     * to beat an exact scan, and a walk left to finish keeps its recall (a capped one does not:
+     * VSIM's COUNT*100 default gives recall 0.7 at 10% selectivity). An explicit FILTER-EF too
+     * small for the walk makes indexSearch scan exactly instead. */
+    job->filter_ef = filter_ef <= 0 ? 0 : filter_ef > UINT32_MAX ? 0 : (uint32_t)filter_ef;
     return 0;
 }
 
