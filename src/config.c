@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "networking.h"
+#include "persist.h"
 #include "server.h"
 #include "util.h"
 
@@ -547,6 +548,126 @@ static void obufRewrite(const configRow *row, rewriteState *st);
 static const configSpecial obufSpecial = {obufParse,   obufStore,  obufLoad,
                                           obufRelease, obufFormat, obufRewrite};
 
+/* ============================== Special: save ============================== */
+
+/* `save <seconds> <changes> [<seconds> <changes> ...]`; `save ""` removes every rule. In a
+ * config file several save lines add up, the first one replacing the built-in default (as in
+ * redis.conf, whose examples are one rule per line); CONFIG SET replaces the whole list. */
+typedef struct saveList {
+    int count;
+    saveParam *rules;
+} saveList;
+
+static int saveParse(char **argv, int argc, configValue *out, char *err) {
+    /* One argument holding the whole list ("3600 1 300 100", as CONFIG SET and --save give
+     * it) is split on spaces, as redis-server does for its multi-argument parameters. */
+    char **split = NULL;
+    if (argc == 1 && strchr(argv[0], ' ')) {
+        split = splitConfigArgs(argv[0], &argc);
+        if (!split) {
+            setErr(err, "Invalid save parameters");
+            return C_ERR;
+        }
+        argv = split;
+    }
+    if (argc == 1 && argv[0][0] == '\0') argc = 0;
+    if (argc % 2) {
+        freeArgs(split, argc);
+        setErr(err, "Invalid save parameters");
+        return C_ERR;
+    }
+    saveList *l = zcalloc(sizeof(*l));
+    l->rules = zmalloc(sizeof(saveParam) * (size_t)(argc / 2 + 1));
+    for (int j = 0; j < argc; j += 2) {
+        long long secs, changes;
+        if (!string2ll(argv[j], strlen(argv[j]), &secs) ||
+            !string2ll(argv[j + 1], strlen(argv[j + 1]), &changes) || secs < 0 || changes < 0 ||
+            changes > INT_MAX) {
+            zfree(l->rules);
+            zfree(l);
+            freeArgs(split, argc);
+            setErr(err, "Invalid save parameters");
+            return C_ERR;
+        }
+        l->rules[l->count].seconds = (time_t)secs;
+        l->rules[l->count].changes = (int)changes;
+        l->count++;
+    }
+    freeArgs(split, argc);
+    out->obj = l;
+    return C_OK;
+}
+
+static void saveRelease(configValue *v) {
+    saveList *l = v->obj;
+    if (!l) return;
+    zfree(l->rules);
+    zfree(l);
+    v->obj = NULL;
+}
+
+static void saveStore(configValue *v) {
+    saveList *l = v->obj;
+    zfree(server.saveparams);
+    server.saveparams = l->rules;
+    server.saveparamslen = l->count;
+    zfree(l);
+    v->obj = NULL;
+}
+
+static void saveLoad(configValue *out) {
+    saveList *l = zcalloc(sizeof(*l));
+    l->rules = zmalloc(sizeof(saveParam) * (size_t)(server.saveparamslen + 1));
+    if (server.saveparamslen)
+        memcpy(l->rules, server.saveparams, sizeof(saveParam) * (size_t)server.saveparamslen);
+    l->count = server.saveparamslen;
+    out->obj = l;
+}
+
+static void saveFormat(const configValue *v, cbuf *out, int rewrite) {
+    const saveList *l = v->obj;
+    if (rewrite && l->count == 0) cbufPuts(out, "\"\"");
+    for (int i = 0; i < l->count; i++)
+        cbufPrintf(out, "%s%lld %d", i ? " " : "", (long long)l->rules[i].seconds,
+                   l->rules[i].changes);
+}
+
+static const configSpecial saveSpecial = {saveParse,   saveStore,  saveLoad,
+                                          saveRelease, saveFormat, NULL};
+
+/* Start-up lines accumulate: the rules set by earlier `save` lines of this start-up, which the
+ * line just stored replaced, are put back in front of it. The first call is the default's. */
+static int applySave(int loading, char *err) {
+    static int calls;
+    static saveParam *accum;
+    static int accum_len;
+    (void)err;
+    if (!loading) return C_OK;
+    if (calls++ >= 2 && server.saveparamslen > 0) {
+        saveParam *all = zmalloc(sizeof(saveParam) * (size_t)(accum_len + server.saveparamslen));
+        if (accum_len) memcpy(all, accum, sizeof(saveParam) * (size_t)accum_len);
+        memcpy(all + accum_len, server.saveparams, sizeof(saveParam) * (size_t)server.saveparamslen);
+        zfree(server.saveparams);
+        server.saveparams = all;
+        server.saveparamslen += accum_len;
+    }
+    zfree(accum);
+    accum = zmalloc(sizeof(saveParam) * (size_t)(server.saveparamslen + 1));
+    if (server.saveparamslen)
+        memcpy(accum, server.saveparams, sizeof(saveParam) * (size_t)server.saveparamslen);
+    accum_len = server.saveparamslen;
+    return C_OK;
+}
+
+/* dbfilename names a file in `dir`, never a path (as redis-server insists). */
+static int checkDbfilename(const configValue *v, char *err) {
+    if (!v->str || !v->str[0] || strchr(v->str, '/')) {
+        setErr(err, "dbfilename can't be a path, just a filename");
+        return C_ERR;
+    }
+    return C_OK;
+}
+
 /* ============================== The table ============================== */
 
 static const configEnum loglevel_enum[] = {{"debug", LL_DEBUG},
@@ -637,6 +758,21 @@ static configRow config_table[] = {
                "10000", -1, LLONG_MAX, NULL),
     UINT_CONFIG("slowlog-max-len", NULL, CONFIG_MUTABLE, server.slowlog_max_len, "128", 0, LONG_MAX,
                 NULL),
+
+    /* Persistence: snapshots. */
+    SPECIAL_CONFIG("save", NULL, CONFIG_MULTI_ARG, &saveSpecial, "3600 1 300 100 60 10000",
+                   applySave),
+    {.name = "dbfilename", .type = CT_STRING, .flags = CONFIG_MUTABLE, .field = &server.dbfilename,
+     .storage = STORAGE_OF(server.dbfilename), .defval = "dump.qvs", .check = checkDbfilename},
+    BOOL_CONFIG("rdbchecksum", NULL, CONFIG_IMMUTABLE, server.rdb_checksum, "yes", NULL),
+    BOOL_CONFIG("rdb-save-incremental-fsync", NULL, CONFIG_MUTABLE,
+                server.rdb_save_incremental_fsync, "yes", NULL),
+    BOOL_CONFIG("stop-writes-on-bgsave-error", NULL, CONFIG_MUTABLE,
+                server.stop_writes_on_bgsave_err, "yes", NULL),
+    INT_CONFIG("rdb-key-save-delay", NULL, CONFIG_MUTABLE, server.rdb_key_save_delay, "0", 0,
+               LLONG_MAX, NULL),
+    INT_CONFIG("key-load-delay", NULL, CONFIG_MUTABLE, server.key_load_delay, "0", 0, LLONG_MAX,
+               NULL),
 };
 
 #define CONFIG_ROWS ((int)(sizeof(config_table) / sizeof(config_table[0])))

@@ -1,13 +1,164 @@
 /* debug.c -- DEBUG subcommands that tests and operators use: SLEEP (simulate a slow command),
- * SET-ACTIVE-EXPIRE and friends are not here because Quiver has no expiry. Everything in this
- * file is safe on a production server apart from SLEEP blocking the loop, which is its purpose. */
+ * LOG, RELOAD (save, empty, load: a snapshot round trip in one command) and DIGEST /
+ * DIGEST-VALUE (a content digest to compare two servers or a server before and after a reload
+ * or an AOF replay). SET-ACTIVE-EXPIRE and friends are not here because Quiver has no expiry.
+ * Everything in this file is safe on a production server apart from SLEEP and RELOAD blocking
+ * the loop, which is their purpose.
+ *
+ * The digest covers what a client can read back: key names, each index's settings, and per
+ * element its name, stored vector (raw payload and Q8 range), norm and attributes. It leaves the
+ * HNSW graph out on purpose: an AOF replay rebuilds the graph with other random levels, yet holds
+ * the same data. Elements and keys are combined by addition, so the order of a dict walk does
+ * not matter. 160 bits (three SipHash-1-2 lanes) printed as 40 hex digits like Redis's SHA1; an
+ * empty dataset digests to 40 zeros, as in Redis. */
 #include "debug.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
+#include "db.h"
+#include "index.h"
+#include "persist.h"
+#include "quant.h"
 #include "util.h"
+
+#define DIGEST_LANES 3
+
+typedef struct digestBuf {
+    unsigned char *p;
+    size_t len, cap;
+} digestBuf;
+
+static void digestPut(digestBuf *b, const void *src, size_t n) {
+    if (b->cap - b->len < n) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap - b->len < n) cap *= 2;
+        b->p = zrealloc(b->p, cap);
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, src, n);
+    b->len += n;
+}
+
+/* A length, then the bytes: no two different field sequences serialise the same. */
+static void digestField(digestBuf *b, const void *src, size_t n) {
+    uint64_t len = n;
+    digestPut(b, &len, sizeof(len));
+    digestPut(b, src, n);
+}
+
+static void digestHash(const digestBuf *b, uint64_t out[DIGEST_LANES]) {
+    static const uint8_t keys[DIGEST_LANES][16] = {
+        "quiver-digest-01", "quiver-digest-02", "quiver-digest-03"};
+    for (int i = 0; i < DIGEST_LANES; i++) out[i] = dictSipHash(b->p, b->len, keys[i], 1, 2);
+}
+
+/* The digest of one index value, keyed by its name. */
+static void digestIndex(const char *key, size_t klen, const qvIndex *idx,
+                        uint64_t out[DIGEST_LANES]) {
+    const qvIndexConfig *cfg = indexConfig(idx);
+    const qvSpace *space = indexSpace(idx);
+    uint64_t sum[DIGEST_LANES] = {0}, h[DIGEST_LANES];
+    digestBuf b = {0};
+    uint32_t count;
+    uint32_t *ids = indexAllIds(idx, &count);
+    for (uint32_t i = 0; i < count; i++) {
+        size_t nlen, alen = 0, plen;
+        const char *name = indexName(idx, ids[i], &nlen);
+        const qvAttrs *a = indexAttrs(idx, ids[i]);
+        const char *json = a ? attrsJson(a, &alen) : "";
+        const void *payload;
+        float range, norm = indexNorm(idx, ids[i]);
+        quantRawPayload(space, indexVector(idx, ids[i]), &payload, &plen, &range);
+        b.len = 0;
+        digestField(&b, name, nlen);
+        digestField(&b, payload, plen);
+        digestField(&b, &range, sizeof(range));
+        digestField(&b, &norm, sizeof(norm));
+        digestField(&b, json, alen);
+        digestHash(&b, h);
+        for (int l = 0; l < DIGEST_LANES; l++) sum[l] += h[l];
+    }
+    zfree(ids);
+    uint32_t settings[] = {cfg->algo, cfg->metric,          cfg->quant,         cfg->dim,
+                           cfg->input_dim, cfg->M, cfg->ef_construction, cfg->ef_runtime, count};
+    b.len = 0;
+    digestField(&b, key, klen);
+    digestField(&b, settings, sizeof(settings));
+    digestField(&b, sum, sizeof(sum));
+    digestHash(&b, out);
+    zfree(b.p);
+}
+
+static void addReplyDigest(qvClient *c, const uint64_t d[DIGEST_LANES]) {
+    char hex[DIGEST_LANES * 16 + 1];
+    for (int l = 0; l < DIGEST_LANES; l++)
+        snprintf(hex + 16 * l, sizeof(hex) - 16 * l, "%016llx", (unsigned long long)d[l]);
+    addReplyStatusLen(c, hex, 40);
+}
+
+/* DEBUG DIGEST: the whole dataset. */
+static void debugDigestCommand(qvClient *c) {
+    uint64_t total[DIGEST_LANES] = {0}, h[DIGEST_LANES];
+    dictIterator *it = dictGetIterator(server.db->keys);
+    dictEntry *e;
+    while ((e = dictNext(it)) != NULL) {
+        size_t klen;
+        const char *key = dictGetKey(e, &klen);
+        const qvValueHeader *v = dictGetVal(e);
+        if (v->type != &vectorsetKeyType) continue;
+        digestIndex(key, klen, (const qvIndex *)v, h);
+        for (int l = 0; l < DIGEST_LANES; l++) total[l] += h[l];
+    }
+    dictReleaseIterator(it);
+    addReplyDigest(c, total);
+}
+
+/* DEBUG DIGEST-VALUE key [key ...]: one digest per key (zeros for a missing key). */
+static void debugDigestValueCommand(qvClient *c) {
+    addReplyArrayLen(c, c->argc - 2);
+    for (int i = 2; i < c->argc; i++) {
+        uint64_t h[DIGEST_LANES] = {0};
+        const qvValueHeader *v = dbLookupNoStats(c->argv[i], c->argvlen[i]);
+        if (v && v->type == &vectorsetKeyType)
+            digestIndex(c->argv[i], c->argvlen[i], (const qvIndex *)v, h);
+        addReplyDigest(c, h);
+    }
+}
+
+/* DEBUG RELOAD [NOSAVE]: save the snapshot (unless NOSAVE), empty the keyspace, load it back. */
+static void debugReloadCommand(qvClient *c) {
+    int save = 1;
+    for (int i = 2; i < c->argc; i++) {
+        if (!strcasecmp(c->argv[i], "nosave")) {
+            save = 0;
+        } else {
+            addReplyErrorSyntax(c);
+            return;
+        }
+    }
+    if (server.loading) {
+        addReplyError(c, "LOADING Quiver is loading the dataset in memory");
+        return;
+    }
+    if (save && persistSave() != C_OK) {
+        addReplyError(c, "Error trying to save the snapshot");
+        return;
+    }
+    char err[1024];
+    dbEmpty();
+    int rc = persistLoadSnapshot(server.dbfilename, 0, err, sizeof(err));
+    if (rc != C_OK) {
+        serverLog(LL_WARNING, "DEBUG RELOAD: %s", err);
+        addReplyErrorFormat(c, "Error trying to load the snapshot: %s", err);
+        return;
+    }
+    serverLog(LL_NOTICE, "DB reloaded by DEBUG RELOAD");
+    addReplyOk(c);
+}
 
 void debugCommand(qvClient *c) {
     if (!strcasecmp(c->argv[1], "help")) {
@@ -17,6 +168,13 @@ void debugCommand(qvClient *c) {
             "    Stop the server for <seconds>. Decimals allowed.",
             "LOG <message>",
             "    Write <message> to the server log.",
+            "RELOAD [NOSAVE]",
+            "    Save the snapshot (unless NOSAVE), empty the dataset and load the snapshot back.",
+            "DIGEST",
+            "    Output a hex signature of the whole dataset (names, settings, vectors,",
+            "    norms, attributes; not the graph).",
+            "DIGEST-VALUE <key> [<key> ...]",
+            "    Output a hex signature of the values of the given keys.",
             "HELP",
             "    Print this help.",
         };
@@ -36,6 +194,12 @@ void debugCommand(qvClient *c) {
             usecs -= chunk;
         }
         addReplyOk(c);
+    } else if (!strcasecmp(c->argv[1], "digest") && c->argc == 2) {
+        debugDigestCommand(c);
+    } else if (!strcasecmp(c->argv[1], "digest-value") && c->argc >= 3) {
+        debugDigestValueCommand(c);
+    } else if (!strcasecmp(c->argv[1], "reload")) {
+        debugReloadCommand(c);
     } else if (!strcasecmp(c->argv[1], "log") && c->argc == 3) {
         serverLog(LL_WARNING, "DEBUG LOG: %s", c->argv[2]);
         addReplyOk(c);

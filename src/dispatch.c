@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "multi.h"
+#include "persist.h"
 #include "slowlog.h"
 
 /* "unknown command 'foo', with args beginning with: 'a' 'b' " exactly as Redis 7 words it,
@@ -88,6 +89,13 @@ void processCommand(qvClient *c) {
     }
     if (server.loading && !(cmd->flags & CMD_LOADING)) {
         addReplyError(c, "LOADING Quiver is loading the dataset in memory");
+        rejectCommand(c, cmd);
+        return;
+    }
+    /* Writes stop while saving to disk fails (-MISCONF), as Redis does. */
+    const char *disk_err;
+    if ((cmd->flags & CMD_WRITE) && (disk_err = persistWriteError()) != NULL) {
+        addReplyErrorFormat(c, "%s", disk_err);
         rejectCommand(c, cmd);
         return;
     }

@@ -15,6 +15,7 @@
 
 #include "db.h"
 #include "networking.h"
+#include "persist.h"
 #include "pubsub.h"
 
 void infoAppend(char **buf, size_t *len, size_t *cap, const char *fmt, ...) {
@@ -138,18 +139,9 @@ static void sectionMemory(char **buf, size_t *len, size_t *cap) {
            used, active, resident, used ? (double)rss / used : 0.0, zmallocLibrary());
 }
 
-/* Persistence arrives with issue #5; until then nothing is saved, nothing is loading, and the
- * fields say exactly that (ioredis and redis-cli read loading:). */
+/* Owned by persist.c, which knows the snapshot, AOF and fork state. */
 static void sectionPersistence(char **buf, size_t *len, size_t *cap) {
-    APPEND("# Persistence\r\n"
-           "loading:%d\r\n"
-           "async_loading:0\r\n"
-           "rdb_changes_since_last_save:%lld\r\n"
-           "rdb_bgsave_in_progress:0\r\n"
-           "rdb_last_save_time:%lld\r\n"
-           "aof_enabled:0\r\n"
-           "aof_rewrite_in_progress:0\r\n",
-           server.loading, server.dirty, (long long)server.start_time);
+    persistInfo(buf, len, cap);
 }
 
 static void sectionStats(char **buf, size_t *len, size_t *cap) {

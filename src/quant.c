@@ -267,7 +267,7 @@ void quantDecodeOriginal(const qvSpace *s, const void *blob, float norm, float *
  * Raw payloads (VEMB RAW, Redis RDB)
  * ------------------------------------------------------------------------------------------- */
 
-static size_t quantPayloadBytes(const qvSpace *s) {
+size_t quantPayloadBytes(const qvSpace *s) {
     switch (s->quant) {
         case QV_QUANT_FP32: return (size_t)s->dim * sizeof(float);
         case QV_QUANT_Q8: return s->dim;

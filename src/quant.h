@@ -36,6 +36,9 @@ static inline void qvSpaceEncodeQuery(const qvSpace *s, const float *in, void *b
 size_t quantRawPayload(const qvSpace *s, const void *blob, const void **payload, size_t *plen,
                        float *range);
 
+/* Bytes of the bare payload above for this space (what quantRawPayload returns). */
+size_t quantPayloadBytes(const qvSpace *s);
+
 /* The inverse, for loading a Redis RDB or a raw dump: builds a blob from a bare payload (and the
  * Q8 range). Returns 0, or -1 if plen is not the payload size for this space. */
 int quantBlobFromRaw(const qvSpace *s, const void *payload, size_t plen, float range,

@@ -26,6 +26,7 @@
 #include "distance.h"
 #include "db.h"
 #include "networking.h"
+#include "persist.h"
 #include "pubsub.h"
 #include "slowlog.h"
 #include "util.h"
@@ -131,7 +132,8 @@ static void setupSignalHandlers(void) {
 
 int prepareForShutdown(int flags) {
     serverLog(LL_WARNING, "User requested shutdown...");
-    (void)flags; /* SAVE/NOSAVE matter once snapshots exist (issue #5) */
+    if (persistSaveOnShutdown(flags & SHUTDOWN_SAVE, flags & SHUTDOWN_NOSAVE) != C_OK)
+        return C_ERR;
     /* Flush what clients are owed (a SHUTDOWN's own error path never reaches here). */
     handleClientsWithPendingWrites();
     closeListeningSockets(1);
@@ -293,6 +295,7 @@ int serverMain(int argc, char **argv) {
     distInit();
     vsetRegisterCommands();
     idxRegisterCommands();
+    persistRegisterCommands();
     commandTableInit();
     if (listenOnConfiguredAddresses() != C_OK) return 1;
     aeCreateTimeEvent(server.el, 1, serverCron, NULL);
@@ -309,6 +312,7 @@ int serverMain(int argc, char **argv) {
     if (server.unix_fd != -1)
         serverLog(LL_NOTICE, "The server is now ready to accept connections at %s",
                   server.unixsocket);
+    loadDataFromDisk();
     if (server.port)
         serverLog(LL_NOTICE, "Ready to accept connections tcp");
     aeMain(server.el);

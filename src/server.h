@@ -221,6 +221,16 @@ typedef struct qvServer {
 
     /* WATCH: key -> list of watching clients. */
     dict *watched_keys;
+
+    /* Persistence configuration (the state lives in persist.c, aof.c and child.c). */
+    char *dbfilename;               /* snapshot file, relative to `dir` */
+    struct saveParam *saveparams;   /* `save` rules; none = no automatic snapshots */
+    int saveparamslen;
+    int rdb_checksum;               /* rdbchecksum: CRC-64 over every snapshot written */
+    int rdb_save_incremental_fsync; /* fdatasync every 32 MB while writing a snapshot */
+    int stop_writes_on_bgsave_err;  /* -MISCONF on writes while the last save failed */
+    long long rdb_key_save_delay;   /* tests: microseconds slept per element saved */
+    long long key_load_delay;       /* tests: microseconds slept per element loaded */
 } qvServer;
 
 extern qvServer server;

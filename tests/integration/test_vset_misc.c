@@ -667,3 +667,124 @@ Test(misc, vrange_iteration) {
     free(returned);
     free(names);
 }
+
+/* ---- a model-based random walk ---- */
+
+/* Random VADD (new and update, with and without SETATTR/""), VREM (members and not) and
+ * VSETATTR on names drawn from a small pool, mirrored in a C model. After every operation the
+ * server must agree with the model: VCARD, VINFO size/attributes-count, VRANGE - + (which
+ * exercises the sorted-name cache), VISMEMBER, VGETATTR, VEMB, VRANDMEMBER; and regularly
+ * VSIM TRUTH against a brute force over the model's vectors. */
+#define POOL 120
+#define MDIM 6
+
+typedef struct model {
+    int present[POOL];
+    float vec[POOL][MDIM];
+    char attr[POOL][32]; /* "" = none */
+} model;
+
+static void checkModel(const model *m, uint64_t *seed, int step) {
+    int card = 0, attrs = 0;
+    for (int i = 0; i < POOL; i++) {
+        card += m->present[i];
+        attrs += m->present[i] && m->attr[i][0];
+    }
+    if (card == 0) {
+        vtInt(cmd(vt_c, "EXISTS m"), 0);
+        return;
+    }
+    vtInt(cmd(vt_c, "VCARD m"), card);
+    redisReply *r = cmd(vt_c, "VINFO m");
+    cr_assert_eq(r->element[9]->integer, card, "step %d: VINFO size", step);
+    cr_assert_eq(r->element[13]->integer, attrs, "step %d: VINFO attributes-count", step);
+    freeReplyObject(r);
+    /* VRANGE: the model's names in byte order ("e10" < "e9"). */
+    bname *names = malloc(sizeof(bname) * POOL);
+    int n = 0;
+    for (int i = 0; i < POOL; i++)
+        if (m->present[i]) {
+            names[n].len = (size_t)sprintf(names[n].s, "e%d", i);
+            n++;
+        }
+    qsort(names, n, sizeof(bname), bnameCmp);
+    r = cmd(vt_c, "VRANGE m - +");
+    assertRange(r, names, 0, n);
+    freeReplyObject(r);
+    free(names);
+    /* A few random names, member or not. */
+    for (int t = 0; t < 3; t++) {
+        int i = (int)(vtRand(seed) % POOL);
+        char name[32];
+        vtName(i, name);
+        vtInt(cmd(vt_c, "VISMEMBER m %s", name), m->present[i]);
+        r = cmd(vt_c, "VGETATTR m %s", name);
+        if (m->present[i] && m->attr[i][0]) cr_assert_str_eq(r->str, m->attr[i], "step %d", step);
+        else cr_assert_eq(r->type, REDIS_REPLY_NIL, "step %d: %s has no attribute", step, name);
+        freeReplyObject(r);
+        double out[MDIM];
+        int d = vtEmb(vt_c, "m", name, strlen(name), out, MDIM);
+        cr_assert_eq(d, m->present[i] ? MDIM : -1);
+        for (int j = 0; j < d; j++) cr_assert_float_eq(out[j], m->vec[i][j], 1e-5);
+    }
+    r = cmd(vt_c, "VRANDMEMBER m -5");
+    for (size_t i = 0; i < r->elements; i++) {
+        int id = vtNameId(r->element[i]);
+        cr_assert(id >= 0 && id < POOL && m->present[id], "step %d: VRANDMEMBER gave %s", step,
+                  r->element[i]->str);
+    }
+    freeReplyObject(r);
+    if (step % 10 == 0) {
+        float q[MDIM];
+        for (int j = 0; j < MDIM; j++) q[j] = vtRandFloat(seed);
+        char keep[POOL];
+        for (int i = 0; i < POOL; i++) keep[i] = (char)m->present[i];
+        vtScored truth[5];
+        int k = vtBruteTopK(&m->vec[0][0], POOL, MDIM, q, 5, keep, truth);
+        r = vtSim(vt_c, "m", q, MDIM, 0, "TRUTH", "COUNT", "5", NULL);
+        cr_assert_eq((int)r->elements, k);
+        for (int i = 0; i < k; i++) cr_assert_eq(vtNameId(r->element[i]), truth[i].id);
+        freeReplyObject(r);
+        r = vtSim(vt_c, "m", q, MDIM, 0, "COUNT", "5", NULL);
+        cr_assert_geq(vtRecall(r, 1, truth, k), 0.8, "step %d: graph recall", step);
+        freeReplyObject(r);
+    }
+}
+
+Test(misc, model_random_walk) {
+    static model m;
+    memset(&m, 0, sizeof(m));
+    uint64_t seed = 2024;
+    for (int step = 0; step < 1500; step++) {
+        int i = (int)(vtRand(&seed) % POOL), op = (int)(vtRand(&seed) % 10);
+        char name[32];
+        vtName(i, name);
+        if (op < 5) { /* VADD: new or update, maybe SETATTR (a value or "") */
+            float v[MDIM];
+            for (int j = 0; j < MDIM; j++) v[j] = vtRandFloat(&seed);
+            int set = (int)(vtRand(&seed) % 3); /* 0 none, 1 value, 2 "" */
+            char json[32];
+            snprintf(json, sizeof(json), "{\"s\":%d}", step);
+            redisReply *r = set == 0 ? vtAdd(vt_c, "m", v, MDIM, step % 2, name, strlen(name),
+                                             "NOQUANT", NULL)
+                                     : vtAdd(vt_c, "m", v, MDIM, step % 2, name, strlen(name),
+                                             "SETATTR", set == 1 ? json : "", "NOQUANT", NULL);
+            vtExpectInt(r, !m.present[i]);
+            freeReplyObject(r);
+            memcpy(m.vec[i], v, sizeof(v));
+            if (!m.present[i]) m.attr[i][0] = 0;
+            if (set == 1) strcpy(m.attr[i], json);
+            if (set == 2) m.attr[i][0] = 0;
+            m.present[i] = 1;
+        } else if (op < 8) { /* VREM */
+            vtInt(cmd(vt_c, "VREM m %s", name), m.present[i]);
+            m.present[i] = 0;
+        } else { /* VSETATTR, or removing with "" */
+            char json[32] = "";
+            if (op == 8) snprintf(json, sizeof(json), "{\"t\":%d}", step);
+            vtInt(cmd(vt_c, "VSETATTR m %s %s", name, json), m.present[i]);
+            if (m.present[i]) strcpy(m.attr[i], json);
+        }
+        checkModel(&m, &seed, step);
+    }
+}

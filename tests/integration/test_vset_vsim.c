@@ -495,3 +495,47 @@ Test(vsim, delete_down_to_nothing) {
     vtInt(cmd(vt_c, "EXISTS vs"), 0);
     free(v);
 }
+
+/* Updates are a delete plus an insert: after updating half the set to new vectors the graph
+ * has no stale links, every element finds itself, and recall holds on the new vectors. */
+Test(vsim, updates_keep_the_graph_sound) {
+    const int n = 1200, dim = 16;
+    float *v = fill(n, dim, 88, "NOQUANT");
+    uint64_t seed = 888;
+    char name[32];
+    for (int i = 0; i < n; i += 2) {
+        for (int j = 0; j < dim; j++) v[i * dim + j] = vtRandFloat(&seed);
+        vtName(i, name);
+        vtInt(vtAdd(vt_c, K, v + i * dim, dim, 1, name, strlen(name), NULL), 0);
+    }
+    cr_assert_eq(vtCard(vt_c, K), n);
+    redisReply *r = cmd(vt_c, "VINFO vs");
+    cr_assert_eq(r->element[17]->integer, n + n / 2, "hnsw-max-node-uid");
+    freeReplyObject(r);
+    for (int i = 0; i < n; i++) {
+        r = cmd(vt_c, "VSIM vs ELE %s COUNT 1", vtName(i, name));
+        cr_assert_str_eq(r->element[0]->str, name, "%s does not find itself", name);
+        freeReplyObject(r);
+        if (i % 5) continue;
+        r = cmd(vt_c, "VLINKS vs %s", name);
+        for (size_t l = 0; l < r->elements; l++)
+            for (size_t j = 0; j < r->element[l]->elements; j++) {
+                int id = vtNameId(r->element[l]->element[j]);
+                cr_assert(id >= 0 && id < n && id != i, "%s: bad link %s", name,
+                          r->element[l]->element[j]->str);
+            }
+        freeReplyObject(r);
+    }
+    float *qs = vtRandVectors(&seed, 50, dim);
+    double total = 0;
+    for (int qi = 0; qi < 50; qi++) {
+        vtScored truth[10];
+        vtBruteTopK(v, n, dim, qs + qi * dim, 10, NULL, truth);
+        r = vtSim(vt_c, K, qs + qi * dim, dim, 1, "COUNT", "10", NULL);
+        total += vtRecall(r, 1, truth, 10);
+        freeReplyObject(r);
+    }
+    cr_assert_geq(total / 50, 0.9, "recall after updates %.3f", total / 50);
+    free(qs);
+    free(v);
+}

@@ -1,0 +1,290 @@
+/* persist.c -- snapshots as a server feature (see persist.h): SAVE, LASTSAVE, the snapshot at
+ * shutdown, loading at start-up, -MISCONF, INFO persistence.
+ *
+ * Loading happens after the listening sockets are open, as in redis-server: clients that
+ * connect meanwhile are served by processing events between chunks of the load, and get
+ * -LOADING for everything not flagged CMD_LOADING (INFO shows loading:1 and the progress).
+ * Timers run too (the cron must not start a save of a half-loaded dataset: it checks
+ * server.loading), and a SHUTDOWN during loading exits without saving.
+ *
+ * Save status: lastsave is the time of the last successful save (LASTSAVE); lastbgsave_status
+ * is the result of the last save of either kind, which is what -MISCONF and
+ * rdb_last_bgsave_status report: a SAVE that fails for a full disk is as much a reason to stop
+ * accepting writes as a failed BGSAVE. */
+#include "persist.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "info.h"
+#include "networking.h"
+#include "snapshot.h"
+#include "util.h"
+
+#define PERSIST_AUTOSYNC_BYTES (32ULL * 1024 * 1024)
+#define LOADING_EVENTS_EVERY (2ULL * 1024 * 1024) /* answer clients every 2 MB loaded */
+
+static struct {
+    time_t lastsave;           /* LASTSAVE */
+    int lastbgsave_status;     /* C_OK / C_ERR of the last save */
+    char last_error[1024];     /* why the last save failed ("" after a success) */
+    long long saves;           /* rdb_saves */
+    long long last_load_keys;  /* rdb_last_load_keys_loaded */
+
+    /* Loading (INFO loading_*). */
+    time_t loading_start;
+    long long loading_start_ms;
+    unsigned long long loading_total, loading_done;
+    long long loading_events_ms;
+} ps = {0, C_OK, "", 0, 0, 0, 0, 0, 0, 0};
+
+/* ---- loading ---- */
+
+void loadingStart(const char *what, unsigned long long total_bytes) {
+    server.loading = 1;
+    ps.loading_start = time(NULL);
+    ps.loading_start_ms = mstime();
+    ps.loading_total = total_bytes;
+    ps.loading_done = 0;
+    ps.loading_events_ms = 0;
+    serverLog(LL_NOTICE, "Loading %s (%llu bytes)...", what, total_bytes);
+}
+
+/* Serves clients for a moment: their commands get -LOADING unless flagged CMD_LOADING. */
+static void processEventsWhileLoading(void) {
+    aeProcessEvents(server.el, 1);
+    handleClientsWithPendingWrites();
+}
+
+void loadingProgress(unsigned long long done_bytes) {
+    ps.loading_done = done_bytes;
+    if (server.key_load_delay > 0) usleep((useconds_t)server.key_load_delay);
+    long long now = mstime();
+    if (server.key_load_delay > 0 || now - ps.loading_events_ms >= 50) {
+        ps.loading_events_ms = now;
+        processEventsWhileLoading();
+    }
+}
+
+void loadingEnd(int success) {
+    server.loading = 0;
+    if (success) ps.loading_done = ps.loading_total;
+}
+
+static int loadIntoKeyspace(void *priv, const char *key, size_t klen, qvIndex *idx, char *err,
+                            size_t errlen) {
+    (void)priv;
+    if (dbAdd(key, klen, idx) != C_OK) {
+        snprintf(err, errlen, "duplicate key '%.*s'", (int)(klen > 64 ? 64 : klen), key);
+        indexRelease(idx);
+        return -1;
+    }
+    ps.last_load_keys++;
+    return 0;
+}
+
+static void snapshotLoadProgress(uint64_t done, uint64_t total, void *priv) {
+    (void)total, (void)priv;
+    loadingProgress(done);
+}
+
+int persistLoadSnapshot(const char *path, int serve_clients, char *err, size_t errlen) {
+    struct stat st;
+    if (stat(path, &st) == -1) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return errno == ENOENT ? 1 : C_ERR;
+    }
+    snapshotLoadOpts opts = {0};
+    opts.verify_checksum = 1;
+    opts.progress = serve_clients ? snapshotLoadProgress : NULL;
+    /* With key-load-delay, a call per element (tests watch -LOADING); else every 2 MB. */
+    opts.progress_every = server.key_load_delay > 0 ? 1 : LOADING_EVENTS_EVERY;
+    ps.last_load_keys = 0;
+    snapshotInfo info;
+    int rc = snapshotLoadFile(path, &opts, loadIntoKeyspace, NULL, &info, err, errlen);
+    if (rc == -2) return 1;
+    if (rc != 0) {
+        dbEmpty(); /* never a partial dataset */
+        return C_ERR;
+    }
+    serverLog(LL_NOTICE, "Snapshot %s: %llu indexes, %llu elements, saved by Quiver %s", path,
+              (unsigned long long)info.indexes, (unsigned long long)info.elements,
+              info.quiver_ver[0] ? info.quiver_ver : "(unknown)");
+    return C_OK;
+}
+
+void loadDataFromDisk(void) {
+    long long start = ustime();
+    char err[1024];
+    struct stat st;
+    if (stat(server.dbfilename, &st) == -1) {
+        if (errno != ENOENT) {
+            serverLog(LL_WARNING, "Fatal error: can't access the snapshot %s: %s",
+                      server.dbfilename, strerror(errno));
+            exit(1);
+        }
+        return; /* nothing saved yet */
+    }
+    loadingStart("the snapshot", (unsigned long long)st.st_size);
+    int rc = persistLoadSnapshot(server.dbfilename, 1, err, sizeof(err));
+    loadingEnd(rc == C_OK);
+    if (rc == C_ERR) {
+        serverLog(LL_WARNING, "Fatal error loading the DB: %s. Exiting.", err);
+        exit(1);
+    }
+    if (rc == C_OK)
+        serverLog(LL_NOTICE, "DB loaded from disk: %.3f seconds",
+                  (double)(ustime() - start) / 1000000);
+    server.dirty = 0;
+}
+
+/* ---- saving ---- */
+
+static void saveDelay(uint64_t written, void *priv) {
+    (void)written, (void)priv;
+    usleep((useconds_t)server.rdb_key_save_delay);
+}
+
+void persistFillSaveOpts(snapshotSaveOpts *opts) {
+    memset(opts, 0, sizeof(*opts));
+    opts->checksum = server.rdb_checksum;
+    opts->autosync = server.rdb_save_incremental_fsync ? PERSIST_AUTOSYNC_BYTES : 0;
+    if (server.rdb_key_save_delay > 0) {
+        /* A callback after every write: about one per element. */
+        opts->progress = saveDelay;
+        opts->progress_every = 1;
+    }
+}
+
+static void saveSucceeded(time_t when) {
+    ps.lastsave = when;
+    ps.lastbgsave_status = C_OK;
+    ps.last_error[0] = '\0';
+    ps.saves++;
+}
+
+static void saveFailed(const char *why) {
+    ps.lastbgsave_status = C_ERR;
+    snprintf(ps.last_error, sizeof(ps.last_error), "%s", why);
+    /* INFO prints it on one line. */
+    for (char *p = ps.last_error; *p; p++)
+        if (*p == '\r' || *p == '\n') *p = ' ';
+}
+
+int persistSave(void) {
+    snapshotSaveOpts opts;
+    persistFillSaveOpts(&opts);
+    char err[1024];
+    long long dirty = server.dirty;
+    snapshotInfo info;
+    if (snapshotSaveFile(server.dbfilename, server.db->keys, &opts, &info, err, sizeof(err)) !=
+        0) {
+        serverLog(LL_WARNING, "Error saving the DB on disk: %s", err);
+        saveFailed(err);
+        return C_ERR;
+    }
+    serverLog(LL_NOTICE, "DB saved on disk");
+    server.dirty -= dirty;
+    saveSucceeded(time(NULL));
+    return C_OK;
+}
+
+int persistSaveOnShutdown(int force_save, int nosave) {
+    if (nosave) return C_OK;
+    if (!force_save && server.saveparamslen == 0) return C_OK;
+    if (server.loading) {
+        serverLog(LL_WARNING, "Not saving: the dataset is still loading.");
+        return C_OK;
+    }
+    serverLog(LL_NOTICE, "Saving the final snapshot before exiting.");
+    if (persistSave() != C_OK) {
+        serverLog(LL_WARNING, "Error trying to save the DB, can't exit.");
+        return C_ERR;
+    }
+    return C_OK;
+}
+
+const char *persistWriteError(void) {
+    if (server.stop_writes_on_bgsave_err && server.saveparamslen > 0 &&
+        ps.lastbgsave_status == C_ERR)
+        return "MISCONF Quiver is configured to save snapshots, but it's currently unable to "
+               "persist to disk. Commands that may modify the data set are disabled, because "
+               "this instance is configured to report errors during writes if snapshotting "
+               "fails (stop-writes-on-bgsave-error option). Please check the Quiver logs for "
+               "details about the snapshot error.";
+    return NULL;
+}
+
+/* ---- INFO ---- */
+
+#define APPEND(...) infoAppend(buf, len, cap, __VA_ARGS__)
+
+void persistInfo(char **buf, size_t *len, size_t *cap) {
+    APPEND("# Persistence\r\n"
+           "loading:%d\r\n"
+           "async_loading:0\r\n",
+           server.loading);
+    if (server.loading) {
+        double elapsed = (double)(mstime() - ps.loading_start_ms) / 1000.0;
+        double perc = ps.loading_total ? 100.0 * ps.loading_done / ps.loading_total : 0;
+        long long eta = -1;
+        if (ps.loading_done && ps.loading_total >= ps.loading_done)
+            eta = (long long)(elapsed * (ps.loading_total - ps.loading_done) / ps.loading_done);
+        APPEND("loading_start_time:%lld\r\n"
+               "loading_total_bytes:%llu\r\n"
+               "loading_rdb_used_mem:0\r\n"
+               "loading_loaded_bytes:%llu\r\n"
+               "loading_loaded_perc:%.2f\r\n"
+               "loading_eta_seconds:%lld\r\n",
+               (long long)ps.loading_start, ps.loading_total, ps.loading_done, perc, eta);
+    }
+    APPEND("current_cow_peak:0\r\n"
+           "current_cow_size:0\r\n"
+           "current_cow_size_age:0\r\n"
+           "current_fork_perc:0.00\r\n"
+           "current_save_keys_processed:0\r\n"
+           "current_save_keys_total:0\r\n"
+           "rdb_changes_since_last_save:%lld\r\n"
+           "rdb_bgsave_in_progress:0\r\n"
+           "rdb_last_save_time:%lld\r\n"
+           "rdb_last_bgsave_status:%s\r\n"
+           "rdb_last_bgsave_time_sec:-1\r\n"
+           "rdb_current_bgsave_time_sec:-1\r\n"
+           "rdb_saves:%lld\r\n"
+           "rdb_last_cow_size:0\r\n"
+           "rdb_last_load_keys_expired:0\r\n"
+           "rdb_last_load_keys_loaded:%lld\r\n"
+           "rdb_last_error:%s\r\n"
+           "aof_enabled:0\r\n"
+           "aof_rewrite_in_progress:0\r\n",
+           server.dirty, (long long)ps.lastsave, ps.lastbgsave_status == C_OK ? "ok" : "err",
+           ps.saves, ps.last_load_keys, ps.last_error);
+}
+
+/* ---- commands ---- */
+
+void saveCommand(qvClient *c) {
+    if (persistSave() == C_OK) addReplyOk(c);
+    else addReplyErrorFormat(c, "%s", ps.last_error);
+}
+
+void lastsaveCommand(qvClient *c) {
+    addReplyLongLong(c, (long long)ps.lastsave);
+}
+
+#define NOKEYS 0, 0, 0
+static qvCommand persist_commands[] = {
+    {"save", saveCommand, 1, CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_MULTI, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Synchronously saves the database(s) to disk.", "1.0.0", "O(N) where N is the total number of keys in all databases"},
+    {"lastsave", lastsaveCommand, 1, CMD_LOADING | CMD_STALE | CMD_FAST, ACL_FAST | ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Returns the Unix timestamp of the last successful save to disk.", "1.0.0", "O(1)"},
+    {NULL}};
+
+void persistRegisterCommands(void) {
+    ps.lastsave = time(NULL);
+    commandRegisterTable(persist_commands);
+}
