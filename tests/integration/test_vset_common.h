@@ -359,10 +359,10 @@ static VT_UNUSED double vtRecall(const redisReply *r, int stride, const vtScored
  * 2n children, key then value). */
 typedef struct vtResp {
     char type;
-    long long n;      /* aggregate length, integer value, or bulk length */
-    char *str;        /* bulk / simple / double / error text (NUL-terminated copy) */
+    long long n; /* aggregate length, integer value, or bulk length */
+    char *str;   /* bulk / simple / double / error text (NUL-terminated copy) */
     size_t len;
-    int isnull;       /* "$-1", "*-1" or "_" */
+    int isnull; /* "$-1", "*-1" or "_" */
     struct vtResp **child;
     size_t nchild;
 } vtResp;
@@ -386,56 +386,53 @@ static VT_UNUSED vtResp *vtRespParse(const char **p, const char *end) {
     size_t plen = line_end - payload;
     *p = line_end + 2;
     switch (r->type) {
-    case '+':
-    case '-':
-    case ',':
-    case '(':
-    case '#':
-    case ':':
-        r->str = strndup(payload, plen);
-        r->len = plen;
-        if (r->type == ':') r->n = strtoll(r->str, NULL, 10);
-        return r;
-    case '_':
-        r->isnull = 1;
-        return r;
-    case '$':
-    case '=':
-    case '!': {
-        long long n = strtoll(payload, NULL, 10);
-        if (n < 0) {
-            r->isnull = 1;
+        case '+':
+        case '-':
+        case ',':
+        case '(':
+        case '#':
+        case ':':
+            r->str = strndup(payload, plen);
+            r->len = plen;
+            if (r->type == ':') r->n = strtoll(r->str, NULL, 10);
+            return r;
+        case '_': r->isnull = 1; return r;
+        case '$':
+        case '=':
+        case '!': {
+            long long n = strtoll(payload, NULL, 10);
+            if (n < 0) {
+                r->isnull = 1;
+                return r;
+            }
+            if (*p + n + 2 > end) goto bad;
+            r->str = malloc(n + 1);
+            memcpy(r->str, *p, n);
+            r->str[n] = 0;
+            r->len = (size_t)n;
+            r->n = n;
+            *p += n + 2;
             return r;
         }
-        if (*p + n + 2 > end) goto bad;
-        r->str = malloc(n + 1);
-        memcpy(r->str, *p, n);
-        r->str[n] = 0;
-        r->len = (size_t)n;
-        r->n = n;
-        *p += n + 2;
-        return r;
-    }
-    case '*':
-    case '%':
-    case '~':
-    case '>': {
-        long long n = strtoll(payload, NULL, 10);
-        if (n < 0) {
-            r->isnull = 1;
+        case '*':
+        case '%':
+        case '~':
+        case '>': {
+            long long n = strtoll(payload, NULL, 10);
+            if (n < 0) {
+                r->isnull = 1;
+                return r;
+            }
+            r->n = n;
+            r->nchild = (size_t)(r->type == '%' ? 2 * n : n);
+            r->child = calloc(r->nchild ? r->nchild : 1, sizeof(vtResp *));
+            for (size_t i = 0; i < r->nchild; i++) {
+                r->child[i] = vtRespParse(p, end);
+                if (!r->child[i]) goto bad;
+            }
             return r;
         }
-        r->n = n;
-        r->nchild = (size_t)(r->type == '%' ? 2 * n : n);
-        r->child = calloc(r->nchild ? r->nchild : 1, sizeof(vtResp *));
-        for (size_t i = 0; i < r->nchild; i++) {
-            r->child[i] = vtRespParse(p, end);
-            if (!r->child[i]) goto bad;
-        }
-        return r;
-    }
-    default:
-        goto bad;
+        default: goto bad;
     }
 bad:
     vtRespFree(r);

@@ -19,19 +19,19 @@ TestSuite(filter, .init = vtSetup, .fini = vtTeardown, .timeout = 300);
 #define NITEMS 90
 
 typedef struct item {
-    int has;         /* 0: the element has no attributes at all */
+    int has; /* 0: the element has no attributes at all */
     int year;
     const char *genre;
     double rating;
     const char *director;
-    int ok;          /* JSON true/false */
+    int ok; /* JSON true/false */
     const char *name;
-    const char *s;   /* a string that may hold a number */
-    int tag_num;     /* tags: [tag_num, "t<tag_str>"] */
+    const char *s; /* a string that may hold a number */
+    int tag_num;   /* tags: [tag_num, "t<tag_str>"] */
     int tag_str;
-    int n_null;      /* "n": null, else "n": <index> */
-    int nested;      /* has "movie": {"year": 1} */
-    int year_minus;  /* has "year-2000": 5 */
+    int n_null;     /* "n": null, else "n": <index> */
+    int nested;     /* has "movie": {"year": 1} */
+    int year_minus; /* has "year-2000": 5 */
 } item;
 
 static item items[NITEMS];
@@ -77,9 +77,9 @@ static char *itemJson(const item *it, int i) {
                            "{\"year\": %d, \"genre\": \"%s\", \"rating\": %.1f, \"director\": "
                            "\"%s\", \"ok\": %s, \"name\": \"%s\", \"s\": \"%s\", \"tags\": [%d, "
                            "\"t%d\"], \"n\": %s%s}",
-                           it->year, it->genre, it->rating, it->director,
-                           it->ok ? "true" : "false", name, it->s, it->tag_num, it->tag_str,
-                           it->n_null ? "null" : nbuf, extra),
+                           it->year, it->genre, it->rating, it->director, it->ok ? "true" : "false",
+                           name, it->s, it->tag_num, it->tag_str, it->n_null ? "null" : nbuf,
+                           extra),
                   0);
     return json;
 }
@@ -133,11 +133,11 @@ static const struct {
     {".ok == 1", pOk},
     {"!.ok", pNotOk},
     {"not .ok", pNotOk},
-    {".s == 10", pS10},          /* mixed types compare as numbers */
-    {".s > 5", pSNum},           /* "abc" converts to 0 */
+    {".s == 10", pS10},           /* mixed types compare as numbers */
+    {".s > 5", pSNum},            /* "abc" converts to 0 */
     {"\"abc\" < \"abd\"", pNone}, /* no string ordering */
-    {".missing == null", pNone}, /* a missing selector makes the expression false */
-    {".missing or .ok", pNone},  /* ... anywhere in it: no short-circuit */
+    {".missing == null", pNone},  /* a missing selector makes the expression false */
+    {".missing or .ok", pNone},   /* ... anywhere in it: no short-circuit */
     {".n == null", pNNull},
     {".n != null", pNNotNull},
     {"\"lic\" in .name", pLic},
@@ -148,9 +148,9 @@ static const struct {
     {"\"t1\" in .tags", pTagT1},
     {".year-2000 > 0", pYearMinus}, /* one selector named year-2000 */
     {".year - 2000 > 0", pAfter2000},
-    {".movie == 1", pNone},         /* nested objects are not convertible */
+    {".movie == 1", pNone}, /* nested objects are not convertible */
     {".movie", pNone},
-    {"2 ** 3 ** 2 == 512", pAll},   /* right-associative; still needs attributes */
+    {"2 ** 3 ** 2 == 512", pAll}, /* right-associative; still needs attributes */
     {"(2 ** 3) ** 2 == 64", pAll},
     {".rating / 0 > 1000", pRatingPos}, /* x/0 = inf; 0/0 = nan */
     {".year % 10 == 5", pYear5},
@@ -172,9 +172,9 @@ static void loadItems(void) {
         char name[32];
         vtName(i, name);
         char *json = items[i].has ? itemJson(&items[i], i) : NULL;
-        redisReply *r = json ? vtAdd(vt_c, "m", v, 2, 0, name, strlen(name), "NOQUANT",
-                                     "SETATTR", json, NULL)
-                             : vtAdd(vt_c, "m", v, 2, 0, name, strlen(name), "NOQUANT", NULL);
+        redisReply *r =
+            json ? vtAdd(vt_c, "m", v, 2, 0, name, strlen(name), "NOQUANT", "SETATTR", json, NULL)
+                 : vtAdd(vt_c, "m", v, 2, 0, name, strlen(name), "NOQUANT", NULL);
         vtExpectInt(r, 1);
         freeReplyObject(r);
         free(json);
@@ -238,9 +238,9 @@ Test(filter, withattribs_show_what_matched) {
 Test(filter, syntax_errors) {
     loadItems();
     const char *prefix = "ERR syntax error in FILTER expression near: ";
-    const char *bad[] = {".ok == true", ".year >",   "(.year > 1", ".year >> 3", "and",
-                         ".year == \"abc",  "[1, 2",  ".year ==== 3", "@",          ".a .b",
-                         ".year > 1)",    ".x in [1, [2]]"};
+    const char *bad[] = {".ok == true", ".year >",        "(.year > 1", ".year >> 3",
+                         "and",         ".year == \"abc", "[1, 2",      ".year ==== 3",
+                         "@",           ".a .b",          ".year > 1)", ".x in [1, [2]]"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
         redisReply *r = cmd(vt_c, "VSIM m ELE e0 FILTER %s", bad[i]);
         cr_assert(r->type == REDIS_REPLY_ERROR, "FILTER '%s' accepted", bad[i]);
@@ -267,8 +267,7 @@ Test(filter, last_filter_wins) {
     char got[NITEMS];
     redisReply *r = vtCmd(vt_c, "VSIM m ELE e0 COUNT 1000 TRUTH FILTER .ok FILTER !.ok");
     replyIds(r, got);
-    for (int i = 0; i < NITEMS; i++)
-        cr_assert_eq(got[i], items[i].has && !items[i].ok, "e%d", i);
+    for (int i = 0; i < NITEMS; i++) cr_assert_eq(got[i], items[i].has && !items[i].ok, "e%d", i);
     freeReplyObject(r);
 }
 

@@ -156,11 +156,13 @@ Test(keys, command_info_matches_the_reference) {
         const char *name;
         int arity;
         const char *flag; /* one flag the reference lists */
-    } cmds[] = {{"vadd", -5, "write"},       {"vrem", 3, "write"},      {"vsim", -4, "readonly"},
-                {"vdim", 2, "readonly"},     {"vcard", 2, "readonly"},  {"vemb", -3, "readonly"},
-                {"vlinks", -3, "readonly"},  {"vinfo", 2, "readonly"},  {"vsetattr", 4, "write"},
-                {"vgetattr", 3, "readonly"}, {"vrandmember", -2, "readonly"},
-                {"vismember", 3, "readonly"}, {"vrange", -4, "readonly"}};
+    } cmds[] = {{"vadd", -5, "write"},           {"vrem", 3, "write"},
+                {"vsim", -4, "readonly"},        {"vdim", 2, "readonly"},
+                {"vcard", 2, "readonly"},        {"vemb", -3, "readonly"},
+                {"vlinks", -3, "readonly"},      {"vinfo", 2, "readonly"},
+                {"vsetattr", 4, "write"},        {"vgetattr", 3, "readonly"},
+                {"vrandmember", -2, "readonly"}, {"vismember", 3, "readonly"},
+                {"vrange", -4, "readonly"}};
     for (size_t i = 0; i < sizeof(cmds) / sizeof(*cmds); i++) {
         redisReply *r = cmd(vt_c, "COMMAND INFO %s", cmds[i].name);
         cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
@@ -276,8 +278,8 @@ Test(keys, vsim_pipeline_during_del) {
             const float *qv = v + (size_t)(q % n) * dim;
             const char *filter = q % 3 == 0 ? "FILTER" : NULL;
             int argc = filter ? 9 : 7;
-            off += (size_t)sprintf(buf + off, "*%d\r\n$4\r\nVSIM\r\n$1\r\nk\r\n$4\r\nFP32\r\n$%d\r\n",
-                                   argc, dim * 4);
+            off += (size_t)sprintf(
+                buf + off, "*%d\r\n$4\r\nVSIM\r\n$1\r\nk\r\n$4\r\nFP32\r\n$%d\r\n", argc, dim * 4);
             memcpy(buf + off, qv, (size_t)dim * 4);
             off += (size_t)dim * 4;
             off += (size_t)sprintf(buf + off, "\r\n$5\r\nCOUNT\r\n$2\r\n20\r\n$%d\r\n%s\r\n",
@@ -292,16 +294,20 @@ Test(keys, vsim_pipeline_during_del) {
         free(buf);
         char *first = rawReadReply(fd, &len, 20000);
         cr_assert_not_null(first);
-        if (round % 2) vtInt(cmd(other, "DEL k"), 1);
-        else vtInt(cmd(other, "UNLINK k"), 1);
+        if (round % 2)
+            vtInt(cmd(other, "DEL k"), 1);
+        else
+            vtInt(cmd(other, "UNLINK k"), 1);
         int nonempty = 0;
         for (int q = 0; q < nq; q++) {
             char *raw = q == 0 ? first : rawReadReply(fd, &len, 20000); /* len still first's */
             cr_assert_not_null(raw, "reply %d missing", q);
             vtResp *r = vtRespParseAll(raw, len);
             cr_assert_eq(r->type, '*', "reply %d: %s", q, raw);
-            if (q % 3 == 0) cr_assert_eq(r->n, 0, "nobody has .x");
-            else cr_assert(r->n == 0 || r->n == 20, "reply %d has %lld results", q, r->n);
+            if (q % 3 == 0)
+                cr_assert_eq(r->n, 0, "nobody has .x");
+            else
+                cr_assert(r->n == 0 || r->n == 20, "reply %d has %lld results", q, r->n);
             nonempty += r->n > 0;
             vtRespFree(r);
             free(raw);

@@ -160,8 +160,8 @@ Test(misc, vemb_plain_and_raw) {
 
 /* ---- VINFO ---- */
 
-static const char *vinfo_fields[9] = {"quant-type", "hnsw-m",    "vector-dim",
-                                      "projection-input-dim", "size", "max-level",
+static const char *vinfo_fields[9] = {"quant-type",           "hnsw-m",   "vector-dim",
+                                      "projection-input-dim", "size",     "max-level",
                                       "attributes-count",     "vset-uid", "hnsw-max-node-uid"};
 
 static long long field(redisReply *r, int i) {
@@ -302,8 +302,14 @@ Test(misc, vsetattr_vgetattr) {
     EXPECT_NIL(cmd(vt_c, "VGETATTR k nosuch"));
     EXPECT_NIL(cmd(vt_c, "VGETATTR nokey a"));
     /* Stored and returned verbatim: spacing, escapes, nesting, unicode. */
-    const char *jsons[] = {"{\"a\":1}", "{ \"a\" : [1, 2, {\"b\": null}] ,\"s\":\"x\\\"y\" }",
-                           "{\"u\":\"\\u00e9\xc3\xa9\"}", "{}", "[1,2]", "42", "\"str\"", "null"};
+    const char *jsons[] = {"{\"a\":1}",
+                           "{ \"a\" : [1, 2, {\"b\": null}] ,\"s\":\"x\\\"y\" }",
+                           "{\"u\":\"\\u00e9\xc3\xa9\"}",
+                           "{}",
+                           "[1,2]",
+                           "42",
+                           "\"str\"",
+                           "null"};
     for (size_t i = 0; i < sizeof(jsons) / sizeof(*jsons); i++) {
         const char *argv[] = {"VSETATTR", "k", "a", jsons[i]};
         size_t len[] = {8, 1, 1, strlen(jsons[i])};
@@ -501,9 +507,9 @@ static int lowerBound(const bname *names, int n, const char *s, size_t len, int 
 }
 
 Test(misc, vrange_bounds_and_errors) {
-    bname names[] = {{"b", 1},  {"a", 1},      {"ab", 2},     {"abc", 3}, {"B", 1},
-                     {"b\0", 2}, {"\xff", 1},   {"a\0b", 3},   {"ba", 2},  {"c\r\n", 3},
-                     {"zz", 2},  {"\x01", 1},   {"aa", 2},     {"abd", 3}, {"b\0\0", 3}};
+    bname names[] = {{"b", 1},   {"a", 1},    {"ab", 2},   {"abc", 3}, {"B", 1},
+                     {"b\0", 2}, {"\xff", 1}, {"a\0b", 3}, {"ba", 2},  {"c\r\n", 3},
+                     {"zz", 2},  {"\x01", 1}, {"aa", 2},   {"abd", 3}, {"b\0\0", 3}};
     const int n = sizeof(names) / sizeof(*names);
     addNames(names, n);
     redisReply *r = vrange("-", 1, "+", 1, NULL);
@@ -565,9 +571,12 @@ Test(misc, vrange_bounds_and_errors) {
     vtErr(cmd(vt_c, "VRANGE r %s +", ""), "ERR invalid start range format");
     vtErr(cmd(vt_c, "VRANGE r - b"), "ERR invalid end range format");
     vtErr(cmd(vt_c, "VRANGE r [a %s", ""), "ERR invalid end range format");
-    vtErr(cmd(vt_c, "VRANGE r + -"), "ERR '-' can only be used as first argument, '+' only as second");
-    vtErr(cmd(vt_c, "VRANGE r - -"), "ERR '-' can only be used as first argument, '+' only as second");
-    vtErr(cmd(vt_c, "VRANGE r + +"), "ERR '-' can only be used as first argument, '+' only as second");
+    vtErr(cmd(vt_c, "VRANGE r + -"),
+          "ERR '-' can only be used as first argument, '+' only as second");
+    vtErr(cmd(vt_c, "VRANGE r - -"),
+          "ERR '-' can only be used as first argument, '+' only as second");
+    vtErr(cmd(vt_c, "VRANGE r + +"),
+          "ERR '-' can only be used as first argument, '+' only as second");
     vtErr(cmd(vt_c, "VRANGE r - + abc"), "ERR invalid COUNT value");
     vtErr(cmd(vt_c, "VRANGE r - + 1.5"), "ERR invalid COUNT value");
     vtErr(cmd(vt_c, "VRANGE r -"), "ERR wrong number of arguments for 'vrange' command");
@@ -719,8 +728,10 @@ static void checkModel(const model *m, uint64_t *seed, int step) {
         vtName(i, name);
         vtInt(cmd(vt_c, "VISMEMBER m %s", name), m->present[i]);
         r = cmd(vt_c, "VGETATTR m %s", name);
-        if (m->present[i] && m->attr[i][0]) cr_assert_str_eq(r->str, m->attr[i], "step %d", step);
-        else cr_assert_eq(r->type, REDIS_REPLY_NIL, "step %d: %s has no attribute", step, name);
+        if (m->present[i] && m->attr[i][0])
+            cr_assert_str_eq(r->str, m->attr[i], "step %d", step);
+        else
+            cr_assert_eq(r->type, REDIS_REPLY_NIL, "step %d: %s has no attribute", step, name);
         freeReplyObject(r);
         double out[MDIM];
         int d = vtEmb(vt_c, "m", name, strlen(name), out, MDIM);
@@ -765,10 +776,10 @@ Test(misc, model_random_walk) {
             int set = (int)(vtRand(&seed) % 3); /* 0 none, 1 value, 2 "" */
             char json[32];
             snprintf(json, sizeof(json), "{\"s\":%d}", step);
-            redisReply *r = set == 0 ? vtAdd(vt_c, "m", v, MDIM, step % 2, name, strlen(name),
-                                             "NOQUANT", NULL)
-                                     : vtAdd(vt_c, "m", v, MDIM, step % 2, name, strlen(name),
-                                             "SETATTR", set == 1 ? json : "", "NOQUANT", NULL);
+            redisReply *r =
+                set == 0 ? vtAdd(vt_c, "m", v, MDIM, step % 2, name, strlen(name), "NOQUANT", NULL)
+                         : vtAdd(vt_c, "m", v, MDIM, step % 2, name, strlen(name), "SETATTR",
+                                 set == 1 ? json : "", "NOQUANT", NULL);
             vtExpectInt(r, !m.present[i]);
             freeReplyObject(r);
             memcpy(m.vec[i], v, sizeof(v));

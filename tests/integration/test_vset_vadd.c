@@ -219,8 +219,10 @@ Test(vadd, quantisation_types) {
     for (int i = 0; i < 4; i++) {
         char key[16];
         sprintf(key, "q%d", i);
-        if (flags[i]) vtInt(vtAdd(vt_c, key, v, 3, 0, "a", 1, flags[i], NULL), 1);
-        else vtInt(vtAdd(vt_c, key, v, 3, 0, "a", 1, NULL), 1); /* default: Q8 */
+        if (flags[i])
+            vtInt(vtAdd(vt_c, key, v, 3, 0, "a", 1, flags[i], NULL), 1);
+        else
+            vtInt(vtAdd(vt_c, key, v, 3, 0, "a", 1, NULL), 1); /* default: Q8 */
         redisReply *r = cmd(vt_c, "VINFO %s", key);
         cr_assert_str_eq(r->element[0]->str, "quant-type");
         cr_assert_str_eq(r->element[1]->str, names[i]);
@@ -264,8 +266,8 @@ Test(vadd, m_is_respected_by_links) {
         cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
         for (size_t l = 0; l < r->elements; l++) {
             size_t max = l + 1 == r->elements ? 8 : 4; /* the last entry is level 0 */
-            cr_assert_leq(r->element[l]->elements, max, "%s level entry %zu has %zu links", name,
-                          l, r->element[l]->elements);
+            cr_assert_leq(r->element[l]->elements, max, "%s level entry %zu has %zu links", name, l,
+                          r->element[l]->elements);
         }
         freeReplyObject(r);
     }
@@ -365,7 +367,8 @@ Test(vadd, reduce_is_a_linear_projection) {
     uint64_t seed = 11;
     const int in = 64, out = 16, n = 200;
     float *v = vtRandVectors(&seed, n + 2, in);
-    float *x = v, *y = v + in, *sum = malloc(sizeof(float) * in), *twice = malloc(sizeof(float) * in);
+    float *x = v, *y = v + in, *sum = malloc(sizeof(float) * in),
+          *twice = malloc(sizeof(float) * in);
     for (int i = 0; i < in; i++) {
         sum[i] = x[i] + y[i];
         twice[i] = 2 * x[i];
@@ -480,13 +483,20 @@ Test(vadd, rejected_commands_change_nothing) {
     const char *spec = "ERR invalid vector specification";
     /* Malformed vectors, both for a new element and as an update of "a". */
     const char *bad[] = {
-        "VADD k VALUES 4 1 2 3 nan %s",      "VADD k VALUES 4 1 2 inf 4 %s",
-        "VADD k VALUES 4 1 -inf 3 4 %s",     "VADD k VALUES 4 1 2 3 1e39 %s",
-        "VADD k VALUES 4 1 2 3 abc %s",      "VADD k VALUES 4 1 2 3 %s",
-        "VADD k VALUES 0 %s",                "VADD k VALUES -1 1 %s",
-        "VADD k VALUES x 1 %s",              "VADD k VALUES 65537 1 %s",
-        "VADD k VALUES 4 1 2 3 4",           "VADD k VALUES 4 1 2 3 4e %s",
-        "VADD k FOO 4 1 2 3 4 %s",           "VADD k FP32 %s",
+        "VADD k VALUES 4 1 2 3 nan %s",
+        "VADD k VALUES 4 1 2 inf 4 %s",
+        "VADD k VALUES 4 1 -inf 3 4 %s",
+        "VADD k VALUES 4 1 2 3 1e39 %s",
+        "VADD k VALUES 4 1 2 3 abc %s",
+        "VADD k VALUES 4 1 2 3 %s",
+        "VADD k VALUES 0 %s",
+        "VADD k VALUES -1 1 %s",
+        "VADD k VALUES x 1 %s",
+        "VADD k VALUES 65537 1 %s",
+        "VADD k VALUES 4 1 2 3 4",
+        "VADD k VALUES 4 1 2 3 4e %s",
+        "VADD k FOO 4 1 2 3 4 %s",
+        "VADD k FP32 %s",
         "VADD k REDUCE 2 %s VALUES 4 1 2 3 4",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
@@ -552,6 +562,9 @@ Test(vadd, rejected_commands_change_nothing) {
     /* A rejected first VADD does not create the key. */
     vtErr(cmd(vt_c, "VADD fresh VALUES 2 1 nan a"), spec);
     vtErr(cmd(vt_c, "VADD fresh VALUES 2 1 2 a M 1"), "ERR invalid M");
+    redisReply *bad_attr = cmd(vt_c, "VADD fresh VALUES 2 1 2 a SETATTR {oops");
+    cr_assert_eq(bad_attr->type, REDIS_REPLY_ERROR);
+    freeReplyObject(bad_attr);
     vtInt(cmd(vt_c, "EXISTS fresh"), 0);
 }
 
@@ -597,8 +610,9 @@ Test(vadd, boundary_dimensions) {
                 vtName(i, name);
                 /* RAW blob size per quantisation. */
                 redisReply *r = cmd(vt_c, "VEMB %s %s RAW", key, name);
-                size_t want = qi == 0 ? 4 * (size_t)dim : qi == 1 ? (size_t)dim
-                                                                   : (size_t)(dim + 63) / 64 * 8;
+                size_t want = qi == 0   ? 4 * (size_t)dim
+                              : qi == 1 ? (size_t)dim
+                                        : (size_t)(dim + 63) / 64 * 8;
                 cr_assert_eq(r->element[1]->len, want, "%s RAW blob %zu bytes", key,
                              r->element[1]->len);
                 freeReplyObject(r);
@@ -611,8 +625,8 @@ Test(vadd, boundary_dimensions) {
                         double norm = 0;
                         for (int t = 0; t < dim; t++) norm += v[i * dim + t] * v[i * dim + t];
                         double tol = qi == 0 ? 1e-5 : sqrt(norm) / 127.0 + 1e-6;
-                        cr_assert_float_eq(tmp[j], x, tol, "%s e%d[%d] %f vs %f", key, i, j,
-                                           tmp[j], x);
+                        cr_assert_float_eq(tmp[j], x, tol, "%s e%d[%d] %f vs %f", key, i, j, tmp[j],
+                                           x);
                     }
                     deq[i * dim + j] = (float)tmp[j];
                 }

@@ -21,8 +21,10 @@ static const char *K = "vs";
 /* n random NOQUANT (or default) vectors as e0..e(n-1) in key K; returns them (caller frees). */
 static float *fill(int n, int dim, uint64_t seed, const char *quant) {
     float *v = vtRandVectors(&seed, n, dim);
-    if (quant) vtAddAll(vt_c, K, v, n, dim, quant, NULL);
-    else vtAddAll(vt_c, K, v, n, dim, NULL);
+    if (quant)
+        vtAddAll(vt_c, K, v, n, dim, quant, NULL);
+    else
+        vtAddAll(vt_c, K, v, n, dim, NULL);
     return v;
 }
 
@@ -135,8 +137,13 @@ Test(vsim, option_errors) {
         freeReplyObject(r);
     }
     /* The limits themselves are fine, options are case-insensitive and may repeat. */
-    const char *ok[] = {"COUNT 1",    "EF 1",        "EF 1000000", "EPSILON 0.0001",
-                        "FILTER-EF 1", "FILTER-EF 0", "count 3 withscores ef 7 truth nothread",
+    const char *ok[] = {"COUNT 1",
+                        "EF 1",
+                        "EF 1000000",
+                        "EPSILON 0.0001",
+                        "FILTER-EF 1",
+                        "FILTER-EF 0",
+                        "count 3 withscores ef 7 truth nothread",
                         "COUNT 2 COUNT 3"};
     for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++) {
         redisReply *r = vtCmd(vt_c, "VSIM vs ELE e1 %s", ok[i]);
