@@ -13,6 +13,7 @@
  *   loading        -LOADING and INFO loading:1 with progress while a snapshot loads.
  *   misconf        a save that cannot complete: INFO, log, -MISCONF, stop-writes-on-bgsave-error.
  *   config         dbfilename rules, save rules from CONFIG SET and from several file lines.
+ *   check_tool     quiver-check-snapshot on a valid, a truncated and a missing file.
  *
  * Every server runs with --dir in a data directory of the test's own, so a second server can
  * start on the first one's files. */
@@ -595,4 +596,49 @@ Test(persist, config) {
     freeReplyObject(r);
     redisFree(c);
     serverStop(&s);
+}
+
+/* ---- quiver-check-snapshot ---- */
+
+/* Runs a tool from src/ with one file argument; returns its exit code, output in *out. */
+static int runTool(const char *tool, const char *arg, char **out) {
+    char cmdline[1024];
+    snprintf(cmdline, sizeof(cmdline), "src/%s '%s' 2>&1", tool, arg);
+    FILE *p = popen(cmdline, "r");
+    cr_assert_not_null(p);
+    size_t cap = 4096, len = 0, n;
+    *out = malloc(cap);
+    while ((n = fread(*out + len, 1, cap - len - 1, p)) > 0) {
+        len += n;
+        if (cap - len < 2) *out = realloc(*out, cap *= 2);
+    }
+    (*out)[len] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+Test(persist, check_snapshot_tool) {
+    qvTestServer s;
+    startIn(&s, "--save \"\"");
+    redisContext *c = serverConnect(&s);
+    populate(c);
+    EXPECT_STATUS(cmd(c, "SAVE"), "OK");
+    redisFree(c);
+    serverStop(&s);
+    char *out;
+    cr_assert_eq(runTool("quiver-check-snapshot", dataPath("dump.qvs"), &out), 0, "%s", out);
+    cr_assert(strstr(out, "looks OK") && strstr(out, "index 'flat-l2'") &&
+                  strstr(out, "FLAT L2 f32 dim 8") && strstr(out, "REDUCE from 24") &&
+                  strstr(out, "declared"),
+              "%s", out);
+    free(out);
+    size_t n;
+    char *good = readFile(dataPath("dump.qvs"), &n);
+    writeFile(dataPath("cut.qvs"), good, n / 2);
+    cr_assert_eq(runTool("quiver-check-snapshot", dataPath("cut.qvs"), &out), 1, "%s", out);
+    cr_assert(strstr(out, "SNAPSHOT ERROR") && strstr(out, "at offset"), "%s", out);
+    free(out);
+    cr_assert_eq(runTool("quiver-check-snapshot", dataPath("none.qvs"), &out), 2, "%s", out);
+    free(out);
+    free(good);
 }
