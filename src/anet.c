@@ -169,7 +169,9 @@ int anetFdToString(int fd, char *buf, size_t buflen, int local) {
     } else if (sa.ss_family == AF_INET6) {
         struct sockaddr_in6 *s = (struct sockaddr_in6 *)&sa;
         inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof(ip));
-        snprintf(buf, buflen, "%s:%d", ip, ntohs(s->sin6_port));
+        /* Bracketed, as Redis formats it ("[::1]:6379"): CLIENT LIST/KILL ADDR and the slow
+         * log show it, and "::1:6379" cannot be split back into address and port. */
+        snprintf(buf, buflen, "[%s]:%d", ip, ntohs(s->sin6_port));
     } else if (sa.ss_family == AF_UNIX) {
         struct sockaddr_un *s = (struct sockaddr_un *)&sa;
         snprintf(buf, buflen, "%s:0", s->sun_path[0] ? s->sun_path : "/unixsocket");

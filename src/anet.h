@@ -23,7 +23,8 @@ int anetNonBlock(char *err, int fd);
 int anetCloexec(int fd);
 int anetEnableTcpNoDelay(char *err, int fd);
 int anetKeepAlive(char *err, int fd, int interval);
-/* "ip:port" of the peer / of our side; "[v6]:port" style is not used, Redis prints ip:port. */
+/* "ip:port" of the peer / of our side, IPv6 bracketed ("[::1]:6379") as Redis 7 prints it;
+ * "/path.sock:0" for unix sockets. */
 int anetFdToString(int fd, char *buf, size_t buflen, int local);
 int anetTcpConnect(char *err, const char *addr, int port); /* blocking, for tests and tools */
 
