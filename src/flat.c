@@ -1,7 +1,8 @@
 /* flat.c -- exact k-NN by scanning: the FLAT algorithm and the generic top-k oracle (flatTopK).
  *
- * Storage: blobs in chunks of slots (ids [0,1024) in chunks of 16,16,32,...,512, then 1024 per
- * chunk, as in hnsw.c), each chunk followed by one live byte per slot. Chunks never move, so a
+ * Storage: blobs in chunks of slots (ids [0,1024) in chunks of 16,16,32,...,512, then chunks that
+ * fill 256 KiB, an exact allocator size class, as in hnsw.c), each chunk's slots followed by one
+ * live byte per slot. Chunks never move, so a
  * pointer to a stored vector stays valid for as long as its id lives, and a small index costs a
  * small chunk. The chunk table is a plain array that grows by doubling; it is only touched by
  * writers, which run exclusively (flat.h).
@@ -16,14 +17,16 @@
 
 #include "zmalloc.h"
 
-#define CHUNK_BIG_SHIFT 10
-#define CHUNK_BIG (1u << CHUNK_BIG_SHIFT)
+#define CHUNK_SMALL_IDS 1024u
 #define CHUNK_SMALL 7 /* chunks 0..6 cover ids [0, 1024) */
+#define CHUNK_TARGET_BYTES (256u * 1024)
 
 struct flatIndex {
     qvSpace space;       /* copy of the caller's space */
     size_t blob_bytes;   /* space.blob_bytes */
     size_t stride;       /* slot size: blob_bytes rounded up to 8 */
+    uint32_t chunk_slots; /* slots per chunk beyond the first 1024 ids (>= 16) */
+    uint64_t chunk_magic; /* floor(2^64 / chunk_slots) + 1, for the division */
     uint8_t **chunks;    /* chunk c: capacity(c) slots, then capacity(c) live bytes */
     uint32_t nchunks, tcap;
     size_t slots;        /* slots in allocated chunks */
@@ -33,10 +36,12 @@ struct flatIndex {
     uint32_t nfree, free_cap;
 };
 
-static inline void chunkLocate(uint32_t id, uint32_t *c, uint32_t *off) {
-    if (id >= CHUNK_BIG) {
-        *c = (id >> CHUNK_BIG_SHIFT) + (CHUNK_SMALL - 1);
-        *off = id & (CHUNK_BIG - 1);
+static inline void chunkLocate(const flatIndex *f, uint32_t id, uint32_t *c, uint32_t *off) {
+    if (id >= CHUNK_SMALL_IDS) { /* exact division by multiply-high, as in hnsw.c */
+        uint32_t x = id - CHUNK_SMALL_IDS;
+        uint32_t q = (uint32_t)(((unsigned __int128)x * f->chunk_magic) >> 64);
+        *c = CHUNK_SMALL + q;
+        *off = x - q * f->chunk_slots;
     } else if (id < 16) {
         *c = 0;
         *off = id;
@@ -47,17 +52,17 @@ static inline void chunkLocate(uint32_t id, uint32_t *c, uint32_t *off) {
     }
 }
 
-static inline uint32_t chunkCapacity(uint32_t c) {
+static inline uint32_t chunkCapacity(const flatIndex *f, uint32_t c) {
     if (c == 0) return 16;
     if (c < CHUNK_SMALL) return 1u << (c + 3);
-    return CHUNK_BIG;
+    return f->chunk_slots;
 }
 
 static inline uint8_t *slotAt(const flatIndex *f, uint32_t id, uint8_t **live) {
     uint32_t c, off;
-    chunkLocate(id, &c, &off);
+    chunkLocate(f, id, &c, &off);
     uint8_t *chunk = f->chunks[c];
-    if (live) *live = chunk + (size_t)chunkCapacity(c) * f->stride + off;
+    if (live) *live = chunk + (size_t)chunkCapacity(f, c) * f->stride + off;
     return chunk + (size_t)off * f->stride;
 }
 
@@ -114,6 +119,10 @@ flatIndex *flatCreate(const qvSpace *space) {
     f->space = *space;
     f->blob_bytes = space->blob_bytes;
     f->stride = (space->blob_bytes + 7) & ~(size_t)7;
+    size_t target = CHUNK_TARGET_BYTES;
+    while (target < 16 * (f->stride + 1)) target *= 2;
+    f->chunk_slots = (uint32_t)(target / (f->stride + 1));
+    f->chunk_magic = UINT64_MAX / f->chunk_slots + 1;
     return f;
 }
 
@@ -133,13 +142,13 @@ uint32_t flatInsert(flatIndex *f, const void *blob) {
         if (f->id_bound >= FLAT_NONE - 1) return FLAT_NONE;
         id = f->id_bound;
         uint32_t c, off;
-        chunkLocate(id, &c, &off);
+        chunkLocate(f, id, &c, &off);
         if (c >= f->nchunks) {
             if (f->nchunks == f->tcap) {
                 f->tcap = f->tcap ? f->tcap * 2 : 16;
                 f->chunks = zrealloc(f->chunks, f->tcap * sizeof(*f->chunks));
             }
-            uint32_t cap = chunkCapacity(c);
+            uint32_t cap = chunkCapacity(f, c);
             f->chunks[f->nchunks++] = zcalloc((size_t)cap * (f->stride + 1));
             f->slots += cap;
         }
@@ -174,7 +183,7 @@ int flatSearch(const flatIndex *f, const void *query, uint32_t k, qvFilterFn fil
     /* Walk chunk by chunk: no per-id chunk lookup on the hot path. */
     uint32_t id = 0;
     for (uint32_t c = 0; c < f->nchunks && id < f->id_bound; c++) {
-        uint32_t cap = chunkCapacity(c);
+        uint32_t cap = chunkCapacity(f, c);
         const uint8_t *chunk = f->chunks[c];
         const uint8_t *live = chunk + (size_t)cap * f->stride;
         for (uint32_t off = 0; off < cap && id < f->id_bound; off++, id++) {

@@ -13,10 +13,11 @@
  * reaches level l with probability 4^-l, so 1/4 of nodes have any) are one allocation per such
  * node: level * (1 + M) uint32 (a count and M ids per level), pointed to by `upper`. Slots live in
  * chunks: ids [0,1024) in chunks of 16,16,32,...,512 slots (so a one-element index costs 16 slots,
- * not 1024), then 1024 ids per chunk. A chunk is never moved or freed while the index lives, so a
+ * not 1024), then chunks that fill 256 KiB exactly (see chunkLocate: a power of two is an exact
+ * allocator size class). A chunk is never moved or freed while the index lives, so a
  * search may hold a pointer into a slot while an insert grows the index. The chunk table (chunk
  * pointers) is copied when it grows and published with a release store; old tables are kept until
- * hnswFree (N/1024 pointers each, geometric, so at most the size of the current one).
+ * hnswFree (a pointer per ~1000 slots each, geometric, so at most the size of the current one).
  * Q8, dim 128, M 16: slot = 16 + 128 + 136 = 280 B; upper levels add ~1/3 level * 68 B per node.
  *
  * INVARIANTS (hnswValidate checks all of them):
@@ -122,10 +123,13 @@
 #define SLOT_COUNT0 12 /* uint32_t count, followed by 2M uint32 ids: the level-0 list */
 #define SLOT_LIVE 1
 
-/* ---- chunks: ids [0,1024) in chunks of 16,16,32,..,512, then 1024 per chunk ---- */
-#define CHUNK_BIG_SHIFT 10
-#define CHUNK_BIG (1u << CHUNK_BIG_SHIFT)
+/* ---- chunks: ids [0,1024) in chunks of 16,16,32,..,512 slots; then chunks of chunk_slots, the
+ * most slots that fit in a power-of-two size (256 KiB, more for huge slots): a power of two is an
+ * exact allocator size class, so the big chunks waste under one slot each (1024 slots of 280 B
+ * would be 280 KiB, which jemalloc rounds up to 320 KiB: 14% lost). ---- */
+#define CHUNK_SMALL_IDS 1024u
 #define CHUNK_SMALL 7 /* chunks 0..6 cover ids [0, 1024) */
+#define CHUNK_TARGET_BYTES (256u * 1024)
 
 #define EP_NONE ((uint64_t)HNSW_NONE)
 #define EP_PACK(level, id) (((uint64_t)(uint32_t)(level) << 32) | (uint32_t)(id))
@@ -165,6 +169,8 @@ struct hnswIndex {
     size_t blob_bytes;          /* space.blob_bytes */
     size_t blob_off;            /* offset of the blob in a slot */
     size_t stride;              /* slot size, multiple of 8 */
+    uint32_t chunk_slots;       /* slots per chunk beyond the first 1024 ids (>= 16) */
+    uint64_t chunk_magic;       /* floor(2^64 / chunk_slots) + 1, for the division */
 
     uint8_t **chunks;           /* current chunk table (atomic pointer: acquire/release) */
     uint8_t **tbase;            /* its allocation: tbase[0] links to the previous (retired) one */
@@ -203,10 +209,14 @@ static inline void cpuRelax(void) {
 #endif
 }
 
-static inline void chunkLocate(uint32_t id, uint32_t *c, uint32_t *off) {
-    if (id >= CHUNK_BIG) {
-        *c = (id >> CHUNK_BIG_SHIFT) + (CHUNK_SMALL - 1);
-        *off = id & (CHUNK_BIG - 1);
+static inline void chunkLocate(const hnswIndex *h, uint32_t id, uint32_t *c, uint32_t *off) {
+    if (id >= CHUNK_SMALL_IDS) {
+        /* x / chunk_slots by multiply-high: exact for every 32-bit x (chunk_magic is
+         * floor(2^64 / slots) + 1 and the error stays below 2^-32 < 1 / slots). */
+        uint32_t x = id - CHUNK_SMALL_IDS;
+        uint32_t q = (uint32_t)(((unsigned __int128)x * h->chunk_magic) >> 64);
+        *c = CHUNK_SMALL + q;
+        *off = x - q * h->chunk_slots;
     } else if (id < 16) {
         *c = 0;
         *off = id;
@@ -217,15 +227,15 @@ static inline void chunkLocate(uint32_t id, uint32_t *c, uint32_t *off) {
     }
 }
 
-static inline uint32_t chunkCapacity(uint32_t c) {
+static inline uint32_t chunkCapacity(const hnswIndex *h, uint32_t c) {
     if (c == 0) return 16;
     if (c < CHUNK_SMALL) return 1u << (c + 3);
-    return CHUNK_BIG;
+    return h->chunk_slots;
 }
 
 static inline uint8_t *nodeAt(const hnswIndex *h, uint32_t id) {
     uint32_t c, off;
-    chunkLocate(id, &c, &off);
+    chunkLocate(h, id, &c, &off);
     uint8_t **t = LOAD((uint8_t ***)&h->chunks);
     uint8_t *chunk = LOAD(&t[c]);
     return chunk + (size_t)off * h->stride;
@@ -414,7 +424,7 @@ static int randomLevel(hnswIndex *h) {
 /* Makes sure the chunk holding id exists. Caller holds alloc_lock or exclusive access. */
 static void ensureChunks(hnswIndex *h, uint32_t id) {
     uint32_t c, off;
-    chunkLocate(id, &c, &off);
+    chunkLocate(h, id, &c, &off);
     while (h->nchunks <= c) {
         uint32_t n = h->nchunks;
         if (n == h->tcap) {
@@ -428,9 +438,9 @@ static void ensureChunks(hnswIndex *h, uint32_t id) {
             h->table_bytes += (ncap + 1) * sizeof(*nb);
             STORE(&h->chunks, nb + 1);
         }
-        uint8_t *chunk = zcalloc((size_t)chunkCapacity(n) * h->stride);
+        uint8_t *chunk = zcalloc((size_t)chunkCapacity(h, n) * h->stride);
         STORE(&h->chunks[n], chunk);
-        h->slots += chunkCapacity(n);
+        h->slots += chunkCapacity(h, n);
         h->nchunks = n + 1;
     }
 }
@@ -507,8 +517,10 @@ static hnswCtx *ctxAcquire(hnswIndex *h) {
 
     uint32_t bound = LOAD(&h->id_bound);
     if (bound > c->tags_cap) {
-        /* Room to spare so that ids born during this search are usually covered too. */
+        /* Doubling: few reallocations (each size class passed through leaves a batch of blocks
+         * in the allocator's thread cache), and room for ids born during this search. */
         uint64_t want = (uint64_t)bound + bound / 8 + 256;
+        if (want < 2 * (uint64_t)c->tags_cap) want = 2 * (uint64_t)c->tags_cap;
         uint32_t ncap = want > UINT32_MAX ? UINT32_MAX : (uint32_t)want;
         c->tags = zrealloc(c->tags, (size_t)ncap * sizeof(uint16_t));
         memset(c->tags + c->tags_cap, 0, (size_t)(ncap - c->tags_cap) * sizeof(uint16_t));
@@ -1175,6 +1187,10 @@ hnswIndex *hnswCreate(const qvSpace *space, uint32_t M, uint32_t ef_construction
     h->blob_bytes = space->blob_bytes;
     h->blob_off = SLOT_COUNT0 + sizeof(uint32_t) * (1 + 2 * (size_t)M);
     h->stride = (h->blob_off + h->blob_bytes + 7) & ~(size_t)7;
+    size_t target = CHUNK_TARGET_BYTES;
+    while (target < 16 * h->stride) target *= 2;
+    h->chunk_slots = (uint32_t)(target / h->stride);
+    h->chunk_magic = UINT64_MAX / h->chunk_slots + 1;
     h->ep = EP_NONE;
     pthread_mutex_init(&h->alloc_lock, NULL);
     pthread_mutex_init(&h->ep_lock, NULL);

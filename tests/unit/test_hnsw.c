@@ -173,7 +173,9 @@ static void recallCase(qvMetric metric, qvQuant quant, const char *gtfile, doubl
     cr_assert(frac > 0.22 && frac < 0.28, "level distribution: %.3f above level 0", frac);
     if (check_memory) {
         cr_assert_leq((double)total / s.nb, 450.0);
-        cr_assert_leq((double)(mem1 - mem0) / s.nb, 450.0);
+        /* The allocator's own count adds a fixed cost, not a per-element one (jemalloc's thread
+         * cache holds a batch of every small size class touched), so it gets 1 MiB of slack. */
+        cr_assert_leq((double)(mem1 - mem0), 450.0 * s.nb + 1048576);
     }
     hnswFree(h);
     free(blobs);
