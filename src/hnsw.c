@@ -156,6 +156,8 @@ typedef struct hnswCtx {
     uint32_t vict_cap;
     qvHit *lv;          /* insert: candidates per level, (efc + 1) each */
     uint32_t lv_cap;
+    uint32_t *fresh;    /* search: the unvisited neighbours of the node being expanded (2M) */
+    uint32_t fresh_cap;
     int in_use;         /* taken from the pool (pool_lock) */
     struct hnswCtx *next_free;
     struct hnswCtx *next_all;
@@ -169,6 +171,7 @@ struct hnswIndex {
     size_t blob_bytes;          /* space.blob_bytes */
     size_t blob_off;            /* offset of the blob in a slot */
     size_t stride;              /* slot size, multiple of 8 */
+    size_t prefetch_bytes;      /* how much of a blob a search prefetches (<= 256) */
     uint32_t chunk_slots;       /* slots per chunk beyond the first 1024 ids (>= 16) */
     uint64_t chunk_magic;       /* floor(2^64 / chunk_slots) + 1, for the division */
 
@@ -541,7 +544,8 @@ static void ctxRelease(hnswIndex *h, hnswCtx *c) {
 static size_t ctxBytes(const hnswCtx *c) {
     return sizeof(*c) + (size_t)c->tags_cap * sizeof(uint16_t) +
            ((size_t)c->cand_cap + c->res_cap + c->sel_cap + c->vict_cap + c->lv_cap) *
-               sizeof(qvHit);
+               sizeof(qvHit) +
+           (size_t)c->fresh_cap * sizeof(uint32_t);
 }
 
 static void ctxFree(hnswCtx *c) {
@@ -551,6 +555,7 @@ static void ctxFree(hnswCtx *c) {
     zfree(c->sel);
     zfree(c->vict);
     zfree(c->lv);
+    zfree(c->fresh);
     zfree(c);
 }
 
@@ -615,6 +620,7 @@ static uint32_t searchLayer(hnswIndex *h, hnswCtx *c, const void *q, qvHit ep, u
     uint32_t nc = 0, nr = 0, fc = 0;
     c->res = growArray(h, c->res, &c->res_cap, ef + 1, sizeof(qvHit));
     c->cand = growArray(h, c->cand, &c->cand_cap, 64, sizeof(qvHit));
+    c->fresh = growArray(h, c->fresh, &c->fresh_cap, 2 * h->M, sizeof(uint32_t));
     ctxNewEpoch(c);
     visitOnce(c, ep.id);
     minPush(c->cand, &nc, ep);
@@ -626,11 +632,18 @@ static uint32_t searchLayer(hnswIndex *h, hnswCtx *c, const void *q, qvHit ep, u
         if (nr >= ef && hitLess(c->res[0], cur)) break;
         minPop(c->cand, &nc);
         uint32_t *L = nodeList(h, nodeAt(h, cur.id), level);
-        uint32_t n = listCount(L);
+        uint32_t n = listCount(L), nf = 0;
+        /* Two passes: first pick the unvisited neighbours and prefetch their vectors, so the
+         * memory latency of all of them overlaps; then compute the distances. */
         for (uint32_t i = 1; i <= n; i++) {
             uint32_t id = LOAD(&L[i]);
             if (!visitOnce(c, id)) continue;
-            if (i < n) __builtin_prefetch(vecOf(h, LOAD(&L[i + 1])));
+            const char *v = vecOf(h, id);
+            for (size_t o = 0; o < h->prefetch_bytes; o += 64) __builtin_prefetch(v + o);
+            c->fresh[nf++] = id;
+        }
+        for (uint32_t i = 0; i < nf; i++) {
+            uint32_t id = c->fresh[i];
             qvHit x = {id, dist(h, q, vecOf(h, id))};
             (*visited)++;
             if (nr >= ef && !hitLess(x, c->res[0])) continue;
@@ -1187,6 +1200,7 @@ hnswIndex *hnswCreate(const qvSpace *space, uint32_t M, uint32_t ef_construction
     h->blob_bytes = space->blob_bytes;
     h->blob_off = SLOT_COUNT0 + sizeof(uint32_t) * (1 + 2 * (size_t)M);
     h->stride = (h->blob_off + h->blob_bytes + 7) & ~(size_t)7;
+    h->prefetch_bytes = h->blob_bytes < 256 ? h->blob_bytes : 256;
     size_t target = CHUNK_TARGET_BYTES;
     while (target < 16 * h->stride) target *= 2;
     h->chunk_slots = (uint32_t)(target / h->stride);
