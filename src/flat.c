@@ -17,22 +17,22 @@
 
 #include "zmalloc.h"
 
-#define CHUNK_SMALL_IDS 1024u
-#define CHUNK_SMALL 7 /* chunks 0..6 cover ids [0, 1024) */
+#define CHUNK_SMALL_IDS    1024u
+#define CHUNK_SMALL        7 /* chunks 0..6 cover ids [0, 1024) */
 #define CHUNK_TARGET_BYTES (256u * 1024)
 
 struct flatIndex {
-    qvSpace space;       /* copy of the caller's space */
-    size_t blob_bytes;   /* space.blob_bytes */
-    size_t stride;       /* slot size: blob_bytes rounded up to 8 */
+    qvSpace space;        /* copy of the caller's space */
+    size_t blob_bytes;    /* space.blob_bytes */
+    size_t stride;        /* slot size: blob_bytes rounded up to 8 */
     uint32_t chunk_slots; /* slots per chunk beyond the first 1024 ids (>= 16) */
     uint64_t chunk_magic; /* floor(2^64 / chunk_slots) + 1, for the division */
-    uint8_t **chunks;    /* chunk c: capacity(c) slots, then capacity(c) live bytes */
+    uint8_t **chunks;     /* chunk c: capacity(c) slots, then capacity(c) live bytes */
     uint32_t nchunks, tcap;
-    size_t slots;        /* slots in allocated chunks */
-    uint32_t id_bound;   /* ids in use are < this */
-    uint32_t size;       /* live ids */
-    uint32_t *free_ids;  /* freed ids, a stack */
+    size_t slots;       /* slots in allocated chunks */
+    uint32_t id_bound;  /* ids in use are < this */
+    uint32_t size;      /* live ids */
+    uint32_t *free_ids; /* freed ids, a stack */
     uint32_t nfree, free_cap;
 };
 

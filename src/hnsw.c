@@ -116,90 +116,90 @@
 #include "zmalloc.h"
 
 /* ---- slot layout (offsets in bytes) ---- */
-#define SLOT_UPPER 0   /* uint32_t *: upper-level lists, NULL at level 0 */
-#define SLOT_LEVEL 8   /* uint8_t */
-#define SLOT_FLAGS 9   /* uint8_t: SLOT_LIVE */
-#define SLOT_LOCK 10   /* uint8_t spin lock over this node's link lists */
+#define SLOT_UPPER  0  /* uint32_t *: upper-level lists, NULL at level 0 */
+#define SLOT_LEVEL  8  /* uint8_t */
+#define SLOT_FLAGS  9  /* uint8_t: SLOT_LIVE */
+#define SLOT_LOCK   10 /* uint8_t spin lock over this node's link lists */
 #define SLOT_COUNT0 12 /* uint32_t count, followed by 2M uint32 ids: the level-0 list */
-#define SLOT_LIVE 1
+#define SLOT_LIVE   1
 
 /* ---- chunks: ids [0,1024) in chunks of 16,16,32,..,512 slots; then chunks of chunk_slots, the
  * most slots that fit in a power-of-two size (256 KiB, more for huge slots): a power of two is an
  * exact allocator size class, so the big chunks waste under one slot each (1024 slots of 280 B
  * would be 280 KiB, which jemalloc rounds up to 320 KiB: 14% lost). ---- */
-#define CHUNK_SMALL_IDS 1024u
-#define CHUNK_SMALL 7 /* chunks 0..6 cover ids [0, 1024) */
+#define CHUNK_SMALL_IDS    1024u
+#define CHUNK_SMALL        7 /* chunks 0..6 cover ids [0, 1024) */
 #define CHUNK_TARGET_BYTES (256u * 1024)
 
-#define EP_NONE ((uint64_t)HNSW_NONE)
+#define EP_NONE            ((uint64_t)HNSW_NONE)
 #define EP_PACK(level, id) (((uint64_t)(uint32_t)(level) << 32) | (uint32_t)(id))
-#define EP_ID(ep) ((uint32_t)(ep))
-#define EP_LEVEL(ep) ((int)((ep) >> 32))
+#define EP_ID(ep)          ((uint32_t)(ep))
+#define EP_LEVEL(ep)       ((int)((ep) >> 32))
 
-#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#define RLOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
-#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define LOAD(p)         __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define RLOAD(p)        __atomic_load_n((p), __ATOMIC_RELAXED)
+#define STORE(p, v)     __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define COUNT_ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
 
 /* Per-thread scratch of a search or insert; see SEARCH SCRATCH above. */
 typedef struct hnswCtx {
-    uint16_t *tags;     /* visited epoch per id */
+    uint16_t *tags; /* visited epoch per id */
     uint32_t tags_cap;
     uint16_t epoch;
-    qvHit *cand;        /* min-heap of candidates to expand */
+    qvHit *cand; /* min-heap of candidates to expand */
     uint32_t cand_cap;
-    qvHit *res;         /* max-heap of results (worst on top), sorted ascending afterwards */
+    qvHit *res; /* max-heap of results (worst on top), sorted ascending afterwards */
     uint32_t res_cap;
-    qvHit *sel;         /* neighbour selection: kept then pruned (2 * candidates) */
+    qvHit *sel; /* neighbour selection: kept then pruned (2 * candidates) */
     uint32_t sel_cap;
-    qvHit *vict;        /* victim choice: a full list plus the newcomer */
+    qvHit *vict; /* victim choice: a full list plus the newcomer */
     uint32_t vict_cap;
-    qvHit *lv;          /* insert: candidates per level, (efc + 1) each */
+    qvHit *lv; /* insert: candidates per level, (efc + 1) each */
     uint32_t lv_cap;
-    uint32_t *fresh;    /* search: the unvisited neighbours of the node being expanded (2M) */
+    uint32_t *fresh; /* search: the unvisited neighbours of the node being expanded (2M) */
     uint32_t fresh_cap;
-    int in_use;         /* taken from the pool (pool_lock) */
+    int in_use; /* taken from the pool (pool_lock) */
     struct hnswCtx *next_free;
     struct hnswCtx *next_all;
 } hnswCtx;
 
 struct hnswIndex {
-    qvSpace space;              /* copy of the caller's space */
-    uint32_t M;                 /* links per upper level; 2M at level 0 */
-    uint32_t ef_construction;   /* default insert search width */
-    uint64_t seed;              /* level draws: splitmix64(seed + n * golden) */
-    size_t blob_bytes;          /* space.blob_bytes */
-    size_t blob_off;            /* offset of the blob in a slot */
-    size_t stride;              /* slot size, multiple of 8 */
-    size_t prefetch_bytes;      /* how much of a blob a search prefetches (<= 256) */
-    uint32_t chunk_slots;       /* slots per chunk beyond the first 1024 ids (>= 16) */
-    uint64_t chunk_magic;       /* floor(2^64 / chunk_slots) + 1, for the division */
+    qvSpace space;            /* copy of the caller's space */
+    uint32_t M;               /* links per upper level; 2M at level 0 */
+    uint32_t ef_construction; /* default insert search width */
+    uint64_t seed;            /* level draws: splitmix64(seed + n * golden) */
+    size_t blob_bytes;        /* space.blob_bytes */
+    size_t blob_off;          /* offset of the blob in a slot */
+    size_t stride;            /* slot size, multiple of 8 */
+    size_t prefetch_bytes;    /* how much of a blob a search prefetches (<= 256) */
+    uint32_t chunk_slots;     /* slots per chunk beyond the first 1024 ids (>= 16) */
+    uint64_t chunk_magic;     /* floor(2^64 / chunk_slots) + 1, for the division */
 
-    uint8_t **chunks;           /* current chunk table (atomic pointer: acquire/release) */
-    uint8_t **tbase;            /* its allocation: tbase[0] links to the previous (retired) one */
-    uint32_t nchunks;           /* chunks allocated (alloc_lock) */
-    uint32_t tcap;              /* capacity of the current table */
-    size_t slots;               /* slots in allocated chunks */
-    size_t table_bytes;         /* all tables, retired included */
+    uint8_t **chunks;   /* current chunk table (atomic pointer: acquire/release) */
+    uint8_t **tbase;    /* its allocation: tbase[0] links to the previous (retired) one */
+    uint32_t nchunks;   /* chunks allocated (alloc_lock) */
+    uint32_t tcap;      /* capacity of the current table */
+    size_t slots;       /* slots in allocated chunks */
+    size_t table_bytes; /* all tables, retired included */
 
-    uint32_t id_bound;          /* atomic: ids in use are < this */
-    uint32_t size;              /* atomic: live nodes */
-    uint32_t *free_ids;         /* freed ids, a stack (alloc_lock) */
+    uint32_t id_bound;  /* atomic: ids in use are < this */
+    uint32_t size;      /* atomic: live nodes */
+    uint32_t *free_ids; /* freed ids, a stack (alloc_lock) */
     uint32_t nfree, free_cap;
     pthread_mutex_t alloc_lock; /* id allocation and chunk growth */
 
-    pthread_mutex_t ep_lock;    /* entry point / max level changes by inserts */
-    uint64_t ep;                /* atomic: EP_PACK(max level, entry id) or EP_NONE */
+    pthread_mutex_t ep_lock;                  /* entry point / max level changes by inserts */
+    uint64_t ep;                              /* atomic: EP_PACK(max level, entry id) or EP_NONE */
     uint32_t level_count[HNSW_MAX_LEVEL + 1]; /* atomic: live nodes whose top level is l */
-    uint64_t rng;               /* atomic: level draws so far */
-    size_t upper_bytes;         /* atomic: bytes of upper-level lists */
+    uint64_t rng;                             /* atomic: level draws so far */
+    size_t upper_bytes;                       /* atomic: bytes of upper-level lists */
 
-    pthread_mutex_t pool_lock;  /* the scratch context pool */
+    pthread_mutex_t pool_lock; /* the scratch context pool */
     hnswCtx *pool_free;
     hnswCtx *pool_all;
-    size_t pool_bytes;          /* atomic */
+    size_t pool_bytes; /* atomic */
 
-    hnswStats stats;            /* atomic counters */
+    hnswStats stats; /* atomic counters */
 };
 
 /* ======================================================================================= */
@@ -282,8 +282,10 @@ static inline void slotLock(uint8_t *n) {
     unsigned spins = 0;
     while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)) {
         do {
-            if (++spins < 64) cpuRelax();
-            else sched_yield();
+            if (++spins < 64)
+                cpuRelax();
+            else
+                sched_yield();
         } while (__atomic_load_n(l, __ATOMIC_RELAXED));
     }
 }
@@ -655,8 +657,10 @@ static uint32_t searchLayer(hnswIndex *h, hnswCtx *c, const void *q, qvHit ep, u
                 fc++;
                 if (!filter(id, fctx)) continue;
             }
-            if (nr < ef) maxPush(c->res, &nr, x);
-            else maxSiftDown(c->res, nr, x); /* replaces the worst */
+            if (nr < ef)
+                maxPush(c->res, &nr, x);
+            else
+                maxSiftDown(c->res, nr, x); /* replaces the worst */
         }
     }
 out:
@@ -683,8 +687,8 @@ int hnswSearch(hnswIndex *h, const void *query, uint32_t k, uint32_t ef, qvFilte
     hnswCtx *c = ctxAcquire(h);
     uint64_t visited = 0, fchecks = 0;
     qvHit cur = descend(h, query, ep, 0, &visited);
-    uint32_t n = searchLayer(h, c, query, cur, ef, 0, filter, fctx, max_filter_visits, &visited,
-                             &fchecks);
+    uint32_t n =
+        searchLayer(h, c, query, cur, ef, 0, filter, fctx, max_filter_visits, &visited, &fchecks);
     maxHeapSortAsc(c->res, n);
     if (n > k) n = k;
     memcpy(out, c->res, n * sizeof(qvHit));
@@ -722,8 +726,8 @@ static int shareNeighbour(const uint32_t *Lo, const uint32_t *Lv) {
  * the owner is: alg. 4 would prune it), else the farthest; but if the newcomer comes first in
  * that order (it is redundant, or the farthest of all), it is refused instead.
  * Caller holds the owner's lock. */
-static uint32_t pickVictim(hnswIndex *h, hnswCtx *c, uint32_t owner, uint32_t *L,
-                           uint32_t newcomer, float dnew, int l) {
+static uint32_t pickVictim(hnswIndex *h, hnswCtx *c, uint32_t owner, uint32_t *L, uint32_t newcomer,
+                           float dnew, int l) {
     uint32_t n = listCount(L), m = 0;
     uint32_t floor = capOf(h, l) / 4;
     if (floor < 1) floor = 1;
@@ -915,8 +919,7 @@ static void linkInOrder(hnswIndex *h, hnswCtx *c, uint32_t x, int l, const qvHit
 /* Connects new node q at level l to the candidates W[0..nw) (ascending): alg. 4 with
  * keepPrunedConnections gives the order -- the heuristic's picks, then the pruned closest first
  * -- and linkInOrder the links, until q has M of them. */
-static void connectNode(hnswIndex *h, hnswCtx *c, uint32_t q, int l, const qvHit *W,
-                        uint32_t nw) {
+static void connectNode(hnswIndex *h, hnswCtx *c, uint32_t q, int l, const qvHit *W, uint32_t nw) {
     uint32_t want = h->M, nk = 0, np = 0;
     c->sel = growArray(h, c->sel, &c->sel_cap, nw, sizeof(qvHit));
     c->vict = growArray(h, c->vict, &c->vict_cap, nw, sizeof(qvHit));
@@ -1434,8 +1437,7 @@ fail:
 
 int hnswRestoreNode(hnswIndex *h, uint32_t id, int level, const uint32_t *const *links,
                     const uint32_t *counts, const void *blob) {
-    if (id >= HNSW_NONE - 1 || level < 0 || level > HNSW_MAX_LEVEL || !blob || !counts)
-        return -1;
+    if (id >= HNSW_NONE - 1 || level < 0 || level > HNSW_MAX_LEVEL || !blob || !counts) return -1;
     for (int l = 0; l <= level; l++)
         if (counts[l] > capOf(h, l) || (counts[l] && (!links || !links[l]))) return -1;
     ensureChunks(h, id);

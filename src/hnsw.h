@@ -22,23 +22,23 @@
 
 #include "distance.h"
 
-#define HNSW_MAX_LEVEL 16 /* levels 0..16, as Redis */
-#define HNSW_NONE UINT32_MAX /* "no node" id */
-#define HNSW_DEFAULT_M 16
-#define HNSW_MIN_M 2
-#define HNSW_MAX_M 4096
+#define HNSW_MAX_LEVEL               16         /* levels 0..16, as Redis */
+#define HNSW_NONE                    UINT32_MAX /* "no node" id */
+#define HNSW_DEFAULT_M               16
+#define HNSW_MIN_M                   2
+#define HNSW_MAX_M                   4096
 #define HNSW_DEFAULT_EF_CONSTRUCTION 200
-#define HNSW_DEFAULT_EF 100 /* search width used when hnswSearch is given ef = 0 */
+#define HNSW_DEFAULT_EF              100 /* search width used when hnswSearch is given ef = 0 */
 
 typedef struct hnswIndex hnswIndex;
 
 /* Counters kept with relaxed atomics; a snapshot, not a transaction. */
 typedef struct hnswStats {
-    uint64_t searches;       /* hnswSearch calls that ran on a non-empty index */
-    uint64_t visited;        /* nodes whose distance those searches computed (all levels) */
-    uint64_t inserts;        /* successful hnswInsert calls */
-    uint64_t deletes;        /* successful hnswDelete calls */
-    uint64_t filter_checks;  /* filter callbacks made by searches */
+    uint64_t searches;      /* hnswSearch calls that ran on a non-empty index */
+    uint64_t visited;       /* nodes whose distance those searches computed (all levels) */
+    uint64_t inserts;       /* successful hnswInsert calls */
+    uint64_t deletes;       /* successful hnswDelete calls */
+    uint64_t filter_checks; /* filter callbacks made by searches */
 } hnswStats;
 
 /* Creates an empty index. The space is copied (the caller's may go away). M is clamped to
@@ -68,14 +68,14 @@ int hnswSearch(hnswIndex *h, const void *query, uint32_t k, uint32_t ef, qvFilte
                void *fctx, uint32_t max_filter_visits, qvHit *out);
 
 /* ---- accessors ---- */
-uint32_t hnswSize(const hnswIndex *h);           /* live nodes */
+uint32_t hnswSize(const hnswIndex *h); /* live nodes */
 uint32_t hnswM(const hnswIndex *h);
 uint32_t hnswEfConstruction(const hnswIndex *h);
 const qvSpace *hnswSpace(const hnswIndex *h);
-int hnswMaxLevel(const hnswIndex *h);            /* -1 when empty */
-uint32_t hnswEntryPoint(const hnswIndex *h);     /* HNSW_NONE when empty */
-uint32_t hnswIdBound(const hnswIndex *h);        /* every id ever used is < this */
-int hnswIsLive(const hnswIndex *h, uint32_t id); /* 0 for any id, even out of range */
+int hnswMaxLevel(const hnswIndex *h);               /* -1 when empty */
+uint32_t hnswEntryPoint(const hnswIndex *h);        /* HNSW_NONE when empty */
+uint32_t hnswIdBound(const hnswIndex *h);           /* every id ever used is < this */
+int hnswIsLive(const hnswIndex *h, uint32_t id);    /* 0 for any id, even out of range */
 int hnswNodeLevel(const hnswIndex *h, uint32_t id); /* -1 if not live */
 /* The links of a live node at one level (NULL, *count = 0 if not live or level too high). The
  * pointer is into the index: valid until the node is deleted; copy it if inserts may run. */

@@ -27,10 +27,11 @@ static inline int dsPath(char *buf, size_t len, const char *file, char *err, siz
     struct stat st;
     const char *dir = dsDir();
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen,
-                 "datasets folder '%.300s' not found (set QUIVER_DATASETS, or run from the repo root "
-                 "with ../shared/datasets present)",
-                 dir);
+        snprintf(
+            err, errlen,
+            "datasets folder '%.300s' not found (set QUIVER_DATASETS, or run from the repo root "
+            "with ../shared/datasets present)",
+            dir);
         return -1;
     }
     snprintf(buf, len, "%s/%s", dir, file);
@@ -59,8 +60,8 @@ static inline void *dsLoadVecs(const char *file, uint32_t *n_out, uint32_t *d_ou
     }
     size_t rec = 4 + 4 * (size_t)d;
     if ((size_t)size % rec != 0) {
-        snprintf(err, errlen, "%.300s: size %ld is not a multiple of the record size %zu", path, size,
-                 rec);
+        snprintf(err, errlen, "%.300s: size %ld is not a multiple of the record size %zu", path,
+                 size, rec);
         fclose(fp);
         return NULL;
     }

@@ -280,9 +280,10 @@ Test(hnsw, churn_insert_delete_validate) {
         if (hnswIsLive(h, id)) hnswInsert(fresh, hnswVector(h, id), 0);
     double r_fresh = graphRecall(fresh, queries, s.nq, 10, 10, NULL, NULL);
     hnswFree(fresh);
-    fprintf(stderr, "HNSW churn (Q8 cosine): recall vs exact at ef 100: %.4f after 2500 deletes, "
-                    "%.4f after 2000 more inserts; at ef 10: %.4f (fresh build of the same set: "
-                    "%.4f)\n",
+    fprintf(stderr,
+            "HNSW churn (Q8 cosine): recall vs exact at ef 100: %.4f after 2500 deletes, "
+            "%.4f after 2000 more inserts; at ef 10: %.4f (fresh build of the same set: "
+            "%.4f)\n",
             r_del, r_end, r_low, r_fresh);
     cr_assert_geq(r_del, 0.90);
     cr_assert_geq(r_end, 0.90);
@@ -361,9 +362,9 @@ Test(hnsw, clustered_duplicates_stay_connected) {
     uint32_t Ms[] = {4, 5, 8};
     for (int cfg = 0; cfg < 6; cfg++) {
         qvSpace sp;
-        cr_assert_eq(qvSpaceInit(&sp, cfg & 1 ? QV_METRIC_L2 : QV_METRIC_COSINE,
-                                 (qvQuant)(cfg % 3), DIM),
-                     0);
+        cr_assert_eq(
+            qvSpaceInit(&sp, cfg & 1 ? QV_METRIC_L2 : QV_METRIC_COSINE, (qvQuant)(cfg % 3), DIM),
+            0);
         hnswIndex *h = hnswCreate(&sp, Ms[cfg % 3], 40, cfg);
         float cent[CL][DIM], v[DIM];
         for (int c = 0; c < CL; c++)
@@ -520,8 +521,8 @@ Test(hnsw, concurrent_searches_match_serial) {
     pthread_t th[T];
     searchJob jobs[T];
     for (int t = 0; t < T; t++) {
-        jobs[t] = (searchJob){.h = h, .queries = queries, .nq = s.nq, .ref = ref, .refn = refn,
-                              .rounds = 3};
+        jobs[t] = (searchJob){
+            .h = h, .queries = queries, .nq = s.nq, .ref = ref, .refn = refn, .rounds = 3};
         pthread_create(&th[t], NULL, searchThread, &jobs[t]);
     }
     for (int t = 0; t < T; t++) {
@@ -548,7 +549,8 @@ typedef struct insertJob {
 
 static void *insertThread(void *arg) {
     insertJob *j = arg;
-    for (uint32_t i = j->from; i < j->to; i++) j->ids[i] = hnswInsert(j->h, j->blobs + i * j->bb, 0);
+    for (uint32_t i = j->from; i < j->to; i++)
+        j->ids[i] = hnswInsert(j->h, j->blobs + i * j->bb, 0);
     return NULL;
 }
 
@@ -598,8 +600,9 @@ Test(hnsw, concurrent_inserts_and_searches) {
         cr_assert_eq(memcmp(hnswVector(h, ids[i]), blobs + i * bb, bb), 0);
     }
     double r = graphRecall(h, queries, s.nq, 10, 100, NULL, NULL);
-    fprintf(stderr, "HNSW parallel build (%d inserters + %d searchers, %u searches meanwhile): "
-                    "recall vs exact %.4f\n",
+    fprintf(stderr,
+            "HNSW parallel build (%d inserters + %d searchers, %u searches meanwhile): "
+            "recall vs exact %.4f\n",
             TI, TS, searches, r);
     cr_assert_geq(r, 0.90);
     free(seen);
