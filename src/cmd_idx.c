@@ -16,6 +16,24 @@
  * built from the results (vsearchReply). That split is the seam for the worker pool: see
  * vsearchExecute.
  *
+ * HYBRID SEARCH. An index created with TEXT f1 f2 ... keeps a BM25 index (textidx.h) over the
+ * string values of those attributes. VSEARCH ... TEXT "words" [ALPHA a] fuses the two rankings:
+ *   1. candidates: the vector top N (N = max(K, EF), the same filtered search as without TEXT)
+ *      and the BM25 top N among the elements passing the FILTER, united;
+ *   2. for every candidate, its exact distance d to the query vector and its BM25 score t
+ *      (0 when it holds none of the words) are computed -- so an element found by only one
+ *      side still gets its true score on the other;
+ *   3. both are scaled to [0,1] over the candidates: v = (d_max - d) / (d_max - d_min) (1 when
+ *      all distances are equal) and t' = t / t_max (0 when nothing matched);
+ *   4. score = ALPHA * v + (1 - ALPHA) * t', best first (ties: smaller distance, then lower id).
+ * ALPHA 1 is the vector ranking and ALPHA 0 the BM25 ranking (exactly, within the candidates,
+ * which hold both top N lists); the default is 0.5. Min-max scaling rather than rank fusion (RRF)
+ * because ALPHA must be able to express "mostly vector" with a meaning that does not depend on
+ * how many candidates there are; rejected: raw score sums (BM25 and distances have unrelated
+ * scales), and normalising by the whole index (one outlier flattens everything). The reply adds
+ * "text_score" (the raw BM25) to each hit; "score" is the fused value. With RADIUS, candidates
+ * farther than the radius are dropped before scaling.
+ *
  * Error texts follow the V* commands' style (lower case after "ERR", naming the bad option); every
  * argument is validated before anything changes. This file parses and replies; index.c does the
  * work. */
@@ -33,15 +51,18 @@
 #include "hnsw.h"
 #include "index.h"
 #include "quant.h"
+#include "textidx.h"
 #include "util.h"
 
-#define IDX_MIN_M               4 /* same bounds as VADD M */
-#define IDX_MAX_M               4096
-#define IDX_MAX_EF              1000000
-#define VSEARCH_DEFAULT_K       10
-#define VSEARCH_MAX_K           1000000
-#define VSEARCH_RADIUS_START    64  /* first k of a RADIUS search without K; grows x4 */
-#define VMSEARCH_MAX_QUERIES    10000
+#define IDX_MIN_M             4 /* same bounds as VADD M */
+#define IDX_MAX_M             4096
+#define IDX_MAX_EF            1000000
+#define VSEARCH_DEFAULT_K     10
+#define VSEARCH_MAX_K         1000000
+#define VSEARCH_RADIUS_START  64 /* first k of a RADIUS search without K; grows x4 */
+#define VMSEARCH_MAX_QUERIES  10000
+#define IDX_MAX_TEXT_FIELDS   64
+#define VSEARCH_DEFAULT_ALPHA 0.5
 
 /* ---- shared helpers ---- */
 
@@ -83,15 +104,30 @@ static const char *quantOptionName(qvQuant q) {
 
 /* ---- IDX.CREATE ---- */
 
+static const char *create_options[] = {"IFNOTEXISTS", "DIM",         "REDUCE", "METRIC",
+                                       "ALGO",        "QUANT",       "M",      "EF_CONSTRUCTION",
+                                       "EF_RUNTIME",  "MAXELEMENTS", "TEXT",   NULL};
+
+static int isCreateOption(const char *s) {
+    for (int i = 0; create_options[i]; i++)
+        if (!strcasecmp(s, create_options[i])) return 1;
+    return 0;
+}
+
 /* IDX.CREATE name DIM d [REDUCE r] [METRIC COSINE|L2|IP] [ALGO HNSW|FLAT] [QUANT FP32|Q8|BIN]
- *            [M m] [EF_CONSTRUCTION n] [EF_RUNTIME n] [MAXELEMENTS n] [IFNOTEXISTS]
+ *            [M m] [EF_CONSTRUCTION n] [EF_RUNTIME n] [MAXELEMENTS n] [TEXT field ...]
+ *            [IFNOTEXISTS]
  * Defaults are VADD's: COSINE, HNSW, Q8, M 16, EF_CONSTRUCTION 200, EF_RUNTIME 100, no limit.
  * REDUCE r stores a random projection of the d-dimensional input to r dimensions (as VADD
- * REDUCE); clients then send d-dimensional vectors. */
+ * REDUCE); clients then send d-dimensional vectors. TEXT takes the names that follow it, up to the
+ * next option keyword, as the attributes to index for hybrid search (see HYBRID SEARCH). */
 void idxCreateCommand(qvClient *c) {
     qvIndexConfig cfg = {0};
     long long dim = 0, reduce = 0, v;
     int ifnotexists = 0;
+    const char *text[IDX_MAX_TEXT_FIELDS];
+    size_t textlen[IDX_MAX_TEXT_FIELDS];
+    int ntext = 0;
     cfg.metric = QV_METRIC_COSINE;
     cfg.algo = QV_ALGO_HNSW;
     cfg.quant = QV_QUANT_Q8;
@@ -150,6 +186,20 @@ void idxCreateCommand(qvClient *c) {
         } else if (!strcasecmp(opt, "EF_RUNTIME")) {
             if (parseLongAt(c, ++i, 1, IDX_MAX_EF, &v) != 0) goto invalid;
             cfg.ef_runtime = (uint32_t)v;
+        } else if (!strcasecmp(opt, "TEXT")) {
+            if (ntext || !has_val || isCreateOption(val)) goto invalid;
+            while (i + 1 < c->argc && !isCreateOption(c->argv[i + 1])) {
+                i++;
+                for (int j = 0; j < ntext; j++) {
+                    if (textlen[j] == c->argvlen[i] && !memcmp(text[j], c->argv[i], textlen[j])) {
+                        addReplyError(c, "duplicate TEXT field in IDX.CREATE");
+                        return;
+                    }
+                }
+                if (ntext == IDX_MAX_TEXT_FIELDS || c->argvlen[i] == 0) goto invalid;
+                text[ntext] = c->argv[i];
+                textlen[ntext++] = c->argvlen[i];
+            }
         } else if (!strcasecmp(opt, "MAXELEMENTS")) {
             if (parseLongAt(c, ++i, 1, UINT32_MAX - 1, &v) != 0) goto invalid;
             cfg.max_elements = (uint32_t)v;
@@ -184,6 +234,7 @@ void idxCreateCommand(qvClient *c) {
         return;
     }
     idx = indexCreate(&cfg);
+    if (ntext) indexSetTextFields(idx, text, textlen, ntext);
     dbAdd(c->argv[1], c->argvlen[1], idx);
     keyModified(c->argv[1], c->argvlen[1]);
     addReplyOk(c);
@@ -249,7 +300,8 @@ void idxInfoCommand(qvClient *c) {
     uint32_t size = indexSize(idx);
     int levels = cfg->algo == QV_ALGO_HNSW && size ? indexMaxLevel(idx) + 1 : 0;
 
-    addReplyMapLen(c, 27);
+    const textIndex *text = indexText(idx);
+    addReplyMapLen(c, 30);
     addReplyStatus(c, "name");
     addReplyBulk(c, c->argv[1], c->argvlen[1]);
     addReplyStatus(c, "declared");
@@ -274,7 +326,7 @@ void idxInfoCommand(qvClient *c) {
     addField(c, "memory-graph", (long long)graph);
     addField(c, "memory-attributes", (long long)attrs);
     addField(c, "memory-names", (long long)names);
-    addField(c, "memory-text", 0);
+    addField(c, "memory-text", (long long)indexTextMemory(idx));
     addField(c, "graph-levels", levels);
     addField(c, "searches", (long long)st->searches);
     addField(c, "exact-searches", (long long)st->exact_scans);
@@ -283,6 +335,15 @@ void idxInfoCommand(qvClient *c) {
     addReplyStatus(c, "avg-visited-nodes");
     addReplyDouble(c, gsearches ? (double)visited / (double)gsearches : 0.0);
     addField(c, "vset-uid", (long long)indexUid(idx));
+    addReplyStatus(c, "text-fields");
+    addReplyArrayLen(c, indexTextFieldCount(idx));
+    for (int i = 0; i < indexTextFieldCount(idx); i++) {
+        size_t len;
+        const char *f = indexTextField(idx, i, &len);
+        addReplyBulk(c, f, len);
+    }
+    addField(c, "text-documents", text ? textDocCount(text) : 0);
+    addField(c, "text-terms", text ? textTermCount(text) : 0);
 }
 
 /* ---- VSEARCH / VMSEARCH ---- */
@@ -290,8 +351,9 @@ void idxInfoCommand(qvClient *c) {
 /* One result row: resolved to a name only when the reply is built. */
 typedef struct vsHit {
     uint32_t id;
-    float dist;   /* in the index's metric (smaller is closer) */
-    double score; /* qvSpaceScore(dist) */
+    float dist;        /* in the index's metric (smaller is closer) */
+    double score;      /* qvSpaceScore(dist), or the fused score of a hybrid search */
+    double text_score; /* hybrid: BM25 */
 } vsHit;
 
 typedef struct vsQuery {
@@ -315,7 +377,9 @@ typedef struct vsJob {
     char **ret;
     size_t *retlen;
     int withvectors;
-    int nothread; /* NOTHREAD: run on the main thread even when a pool exists */
+    textQuery *text; /* hybrid search (TEXT), or NULL; borrows the index's text index */
+    double alpha;    /* ALPHA: weight of the vector side */
+    int nothread;    /* NOTHREAD: run on the main thread even when a pool exists */
     int nq;
     vsQuery *q;
 } vsJob;
@@ -330,6 +394,7 @@ static void vsJobFree(vsJob *job) {
     for (int i = 0; i < job->nret; i++) zfree(job->ret[i]);
     zfree(job->ret);
     zfree(job->retlen);
+    textQueryFree(job->text);
     exprFree(job->filter);
     zfree(job);
 }
@@ -373,8 +438,10 @@ static int parseQuery(qvClient *c, qvIndex *idx, int *pos, vsQuery *q) {
 /* Parses the options from argv[pos] on into job. Replies and returns -1 on error. */
 static int parseSearchOptions(qvClient *c, int pos, vsJob *job, const char *cmdname) {
     long long v, filter_ef = -1;
-    const char *filter_src = NULL;
-    size_t filterlen = 0;
+    const char *filter_src = NULL, *text = NULL;
+    size_t filterlen = 0, textlen = 0;
+    int has_alpha = 0;
+    job->alpha = VSEARCH_DEFAULT_ALPHA;
     for (; pos < c->argc; pos++) {
         const char *opt = c->argv[pos];
         if (!strcasecmp(opt, "K")) {
@@ -424,12 +491,43 @@ static int parseSearchOptions(qvClient *c, int pos, vsJob *job, const char *cmdn
                 job->ret[i] = zmalloc(c->argvlen[pos] + 1);
                 memcpy(job->ret[i], c->argv[pos], c->argvlen[pos] + 1);
             }
+        } else if (!strcasecmp(opt, "TEXT")) {
+            if (++pos >= c->argc) {
+                addReplyErrorFormat(c, "syntax error in %s command", cmdname);
+                return -1;
+            }
+            text = c->argv[pos];
+            textlen = c->argvlen[pos];
+        } else if (!strcasecmp(opt, "ALPHA")) {
+            double a;
+            if (++pos >= c->argc || !string2d(c->argv[pos], c->argvlen[pos], &a) || !(a >= 0) ||
+                a > 1) {
+                addReplyError(c, "invalid ALPHA");
+                return -1;
+            }
+            job->alpha = a;
+            has_alpha = 1;
         } else if (!strcasecmp(opt, "WITHVECTORS")) {
             job->withvectors = 1;
         } else if (!strcasecmp(opt, "NOTHREAD")) {
             job->nothread = 1;
         } else {
             addReplyErrorFormat(c, "syntax error in %s command", cmdname);
+            return -1;
+        }
+    }
+    if (has_alpha && !text) {
+        addReplyError(c, "ALPHA needs TEXT");
+        return -1;
+    }
+    if (text) {
+        if (!indexText(job->idx)) {
+            addReplyError(c, "index has no TEXT fields");
+            return -1;
+        }
+        job->text = textQueryCreate(indexText(job->idx), text, textlen);
+        if (!job->text) {
+            addReplyError(c, "TEXT has no words");
             return -1;
         }
     }
@@ -450,6 +548,85 @@ static int parseSearchOptions(qvClient *c, int pos, vsJob *job, const char *cmdn
     return 0;
 }
 
+typedef struct hybridFilterCtx {
+    qvIndex *idx;
+    const exprProgram *prog;
+    exprScratch *scratch;
+} hybridFilterCtx;
+
+static int hybridFilter(uint32_t id, void *ctx) {
+    hybridFilterCtx *f = ctx;
+    return exprEval(f->prog, indexAttrs(f->idx, id), f->scratch);
+}
+
+static int cmpFused(const void *a, const void *b) {
+    const vsHit *x = a, *y = b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    if (x->dist != y->dist) return x->dist < y->dist ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+static int cmpU32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Hybrid search of query q (see HYBRID SEARCH at the top). */
+static void hybridRunQuery(vsJob *job, vsQuery *q, uint32_t size) {
+    qvIndex *idx = job->idx;
+    const qvSpace *sp = indexSpace(idx);
+    const textIndex *text = indexText(idx);
+    uint32_t ef = job->ef ? job->ef : indexConfig(idx)->ef_runtime;
+    uint32_t n = job->k > ef ? job->k : ef;
+    if (n > size) n = size;
+
+    qvHit *vh = zmalloc(sizeof(qvHit) * n);
+    qvSearchRequest req = {0};
+    req.query = q->blob;
+    req.k = n;
+    req.ef = n;
+    req.filter = job->filter;
+    req.filter_ef = job->filter_ef;
+    int nv = indexSearch(idx, &req, vh);
+
+    textHit *th = zmalloc(sizeof(textHit) * n);
+    hybridFilterCtx fc = {idx, job->filter, job->filter ? exprScratchCreate(job->filter) : NULL};
+    int nt = textSearch(text, job->text, n, job->filter ? hybridFilter : NULL, &fc, th);
+    if (fc.scratch) exprScratchFree(fc.scratch);
+
+    uint32_t *ids = zmalloc(sizeof(uint32_t) * (size_t)(nv + nt + 1));
+    int m = 0;
+    for (int i = 0; i < nv; i++) ids[m++] = vh[i].id;
+    for (int i = 0; i < nt; i++) ids[m++] = th[i].id;
+    qsort(ids, m, sizeof(uint32_t), cmpU32);
+    vsHit *c = zmalloc(sizeof(vsHit) * (size_t)(m ? m : 1));
+    int nc = 0;
+    double dmin = INFINITY, dmax = -INFINITY, tmax = 0;
+    for (int i = 0; i < m; i++) {
+        if (i && ids[i] == ids[i - 1]) continue;
+        float d = qvSpaceDistance(sp, q->blob, indexVector(idx, ids[i]));
+        if (job->has_radius && d > job->radius) continue;
+        c[nc].id = ids[i];
+        c[nc].dist = d;
+        c[nc].text_score = textScore(text, job->text, ids[i]);
+        if (d < dmin) dmin = d;
+        if (d > dmax) dmax = d;
+        if (c[nc].text_score > tmax) tmax = c[nc].text_score;
+        nc++;
+    }
+    for (int i = 0; i < nc; i++) {
+        double v = dmax > dmin ? (dmax - c[i].dist) / (dmax - dmin) : 1.0;
+        double t = tmax > 0 ? c[i].text_score / tmax : 0.0;
+        c[i].score = job->alpha * v + (1.0 - job->alpha) * t;
+    }
+    qsort(c, nc, sizeof(vsHit), cmpFused);
+    q->hits = c;
+    q->nhits = nc < (int)job->k ? nc : (int)job->k;
+    zfree(ids);
+    zfree(th);
+    zfree(vh);
+}
+
 /* Runs query i of the job. Only reads the index and writes q->hits, so it may run on any thread
  * as long as no writer changes the index meanwhile (the pool's contract). */
 static void vsearchRunQuery(vsJob *job, int i) {
@@ -458,6 +635,10 @@ static void vsearchRunQuery(vsJob *job, int i) {
     uint32_t size = indexSize(idx);
     q->nhits = 0;
     if (size == 0) return;
+    if (job->text) {
+        hybridRunQuery(job, q, size);
+        return;
+    }
     /* RADIUS: search with a growing k until the k-th hit lies outside the radius (or every
      * element was returned); K, when given, caps the answer. */
     uint32_t limit = job->has_radius && !job->k_given ? size : (job->k < size ? job->k : size);
@@ -547,7 +728,7 @@ static void addReplyAttrValue(qvClient *c, const qvAttrs *a, const char *name, s
 static void addReplyQueryHits(qvClient *c, vsJob *job, vsQuery *q) {
     qvIndex *idx = job->idx;
     const qvSpace *sp = indexSpace(idx);
-    int nfields = 2 + job->nret + job->withvectors;
+    int nfields = 2 + (job->text != NULL) + job->nret + job->withvectors;
     float *vec = job->withvectors ? zmalloc(sizeof(float) * sp->dim) : NULL;
     addReplyArrayLen(c, q->nhits);
     for (int i = 0; i < q->nhits; i++) {
@@ -566,6 +747,10 @@ static void addReplyQueryHits(qvClient *c, vsJob *job, vsQuery *q) {
         addReplyFloat(c, h->dist);
         addReplyBulkCString(c, "score");
         addReplyDouble(c, h->score);
+        if (job->text) {
+            addReplyBulkCString(c, "text_score");
+            addReplyDouble(c, h->text_score);
+        }
         const qvAttrs *a = indexAttrs(idx, h->id);
         for (int j = 0; j < job->nret; j++) {
             addReplyBulk(c, job->ret[j], job->retlen[j]);
@@ -603,7 +788,7 @@ static void vsearchExecute(qvClient *c, vsJob *job, int batch) {
 }
 
 /* VSEARCH key (ELE e | FP32 blob | VALUES n v..) [K k] [EF ef] [FILTER expr] [FILTER-EF n]
- *         [RADIUS r] [RETURN n field ..] [WITHVECTORS] [NOTHREAD] */
+ *         [RADIUS r] [TEXT words [ALPHA a]] [RETURN n field ..] [WITHVECTORS] [NOTHREAD] */
 void vsearchCommand(qvClient *c) {
     qvIndex *idx = requireIndex(c);
     if (!idx) return;
@@ -661,6 +846,7 @@ static const qvCommandArg create_args[] = {
     {"ef-construction", ARG_INTEGER, "EF_CONSTRUCTION", ARGF_OPTIONAL, NULL},
     {"ef-runtime", ARG_INTEGER, "EF_RUNTIME", ARGF_OPTIONAL, NULL},
     {"max-elements", ARG_INTEGER, "MAXELEMENTS", ARGF_OPTIONAL, NULL},
+    {"field", ARG_STRING, "TEXT", ARGF_OPTIONAL | ARGF_MULTIPLE, NULL},
     {"ifnotexists", ARG_PURE_TOKEN, "IFNOTEXISTS", ARGF_OPTIONAL, NULL},
     {NULL, 0, NULL, 0, NULL}};
 static const qvCommandArg search_args[] = {
@@ -671,6 +857,8 @@ static const qvCommandArg search_args[] = {
     {"expression", ARG_STRING, "FILTER", ARGF_OPTIONAL, NULL},
     {"max-filtering-effort", ARG_INTEGER, "FILTER-EF", ARGF_OPTIONAL, NULL},
     {"radius", ARG_DOUBLE, "RADIUS", ARGF_OPTIONAL, NULL},
+    {"text", ARG_STRING, "TEXT", ARGF_OPTIONAL, NULL},
+    {"alpha", ARG_DOUBLE, "ALPHA", ARGF_OPTIONAL, NULL},
     {"fields", ARG_STRING, "RETURN", ARGF_OPTIONAL | ARGF_MULTIPLE, NULL},
     {"withvectors", ARG_PURE_TOKEN, "WITHVECTORS", ARGF_OPTIONAL, NULL},
     {"nothread", ARG_PURE_TOKEN, "NOTHREAD", ARGF_OPTIONAL, NULL},

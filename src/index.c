@@ -13,6 +13,7 @@
 #include "hnsw.h"
 #include "projection.h"
 #include "quant.h"
+#include "textidx.h"
 #include "util.h"
 #include "zmalloc.h"
 
@@ -37,6 +38,12 @@ struct qvIndex {
      * a second ordered structure kept up to date would cost ~30 bytes per element forever. */
     qvNameRef *sorted;
     uint32_t sorted_count;
+    /* IDX.CREATE ... TEXT: the declared fields and the BM25 index over their values, kept in step
+     * with id_attrs by setIdAttrs (NULL / 0 when no field is declared). */
+    textIndex *text;
+    char **text_fields;
+    size_t *text_field_lens;
+    int ntext_fields;
 };
 
 static uint64_t next_index_uid;
@@ -81,6 +88,10 @@ static void dropSortedNames(qvIndex *idx) {
 void indexRelease(qvIndex *idx) {
     if (!idx) return;
     dropSortedNames(idx);
+    textFree(idx->text);
+    for (int i = 0; i < idx->ntext_fields; i++) zfree(idx->text_fields[i]);
+    zfree(idx->text_fields);
+    zfree(idx->text_field_lens);
     for (uint32_t i = 0; i < idx->id_cap; i++) attrsFree(idx->id_attrs[i]);
     if (idx->hnsw) hnswFree(idx->hnsw);
     if (idx->flat) flatFree(idx->flat);
@@ -161,7 +172,7 @@ size_t indexMemoryUsage(const qvIndex *idx, size_t *vectors, size_t *graph, size
     if (graph) *graph = g;
     if (attrs) *attrs = a;
     if (names) *names = n;
-    return sizeof(*idx) + v + g + a + n;
+    return sizeof(*idx) + v + g + a + n + indexTextMemory(idx);
 }
 
 int indexEncodeVector(const qvIndex *idx, const float *in, uint32_t in_dim, int allow_reduced,
@@ -224,6 +235,72 @@ const qvAttrs *indexAttrs(const qvIndex *idx, uint32_t id) {
     return id < idx->id_cap ? idx->id_attrs[id] : NULL;
 }
 
+/* ---- TEXT fields ---- */
+
+#define TEXT_MAX_PARTS 64 /* strings an element contributes: fields, and items of array fields */
+
+/* Re-indexes id's text from its current attributes: the string values of the declared fields
+ * (and the strings inside array values), in declaration order. */
+static void indexIdText(qvIndex *idx, uint32_t id) {
+    if (!idx->text) return;
+    const qvAttrs *a = id < idx->id_cap ? idx->id_attrs[id] : NULL;
+    const char *parts[TEXT_MAX_PARTS];
+    size_t lens[TEXT_MAX_PARTS];
+    int n = 0;
+    for (int f = 0; a && f < idx->ntext_fields; f++) {
+        qvValue v;
+        if (attrsLookup(a, idx->text_fields[f], idx->text_field_lens[f], &v) != ATTRS_FOUND)
+            continue;
+        if (v.type == QV_VAL_STR && n < TEXT_MAX_PARTS) {
+            parts[n] = v.str;
+            lens[n++] = v.len;
+        } else if (v.type == QV_VAL_TUPLE) {
+            for (uint32_t i = 0; i < v.len && n < TEXT_MAX_PARTS; i++) {
+                if (v.items[i].type != QV_VAL_STR) continue;
+                parts[n] = v.items[i].str;
+                lens[n++] = v.items[i].len;
+            }
+        }
+    }
+    if (n) textSet(idx->text, id, parts, lens, n);
+    else textRemove(idx->text, id);
+}
+
+int indexSetTextFields(qvIndex *idx, const char *const *names, const size_t *lens, int n) {
+    if (idx->text || n <= 0 || indexSize(idx) != 0) return -1;
+    idx->text = textCreate();
+    idx->text_fields = zmalloc(sizeof(char *) * n);
+    idx->text_field_lens = zmalloc(sizeof(size_t) * n);
+    for (int i = 0; i < n; i++) {
+        idx->text_fields[i] = zmalloc(lens[i] + 1);
+        memcpy(idx->text_fields[i], names[i], lens[i]);
+        idx->text_fields[i][lens[i]] = '\0';
+        idx->text_field_lens[i] = lens[i];
+    }
+    idx->ntext_fields = n;
+    return 0;
+}
+
+int indexTextFieldCount(const qvIndex *idx) {
+    return idx->ntext_fields;
+}
+
+const char *indexTextField(const qvIndex *idx, int i, size_t *len) {
+    *len = idx->text_field_lens[i];
+    return idx->text_fields[i];
+}
+
+const textIndex *indexText(const qvIndex *idx) {
+    return idx->text;
+}
+
+size_t indexTextMemory(const qvIndex *idx) {
+    if (!idx->text) return 0;
+    size_t b = textMemoryUsage(idx->text) + sizeof(char *) * idx->ntext_fields;
+    for (int i = 0; i < idx->ntext_fields; i++) b += idx->text_field_lens[i] + 1 + sizeof(size_t);
+    return b;
+}
+
 void indexSetAttrs(qvIndex *idx, uint32_t id, qvAttrs *attrs) {
     if (id >= idx->id_cap) {
         attrsFree(attrs);
@@ -235,6 +312,7 @@ void indexSetAttrs(qvIndex *idx, uint32_t id, qvAttrs *attrs) {
     }
     idx->id_attrs[id] = attrs;
     if (attrs) idx->attrs_count++;
+    indexIdText(idx, id);
 }
 
 /* Detaches an id's side tables (the engine node is deleted by the caller). Returns the
@@ -245,6 +323,7 @@ static qvAttrs *detachId(qvIndex *idx, uint32_t id) {
     idx->id_attrs[id] = NULL;
     idx->id_entry[id] = NULL;
     idx->id_norm[id] = 0;
+    if (idx->text) textRemove(idx->text, id);
     return a;
 }
 
@@ -293,6 +372,7 @@ int indexUpsert(qvIndex *idx, const char *name, size_t len, const void *blob, fl
     }
     idx->id_attrs[id] = keep;
     if (keep) idx->attrs_count++;
+    indexIdText(idx, id);
     idx->max_node_uid++;
     idx->stats.inserts++;
     if (added) dropSortedNames(idx);
@@ -509,6 +589,7 @@ int indexRestoreElement(qvIndex *idx, uint32_t id, const char *name, size_t len,
     idx->id_norm[id] = norm;
     idx->id_attrs[id] = attrs;
     if (attrs) idx->attrs_count++;
+    indexIdText(idx, id);
     idx->max_node_uid++;
     return 0;
 }

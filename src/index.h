@@ -105,6 +105,18 @@ int indexUpsert(qvIndex *idx, const char *name, size_t len, const void *blob, fl
                 int set_attrs, qvAttrs *attrs, uint32_t ef_construction);
 int indexRemove(qvIndex *idx, const char *name, size_t len); /* 1 removed, 0 missing */
 void indexSetAttrs(qvIndex *idx, uint32_t id, qvAttrs *attrs); /* takes ownership; NULL removes */
+
+/* TEXT fields (IDX.CREATE ... TEXT f ...): the string values of these top-level attributes (and
+ * the strings of array values) are kept in a BM25 index (textidx.h), by internal id, updated
+ * whenever attributes change. Declared once, on an empty index: 0, or -1 if already declared or
+ * not empty. The snapshot must save the field names and declare them again before restoring
+ * elements (the text index itself is rebuilt from the attributes). */
+struct textIndex;
+int indexSetTextFields(qvIndex *idx, const char *const *names, const size_t *lens, int n);
+int indexTextFieldCount(const qvIndex *idx);
+const char *indexTextField(const qvIndex *idx, int i, size_t *len);
+const struct textIndex *indexText(const qvIndex *idx); /* NULL without TEXT fields */
+size_t indexTextMemory(const qvIndex *idx); /* included in indexMemoryUsage's total */
 uint32_t indexRandomId(const qvIndex *idx, uint64_t r);  /* UINT32_MAX if empty */
 /* Every live id, in no particular order, into a zmalloc'ed array (*count set). */
 uint32_t *indexAllIds(const qvIndex *idx, uint32_t *count);
