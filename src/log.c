@@ -41,7 +41,9 @@ void serverLogRaw(int level, const char *msg) {
         localtime_r(&tv.tv_sec, &tm);
         size_t off = strftime(tbuf, sizeof(tbuf), "%d %b %Y %H:%M:%S.", &tm);
         snprintf(tbuf + off, sizeof(tbuf) - off, "%03d", (int)tv.tv_usec / 1000);
-        fprintf(fp, "%d:M %s %c %s\n", (int)getpid(), tbuf, marks[level], msg);
+        /* Role as redis-server marks it: M the server, C a forked child (BGSAVE, rewrite). */
+        fprintf(fp, "%d:%c %s %c %s\n", (int)getpid(), server.in_fork_child ? 'C' : 'M', tbuf,
+                marks[level], msg);
     }
     fflush(fp);
     if (!to_stdout) fclose(fp);

@@ -1,5 +1,13 @@
-/* persist.c -- snapshots as a server feature (see persist.h): SAVE, LASTSAVE, the snapshot at
- * shutdown, loading at start-up, -MISCONF, INFO persistence.
+/* persist.c -- snapshots as a server feature (see persist.h): SAVE, BGSAVE [SCHEDULE], LASTSAVE,
+ * the `save` rules, the snapshot at shutdown, loading at start-up, -MISCONF, INFO persistence.
+ *
+ * BGSAVE forks (child.c) and the child writes the snapshot with the same snapshotSaveFile as
+ * SAVE: temp file, fsync, rename, so a child killed at any moment leaves the previous snapshot
+ * intact (the parent removes the dead child's temp file). The parent counts the writes that
+ * happened since the fork: only the changes the child could see are subtracted from `dirty`
+ * when it succeeds. A scheduled BGSAVE (BGSAVE SCHEDULE while an AOF rewrite runs) starts from
+ * the cron once no child runs. The save rules are checked in the cron too; after a failed
+ * BGSAVE they wait CONFIG_BGSAVE_RETRY_DELAY seconds before trying again, as Redis does.
  *
  * Loading happens after the listening sockets are open, as in redis-server: clients that
  * connect meanwhile are served by processing events between chunks of the load, and get
@@ -14,6 +22,7 @@
 #include "persist.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "db.h"
 #include "info.h"
 #include "networking.h"
@@ -29,6 +39,7 @@
 
 #define PERSIST_AUTOSYNC_BYTES (32ULL * 1024 * 1024)
 #define LOADING_EVENTS_EVERY (2ULL * 1024 * 1024) /* answer clients every 2 MB loaded */
+#define CONFIG_BGSAVE_RETRY_DELAY 5                /* seconds between automatic retries */
 
 static struct {
     time_t lastsave;           /* LASTSAVE */
@@ -37,12 +48,19 @@ static struct {
     long long saves;           /* rdb_saves */
     long long last_load_keys;  /* rdb_last_load_keys_loaded */
 
+    /* BGSAVE. */
+    long long dirty_before_bgsave; /* server.dirty at the fork */
+    time_t lastbgsave_try;         /* last fork attempt, for the retry delay */
+    int bgsave_scheduled;          /* BGSAVE SCHEDULE waiting for the other child */
+    long long last_bgsave_time_sec; /* -1 = none yet */
+    size_t last_cow_size;          /* rdb_last_cow_size */
+
     /* Loading (INFO loading_*). */
     time_t loading_start;
     long long loading_start_ms;
     unsigned long long loading_total, loading_done;
     long long loading_events_ms;
-} ps = {0, C_OK, "", 0, 0, 0, 0, 0, 0, 0};
+} ps = {0, C_OK, "", 0, 0, 0, 0, 0, -1, 0, 0, 0, 0, 0, 0};
 
 /* ---- loading ---- */
 
@@ -146,20 +164,31 @@ void loadDataFromDisk(void) {
 
 /* ---- saving ---- */
 
-static void saveDelay(uint64_t written, void *priv) {
+/* After every element saved: a child reports its progress; rdb-key-save-delay slows it down. */
+static void saveProgress(uint64_t written, uint64_t elements, void *priv) {
     (void)written, (void)priv;
-    usleep((useconds_t)server.rdb_key_save_delay);
+    if (server.in_fork_child) childReportProgress(elements);
+    if (server.rdb_key_save_delay > 0) usleep((useconds_t)server.rdb_key_save_delay);
 }
 
 void persistFillSaveOpts(snapshotSaveOpts *opts) {
     memset(opts, 0, sizeof(*opts));
     opts->checksum = server.rdb_checksum;
     opts->autosync = server.rdb_save_incremental_fsync ? PERSIST_AUTOSYNC_BYTES : 0;
-    if (server.rdb_key_save_delay > 0) {
-        /* A callback after every write: about one per element. */
-        opts->progress = saveDelay;
-        opts->progress_every = 1;
+    if (server.in_fork_child || server.rdb_key_save_delay > 0) opts->progress = saveProgress;
+}
+
+/* Elements in the keyspace: the unit of a saving child's progress. */
+static unsigned long long keyspaceElements(void) {
+    unsigned long long n = 0;
+    dictIterator *it = dictGetIterator(server.db->keys);
+    dictEntry *e;
+    while ((e = dictNext(it)) != NULL) {
+        const qvValueHeader *v = dictGetVal(e);
+        if (v->type == &vectorsetKeyType) n += indexSize((const qvIndex *)v);
     }
+    dictReleaseIterator(it);
+    return n;
 }
 
 static void saveSucceeded(time_t when) {
@@ -171,10 +200,95 @@ static void saveSucceeded(time_t when) {
 
 static void saveFailed(const char *why) {
     ps.lastbgsave_status = C_ERR;
-    snprintf(ps.last_error, sizeof(ps.last_error), "%s", why);
+    snprintf(ps.last_error, sizeof(ps.last_error), "%.1000s", why);
     /* INFO prints it on one line. */
     for (char *p = ps.last_error; *p; p++)
         if (*p == '\r' || *p == '\n') *p = ' ';
+}
+
+int persistSaveBackground(void) {
+    if (childActive()) {
+        saveFailed("another child process is active");
+        return C_ERR;
+    }
+    ps.dirty_before_bgsave = server.dirty;
+    ps.lastbgsave_try = time(NULL);
+    pid_t pid = childFork(CHILD_TYPE_SNAPSHOT, keyspaceElements());
+    if (pid == 0) {
+        snapshotSaveOpts opts;
+        persistFillSaveOpts(&opts);
+        char err[1024];
+        if (snapshotSaveFile(server.dbfilename, server.db->keys, &opts, NULL, err, sizeof(err)) !=
+            0) {
+            serverLog(LL_WARNING, "Error saving the DB on disk: %s", err);
+            childReportError(err);
+            childExit(1);
+        }
+        serverLog(LL_NOTICE, "DB saved on disk");
+        childExit(0);
+    }
+    if (pid == -1) {
+        char why[256];
+        snprintf(why, sizeof(why), "Can't save in background: fork: %s", strerror(errno));
+        serverLog(LL_WARNING, "%s", why);
+        saveFailed(why);
+        return C_ERR;
+    }
+    serverLog(LL_NOTICE, "Background saving started by pid %d", (int)pid);
+    return C_OK;
+}
+
+/* child.c calls this when the snapshot child is gone. */
+static void backgroundSaveDone(int exitcode, int bysignal) {
+    const childState *ci = childInfo();
+    ps.last_bgsave_time_sec = (mstime() - ci->start_ms) / 1000;
+    ps.last_cow_size = ci->cow;
+    if (!bysignal && exitcode == 0) {
+        serverLog(LL_NOTICE, "Background saving terminated with success");
+        server.dirty -= ps.dirty_before_bgsave;
+        saveSucceeded(time(NULL));
+        return;
+    }
+    char why[1100];
+    if (!bysignal) {
+        serverLog(LL_WARNING, "Background saving error");
+        snprintf(why, sizeof(why), "%s",
+                 ci->error[0] ? ci->error : "the saving child exited with an error");
+        saveFailed(why);
+        return;
+    }
+    serverLog(LL_WARNING, "Background saving terminated by signal %d", bysignal);
+    /* It died before its rename: its temp file is ours to remove. */
+    char tmp[1024];
+    snapshotTempPath(server.dbfilename, (long)ci->last_pid, tmp, sizeof(tmp));
+    unlink(tmp);
+    /* Killed on purpose (SIGUSR1: shutdown, FLUSHALL, a new save) is not a disk error. */
+    if (bysignal != SIGUSR1) {
+        snprintf(why, sizeof(why), "the saving child was killed by signal %d", bysignal);
+        saveFailed(why);
+    }
+}
+
+void persistCron(void) {
+    childCron();
+    if (server.loading || childActive()) return;
+    if (ps.bgsave_scheduled) {
+        ps.bgsave_scheduled = 0;
+        persistSaveBackground();
+        return;
+    }
+    time_t now = time(NULL);
+    for (int i = 0; i < server.saveparamslen; i++) {
+        const saveParam *sp = &server.saveparams[i];
+        if (server.dirty >= sp->changes && now - ps.lastsave > sp->seconds &&
+            (now - ps.lastbgsave_try > CONFIG_BGSAVE_RETRY_DELAY ||
+             ps.lastbgsave_status == C_OK)) {
+            serverLog(LL_NOTICE, "%d changes in %lld seconds. Saving...", sp->changes,
+                      (long long)sp->seconds);
+            persistSaveBackground();
+            break;
+        }
+    }
 }
 
 int persistSave(void) {
@@ -196,6 +310,8 @@ int persistSave(void) {
 }
 
 int persistSaveOnShutdown(int force_save, int nosave) {
+    /* A child writing a snapshot or a rewrite must not outlive us (nor race our own save). */
+    if (childActive()) childKill();
     if (nosave) return C_OK;
     if (!force_save && server.saveparamslen == 0) return C_OK;
     if (server.loading) {
@@ -244,34 +360,73 @@ void persistInfo(char **buf, size_t *len, size_t *cap) {
                "loading_eta_seconds:%lld\r\n",
                (long long)ps.loading_start, ps.loading_total, ps.loading_done, perc, eta);
     }
-    APPEND("current_cow_peak:0\r\n"
-           "current_cow_size:0\r\n"
-           "current_cow_size_age:0\r\n"
-           "current_fork_perc:0.00\r\n"
-           "current_save_keys_processed:0\r\n"
-           "current_save_keys_total:0\r\n"
+    const childState *ci = childInfo();
+    int active = childActive(), saving = childActiveType() == CHILD_TYPE_SNAPSHOT;
+    long long now = mstime();
+    APPEND("current_cow_peak:%zu\r\n"
+           "current_cow_size:%zu\r\n"
+           "current_cow_size_age:%lld\r\n"
+           "current_fork_perc:%.2f\r\n"
+           "current_save_keys_processed:%llu\r\n"
+           "current_save_keys_total:%llu\r\n"
            "rdb_changes_since_last_save:%lld\r\n"
-           "rdb_bgsave_in_progress:0\r\n"
+           "rdb_bgsave_in_progress:%d\r\n"
            "rdb_last_save_time:%lld\r\n"
            "rdb_last_bgsave_status:%s\r\n"
-           "rdb_last_bgsave_time_sec:-1\r\n"
-           "rdb_current_bgsave_time_sec:-1\r\n"
+           "rdb_last_bgsave_time_sec:%lld\r\n"
+           "rdb_current_bgsave_time_sec:%lld\r\n"
            "rdb_saves:%lld\r\n"
-           "rdb_last_cow_size:0\r\n"
+           "rdb_last_cow_size:%zu\r\n"
            "rdb_last_load_keys_expired:0\r\n"
            "rdb_last_load_keys_loaded:%lld\r\n"
            "rdb_last_error:%s\r\n"
            "aof_enabled:0\r\n"
            "aof_rewrite_in_progress:0\r\n",
-           server.dirty, (long long)ps.lastsave, ps.lastbgsave_status == C_OK ? "ok" : "err",
-           ps.saves, ps.last_load_keys, ps.last_error);
+           active ? ci->cow_peak : 0, active ? ci->cow : 0,
+           active && ci->cow_updated_ms ? (now - ci->cow_updated_ms) / 1000 : 0,
+           active && ci->total ? 100.0 * ci->done / ci->total : 0.0, active ? ci->done : 0,
+           active ? ci->total : 0, server.dirty, saving, (long long)ps.lastsave,
+           ps.lastbgsave_status == C_OK ? "ok" : "err", ps.last_bgsave_time_sec,
+           saving ? (now - ci->start_ms) / 1000 : -1, ps.saves, ps.last_cow_size,
+           ps.last_load_keys, ps.last_error);
 }
 
 /* ---- commands ---- */
 
 void saveCommand(qvClient *c) {
+    if (childActiveType() == CHILD_TYPE_SNAPSHOT) {
+        addReplyError(c, "Background save already in progress");
+        return;
+    }
     if (persistSave() == C_OK) addReplyOk(c);
     else addReplyErrorFormat(c, "%s", ps.last_error);
+}
+
+/* BGSAVE [SCHEDULE] */
+void bgsaveCommand(qvClient *c) {
+    int schedule = 0;
+    if (c->argc == 2 && !strcasecmp(c->argv[1], "schedule")) {
+        schedule = 1;
+    } else if (c->argc > 1) {
+        addReplyErrorSyntax(c);
+        return;
+    }
+    if (childActiveType() == CHILD_TYPE_SNAPSHOT) {
+        addReplyError(c, "Background save already in progress");
+    } else if (childActive()) {
+        if (schedule) {
+            ps.bgsave_scheduled = 1;
+            addReplyStatus(c, "Background saving scheduled");
+        } else {
+            addReplyError(c, "Another child process is active (AOF?): can't BGSAVE right now. "
+                             "Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever "
+                             "possible.");
+        }
+    } else if (persistSaveBackground() == C_OK) {
+        addReplyStatus(c, "Background saving started");
+    } else {
+        addReplyErrorFormat(c, "%s", ps.last_error);
+    }
 }
 
 void lastsaveCommand(qvClient *c) {
@@ -279,12 +434,16 @@ void lastsaveCommand(qvClient *c) {
 }
 
 #define NOKEYS 0, 0, 0
+static const qvCommandArg bgsave_args[] = {
+    {"schedule", ARG_PURE_TOKEN, "SCHEDULE", ARGF_OPTIONAL, NULL}, {NULL, 0, NULL, 0, NULL}};
 static qvCommand persist_commands[] = {
     {"save", saveCommand, 1, CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_MULTI, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Synchronously saves the database(s) to disk.", "1.0.0", "O(N) where N is the total number of keys in all databases"},
+    {"bgsave", bgsaveCommand, -1, CMD_ADMIN | CMD_NOSCRIPT, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Asynchronously saves the database(s) to disk.", "1.0.0", "O(1)", bgsave_args},
     {"lastsave", lastsaveCommand, 1, CMD_LOADING | CMD_STALE | CMD_FAST, ACL_FAST | ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Returns the Unix timestamp of the last successful save to disk.", "1.0.0", "O(1)"},
     {NULL}};
 
 void persistRegisterCommands(void) {
     ps.lastsave = time(NULL);
+    childSetDoneHandler(CHILD_TYPE_SNAPSHOT, backgroundSaveDone);
     commandRegisterTable(persist_commands);
 }

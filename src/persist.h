@@ -23,6 +23,10 @@ void loadDataFromDisk(void);
 
 /* SAVE in the foreground: C_OK, or C_ERR (logged; INFO shows the error). */
 int persistSave(void);
+/* BGSAVE: forks a child that writes the snapshot. C_OK if the child started. */
+int persistSaveBackground(void);
+/* From serverCron: reaps a finished child, runs a scheduled BGSAVE, applies the save rules. */
+void persistCron(void);
 /* Shutdown: SAVE if `save` rules exist (or forced), unless nosave. C_OK or C_ERR. */
 int persistSaveOnShutdown(int force_save, int nosave);
 
@@ -47,6 +51,7 @@ void persistInfo(char **buf, size_t *len, size_t *cap);
 int persistLoadSnapshot(const char *path, int serve_clients, char *err, size_t errlen);
 
 void saveCommand(qvClient *c);
+void bgsaveCommand(qvClient *c);
 void lastsaveCommand(qvClient *c);
 void persistRegisterCommands(void);
 

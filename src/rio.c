@@ -12,18 +12,6 @@ void rioUpdateChecksum(rio *r, const void *buf, size_t len) {
     r->cksum = crc64(r->cksum, buf, len);
 }
 
-void rioFireProgress(rio *r) {
-    r->progress_next = r->processed + r->progress_every;
-    r->progress(r, r->progress_priv);
-}
-
-void rioSetProgress(rio *r, uint64_t every, void (*cb)(rio *r, void *priv), void *priv) {
-    r->progress = cb;
-    r->progress_priv = priv;
-    r->progress_every = cb ? every : 0;
-    r->progress_next = r->processed + every;
-}
-
 /* ---- stdio file ---- */
 
 static int fileSync(rio *r) {

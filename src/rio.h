@@ -10,8 +10,7 @@
  * comparison.
  *
  * Errors are sticky: after the first failed write every later call fails too, and `err` keeps
- * the errno. A caller can issue a run of writes and test once at the end. Progress: a callback
- * runs every `progress_every` bytes (a forked child reports to its parent from it).
+ * the errno. A caller can issue a run of writes and test once at the end.
  *
  * Library module: no server headers. One rio belongs to one thread. */
 #ifndef QV_RIO_H
@@ -33,12 +32,6 @@ struct rio {
     uint64_t cksum;     /* CRC-64/Jones of the bytes so far (util.h crc64) */
     uint64_t processed; /* bytes written so far */
     int err;            /* 0 or an errno value; sticky */
-
-    /* Progress: cb(r, priv) after every progress_every bytes (0 = never). */
-    void (*progress)(rio *r, void *priv);
-    void *progress_priv;
-    uint64_t progress_every;
-    uint64_t progress_next;
 
     union {
         struct {
@@ -63,11 +56,8 @@ void rioInitWithGrowBuffer(rio *r);
 /* Hands the written bytes over to the caller (zfree) and leaves the rio empty. */
 unsigned char *rioGrowBufferTake(rio *r, size_t *len);
 
-void rioSetProgress(rio *r, uint64_t every, void (*cb)(rio *r, void *priv), void *priv);
-
-/* Internal: checksum and progress bookkeeping after each write. */
+/* Internal: folds written bytes into the checksum. */
 void rioUpdateChecksum(rio *r, const void *buf, size_t len);
-void rioFireProgress(rio *r);
 
 /* 1 on success, 0 on failure (r->err says why). */
 static inline int rioWrite(rio *r, const void *buf, size_t len) {
@@ -75,7 +65,6 @@ static inline int rioWrite(rio *r, const void *buf, size_t len) {
     if (len && !r->write(r, buf, len)) return 0;
     if (r->update_cksum) rioUpdateChecksum(r, buf, len);
     r->processed += len;
-    if (r->progress_every && r->processed >= r->progress_next) rioFireProgress(r);
     return 1;
 }
 

@@ -87,6 +87,7 @@ static int serverCron(aeEventLoop *el, long long id, void *clientData) {
     size_t used = zmallocUsedMemory();
     if ((long long)used > server.stat_peak_memory) server.stat_peak_memory = (long long)used;
     trackInstantaneousMetrics();
+    persistCron(); /* reap a finished BGSAVE child, apply the save rules */
     /* Once a second: idle clients and lingering output limits. */
     if (server.cronloops % (server.hz > 0 ? server.hz : 1) == 0) clientsCron();
     if (server.shutdown_asap) {

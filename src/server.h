@@ -231,6 +231,7 @@ typedef struct qvServer {
     int stop_writes_on_bgsave_err;  /* -MISCONF on writes while the last save failed */
     long long rdb_key_save_delay;   /* tests: microseconds slept per element saved */
     long long key_load_delay;       /* tests: microseconds slept per element loaded */
+    int in_fork_child;              /* CHILD_TYPE_* (child.h) in a forked child, 0 in the server */
 } qvServer;
 
 extern qvServer server;

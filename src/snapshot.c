@@ -167,9 +167,24 @@ static int writeAux(rio *r, wbuf *b, const char *name, const char *value) {
     return flushWbuf(r, b);
 }
 
+typedef struct saveCtx {
+    rio *r;
+    wbuf b;
+    const snapshotSaveOpts *opts;
+    uint64_t elements;      /* written so far */
+    uint64_t progress_next; /* byte count of the next progress call */
+} saveCtx;
+
+static void saveProgress(saveCtx *sc) {
+    if (!sc->opts->progress || rioTell(sc->r) < sc->progress_next) return;
+    sc->progress_next = rioTell(sc->r) + sc->opts->progress_every;
+    sc->opts->progress(rioTell(sc->r), sc->elements, sc->opts->progress_priv);
+}
+
 /* One 'I' section. Elements are written in increasing id order, renumbered 0..count-1. */
-static int writeIndex(rio *r, wbuf *b, const char *key, size_t klen, const qvIndex *idx,
-                      uint64_t *elements) {
+static int writeIndex(saveCtx *sc, const char *key, size_t klen, const qvIndex *idx) {
+    rio *r = sc->r;
+    wbuf *b = &sc->b;
     const qvIndexConfig *cfg = indexConfig(idx);
     const qvSpace *space = indexSpace(idx);
     int hnsw = cfg->algo == QV_ALGO_HNSW;
@@ -229,15 +244,17 @@ static int writeIndex(rio *r, wbuf *b, const char *key, size_t klen, const qvInd
             }
         }
         ok = flushWbuf(r, b);
+        sc->elements++;
+        saveProgress(sc);
     }
-    *elements += count;
     zfree(ids);
     zfree(pos);
     return ok;
 }
 
 int snapshotWrite(rio *r, dict *keys, const snapshotSaveOpts *opts, snapshotInfo *info) {
-    wbuf b = {0};
+    saveCtx sc = {r, {0}, opts, 0, 0};
+    wbuf *b = &sc.b;
     snapshotInfo local;
     if (!info) info = &local;
     memset(info, 0, sizeof(*info));
@@ -259,15 +276,15 @@ int snapshotWrite(rio *r, dict *keys, const snapshotSaveOpts *opts, snapshotInfo
     uint32_t version = SNAPSHOT_VERSION, flags = 0;
     char num[32];
     int ok = rioWrite(r, SNAPSHOT_MAGIC, 8) && rioWrite(r, &version, 4) && rioWrite(r, &flags, 4);
-    ok = ok && writeAux(r, &b, "quiver-ver", QUIVER_VERSION);
-    ok = ok && writeAux(r, &b, "redis-ver", QUIVER_REDIS_COMPAT_VERSION);
+    ok = ok && writeAux(r, b, "quiver-ver", QUIVER_VERSION);
+    ok = ok && writeAux(r, b, "redis-ver", QUIVER_REDIS_COMPAT_VERSION);
     snprintf(num, sizeof(num), "%lld", info->ctime);
-    ok = ok && writeAux(r, &b, "ctime", num);
+    ok = ok && writeAux(r, b, "ctime", num);
     snprintf(num, sizeof(num), "%zu", zmallocUsedMemory());
-    ok = ok && writeAux(r, &b, "used-mem", num);
-    ok = ok && writeAux(r, &b, "aof-base", opts->aof_base ? "1" : "0");
+    ok = ok && writeAux(r, b, "used-mem", num);
+    ok = ok && writeAux(r, b, "aof-base", opts->aof_base ? "1" : "0");
     snprintf(num, sizeof(num), "%llu", (unsigned long long)nindexes);
-    ok = ok && writeAux(r, &b, "indexes", num);
+    ok = ok && writeAux(r, b, "indexes", num);
 
     it = dictGetIterator(keys);
     while (ok && (e = dictNext(it)) != NULL) {
@@ -275,11 +292,12 @@ int snapshotWrite(rio *r, dict *keys, const snapshotSaveOpts *opts, snapshotInfo
         if (v->type != &vectorsetKeyType) continue;
         size_t klen;
         const char *key = dictGetKey(e, &klen);
-        ok = writeIndex(r, &b, key, klen, (const qvIndex *)v, &info->elements);
+        ok = writeIndex(&sc, key, klen, (const qvIndex *)v);
         info->indexes++;
     }
     dictReleaseIterator(it);
-    zfree(b.p);
+    zfree(b->p);
+    info->elements = sc.elements;
 
     uint8_t end = SNAP_SECTION_END;
     ok = ok && rioWrite(r, &end, 1);
@@ -288,11 +306,6 @@ int snapshotWrite(rio *r, dict *keys, const snapshotSaveOpts *opts, snapshotInfo
     info->checksum = crc;
     info->bytes = rioTell(r);
     return ok ? 0 : -1;
-}
-
-static void saveProgress(rio *r, void *priv) {
-    const snapshotSaveOpts *opts = priv;
-    opts->progress(rioTell(r), opts->progress_priv);
 }
 
 /* fsync the directory holding path, so that a rename into it is durable. */
@@ -311,15 +324,18 @@ static int fsyncDirOf(const char *path) {
     return rc;
 }
 
+void snapshotTempPath(const char *path, long pid, char *out, size_t outlen) {
+    const char *slash = strrchr(path, '/');
+    if (slash)
+        snprintf(out, outlen, "%.*stemp-%ld-%s", (int)(slash - path + 1), path, pid, slash + 1);
+    else
+        snprintf(out, outlen, "temp-%ld-%s", pid, path);
+}
+
 int snapshotSaveFile(const char *path, dict *keys, const snapshotSaveOpts *opts,
                      snapshotInfo *info, char *err, size_t errlen) {
     char tmp[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    if (slash)
-        snprintf(tmp, sizeof(tmp), "%.*stemp-%d-%s", (int)(slash - path + 1), path, (int)getpid(),
-                 slash + 1);
-    else
-        snprintf(tmp, sizeof(tmp), "temp-%d-%s", (int)getpid(), path);
+    snapshotTempPath(path, (long)getpid(), tmp, sizeof(tmp));
 
     FILE *fp = fopen(tmp, "w");
     if (!fp) {
@@ -332,9 +348,6 @@ int snapshotSaveFile(const char *path, dict *keys, const snapshotSaveOpts *opts,
     rio r;
     rioInitWithFile(&r, fp);
     rioSetAutoSync(&r, opts->autosync);
-    if (opts->progress)
-        rioSetProgress(&r, opts->progress_every ? opts->progress_every : (1 << 20), saveProgress,
-                       (void *)opts);
     const char *step = "writing";
     if (snapshotWrite(&r, keys, opts, info) != 0 || !rioSync(&r)) goto fail;
     step = "closing";

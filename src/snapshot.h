@@ -34,8 +34,9 @@ typedef struct snapshotSaveOpts {
     int checksum;           /* compute the CRC (rdbchecksum yes); else 0 is stored */
     int aof_base;           /* mark the file as an AOF base */
     uint64_t autosync;      /* files: fdatasync every this many bytes (0 = only at the end) */
-    /* Called every progress_every bytes written (a forked child reports to its parent). */
-    void (*progress)(uint64_t written, void *priv);
+    /* Called after an element once progress_every more bytes were written (0 = after every
+     * element): a forked child reports to its parent from here. */
+    void (*progress)(uint64_t written, uint64_t elements, void *priv);
     void *progress_priv;
     uint64_t progress_every;
 } snapshotSaveOpts;
@@ -73,6 +74,10 @@ int snapshotWrite(rio *r, dict *keys, const snapshotSaveOpts *opts, snapshotInfo
  * temporary file is removed). */
 int snapshotSaveFile(const char *path, dict *keys, const snapshotSaveOpts *opts,
                      snapshotInfo *info, char *err, size_t errlen);
+
+/* The temporary file snapshotSaveFile writes in the target's directory ("temp-<pid>-<name>"):
+ * a parent removes it when a saving child died before the rename. */
+void snapshotTempPath(const char *path, long pid, char *out, size_t outlen);
 
 /* Reads a whole snapshot held in memory (data, len), handing each index to fn. Returns 0, or -1
  * with "<reason> at offset <n>" in err; every index not yet handed to fn is released. */
