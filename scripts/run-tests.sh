@@ -54,6 +54,8 @@ run_one() {
     local secs=$((SECONDS - start))
     local summary
     summary=$(grep -a 'Synthesis:' "$log" | tail -n 1)
+    # Scripts: their own "FAIL ..." line says more than whatever came last (a log tail).
+    [ -n "$summary" ] || [ $rc -eq 0 ] || summary=$(grep -a '^FAIL' "$log" | head -n 1)
     [ -n "$summary" ] || summary=$(grep -av '^[[:space:]]*$' "$log" | tail -n 1)
     if [ $rc -eq 0 ]; then
         passed=$((passed + 1))
