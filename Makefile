@@ -38,8 +38,11 @@ LIB_SRCS := $(filter-out $(PROGRAM_MAINS) $(INCLUDED_SRCS),$(wildcard src/*.c))
 LIB_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 LIB := $(BUILD)/libquiver.a
 
+# Programs go to src/ (as redis-server's do); sanitizer builds put theirs in their build dir so
+# they never overwrite the normal binaries.
+BINDIR ?= src
 UTIL_SRCS := $(wildcard utils/*.c)
-UTIL_BINS := $(patsubst utils/%.c,src/%,$(UTIL_SRCS))
+UTIL_BINS := $(patsubst utils/%.c,$(BINDIR)/%,$(UTIL_SRCS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
@@ -48,7 +51,7 @@ INTEG_SRCS := $(wildcard tests/integration/test_*.c)
 INTEG_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(INTEG_SRCS))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 
-SERVER := src/quiver-server
+SERVER := $(BINDIR)/quiver-server
 
 .PHONY: all run test test-unit test-integration test-interop sanitize tsan fuzz fuzz-build deps \
         format format-check clean check-deps
@@ -71,11 +74,15 @@ $(SERVER): $(BUILD)/obj/server_main.o $(LIB)
 $(BUILD)/obj/server_main.o: src/server_main.c $(wildcard src/*.h) | $(BUILD)/obj
 	$(CC) $(CFLAGS) -c $< -o $@
 
-src/%: utils/%.c $(LIB) $(wildcard src/*.h)
+$(BINDIR)/%: utils/%.c $(LIB) $(wildcard src/*.h)
 	$(CC) $(CFLAGS) $(LDFLAGS_BASE) -o $@ $< $(LIB) $(LDLIBS) -lhiredis
 
+# Unit tests link criterion, except under `make tsan`, which swaps in the single-process stand-in
+# tests/unit/tsan/criterion/criterion.h (criterion's runner cannot start under TSan).
+UNIT_CFLAGS ?=
+UNIT_LIBS ?= -lcriterion
 $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB) | $(BUILD)/tests/unit
-	$(CC) $(CFLAGS) -Wno-unused-parameter $(LDFLAGS_BASE) -o $@ $< $(LIB) $(LDLIBS) -lcriterion
+	$(CC) $(UNIT_CFLAGS) $(CFLAGS) -Wno-unused-parameter $(LDFLAGS_BASE) -o $@ $< $(LIB) $(LDLIBS) $(UNIT_LIBS)
 
 $(BUILD)/tests/integration/%: tests/integration/%.c $(INTEG_HELPERS) $(wildcard tests/integration/*.h) $(LIB) | $(BUILD)/tests/integration
 	$(CC) $(CFLAGS) -Itests/integration $(LDFLAGS_BASE) -o $@ $< $(INTEG_HELPERS) $(LIB) $(LDLIBS) -lhiredis -lcriterion
@@ -98,16 +105,17 @@ test-interop: all
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 sanitize: check-deps
-	$(MAKE) BUILD=build-san MALLOC=libc OPT=-O1 SAN_CFLAGS="$(SAN_FLAGS)" SAN_LDFLAGS="$(SAN_FLAGS)" \
-	    all build-san-tests
-	QUIVER_BUILD=build-san ASAN_OPTIONS=detect_leaks=0 scripts/run-tests.sh unit integration
+	$(MAKE) BUILD=build-san BINDIR=build-san MALLOC=libc OPT=-O1 SAN_CFLAGS="$(SAN_FLAGS)" \
+	    SAN_LDFLAGS="$(SAN_FLAGS)" all build-san-tests
+	QUIVER_BUILD=build-san QUIVER_SERVER=build-san/quiver-server ASAN_OPTIONS=detect_leaks=0 \
+	    scripts/run-tests.sh unit integration
 
 build-san-tests: $(UNIT_BINS) $(INTEG_BINS)
 
 TSAN_UNITS ?= $(wildcard tests/unit/test_pool.c tests/unit/test_hnsw.c tests/unit/test_flat.c)
 tsan: check-deps
 	$(MAKE) BUILD=build-tsan MALLOC=libc OPT=-O1 SAN_CFLAGS="-fsanitize=thread" SAN_LDFLAGS="-fsanitize=thread" \
-	    $(patsubst tests/unit/%.c,build-tsan/tests/unit/%,$(TSAN_UNITS))
+	    UNIT_CFLAGS=-Itests/unit/tsan UNIT_LIBS= $(patsubst tests/unit/%.c,build-tsan/tests/unit/%,$(TSAN_UNITS))
 	QUIVER_BUILD=build-tsan QUIVER_UNIT_ONLY="$(notdir $(basename $(TSAN_UNITS)))" scripts/run-tests.sh unit
 
 # libFuzzer harnesses link the library modules they fuzz, built with clang and the fuzzer runtime.
