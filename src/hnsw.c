@@ -62,10 +62,11 @@
  * shared level. The orphans were all connected through the deleted node, so if they still are
  * connected to each other, so is the graph. Repair, per level: (1) each orphan takes its lost link
  * back from the other orphans, closest first; (2) a breadth-first walk (bounded: 1024 nodes) from
- * the first orphan finds the others that are still connected; each one not found is attached,
- * forced or spliced, to the nearest node the walk reached, and what it reaches joins the pool;
- * (3) an orphan still below half capacity searches the level from the entry point and links to
- * what it finds. An earlier version linked the orphans along a minimum spanning tree: it forced
+ * the first orphan tags what is connected to it, stopping once every orphan is reached -- usually
+ * within two hops; from an orphan not reached, a second walk runs until it meets a tagged node,
+ * and only if it cannot is the orphan attached, forced or spliced, to the nearest tagged node
+ * (repairConnect); (3) an orphan still below half capacity searches the level from the entry
+ * point and links to what it finds. A delete costs about half an insert. An earlier version linked the orphans along a minimum spanning tree: it forced
  * links that were almost never needed (evicting good ones) and could still fail where needed.
  * The new entry point (a node of the highest remaining level) is chosen before the repair. The
  * slot goes on a free list and its id is reused by a later insert; its upper-level lists are
@@ -1045,26 +1046,18 @@ static void relinkBySearch(hnswIndex *h, hnswCtx *c, uint32_t x, int l, uint32_t
     linkInOrder(h, c, x, l, c->res, n, target);
 }
 
-static inline int tagged(const hnswCtx *c, uint32_t id) {
-    return id < c->tags_cap && c->tags[id] == c->epoch;
-}
-
-/* Breadth-first from start at level l, tagging what it reaches with the current epoch, until
- * `budget` nodes are in queue[] (which must hold that many). Returns the number queued. */
-static uint32_t bfsTag(hnswIndex *h, hnswCtx *c, uint32_t start, int l, uint32_t *queue,
-                       uint32_t budget) {
-    uint32_t qh = 0, qt = 0;
-    visitOnce(c, start);
-    queue[qt++] = start;
-    while (qh < qt && qt < budget) {
-        uint32_t *L = nodeList(h, nodeAt(h, queue[qh++]), l);
-        uint32_t n = listCount(L);
-        for (uint32_t i = 1; i <= n && qt < budget; i++) {
-            uint32_t y = L[i];
-            if (visitOnce(c, y)) queue[qt++] = y;
-        }
+/* Ascending by (distance, id): insertion sort for the short arrays of the repair, qsort beyond. */
+static void sortHitsAsc(qvHit *a, uint32_t n) {
+    if (n > 64) {
+        qsort(a, n, sizeof(qvHit), hitCmpAsc);
+        return;
     }
-    return qt;
+    for (uint32_t i = 1; i < n; i++) {
+        qvHit x = a[i];
+        uint32_t j = i;
+        for (; j > 0 && hitLess(x, a[j - 1]); j--) a[j] = a[j - 1];
+        a[j] = x;
+    }
 }
 
 /* Orphan u is not known to be connected to the others: link it (forced, then by splicing) to the
@@ -1075,12 +1068,74 @@ static int attachTo(hnswIndex *h, hnswCtx *c, uint32_t u, int l, const uint32_t 
     uint32_t m = 0;
     for (uint32_t i = 0; i < n; i++)
         if (pool[i] != u) order[m++] = (qvHit){pool[i], dist(h, uv, vecOf(h, pool[i]))};
-    qsort(order, m, sizeof(qvHit), hitCmpAsc);
+    sortHitsAsc(order, m);
     for (uint32_t i = 0; i < m; i++)
         if (tryLink(h, c, u, order[i].id, l, order[i].dist, 1)) return 1;
     for (uint32_t i = 0; i < m; i++)
         if (spliceLink(h, u, order[i].id, l) || spliceLink(h, order[i].id, u, l)) return 1;
     return 0;
+}
+
+/* Step (2) of the repair: makes sure the orphans R[0..nR) are connected to each other at level l.
+ * Three tag values in the visited array: E = known connected to R[0]; F = an orphan not reached
+ * yet; G = seen by the current walk from such an orphan. A walk from R[0] tags E until every
+ * orphan is reached (the usual case: they are a hop or two apart) or `budget` nodes are tagged.
+ * From each orphan still at F, a second walk runs until it meets an E node (connected after all)
+ * or gives up; only then is the orphan attached to the nearest E node. pool, queue and order hold
+ * `budget` entries. Exclusive (delete), so every id is below the tag array's size. */
+static void repairConnect(hnswIndex *h, hnswCtx *c, const uint32_t *R, uint32_t nR, int l,
+                          uint32_t budget, uint32_t *pool, uint32_t *queue, qvHit *order) {
+    ctxNewEpoch(c);
+    if (c->epoch > 0xFFFC) { /* need three fresh values: wrap now (clears the tags) */
+        c->epoch = 0xFFFF;
+        ctxNewEpoch(c);
+    }
+    uint16_t *t = c->tags;
+    const uint16_t E = c->epoch, F = E + 1, G = E + 2;
+    uint32_t np = 0, qh = 0, pending = nR - 1;
+    for (uint32_t i = 1; i < nR; i++) t[R[i]] = F;
+    t[R[0]] = E;
+    pool[np++] = R[0];
+    while (qh < np && np < budget && pending) {
+        uint32_t *L = nodeList(h, nodeAt(h, pool[qh++]), l);
+        uint32_t n = listCount(L);
+        for (uint32_t i = 1; i <= n && np < budget; i++) {
+            uint32_t y = L[i];
+            if (t[y] == E) continue;
+            if (t[y] == F) pending--;
+            t[y] = E;
+            pool[np++] = y;
+        }
+    }
+    for (uint32_t i = 1; i < nR && pending; i++) {
+        uint32_t u = R[i];
+        if (t[u] != F) continue;
+        uint32_t nq = 0, qh2 = 0;
+        int met = 0;
+        t[u] = G;
+        queue[nq++] = u;
+        while (qh2 < nq && nq < budget && !met) {
+            uint32_t *L = nodeList(h, nodeAt(h, queue[qh2++]), l);
+            uint32_t n = listCount(L);
+            for (uint32_t j = 1; j <= n && nq < budget; j++) {
+                uint32_t y = L[j];
+                if (t[y] == E) {
+                    met = 1;
+                    break;
+                }
+                if (t[y] == G) continue;
+                t[y] = G;
+                queue[nq++] = y;
+            }
+        }
+        if (!met) met = attachTo(h, c, u, l, pool, np, order);
+        if (!met) continue; /* nothing more to try; its side stays G */
+        for (uint32_t j = 0; j < nq; j++) {
+            t[queue[j]] = E;
+            if (np < budget) pool[np++] = queue[j];
+        }
+    }
+    c->epoch = G; /* the next epoch must differ from all three */
 }
 
 /* Reconnects the nR former neighbours R of a deleted node at level l (see DELETION above). */
@@ -1107,26 +1162,17 @@ static void repairLevel(hnswIndex *h, hnswCtx *c, const uint32_t *R, uint32_t nR
         uint32_t m = 0;
         for (uint32_t j = 0; j < nR; j++)
             if (j != i) order[m++] = (qvHit){R[j], dm[(size_t)i * nR + j]};
-        qsort(order, m, sizeof(qvHit), hitCmpAsc);
+        sortHitsAsc(order, m);
         for (uint32_t j = 0; j < m && listCount(Li) < target[i]; j++)
             tryLink(h, c, R[i], order[j].id, l, order[j].dist, 0);
     }
 
-    /* (2) Connectivity: the orphans were all connected through the deleted node; if they still
-     * are, so is the graph. Tag what a bounded breadth-first walk from R[0] reaches; attach each
-     * orphan not reached to the nearest reached node (forced), then tag its side too. */
+    /* (2) Connectivity: the orphans were all connected through the deleted node; if they are
+     * still connected to each other, so is the graph. */
     if (nR > 1) {
         uint32_t *queue = zmalloc((size_t)budget * sizeof(uint32_t));
         uint32_t *pool = zmalloc((size_t)budget * sizeof(uint32_t));
-        ctxNewEpoch(c);
-        uint32_t np = bfsTag(h, c, R[0], l, pool, budget);
-        for (uint32_t i = 1; i < nR; i++) {
-            if (tagged(c, R[i])) continue;
-            if (!attachTo(h, c, R[i], l, pool, np, order)) continue; /* nothing more to try */
-            /* Whatever it reaches now is connected to the rest: add that to the pool. */
-            uint32_t nq = bfsTag(h, c, R[i], l, queue, budget);
-            for (uint32_t j = 0; j < nq && np < budget; j++) pool[np++] = queue[j];
-        }
+        repairConnect(h, c, R, nR, l, budget, pool, queue, order);
         zfree(queue);
         zfree(pool);
     }
