@@ -101,7 +101,11 @@ void slowlogGetCommand(qvClient *c) {
         }
         if (count == -1) count = (long long)slowlog_len;
     } else if (c->argc > 3) {
-        addReplyErrorArity(c, "slowlog|get");
+        /* Redis's words for this case (its subcommand syntax error), not the arity text. */
+        addReplyErrorFormat(c,
+                            "unknown subcommand or wrong number of arguments for '%.128s'. Try "
+                            "SLOWLOG HELP.",
+                            c->argv[1]);
         return;
     }
     if ((unsigned long long)count > slowlog_len) count = (long long)slowlog_len;

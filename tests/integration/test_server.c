@@ -407,6 +407,8 @@ Test(server, slowlog_get_len_reset) {
     freeReplyObject(r);
     EXPECT_ERROR(cmd(c, "SLOWLOG GET -2"), "ERR count should be greater than or equal to -1");
     EXPECT_ERROR(cmd(c, "SLOWLOG GET abc"), "ERR count should be greater than or equal to -1");
+    EXPECT_ERROR(cmd(c, "SLOWLOG get 1 2"),
+                 "ERR unknown subcommand or wrong number of arguments for 'get'. Try SLOWLOG HELP.");
     EXPECT_STATUS(cmd(c, "SLOWLOG RESET"), "OK");
     EXPECT_INTEGER(cmd(c, "SLOWLOG LEN"), 0);
 }
