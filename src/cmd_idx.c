@@ -1,4 +1,5 @@
-/* cmd_idx.c -- Quiver's own index API: IDX.CREATE IDX.DROP IDX.LIST IDX.INFO, VSEARCH, VMSEARCH.
+/* cmd_idx.c -- Quiver's own index API: IDX.CREATE IDX.DROP IDX.LIST IDX.INFO IDX.COMPACT, VSEARCH,
+ * VMSEARCH.
  *
  * Redis 8's vector sets are created implicitly by the first VADD and are always COSINE/HNSW. The
  * IDX.* commands declare an index up front with a schema -- any metric (COSINE, L2, IP), HNSW or
@@ -34,6 +35,13 @@
  * "text_score" (the raw BM25) to each hit; "score" is the fused value. With RADIUS, candidates
  * farther than the radius are dropped before scaling.
  *
+ * COMPACTION. IDX.COMPACT copies the live vectors (main thread, a memcpy per element), builds a
+ * new engine from them on a thread of its own while the index keeps serving reads and writes,
+ * and a timer on the main thread applies the result once the build is done: the writes made
+ * meanwhile are replayed into the new engine, ids are renumbered densely and the engines swap
+ * (index.h, indexCompact*). A dedicated thread rather than the worker pool: a build takes seconds
+ * and would hold a search thread that long. IDX.COMPACT ... SYNC does it all inline.
+ *
  * Error texts follow the V* commands' style (lower case after "ERR", naming the bad option); every
  * argument is validated before anything changes. This file parses and replies; index.c does the
  * work. */
@@ -41,6 +49,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +59,7 @@
 #include "db.h"
 #include "hnsw.h"
 #include "index.h"
+#include "log.h"
 #include "quant.h"
 #include "textidx.h"
 #include "util.h"
@@ -301,7 +311,7 @@ void idxInfoCommand(qvClient *c) {
     int levels = cfg->algo == QV_ALGO_HNSW && size ? indexMaxLevel(idx) + 1 : 0;
 
     const textIndex *text = indexText(idx);
-    addReplyMapLen(c, 30);
+    addReplyMapLen(c, 32);
     addReplyStatus(c, "name");
     addReplyBulk(c, c->argv[1], c->argvlen[1]);
     addReplyStatus(c, "declared");
@@ -335,6 +345,9 @@ void idxInfoCommand(qvClient *c) {
     addReplyStatus(c, "avg-visited-nodes");
     addReplyDouble(c, gsearches ? (double)visited / (double)gsearches : 0.0);
     addField(c, "vset-uid", (long long)indexUid(idx));
+    addReplyStatus(c, "compacting");
+    addReplyBool(c, indexCompacting(idx));
+    addField(c, "compactions", (long long)st->compactions);
     addReplyStatus(c, "text-fields");
     addReplyArrayLen(c, indexTextFieldCount(idx));
     for (int i = 0; i < indexTextFieldCount(idx); i++) {
@@ -344,6 +357,98 @@ void idxInfoCommand(qvClient *c) {
     }
     addField(c, "text-documents", text ? textDocCount(text) : 0);
     addField(c, "text-terms", text ? textTermCount(text) : 0);
+}
+
+/* ---- IDX.COMPACT ---- */
+
+typedef struct compactJob {
+    qvCompaction *c;
+    pthread_t thread;
+    int done;  /* set by the build thread (atomic) */
+    char *key; /* for the log line */
+    uint32_t elements;
+    long long start_ms;
+    struct compactJob *next;
+} compactJob;
+
+static compactJob *compact_jobs; /* builds running or waiting to be applied */
+static long long compact_timer = -1;
+
+static void *compactThread(void *arg) {
+    compactJob *j = arg;
+    indexCompactBuild(j->c);
+    __atomic_store_n(&j->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/* Applies the finished builds (main thread, between commands: no search is in flight). */
+static int compactCron(aeEventLoop *el, long long id, void *data) {
+    (void)el, (void)id, (void)data;
+    compactJob **pp = &compact_jobs;
+    while (*pp) {
+        compactJob *j = *pp;
+        if (!__atomic_load_n(&j->done, __ATOMIC_ACQUIRE)) {
+            pp = &j->next;
+            continue;
+        }
+        pthread_join(j->thread, NULL);
+        int applied = indexCompactFinish(j->c);
+        serverLog(LL_NOTICE, "IDX.COMPACT %s: %u elements rebuilt in %lld ms%s", j->key,
+                  j->elements, mstime() - j->start_ms, applied ? "" : " (index gone, discarded)");
+        *pp = j->next;
+        zfree(j->key);
+        zfree(j);
+    }
+    if (compact_jobs) return 10;
+    compact_timer = -1;
+    return AE_NOMORE;
+}
+
+/* IDX.COMPACT name [SYNC] */
+void idxCompactCommand(qvClient *c) {
+    int sync = 0;
+    if (c->argc == 3) {
+        if (strcasecmp(c->argv[2], "SYNC")) {
+            addReplyErrorSyntax(c);
+            return;
+        }
+        sync = 1;
+    } else if (c->argc > 3) {
+        addReplyErrorArity(c, "idx.compact");
+        return;
+    }
+    qvIndex *idx = requireIndex(c);
+    if (!idx) return;
+    qvCompaction *comp = indexCompactBegin(idx);
+    if (!comp) {
+        addReplyError(c, "a compaction of this index is already running");
+        return;
+    }
+    if (sync) {
+        indexCompactBuild(comp);
+        indexCompactFinish(comp);
+        addReplyOk(c);
+        return;
+    }
+    compactJob *j = zcalloc(sizeof(*j));
+    j->c = comp;
+    j->key = zmalloc(c->argvlen[1] + 1);
+    memcpy(j->key, c->argv[1], c->argvlen[1] + 1);
+    j->elements = indexSize(idx);
+    j->start_ms = mstime();
+    if (pthread_create(&j->thread, NULL, compactThread, j) != 0) {
+        /* No thread: do it inline rather than fail. */
+        indexCompactBuild(comp);
+        indexCompactFinish(comp);
+        zfree(j->key);
+        zfree(j);
+        addReplyOk(c);
+        return;
+    }
+    j->next = compact_jobs;
+    compact_jobs = j;
+    if (compact_timer == -1) compact_timer = aeCreateTimeEvent(server.el, 10, compactCron, NULL);
+    addReplyOk(c);
 }
 
 /* ---- VSEARCH / VMSEARCH ---- */
@@ -869,6 +974,9 @@ static const qvCommandArg msearch_args[] = {
     {"query", ARG_STRING, NULL, ARGF_MULTIPLE, NULL},
     {"options", ARG_STRING, NULL, ARGF_OPTIONAL | ARGF_MULTIPLE, NULL},
     {NULL, 0, NULL, 0, NULL}};
+static const qvCommandArg compact_args[] = {{"index", ARG_KEY, NULL, 0, NULL},
+                                            {"sync", ARG_PURE_TOKEN, "SYNC", ARGF_OPTIONAL, NULL},
+                                            {NULL, 0, NULL, 0, NULL}};
 static const qvCommandArg index_args[] = {{"index", ARG_KEY, NULL, 0, NULL},
                                           {NULL, 0, NULL, 0, NULL}};
 
@@ -879,6 +987,7 @@ static qvCommand idx_commands[] = {
     {"idx.drop", idxDropCommand, 2, CMD_WRITE, ACL_WRITE | ACL_SLOW, IKEY, "module", "Delete an index and all its elements", "0.1.0", "O(N) where N is the number of elements", index_args},
     {"idx.list", idxListCommand, 1, CMD_READONLY, ACL_READ | ACL_SLOW, 0, 0, 0, "module", "List the indexes", "0.1.0", "O(N) where N is the number of keys"},
     {"idx.info", idxInfoCommand, 2, CMD_READONLY, ACL_READ | ACL_SLOW, IKEY, "module", "Return the settings, size, memory and statistics of an index", "0.1.0", "O(N) where N is the number of elements with attributes", index_args},
+    {"idx.compact", idxCompactCommand, -2, CMD_ADMIN, ACL_ADMIN | ACL_SLOW, IKEY, "module", "Rebuild an index's engine from its live elements in the background, reclaiming deleted slots", "0.1.0", "O(N log N) in the background", compact_args},
     {"vsearch", vsearchCommand, -4, CMD_READONLY | CMD_MAY_THREAD, ACL_READ | ACL_SLOW, IKEY, "module", "k-NN or range search with filters, returning distances, scores, attributes and vectors", "0.1.0", "O(log(N)) for HNSW, O(N) for FLAT or a selective filter", search_args},
     {"vmsearch", vmsearchCommand, -5, CMD_READONLY | CMD_MAY_THREAD, ACL_READ | ACL_SLOW, IKEY, "module", "Run several VSEARCH queries with the same options in one call", "0.1.0", "O(Q*log(N)) for Q queries", msearch_args},
     {NULL}};

@@ -10,6 +10,7 @@ void idxCreateCommand(qvClient *c);
 void idxDropCommand(qvClient *c);
 void idxListCommand(qvClient *c);
 void idxInfoCommand(qvClient *c);
+void idxCompactCommand(qvClient *c);
 void vsearchCommand(qvClient *c);
 void vmsearchCommand(qvClient *c);
 

@@ -44,6 +44,7 @@ struct qvIndex {
     char **text_fields;
     size_t *text_field_lens;
     int ntext_fields;
+    struct qvCompaction *compact; /* IDX.COMPACT in progress, or NULL */
 };
 
 static uint64_t next_index_uid;
@@ -85,8 +86,11 @@ static void dropSortedNames(qvIndex *idx) {
     idx->sorted_count = 0;
 }
 
+static void compactOrphan(struct qvCompaction *c);
+
 void indexRelease(qvIndex *idx) {
     if (!idx) return;
+    if (idx->compact) compactOrphan(idx->compact);
     dropSortedNames(idx);
     textFree(idx->text);
     for (int i = 0; i < idx->ntext_fields; i++) zfree(idx->text_fields[i]);
@@ -327,11 +331,17 @@ static qvAttrs *detachId(qvIndex *idx, uint32_t id) {
     return a;
 }
 
+static void compactNoteInsert(struct qvCompaction *c, uint32_t id);
+static void compactNoteDelete(struct qvCompaction *c, uint32_t id);
+
 static uint32_t engineInsert(qvIndex *idx, const void *blob, uint32_t ef) {
-    return idx->hnsw ? hnswInsert(idx->hnsw, blob, ef) : flatInsert(idx->flat, blob);
+    uint32_t id = idx->hnsw ? hnswInsert(idx->hnsw, blob, ef) : flatInsert(idx->flat, blob);
+    if (idx->compact && id != UINT32_MAX) compactNoteInsert(idx->compact, id);
+    return id;
 }
 
 static void engineDelete(qvIndex *idx, uint32_t id) {
+    if (idx->compact) compactNoteDelete(idx->compact, id);
     if (idx->hnsw) hnswDelete(idx->hnsw, id);
     else flatDelete(idx->flat, id);
 }
@@ -466,18 +476,20 @@ static const void *vectorGetter(uint32_t id, void *ctx) {
 #define SELECTIVITY_SAMPLES 256
 
 /* The filtered-search cost model, in nanoseconds. Measured on the 2-core x86 (AVX2) CI machine
- * with 20k random 32-d FP32 vectors and ef 100 (issue #6 note): an exact scan costs ~25 ns per
- * element (filter check ~15, loop and heap ~3, plus a distance for passing ones); a graph walk
- * ~70-140 ns per node whose distance it computes (distance, filter check, then the cache misses
- * and heap work of a random walk, ~60). An unfiltered walk computes ~20*ef distances; with a
- * filter passing a fraction s, 2178, 3668, 7009, 10597 and 14558 at s = 1, .5, .2, .1, .05: about
- * 20*ef*s^-0.7, never more than n. The walk makes about 4*ef/s filter checks before it holds ef
- * passing results (FILTER-EF caps those checks). A distance costs ~4 ns + blob_bytes/32. */
+ * with 20k and 100k random 32-d FP32 vectors and ef 100 (issue #6 note): an exact scan costs
+ * ~20-35 ns per element (filter check ~15, loop, heap and memory ~8, plus a distance for passing
+ * ones); a graph walk ~90-100 ns per node whose distance it computes (distance, filter check, then
+ * the cache misses and heap work of a random walk, ~75). Nodes a walk computes, unfiltered and at
+ * s = .5, .2, .1, .05, .02 of the elements passing: 2178, 3668, 7009, 10597, 14558 at 20k;
+ * 2649, 4721, 10218, 17785, 29158, 50872 at 100k -- about 20*ef * (n/20k)^0.2 * s^-0.75, never
+ * more than n. The walk makes about 4*ef/s filter checks before it holds ef passing results
+ * (FILTER-EF caps those checks). A distance costs ~4 ns + blob_bytes/32. */
 #define COST_CHECK_NS 15.0
-#define COST_SCAN_NS 3.0
-#define COST_VISIT_NS 60.0
+#define COST_SCAN_NS 8.0
+#define COST_VISIT_NS 75.0
 #define COST_VISITS_PER_EF 20.0
-#define COST_SEL_EXP 0.7
+#define COST_SIZE_EXP 0.2
+#define COST_SEL_EXP 0.75
 #define COST_CHECKS_PER_PASS 4.0
 
 static double distanceCostNs(const qvSpace *sp) {
@@ -532,7 +544,9 @@ int indexSearch(qvIndex *idx, const qvSearchRequest *req, qvHit *out) {
         est_pass = s * n;
         double dist_ns = distanceCostNs(&idx->space);
         double exact_cost = n * (COST_CHECK_NS + COST_SCAN_NS) + s * n * dist_ns;
-        double visits = s > 0 ? COST_VISITS_PER_EF * ef * pow(s, -COST_SEL_EXP) : INFINITY;
+        double visits = s > 0 ? COST_VISITS_PER_EF * ef * pow(n / 20000.0, COST_SIZE_EXP) *
+                                    pow(s, -COST_SEL_EXP)
+                              : INFINITY;
         if (visits > n) visits = n;
         double graph_cost = visits * (dist_ns + COST_CHECK_NS + COST_VISIT_NS);
         /* A FILTER-EF the walk would hit before holding ef passing results: scan instead. */
@@ -557,6 +571,169 @@ int indexSearch(qvIndex *idx, const qvSearchRequest *req, qvHit *out) {
     }
     if (heap_scratch) exprScratchFree(fc.scratch);
     return found;
+}
+
+/* ---- compaction (see index.h) ---- */
+
+struct qvCompaction {
+    qvIndex *idx;           /* NULL once the index was freed */
+    hnswIndex *hnsw;        /* the new engine: one of the two, as in the index */
+    flatIndex *flat;
+    uint32_t ef_construction;
+    uint32_t n;             /* live elements copied at the start */
+    uint32_t *old_ids;      /* [n] their ids in the old engine */
+    uint32_t *new_ids;      /* [n] their ids in the new engine (written by the build) */
+    unsigned char *blobs;   /* [n * blob_bytes] the copied vectors (freed by the build) */
+    size_t blob_bytes;
+    uint32_t *snap_of;      /* old id -> copy entry, UINT32_MAX if none; [snap_bound] */
+    uint32_t snap_bound;
+    unsigned char *stale;   /* [n] the copy entry's old id was deleted since */
+    unsigned char *fresh;   /* old id -> inserted since (and not deleted again); [fresh_cap] */
+    uint32_t fresh_cap;
+};
+
+static void compactFree(qvCompaction *c) {
+    if (c->hnsw) hnswFree(c->hnsw);
+    if (c->flat) flatFree(c->flat);
+    zfree(c->old_ids);
+    zfree(c->new_ids);
+    zfree(c->blobs);
+    zfree(c->snap_of);
+    zfree(c->stale);
+    zfree(c->fresh);
+    zfree(c);
+}
+
+static void compactOrphan(qvCompaction *c) {
+    c->idx = NULL;
+}
+
+static void compactNoteInsert(qvCompaction *c, uint32_t id) {
+    if (id >= c->fresh_cap) {
+        uint32_t cap = c->fresh_cap ? c->fresh_cap : 64;
+        while (cap <= id) cap *= 2;
+        c->fresh = zrealloc(c->fresh, cap);
+        memset(c->fresh + c->fresh_cap, 0, cap - c->fresh_cap);
+        c->fresh_cap = cap;
+    }
+    c->fresh[id] = 1;
+}
+
+static void compactNoteDelete(qvCompaction *c, uint32_t id) {
+    if (id < c->fresh_cap && c->fresh[id]) {
+        c->fresh[id] = 0; /* inserted during the compaction: never in the copy */
+        return;
+    }
+    if (id < c->snap_bound && c->snap_of[id] != UINT32_MAX) c->stale[c->snap_of[id]] = 1;
+}
+
+int indexCompacting(const qvIndex *idx) {
+    return idx->compact != NULL;
+}
+
+qvCompaction *indexCompactBegin(qvIndex *idx) {
+    if (idx->compact) return NULL;
+    qvCompaction *c = zcalloc(sizeof(*c));
+    c->idx = idx;
+    c->ef_construction = idx->cfg.ef_construction;
+    c->blob_bytes = idx->space.blob_bytes;
+    c->old_ids = indexAllIds(idx, &c->n);
+    c->new_ids = zmalloc(sizeof(uint32_t) * (c->n ? c->n : 1));
+    c->blobs = zmalloc(c->blob_bytes * (c->n ? c->n : 1));
+    c->stale = zcalloc(c->n ? c->n : 1);
+    c->snap_bound = idBound(idx);
+    c->snap_of = zmalloc(sizeof(uint32_t) * (c->snap_bound ? c->snap_bound : 1));
+    for (uint32_t i = 0; i < c->snap_bound; i++) c->snap_of[i] = UINT32_MAX;
+    for (uint32_t j = 0; j < c->n; j++) {
+        memcpy(c->blobs + (size_t)j * c->blob_bytes, indexVector(idx, c->old_ids[j]),
+               c->blob_bytes);
+        c->snap_of[c->old_ids[j]] = j;
+    }
+    if (idx->hnsw) {
+        uint64_t seed;
+        getRandomBytes((unsigned char *)&seed, sizeof(seed));
+        c->hnsw = hnswCreate(&idx->space, idx->cfg.M, idx->cfg.ef_construction, seed);
+    } else {
+        c->flat = flatCreate(&idx->space);
+    }
+    idx->compact = c;
+    return c;
+}
+
+void indexCompactBuild(qvCompaction *c) {
+    for (uint32_t j = 0; j < c->n; j++) {
+        const void *blob = c->blobs + (size_t)j * c->blob_bytes;
+        c->new_ids[j] = c->hnsw ? hnswInsert(c->hnsw, blob, c->ef_construction)
+                                : flatInsert(c->flat, blob);
+    }
+    zfree(c->blobs);
+    c->blobs = NULL;
+}
+
+int indexCompactFinish(qvCompaction *c) {
+    qvIndex *idx = c->idx;
+    if (!idx) {
+        compactFree(c);
+        return 0;
+    }
+    idx->compact = NULL;
+    /* 1. Old ids deleted meanwhile leave the new engine; ids inserted meanwhile enter it. */
+    uint32_t old_bound = idBound(idx);
+    uint32_t *remap = zmalloc(sizeof(uint32_t) * (old_bound ? old_bound : 1));
+    for (uint32_t i = 0; i < old_bound; i++) remap[i] = UINT32_MAX;
+    for (uint32_t j = 0; j < c->n; j++) {
+        if (c->stale[j]) {
+            if (c->hnsw) hnswDelete(c->hnsw, c->new_ids[j]);
+            else flatDelete(c->flat, c->new_ids[j]);
+        } else {
+            remap[c->old_ids[j]] = c->new_ids[j];
+        }
+    }
+    for (uint32_t id = 0; id < c->fresh_cap && id < old_bound; id++) {
+        if (!c->fresh[id] || !isLive(idx, id)) continue;
+        const void *blob = indexVector(idx, id);
+        remap[id] = c->hnsw ? hnswInsert(c->hnsw, blob, c->ef_construction)
+                            : flatInsert(c->flat, blob);
+    }
+    /* 2. The per-id tables and the names follow the new ids. */
+    uint32_t new_bound = c->hnsw ? hnswIdBound(c->hnsw) : flatIdBound(c->flat);
+    uint32_t cap = 16;
+    while (cap < new_bound) cap *= 2;
+    dictEntry **entry = zcalloc(sizeof(dictEntry *) * cap);
+    float *norm = zcalloc(sizeof(float) * cap);
+    qvAttrs **attrs = zcalloc(sizeof(qvAttrs *) * cap);
+    for (uint32_t id = 0; id < old_bound; id++) {
+        if (!isLive(idx, id)) continue;
+        uint32_t nid = remap[id];
+        entry[nid] = idx->id_entry[id];
+        norm[nid] = idx->id_norm[id];
+        attrs[nid] = idx->id_attrs[id];
+        dictSetU64(entry[nid], nid);
+    }
+    zfree(remap);
+    zfree(idx->id_entry);
+    zfree(idx->id_norm);
+    zfree(idx->id_attrs);
+    idx->id_entry = entry;
+    idx->id_norm = norm;
+    idx->id_attrs = attrs;
+    idx->id_cap = cap;
+    /* 3. The engines swap; the text index is rebuilt under the new ids. */
+    if (idx->hnsw) hnswFree(idx->hnsw);
+    if (idx->flat) flatFree(idx->flat);
+    idx->hnsw = c->hnsw;
+    idx->flat = c->flat;
+    c->hnsw = NULL;
+    c->flat = NULL;
+    if (idx->text) {
+        textFree(idx->text);
+        idx->text = textCreate();
+        for (uint32_t id = 0; id < new_bound; id++)
+            if (idx->id_attrs[id]) indexIdText(idx, id);
+    }
+    idx->stats.compactions++;
+    compactFree(c);
+    return 1;
 }
 
 /* ---- snapshot restore ---- */

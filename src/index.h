@@ -55,6 +55,7 @@ typedef struct qvIndexStats {
     uint64_t searches;     /* indexSearch calls */
     uint64_t exact_scans;  /* of which answered by an exact scan (TRUTH, FLAT, or chosen) */
     uint64_t inserts;      /* elements added or updated */
+    uint64_t compactions;  /* IDX.COMPACT runs applied */
 } qvIndexStats;
 
 typedef struct qvIndex qvIndex;
@@ -117,6 +118,26 @@ int indexTextFieldCount(const qvIndex *idx);
 const char *indexTextField(const qvIndex *idx, int i, size_t *len);
 const struct textIndex *indexText(const qvIndex *idx); /* NULL without TEXT fields */
 size_t indexTextMemory(const qvIndex *idx); /* included in indexMemoryUsage's total */
+
+/* Compaction (IDX.COMPACT): rebuilds the engine from the live vectors, so freed slots are given
+ * back (ids become dense, chunks sized to the live count) and the graph is built anew instead of
+ * carrying the local repairs of every deletion. Three steps, so the build can run on a thread
+ * while the main thread keeps serving the index:
+ *   indexCompactBegin   main thread: copies the live (id, vector) pairs; from now on the index
+ *                       notes which ids its writes delete and insert. NULL if one is running.
+ *   indexCompactBuild   any thread: builds the new engine from the copy. Touches nothing else.
+ *   indexCompactFinish  main thread, exclusive (no search in flight): replays the writes made
+ *                       meanwhile (drops deleted ids from the new engine, inserts the new ones),
+ *                       renumbers the per-id tables and the names, rebuilds the text index, swaps
+ *                       the engines and frees the old one and the compaction. Returns 1 if
+ *                       applied, 0 if the index was freed meanwhile (the compaction is just freed).
+ * Freeing the index while a build runs is allowed: the compaction is then orphaned, and its
+ * owner calls indexCompactFinish after the build, which frees it. */
+typedef struct qvCompaction qvCompaction;
+qvCompaction *indexCompactBegin(qvIndex *idx);
+void indexCompactBuild(qvCompaction *c);
+int indexCompactFinish(qvCompaction *c);
+int indexCompacting(const qvIndex *idx);
 uint32_t indexRandomId(const qvIndex *idx, uint64_t r);  /* UINT32_MAX if empty */
 /* Every live id, in no particular order, into a zmalloc'ed array (*count set). */
 uint32_t *indexAllIds(const qvIndex *idx, uint32_t *count);
