@@ -877,7 +877,8 @@ static void addReplyQueryHits(qvClient *c, vsJob *job, vsQuery *q) {
  * WORKER POOL HOOK (issue #4). Today every query runs inline on the main thread. With the pool:
  * unless job->nothread (or the job is cheap), take a reference on job->idx, block the client,
  * submit vsearchRunQuery(job, i) for each i as separate pool jobs (a VMSEARCH batch spreads over
- * the threads), and in the completion on the main thread call vsearchReply, unblock the client,
+ * the threads, each timing its query for indexObserveSearch), and in the completion on the main
+ * thread record those times, call vsearchReply, unblock the client,
  * drop the reference and free the job. Element names are resolved in vsearchReply, on the main
  * thread, so an id freed by a VREM that ran meanwhile must be detected there (or writers must
  * wait for the index's readers): that is the pool's contract to settle. */
@@ -887,7 +888,11 @@ static void vsearchReply(qvClient *c, vsJob *job, int batch) {
 }
 
 static void vsearchExecute(qvClient *c, vsJob *job, int batch) {
-    for (int i = 0; i < job->nq; i++) vsearchRunQuery(job, i);
+    for (int i = 0; i < job->nq; i++) {
+        long long start = ustime();
+        vsearchRunQuery(job, i);
+        indexObserveSearch(job->idx, ustime() - start);
+    }
     vsearchReply(c, job, batch);
     vsJobFree(job);
 }

@@ -396,7 +396,9 @@ void vsimCommand(qvClient *c) {
     req.filter_ef = filter_ef < 0 ? (count > UINT32_MAX / 100 ? 0 : (uint32_t)(count * 100))
                                   : (filter_ef > UINT32_MAX ? 0 : (uint32_t)filter_ef);
     req.exact = truth;
+    long long start = ustime();
     int n = indexSearch(idx, &req, hits);
+    indexObserveSearch(idx, ustime() - start);
     addReplySimResults(c, idx, hits, n, withscores, withattribs, epsilon);
 cleanup:
     exprFree(prog);

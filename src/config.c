@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "metrics.h"
 #include "networking.h"
 #include "persist.h"
 #include "server.h"
@@ -324,6 +325,12 @@ static int checkDatabases(const configValue *v, char *err) {
         return C_ERR;
     }
     return C_OK;
+}
+
+/* metrics-port / metrics-bind: reopen the endpoint (at start-up metricsInit opens it). */
+static int applyMetrics(int loading, char *err) {
+    if (loading) return C_OK;
+    return metricsApplyConfig(err);
 }
 
 /* The cron frequency is clamped rather than refused, as redis-server does. */
@@ -758,6 +765,12 @@ static configRow config_table[] = {
                "10000", -1, LLONG_MAX, NULL),
     UINT_CONFIG("slowlog-max-len", NULL, CONFIG_MUTABLE, server.slowlog_max_len, "128", 0, LONG_MAX,
                 NULL),
+
+    /* Metrics: the Prometheus endpoint (Quiver's own). */
+    INT_CONFIG("metrics-port", NULL, CONFIG_MUTABLE, server.metrics_port, "0", 0, 65535,
+               applyMetrics),
+    STRING_CONFIG("metrics-bind", NULL, CONFIG_MUTABLE, server.metrics_bind, "127.0.0.1",
+                  applyMetrics),
 
     /* Persistence: snapshots. */
     SPECIAL_CONFIG("save", NULL, CONFIG_MULTI_ARG, &saveSpecial, "3600 1 300 100 60 10000",

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "metrics.h"
 #include "multi.h"
 #include "persist.h"
 #include "slowlog.h"
@@ -134,6 +135,7 @@ void call(qvClient *c, qvCommand *cmd) {
 
     cmd->calls++;
     cmd->usec += duration;
+    metricsObserveCommand(cmd, duration);
     if (server.stat_total_error_replies > errors_before) cmd->failed_calls++;
     server.stat_numcommands++;
     if (!(cmd->flags & CMD_SKIP_SLOWLOG)) slowlogPushEntryIfNeeded(c, c->argc, c->argv, c->argvlen, duration);

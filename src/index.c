@@ -147,6 +147,12 @@ uint32_t indexIdBound(const qvIndex *idx) {
     return idBound(idx);
 }
 
+void indexObserveSearch(qvIndex *idx, long long usec) {
+    if (usec < 0) usec = 0;
+    idx->stats.search_latency[qvLatencyBucket(usec)]++;
+    idx->stats.search_usec += (uint64_t)usec;
+}
+
 void indexGraphStats(const qvIndex *idx, uint64_t *searches, uint64_t *visited) {
     hnswStats st = {0};
     if (idx->hnsw) hnswGetStats(idx->hnsw, &st);

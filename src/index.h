@@ -29,6 +29,7 @@
 #include "db.h"
 #include "distance.h"
 #include "expr.h"
+#include "latency.h"
 
 typedef enum { QV_ALGO_HNSW = 0, QV_ALGO_FLAT = 1 } qvAlgo;
 
@@ -56,6 +57,8 @@ typedef struct qvIndexStats {
     uint64_t exact_scans;  /* of which answered by an exact scan (TRUTH, FLAT, or chosen) */
     uint64_t inserts;      /* elements added or updated */
     uint64_t compactions;  /* IDX.COMPACT runs applied */
+    uint64_t search_latency[QV_LATENCY_BUCKETS]; /* VSIM/VSEARCH queries by duration (latency.h) */
+    uint64_t search_usec;  /* their total duration */
 } qvIndexStats;
 
 typedef struct qvIndex qvIndex;
@@ -79,6 +82,8 @@ int indexMaxLevel(const qvIndex *idx); /* 0 for FLAT and for an empty index */
 const float *indexProjection(const qvIndex *idx);
 const qvIndexStats *indexStats(const qvIndex *idx);
 uint32_t indexIdBound(const qvIndex *idx); /* ids in use are < this; bound - size = free slots */
+/* One VSIM/VSEARCH query of usec microseconds, for INFO vectors and /metrics. */
+void indexObserveSearch(qvIndex *idx, long long usec);
 /* Graph searches and the nodes whose distance they computed (HNSW; 0, 0 for FLAT). */
 void indexGraphStats(const qvIndex *idx, uint64_t *searches, uint64_t *visited);
 size_t indexMemoryUsage(const qvIndex *idx, size_t *vectors, size_t *graph, size_t *attrs,

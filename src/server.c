@@ -25,6 +25,7 @@
 #include "config.h"
 #include "distance.h"
 #include "db.h"
+#include "metrics.h"
 #include "networking.h"
 #include "persist.h"
 #include "pubsub.h"
@@ -299,6 +300,7 @@ int serverMain(int argc, char **argv) {
     persistRegisterCommands();
     commandTableInit();
     if (listenOnConfiguredAddresses() != C_OK) return 1;
+    if (metricsInit() != C_OK) return 1;
     aeCreateTimeEvent(server.el, 1, serverCron, NULL);
     aeSetBeforeSleepProc(server.el, beforeSleep);
 

@@ -197,6 +197,10 @@ typedef struct qvServer {
     /* Worker pool sizing (the pool itself arrives with issue #4). */
     int io_threads;
 
+    /* Metrics (metrics.c): Prometheus text over HTTP, served by the event loop. */
+    int metrics_port;           /* metrics-port: 0 = no endpoint */
+    char *metrics_bind;         /* metrics-bind: the one address it listens on */
+
     /* Statistics. */
     long long stat_numcommands;
     long long stat_numconnections;
