@@ -432,3 +432,44 @@ Test(idx, recall_ip_siftsmall) {
     free(s.base);
     free(s.query);
 }
+
+/* ---- RESP3 ---- */
+
+Test(idx, resp3_replies) {
+    int fd = vtRawResp3(&vt_srv);
+    vtResp *r = vtRaw(fd, "IDX.CREATE b DIM 2 METRIC IP QUANT FP32");
+    cr_assert_eq(r->type, '+');
+    cr_assert_str_eq(r->str, "OK");
+    vtRespFree(r);
+    r = vtRaw(fd, "IDX.CREATE a DIM 2");
+    vtRespFree(r);
+    r = vtRaw(fd, "IDX.CREATE a DIM 2");
+    cr_assert_eq(r->type, '-');
+    cr_assert_str_eq(r->str, "ERR index already exists");
+    vtRespFree(r);
+    r = vtRaw(fd, "IDX.LIST");
+    cr_assert_eq(r->type, '*');
+    cr_assert_eq(r->nchild, 2);
+    cr_assert_str_eq(r->child[0]->str, "a");
+    cr_assert_str_eq(r->child[1]->str, "b");
+    vtRespFree(r);
+    r = vtRaw(fd, "VADD b VALUES 2 1 2 x");
+    cr_assert_eq(r->type, '#');
+    vtRespFree(r);
+    r = vtRaw(fd, "VSIM b VALUES 2 1 1 WITHSCORES");
+    cr_assert_eq(r->type, '%', "VSIM WITHSCORES is a map in RESP3");
+    cr_assert_eq(r->child[1]->type, ',');
+    cr_assert_str_eq(r->child[1]->str, "3", "IP score = dot product");
+    vtRespFree(r);
+    r = vtRaw(fd, "IDX.COMPACT b SYNC");
+    cr_assert_eq(r->type, '+');
+    vtRespFree(r);
+    r = vtRaw(fd, "IDX.DROP a");
+    cr_assert_eq(r->type, '+');
+    vtRespFree(r);
+    r = vtRaw(fd, "IDX.DROP a");
+    cr_assert_eq(r->type, '-');
+    cr_assert_str_eq(r->str, "ERR no such index");
+    vtRespFree(r);
+    rawClose(fd);
+}
