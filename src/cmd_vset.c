@@ -148,7 +148,9 @@ void vaddCommand(qvClient *c) {
     for (; pos < c->argc; pos++) {
         const char *opt = c->argv[pos];
         if (!strcasecmp(opt, "CAS")) {
-            /* Candidate collection in the background is an optimisation; inline is exact. */
+            /* Candidate collection in the background is an optimisation; inline is exact. It
+             * is also why the AOF and replicas get VADD ... CAS as received: executed here, in
+             * one step, replaying the same command is the same insert. */
         } else if (!strcasecmp(opt, "NOQUANT")) {
             quant = QV_QUANT_FP32;
         } else if (!strcasecmp(opt, "Q8")) {

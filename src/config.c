@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "aof.h"
 #include "metrics.h"
 #include "networking.h"
 #include "persist.h"
@@ -666,6 +667,32 @@ static int applySave(int loading, char *err) {
     return C_OK;
 }
 
+/* appendonly at run time switches the AOF on (a rewrite writes its first base) or off; at
+ * start-up the value only says what loadDataFromDisk() loads. */
+static int applyAppendonly(int loading, char *err) {
+    if (loading) return C_OK;
+    if (server.aof_enabled) return aofStart(err, CONFIG_ERRLEN) == 0 ? C_OK : C_ERR;
+    aofStop();
+    return C_OK;
+}
+
+static int checkPlainName(const configValue *v, char *err, const char *what) {
+    if (!v->str || !v->str[0] || strchr(v->str, '/') || !strcmp(v->str, ".") ||
+        !strcmp(v->str, "..")) {
+        setErr(err, "%s can't be a path, just a filename", what);
+        return C_ERR;
+    }
+    return C_OK;
+}
+
+static int checkAppendfilename(const configValue *v, char *err) {
+    return checkPlainName(v, err, "appendfilename");
+}
+
+static int checkAppenddirname(const configValue *v, char *err) {
+    return checkPlainName(v, err, "appenddirname");
+}
+
 /* dbfilename names a file in `dir`, never a path (as redis-server insists). */
 static int checkDbfilename(const configValue *v, char *err) {
     if (!v->str || !v->str[0] || strchr(v->str, '/')) {
@@ -682,6 +709,11 @@ static const configEnum loglevel_enum[] = {{"debug", LL_DEBUG},
                                            {"notice", LL_NOTICE},
                                            {"warning", LL_WARNING},
                                            {NULL, 0}};
+
+static const configEnum appendfsync_enum[] = {{"always", AOF_FSYNC_ALWAYS},
+                                              {"everysec", AOF_FSYNC_EVERYSEC},
+                                              {"no", AOF_FSYNC_NO},
+                                              {NULL, 0}};
 
 #define BOOL_CONFIG(n, a, fl, lv, def, ap)                                                         \
     {                                                                                              \
@@ -786,6 +818,27 @@ static configRow config_table[] = {
                LLONG_MAX, NULL),
     INT_CONFIG("key-load-delay", NULL, CONFIG_MUTABLE, server.key_load_delay, "0", 0, LLONG_MAX,
                NULL),
+
+    /* Persistence: the append-only file. */
+    BOOL_CONFIG("appendonly", NULL, CONFIG_MUTABLE, server.aof_enabled, "no", applyAppendonly),
+    ENUM_CONFIG("appendfsync", NULL, CONFIG_MUTABLE, server.aof_fsync, appendfsync_enum,
+                "everysec", NULL),
+    {.name = "appenddirname", .type = CT_STRING, .flags = CONFIG_IMMUTABLE,
+     .field = &server.aof_dirname, .storage = STORAGE_OF(server.aof_dirname),
+     .defval = "appendonlydir", .check = checkAppenddirname},
+    {.name = "appendfilename", .type = CT_STRING, .flags = CONFIG_IMMUTABLE,
+     .field = &server.aof_filename, .storage = STORAGE_OF(server.aof_filename),
+     .defval = "appendonly.aof", .check = checkAppendfilename},
+    INT_CONFIG("auto-aof-rewrite-percentage", NULL, CONFIG_MUTABLE, server.aof_rewrite_perc, "100",
+               0, INT_MAX, NULL),
+    MEMORY_CONFIG("auto-aof-rewrite-min-size", NULL, CONFIG_MUTABLE, server.aof_rewrite_min_size,
+                  "64mb", 0, LLONG_MAX, NULL),
+    BOOL_CONFIG("aof-load-truncated", NULL, CONFIG_MUTABLE, server.aof_load_truncated, "yes",
+                NULL),
+    BOOL_CONFIG("no-appendfsync-on-rewrite", NULL, CONFIG_MUTABLE, server.aof_no_fsync_on_rewrite,
+                "no", NULL),
+    BOOL_CONFIG("aof-rewrite-incremental-fsync", NULL, CONFIG_MUTABLE,
+                server.aof_rewrite_incremental_fsync, "yes", NULL),
 };
 
 #define CONFIG_ROWS ((int)(sizeof(config_table) / sizeof(config_table[0])))

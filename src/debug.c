@@ -1,5 +1,6 @@
 /* debug.c -- DEBUG subcommands that tests and operators use: SLEEP (simulate a slow command),
- * LOG, RELOAD (save, empty, load: a snapshot round trip in one command) and DIGEST /
+ * LOG, RELOAD (save, empty, load: a snapshot round trip in one command), LOADAOF (the same
+ * through the AOF) and DIGEST /
  * DIGEST-VALUE (a content digest to compare two servers or a server before and after a reload
  * or an AOF replay). SET-ACTIVE-EXPIRE and friends are not here because Quiver has no expiry.
  * Everything in this file is safe on a production server apart from SLEEP and RELOAD blocking
@@ -19,6 +20,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "aof.h"
 #include "db.h"
 #include "index.h"
 #include "persist.h"
@@ -129,6 +131,22 @@ static void debugDigestValueCommand(qvClient *c) {
     }
 }
 
+/* DEBUG LOADAOF: flush the AOF, empty the keyspace, replay the AOF (base + incr files). */
+static void debugLoadAofCommand(qvClient *c) {
+    if (server.loading) {
+        addReplyError(c, "LOADING Quiver is loading the dataset in memory");
+        return;
+    }
+    char err[1024];
+    if (aofReload(err, sizeof(err)) != C_OK) {
+        serverLog(LL_WARNING, "DEBUG LOADAOF: %s", err);
+        addReplyErrorFormat(c, "Error trying to load the AOF: %s", err);
+        return;
+    }
+    serverLog(LL_NOTICE, "Append Only File loaded by DEBUG LOADAOF");
+    addReplyOk(c);
+}
+
 /* DEBUG RELOAD [NOSAVE]: save the snapshot (unless NOSAVE), empty the keyspace, load it back. */
 static void debugReloadCommand(qvClient *c) {
     int save = 1;
@@ -170,6 +188,8 @@ void debugCommand(qvClient *c) {
             "    Write <message> to the server log.",
             "RELOAD [NOSAVE]",
             "    Save the snapshot (unless NOSAVE), empty the dataset and load the snapshot back.",
+            "LOADAOF",
+            "    Flush the AOF to disk, empty the dataset and replay the AOF.",
             "DIGEST",
             "    Output a hex signature of the whole dataset (names, settings, vectors,",
             "    norms, attributes; not the graph).",
@@ -198,6 +218,8 @@ void debugCommand(qvClient *c) {
         debugDigestCommand(c);
     } else if (!strcasecmp(c->argv[1], "digest-value") && c->argc >= 3) {
         debugDigestValueCommand(c);
+    } else if (!strcasecmp(c->argv[1], "loadaof") && c->argc == 2) {
+        debugLoadAofCommand(c);
     } else if (!strcasecmp(c->argv[1], "reload")) {
         debugReloadCommand(c);
     } else if (!strcasecmp(c->argv[1], "log") && c->argc == 3) {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "aof.h"
 #include "metrics.h"
 #include "multi.h"
 #include "persist.h"
@@ -127,9 +128,13 @@ void call(qvClient *c, qvCommand *cmd) {
         c->flags |= CLIENT_REPLY_SKIP;
     }
     c->lastcmd = cmd;
+    long long dirty_before = server.dirty;
     long long start = ustime();
     cmd->proc(c);
     long long duration = ustime() - start;
+    /* A write that changed the dataset is logged as received, in execution order. */
+    if ((cmd->flags & CMD_WRITE) && server.dirty != dirty_before) aofPropagate(c);
+    else if (cmd->proc == execCommand) aofPropagateExecEnd();
     if (skip_this) c->flags &= ~CLIENT_REPLY_SKIP;
     server.current_client = prev;
 

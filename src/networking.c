@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "anet.h"
+#include "aof.h"
 #include "dispatch.h"
 #include "multi.h"
 #include "pubsub.h"
@@ -532,6 +533,9 @@ static int writeToClient(qvClient *c, int handler_installed) {
 
 static void sendReplyToClient(aeEventLoop *el, int fd, void *privdata, int mask) {
     (void)el, (void)fd, (void)mask;
+    /* This runs outside beforeSleep, maybe right after the command whose reply it sends: with
+     * appendfsync always that command must be in the AOF, on disk, first. */
+    aofFlushBeforeReply();
     writeToClient(privdata, 1);
 }
 

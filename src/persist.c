@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "aof.h"
 #include "child.h"
 #include "db.h"
 #include "info.h"
@@ -141,6 +142,12 @@ void loadDataFromDisk(void) {
     long long start = ustime();
     char err[1024];
     struct stat st;
+    if (server.aof_enabled) {
+        /* The AOF is the more complete record: the snapshot is only its fallback (aof.c). */
+        aofLoadAtStartup();
+        server.dirty = 0;
+        return;
+    }
     if (stat(server.dbfilename, &st) == -1) {
         if (errno != ENOENT) {
             serverLog(LL_WARNING, "Fatal error: can't access the snapshot %s: %s",
@@ -271,6 +278,7 @@ static void backgroundSaveDone(int exitcode, int bysignal) {
 
 void persistCron(void) {
     childCron();
+    aofCron();
     if (server.loading || childActive()) return;
     if (ps.bgsave_scheduled) {
         ps.bgsave_scheduled = 0;
@@ -312,6 +320,8 @@ int persistSave(void) {
 int persistSaveOnShutdown(int force_save, int nosave) {
     /* A child writing a snapshot or a rewrite must not outlive us (nor race our own save). */
     if (childActive()) childKill();
+    /* Whatever the AOF holds in memory goes to disk, fsynced, before anything else. */
+    aofShutdown();
     if (nosave) return C_OK;
     if (!force_save && server.saveparamslen == 0) return C_OK;
     if (server.loading) {
@@ -327,6 +337,8 @@ int persistSaveOnShutdown(int force_save, int nosave) {
 }
 
 const char *persistWriteError(void) {
+    const char *aof_err = aofWriteError();
+    if (aof_err) return aof_err;
     if (server.stop_writes_on_bgsave_err && server.saveparamslen > 0 &&
         ps.lastbgsave_status == C_ERR)
         return "MISCONF Quiver is configured to save snapshots, but it's currently unable to "
@@ -379,9 +391,7 @@ void persistInfo(char **buf, size_t *len, size_t *cap) {
            "rdb_last_cow_size:%zu\r\n"
            "rdb_last_load_keys_expired:0\r\n"
            "rdb_last_load_keys_loaded:%lld\r\n"
-           "rdb_last_error:%s\r\n"
-           "aof_enabled:0\r\n"
-           "aof_rewrite_in_progress:0\r\n",
+           "rdb_last_error:%s\r\n",
            active ? ci->cow_peak : 0, active ? ci->cow : 0,
            active && ci->cow_updated_ms ? (now - ci->cow_updated_ms) / 1000 : 0,
            active && ci->total ? 100.0 * ci->done / ci->total : 0.0, active ? ci->done : 0,
@@ -389,6 +399,7 @@ void persistInfo(char **buf, size_t *len, size_t *cap) {
            ps.lastbgsave_status == C_OK ? "ok" : "err", ps.last_bgsave_time_sec,
            saving ? (now - ci->start_ms) / 1000 : -1, ps.saves, ps.last_cow_size,
            ps.last_load_keys, ps.last_error);
+    aofInfo(buf, len, cap);
 }
 
 /* ---- commands ---- */
@@ -446,4 +457,5 @@ void persistRegisterCommands(void) {
     ps.lastsave = time(NULL);
     childSetDoneHandler(CHILD_TYPE_SNAPSHOT, backgroundSaveDone);
     commandRegisterTable(persist_commands);
+    aofRegisterCommands();
 }

@@ -25,9 +25,11 @@ void loadDataFromDisk(void);
 int persistSave(void);
 /* BGSAVE: forks a child that writes the snapshot. C_OK if the child started. */
 int persistSaveBackground(void);
-/* From serverCron: reaps a finished child, runs a scheduled BGSAVE, applies the save rules. */
+/* From serverCron: reaps a finished child, runs the AOF's cron (rewrites), a scheduled BGSAVE,
+ * the save rules. */
 void persistCron(void);
-/* Shutdown: SAVE if `save` rules exist (or forced), unless nosave. C_OK or C_ERR. */
+/* Shutdown: stops a running child, flushes and fsyncs the AOF, then SAVEs if `save` rules
+ * exist (or forced), unless nosave. C_OK or C_ERR. */
 int persistSaveOnShutdown(int force_save, int nosave);
 
 /* Every snapshot written from now on (AOF base files included) by this server. */

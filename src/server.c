@@ -23,6 +23,7 @@
 #include "cmd_idx.h"
 #include "cmd_vset.h"
 #include "config.h"
+#include "aof.h"
 #include "distance.h"
 #include "db.h"
 #include "metrics.h"
@@ -88,7 +89,7 @@ static int serverCron(aeEventLoop *el, long long id, void *clientData) {
     size_t used = zmallocUsedMemory();
     if ((long long)used > server.stat_peak_memory) server.stat_peak_memory = (long long)used;
     trackInstantaneousMetrics();
-    persistCron(); /* reap a finished BGSAVE child, apply the save rules */
+    persistCron(); /* reap a finished child, AOF rewrites, the save rules */
     /* Once a second: idle clients and lingering output limits. */
     if (server.cronloops % (server.hz > 0 ? server.hz : 1) == 0) clientsCron();
     if (server.shutdown_asap) {
@@ -102,6 +103,8 @@ static int serverCron(aeEventLoop *el, long long id, void *clientData) {
 
 static void beforeSleep(aeEventLoop *el) {
     (void)el;
+    /* The log before the replies: with appendfsync always, a reply means "on disk". */
+    aofFlush(0);
     handleClientsWithPendingWrites();
     freeClientsInAsyncFreeQueue();
 }
@@ -130,6 +133,8 @@ static void setupSignalHandlers(void) {
     sigaction(SIGINT, &act, NULL);
     signal(SIGHUP, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
+    /* A file size limit is a write error to report (-MISCONF, INFO), not a reason to die. */
+    signal(SIGXFSZ, SIG_IGN);
 }
 
 int prepareForShutdown(int flags) {
@@ -171,6 +176,15 @@ void shutdownCommand(qvClient *c) {
 }
 
 /* ---- start-up ---- */
+
+/* Every subsystem's command rows, then the lookup table. quiver-check-aof calls it too, to
+ * judge logged commands exactly as the loader does. */
+void initCommandTable(void) {
+    vsetRegisterCommands();
+    idxRegisterCommands();
+    persistRegisterCommands();
+    commandTableInit();
+}
 
 static void createPidFile(void) {
     if (!server.pidfile || !server.pidfile[0]) return;
@@ -295,10 +309,7 @@ int serverMain(int argc, char **argv) {
     pubsubInit();
     slowlogInit();
     distInit();
-    vsetRegisterCommands();
-    idxRegisterCommands();
-    persistRegisterCommands();
-    commandTableInit();
+    initCommandTable();
     if (listenOnConfiguredAddresses() != C_OK) return 1;
     if (metricsInit() != C_OK) return 1;
     aeCreateTimeEvent(server.el, 1, serverCron, NULL);

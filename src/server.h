@@ -236,6 +236,15 @@ typedef struct qvServer {
     long long rdb_key_save_delay;   /* tests: microseconds slept per element saved */
     long long key_load_delay;       /* tests: microseconds slept per element loaded */
     int in_fork_child;              /* CHILD_TYPE_* (child.h) in a forked child, 0 in the server */
+    int aof_enabled;                /* appendonly */
+    int aof_fsync;                  /* appendfsync: AOF_FSYNC_* (aof.h) */
+    char *aof_dirname;              /* appenddirname: the AOF directory, in `dir` */
+    char *aof_filename;             /* appendfilename: prefix of the AOF file names */
+    int aof_rewrite_perc;           /* auto-aof-rewrite-percentage, 0 = no automatic rewrite */
+    long long aof_rewrite_min_size; /* auto-aof-rewrite-min-size */
+    int aof_load_truncated;         /* aof-load-truncated: cut a torn tail at start-up */
+    int aof_no_fsync_on_rewrite;    /* no-appendfsync-on-rewrite */
+    int aof_rewrite_incremental_fsync; /* fdatasync every 32 MB while writing a base */
 } qvServer;
 
 extern qvServer server;
@@ -246,6 +255,7 @@ long long mstime(void);
 
 /* server.c */
 int serverMain(int argc, char **argv);
+void initCommandTable(void); /* registers every command table and builds the lookup */
 void resetServerStats(void);
 void shutdownCommand(qvClient *c);
 void serverLogRaw(int level, const char *msg);

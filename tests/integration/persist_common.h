@@ -225,7 +225,9 @@ static PC_UNUSED void dumpVinfo(sbuf *b, redisReply *r) {
     freeReplyObject(r);
 }
 
-static PC_UNUSED char *fingerprint(redisContext *c) {
+/* with_graph: include what depends on the HNSW graph (VLINKS, VSIM, VINFO). A snapshot keeps
+ * the graph; an AOF replay builds a new one (other random levels) over the same data. */
+static PC_UNUSED char *fingerprintOf(redisContext *c, int with_graph) {
     sbuf b = {0};
     char name[32];
     dumpCmd(&b, cmd(c, "DBSIZE"));
@@ -235,14 +237,15 @@ static PC_UNUSED char *fingerprint(redisContext *c) {
         dumpCmd(&b, cmd(c, "TYPE %s", s->key));
         dumpCmd(&b, cmd(c, "VCARD %s", s->key));
         dumpCmd(&b, cmd(c, "VDIM %s", s->key));
-        dumpVinfo(&b, cmd(c, "VINFO %s", s->key));
+        if (with_graph) dumpVinfo(&b, cmd(c, "VINFO %s", s->key));
         for (int i = 0; i < s->n; i++) {
             snprintf(name, sizeof(name), "e%d", i);
             dumpCmd(&b, cmd(c, "VEMB %s %s", s->key, name));
             dumpCmd(&b, cmd(c, "VEMB %s %s RAW", s->key, name));
             dumpCmd(&b, cmd(c, "VGETATTR %s %s", s->key, name));
-            dumpCmd(&b, cmd(c, "VLINKS %s %s WITHSCORES", s->key, name));
+            if (with_graph) dumpCmd(&b, cmd(c, "VLINKS %s %s WITHSCORES", s->key, name));
         }
+        if (!with_graph) continue;
         /* Searches from fixed query vectors: same neighbours, same scores, same order. */
         uint64_t saved = seedState;
         seedState = 1000 + (uint64_t)k;
@@ -269,6 +272,10 @@ static PC_UNUSED char *fingerprint(redisContext *c) {
                         ".i >= 0"));
     }
     return b.p;
+}
+
+static PC_UNUSED char *fingerprint(redisContext *c) {
+    return fingerprintOf(c, 1);
 }
 
 static PC_UNUSED char *digest(redisContext *c) {

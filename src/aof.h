@@ -1,0 +1,56 @@
+/* aof.h -- the append-only file as a server feature: logging every write command, flushing and
+ * fsyncing by the appendfsync policy, BGREWRITEAOF (a forked child writes a new base in the
+ * snapshot format while new writes go to a fresh incr file), automatic rewrites, turning the AOF
+ * on and off at run time, and loading it at start-up. The files and the manifest are
+ * aofformat.c's. Main thread only.
+ *
+ * Who feeds it: call() (dispatch.c) hands every write command that changed the dataset to
+ * aofPropagate(), in execution order, with its arguments as received. Anything else that
+ * executes writes (a worker batch of VADDs) must do the same, in arrival order, BEFORE the reply
+ * is queued: with appendfsync always the log is written and fsynced in beforeSleep before any
+ * reply of that loop iteration goes out. */
+#ifndef QV_AOF_H
+#define QV_AOF_H
+
+#include "server.h"
+
+/* appendfsync values (the config enum). */
+#define AOF_FSYNC_NO 0
+#define AOF_FSYNC_ALWAYS 1
+#define AOF_FSYNC_EVERYSEC 2
+
+/* Logs c's current command (a write that changed the dataset). Inside EXEC, the transaction is
+ * wrapped in MULTI ... EXEC so that a replay applies it whole or not at all. */
+void aofPropagate(qvClient *c);
+/* call() after EXEC: closes the MULTI block aofPropagate opened, if any. */
+void aofPropagateExecEnd(void);
+
+/* beforeSleep, before replies are written: writes the buffered commands and fsyncs by policy
+ * (always: now; everysec: in the background once a second). force: fsync now whatever the
+ * policy (shutdown). */
+void aofFlush(int force);
+/* A reply is about to be written outside beforeSleep (a write handler): with appendfsync
+ * always, the log goes first. */
+void aofFlushBeforeReply(void);
+/* serverCron: scheduled and automatic rewrites. */
+void aofCron(void);
+
+/* Start-up (appendonly yes): loads the manifest's base and incr files; without a manifest loads
+ * the snapshot if any and creates the AOF from the dataset. Exits on a file it cannot load. */
+void aofLoadAtStartup(void);
+/* CONFIG SET appendonly yes/no at run time. C_OK, or C_ERR with a reason in err. */
+int aofStart(char *err, size_t errlen);
+void aofStop(void);
+/* Shutdown: flush and fsync, stop a rewrite. */
+void aofShutdown(void);
+
+/* -MISCONF text while writing the AOF fails, else NULL. */
+const char *aofWriteError(void);
+/* DEBUG LOADAOF: flush, empty the keyspace, load the AOF again. C_OK or C_ERR (err set). */
+int aofReload(char *err, size_t errlen);
+
+void aofInfo(char **buf, size_t *len, size_t *cap); /* the aof_* fields of INFO persistence */
+void bgrewriteaofCommand(qvClient *c);
+void aofRegisterCommands(void);
+
+#endif
