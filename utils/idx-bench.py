@@ -15,7 +15,8 @@ Two measurements, against a running quiver-server:
              comes back short; Quiver picks an exact scan or a graph walk per query (index.c).
 
 QPS is single-client, so it includes the client's round trip and Python's per-call cost
-(~30-60 us); VMSEARCH batches are also timed ("batch qps") to show the server-side rate.
+(~30-60 us); VMSEARCH batches are also timed ("batch qps"), and "server us" is the server's own
+time per VSEARCH from INFO commandstats (cmdstat_vsearch usec/calls), which excludes the client.
 
 Usage: utils/idx-bench.py [--port P] [--datasets DIR] [--sets siftsmall,mnist10k]
                           [--quant FP32] [--ef 50,100,200] [--k 10]
@@ -55,14 +56,21 @@ def recall(got, truth, k):
     return len(set(got) & set(truth[:k])) / k
 
 
+def vsearch_stats(r):
+    st = r.info("commandstats").get("cmdstat_vsearch", {})
+    return int(st.get("calls", 0)), int(st.get("usec", 0))
+
+
 def run_queries(r, key, queries, truths, k, opts):
     hits = 0.0
+    c0, u0 = vsearch_stats(r)
     t0 = time.time()
     for qi, q in enumerate(queries):
         res = r.execute_command("VSEARCH", key, "FP32", q.astype("<f4").tobytes(), "K", k, *opts)
         hits += recall([int(h[0]) for h in res], truths[qi], k)
     elapsed = time.time() - t0
-    return hits / len(queries), len(queries) / elapsed
+    c1, u1 = vsearch_stats(r)
+    return hits / len(queries), len(queries) / elapsed, (u1 - u0) / max(c1 - c0, 1)
 
 
 def run_batch(r, key, queries, k, opts, batch=50):
@@ -78,7 +86,7 @@ def run_batch(r, key, queries, k, opts, batch=50):
 
 def bench_datasets(r, args):
     print(f"{'set':10} {'n x dim':>12} {'quant':>5} {'load s':>7} {'ef':>5} {'recall@%d' % args.k:>10} "
-          f"{'qps':>8} {'batch qps':>10}")
+          f"{'qps':>8} {'batch qps':>10} {'server us':>10}")
     for name in args.sets.split(","):
         base = read_vecs(os.path.join(args.datasets, f"{name}_base.fvecs"), np.float32)
         queries = read_vecs(os.path.join(args.datasets, f"{name}_query.fvecs"), np.float32)
@@ -89,10 +97,10 @@ def bench_datasets(r, args):
         secs = load(r, key, base)
         truths = [row.tolist() for row in gt]
         for ef in [int(x) for x in args.ef.split(",")]:
-            rec, qps = run_queries(r, key, queries, truths, args.k, ["EF", ef])
+            rec, qps, us = run_queries(r, key, queries, truths, args.k, ["EF", ef])
             bqps = run_batch(r, key, queries, args.k, ["EF", ef])
             print(f"{name:10} {'%dx%d' % base.shape:>12} {args.quant:>5} {secs:7.1f} {ef:5d} {rec:10.4f} "
-                  f"{qps:8.0f} {bqps:10.0f}")
+                  f"{qps:8.0f} {bqps:10.0f} {us:10.0f}")
         r.delete(key)
 
 
@@ -108,7 +116,8 @@ def bench_filtered(r, args):
     secs = load(r, key, base, attrs=lambda i: '{"cat":%d}' % (i % 100))
     print(f"filtered: {n} x {dim} random, {args.quant}, loaded in {secs:.1f} s, "
           f"{len(queries)} queries, K {args.k}")
-    print(f"{'selectivity':>11} {'passing':>8} {'recall@%d' % args.k:>10} {'qps':>8} {'batch qps':>10}")
+    print(f"{'selectivity':>11} {'passing':>8} {'recall@%d' % args.k:>10} {'qps':>8} {'batch qps':>10} "
+          f"{'server us':>10}")
     for pct in (1, 10, 50):
         mask = cat < pct
         ids = np.nonzero(mask)[0]
@@ -118,9 +127,9 @@ def bench_filtered(r, args):
             d = ((sub - q) ** 2).sum(axis=1)
             truths.append(ids[np.argsort(d, kind="stable")[:args.k]].tolist())
         opts = ["FILTER", ".cat < %d" % pct]
-        rec, qps = run_queries(r, key, queries, truths, args.k, opts)
+        rec, qps, us = run_queries(r, key, queries, truths, args.k, opts)
         bqps = run_batch(r, key, queries, args.k, opts)
-        print(f"{pct:10d}% {len(ids):8d} {rec:10.4f} {qps:8.0f} {bqps:10.0f}")
+        print(f"{pct:10d}% {len(ids):8d} {rec:10.4f} {qps:8.0f} {bqps:10.0f} {us:10.0f}")
     r.delete(key)
 
 
