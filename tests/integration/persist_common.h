@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -346,5 +347,92 @@ static PC_UNUSED int runTool(const char *tool, const char *arg, char **out) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
+
+/* ---- a server that may refuse to start ---- */
+
+/* What became of a server started on the data directory with spawnServer(). */
+typedef struct spawned {
+    pid_t pid;     /* 0 once it exited */
+    int port;
+    int status;    /* waitpid status when it exited */
+    char *output;  /* its stdout+stderr (malloc'ed) once it exited */
+} spawned;
+
+/* Starts the server on the data dir with extra arguments (NULL-terminated) and waits until it
+ * either answers PING with +PONG (loaded: returns 1) or exits (returns 0, status and output
+ * set). Fails the test after 20 s of neither. */
+static PC_UNUSED int spawnServer(spawned *sp, const char *const *extra) {
+    memset(sp, 0, sizeof(*sp));
+    const char *bin = getenv("QUIVER_SERVER");
+    if (!bin || !bin[0]) bin = "src/quiver-server";
+    char port[16], logpath[512];
+    sp->port = freePort();
+    snprintf(port, sizeof(port), "%d", sp->port);
+    snprintf(logpath, sizeof(logpath), "%s/spawn.log", datadir);
+    const char *argv[64];
+    int argc = 0;
+    argv[argc++] = bin;
+    argv[argc++] = "--port";
+    argv[argc++] = port;
+    argv[argc++] = "--bind";
+    argv[argc++] = "127.0.0.1";
+    argv[argc++] = "--dir";
+    argv[argc++] = datadir;
+    for (int i = 0; extra && extra[i] && argc < 62; i++) argv[argc++] = extra[i];
+    argv[argc] = NULL;
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        FILE *out = freopen(logpath, "w", stdout);
+        (void)out;
+        dup2(STDOUT_FILENO, STDERR_FILENO);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    sp->pid = pid;
+    for (int i = 0; i < 400; i++) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            sp->pid = 0;
+            sp->status = st;
+            size_t n;
+            sp->output = readFile(logpath, &n);
+            return 0;
+        }
+        struct timeval tv = {0, 200000};
+        redisContext *c = redisConnectWithTimeout("127.0.0.1", sp->port, tv);
+        if (c && !c->err) {
+            redisReply *r = redisCommand(c, "PING");
+            int up = r && r->type == REDIS_REPLY_STATUS && !strcmp(r->str, "PONG");
+            if (r) freeReplyObject(r);
+            if (up) {
+                redisFree(c);
+                return 1;
+            }
+        }
+        if (c) redisFree(c);
+        usleep(50000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    cr_assert_fail("the server neither started nor exited within 20 s");
+    return 0;
+}
+
+static PC_UNUSED redisContext *spawnedConnect(spawned *sp) {
+    redisContext *c = redisConnect("127.0.0.1", sp->port);
+    cr_assert(c && !c->err, "connect to the spawned server");
+    return c;
+}
+
+static PC_UNUSED void spawnedStop(spawned *sp) {
+    if (sp->pid) {
+        kill(sp->pid, SIGKILL);
+        waitpid(sp->pid, NULL, 0);
+        sp->pid = 0;
+    }
+    free(sp->output);
+    sp->output = NULL;
+}
 
 #endif

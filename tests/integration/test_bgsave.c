@@ -12,9 +12,13 @@
  *                    closes is closed for real while the child still runs.
  *   save_rules       `save 1 1` starts a BGSAVE on its own.
  *   shutdown         SHUTDOWN during a BGSAVE kills the child and saves in the foreground.
+ *   disk_error       the child hits a file size limit: INFO rdb_last_bgsave_status:err and
+ *                    rdb_last_error, the log, -MISCONF, the old snapshot intact, recovery.
  *
  * A child is slowed with rdb-key-save-delay (microseconds per element) so that it is still
  * running while the test looks at it; nothing asserts on durations. */
+#include <sys/resource.h>
+
 #include "persist_common.h"
 
 TestSuite(bgsave, .init = makeDataDir, .fini = removeDataDir, .timeout = 180);
@@ -237,6 +241,48 @@ Test(bgsave, shutdown_during_bgsave) {
     cr_assert_eq(keyCount(&s), 1);
     c = serverConnect(&s);
     EXPECT_INTEGER(cmd(c, "VCARD k"), 100);
+    redisFree(c);
+    serverStop(&s);
+}
+
+/* A BGSAVE that hits a file size limit (what a full disk looks like to the writer): INFO and the
+ * log say so, writes get -MISCONF, the previous snapshot stays. */
+Test(bgsave, disk_error) {
+    qvTestServer s;
+    startIn(&s, "--save \"3600 1\"");
+    redisContext *c = serverConnect(&s);
+    fill(c, "k", 50);
+    EXPECT_STATUS(cmd(c, "SAVE"), "OK");
+    fill(c, "other", 200);
+    EXPECT_STATUS(cmd(c, "CONFIG SET rdb-key-save-delay 10000"), "OK");
+    EXPECT_STATUS(cmd(c, "BGSAVE"), "Background saving started");
+    pid_t child = childPid(&s);
+    struct rlimit old, rl;
+    cr_assert_eq(prlimit(child, RLIMIT_FSIZE, NULL, &old), 0);
+    rl.rlim_cur = 4096;
+    rl.rlim_max = old.rlim_max;
+    cr_assert_eq(prlimit(child, RLIMIT_FSIZE, &rl, NULL), 0, "prlimit: %s", strerror(errno));
+    waitBgsaveDone(c);
+    char *st = infoField(c, "persistence", "rdb_last_bgsave_status");
+    cr_assert_str_eq(st, "err");
+    free(st);
+    char *why = infoField(c, "persistence", "rdb_last_error");
+    cr_assert(strstr(why, "File too large") != NULL, "rdb_last_error:%s", why);
+    free(why);
+    cr_assert(serverLogContains(&s, "Background saving error"));
+    EXPECT_ERROR_PREFIX(vadd(c, "k", 0, 8, "x", NULL, NULL), "MISCONF ");
+    char tmp[64];
+    snprintf(tmp, sizeof(tmp), "temp-%d-dump.qvs", (int)child);
+    cr_assert(!fileExists(tmp), "the failed child's temp file is still there");
+    char *out;
+    cr_assert_eq(runTool("quiver-check-snapshot", dataPath("dump.qvs"), &out), 0, "%s", out);
+    cr_assert(strstr(out, "1 indexes"), "%s", out);
+    free(out);
+    /* The next save succeeds and lifts -MISCONF. */
+    EXPECT_STATUS(cmd(c, "CONFIG SET rdb-key-save-delay 0"), "OK");
+    EXPECT_STATUS(cmd(c, "BGSAVE"), "Background saving started");
+    waitBgsaveDone(c);
+    EXPECT_INTEGER(vadd(c, "k", 0, 8, "x", NULL, NULL), 1);
     redisFree(c);
     serverStop(&s);
 }
