@@ -37,7 +37,8 @@
  *
  * COMPACTION. IDX.COMPACT copies the live vectors (main thread, a memcpy per element), builds a
  * new engine from them on a thread of its own while the index keeps serving reads and writes,
- * and a timer on the main thread applies the result once the build is done: the writes made
+ * and a timer on the main thread applies the result once the build is done and no search runs on
+ * the index any more (indexWhenQuiet: the pool's searches read the old engine): the writes made
  * meanwhile are replayed into the new engine, ids are renumbered densely and the engines swap
  * (index.h, indexCompact*). A dedicated thread rather than the worker pool: a build takes seconds
  * and would hold a search thread that long. IDX.COMPACT ... SYNC does it all inline.
@@ -55,6 +56,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "blocked.h"
 #include "cmd_vset.h"
 #include "db.h"
 #include "hnsw.h"
@@ -381,7 +383,17 @@ static void *compactThread(void *arg) {
     return NULL;
 }
 
-/* Applies the finished builds (main thread, between commands: no search is in flight). */
+/* Swaps a finished build in, with no job running on the index (indexWhenQuiet). */
+static void compactApply(void *arg) {
+    compactJob *j = arg;
+    int applied = indexCompactFinish(j->c);
+    serverLog(LL_NOTICE, "IDX.COMPACT %s: %u elements rebuilt in %lld ms%s", j->key, j->elements,
+              mstime() - j->start_ms, applied ? "" : " (index gone, discarded)");
+    zfree(j->key);
+    zfree(j);
+}
+
+/* Applies the finished builds once their index is quiet (searches may run on the pool). */
 static int compactCron(aeEventLoop *el, long long id, void *data) {
     (void)el, (void)id, (void)data;
     compactJob **pp = &compact_jobs;
@@ -392,12 +404,10 @@ static int compactCron(aeEventLoop *el, long long id, void *data) {
             continue;
         }
         pthread_join(j->thread, NULL);
-        int applied = indexCompactFinish(j->c);
-        serverLog(LL_NOTICE, "IDX.COMPACT %s: %u elements rebuilt in %lld ms%s", j->key,
-                  j->elements, mstime() - j->start_ms, applied ? "" : " (index gone, discarded)");
         *pp = j->next;
-        zfree(j->key);
-        zfree(j);
+        qvIndex *target = indexCompactTarget(j->c);
+        if (target) indexWhenQuiet(target, compactApply, j);
+        else compactApply(j);
     }
     if (compact_jobs) return 10;
     compact_timer = -1;
@@ -426,6 +436,7 @@ void idxCompactCommand(qvClient *c) {
     }
     if (sync) {
         indexCompactBuild(comp);
+        blockedWaitIdle(); /* the swap needs the index to itself */
         indexCompactFinish(comp);
         addReplyOk(c);
         return;
@@ -439,6 +450,7 @@ void idxCompactCommand(qvClient *c) {
     if (pthread_create(&j->thread, NULL, compactThread, j) != 0) {
         /* No thread: do it inline rather than fail. */
         indexCompactBuild(comp);
+        blockedWaitIdle();
         indexCompactFinish(comp);
         zfree(j->key);
         zfree(j);

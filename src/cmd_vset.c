@@ -30,6 +30,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "blocked.h"
 #include "db.h"
 #include "hnsw.h"
 #include "index.h"
@@ -249,10 +250,15 @@ cleanup:
 
 /* ---- VSIM ---- */
 
-/* One result row, resolved on the main thread. */
-static void addReplySimResults(qvClient *c, qvIndex *idx, const qvHit *hits, int n,
-                               int withscores, int withattribs, double epsilon) {
+/* The rows, resolved to names on the main thread. A search that ran on a worker may hold ids
+ * whose element was removed since (they have no name any more): those rows are dropped. */
+static void addReplySimResults(qvClient *c, qvIndex *idx, qvHit *hits, int n, int withscores,
+                               int withattribs, double epsilon) {
     const qvSpace *sp = indexSpace(idx);
+    int kept = 0;
+    for (int i = 0; i < n; i++)
+        if (indexName(idx, hits[i].id, NULL)) hits[kept++] = hits[i];
+    n = kept;
     /* EPSILON keeps results whose distance is within it (cosine: similarity >= 1 - EPSILON). */
     int count = 0;
     for (int i = 0; i < n; i++) {
@@ -282,10 +288,53 @@ static void addReplySimResults(qvClient *c, qvIndex *idx, const qvHit *hits, int
     }
 }
 
+/* A VSIM sent to the worker pool: its own copies of the query and the filter; the index is
+ * held by the job (blocked.c). */
+typedef struct vsimJob {
+    clientJob base;
+    qvSearchRequest req;
+    void *query;
+    exprProgram *prog;
+    qvHit *hits;
+    int found;
+    long long usec; /* the search's own time, for the latency statistics */
+    int withscores, withattribs;
+    double epsilon;
+} vsimJob;
+
+static void vsimWork(clientJob *cj) {
+    vsimJob *j = (vsimJob *)cj;
+    long long start = ustime();
+    j->found = indexSearch(cj->ij.idx, &j->req, j->hits);
+    j->usec = ustime() - start;
+}
+
+static void vsimReply(qvClient *c, clientJob *cj) {
+    vsimJob *j = (vsimJob *)cj;
+    indexObserveSearch(cj->ij.idx, j->usec); /* the statistics are the loop thread's */
+    addReplySimResults(c, cj->ij.idx, j->hits, j->found, j->withscores, j->withattribs,
+                       j->epsilon);
+}
+
+static void vsimFree(clientJob *cj) {
+    vsimJob *j = (vsimJob *)cj;
+    exprFree(j->prog);
+    zfree(j->query);
+    zfree(j->hits);
+    zfree(j);
+}
+
+/* Worth a thread: not NOTHREAD, the client may block (not in MULTI, ...), an HNSW engine (FLAT
+ * takes no insert alongside a search), and a predicted cost above search-thread-min-us. */
+static int vsimThreaded(qvClient *c, qvIndex *idx, const qvSearchRequest *req, int nothread) {
+    if (nothread || !blockedMayThread(c) || indexConfig(idx)->algo != QV_ALGO_HNSW) return 0;
+    return indexSearchCostUs(idx, req) >= (double)server.search_thread_min_us;
+}
+
 /* VSIM key (ELE e | FP32 blob | VALUES n ..) [WITHSCORES] [WITHATTRIBS] [COUNT n] [EPSILON d]
  *      [EF n] [FILTER expr] [FILTER-EF n] [TRUTH] [NOTHREAD] */
 void vsimCommand(qvClient *c) {
-    int pos = 2, withscores = 0, withattribs = 0, truth = 0;
+    int pos = 2, withscores = 0, withattribs = 0, truth = 0, nothread = 0;
     long long count = VSET_DEFAULT_COUNT, ef = 0, filter_ef = -1;
     double epsilon = INFINITY;
     const char *ele = NULL, *filter_src = NULL;
@@ -318,7 +367,7 @@ void vsimCommand(qvClient *c) {
         } else if (!strcasecmp(opt, "TRUTH")) {
             truth = 1;
         } else if (!strcasecmp(opt, "NOTHREAD")) {
-            /* Searches run on the main thread until the worker pool arrives (issue #4). */
+            nothread = 1;
         } else if (!strcasecmp(opt, "COUNT")) {
             if (parseLongArg(c, ++pos, 1, LLONG_MAX, &count) != 0) {
                 addReplyError(c, "invalid COUNT");
@@ -398,6 +447,28 @@ void vsimCommand(qvClient *c) {
     req.filter_ef = filter_ef < 0 ? (count > UINT32_MAX / 100 ? 0 : (uint32_t)(count * 100))
                                   : (filter_ef > UINT32_MAX ? 0 : (uint32_t)filter_ef);
     req.exact = truth;
+    if (vsimThreaded(c, idx, &req, nothread)) {
+        vsimJob *j = zcalloc(sizeof(*j));
+        j->base.work = vsimWork;
+        j->base.reply = vsimReply;
+        j->base.free = vsimFree;
+        j->query = blob ? blob : zmemdup(query, sp->blob_bytes); /* ELE: the node may go */
+        j->req = req;
+        j->req.query = j->query;
+        j->prog = prog;
+        j->hits = hits;
+        j->withscores = withscores;
+        j->withattribs = withattribs;
+        j->epsilon = epsilon;
+        if (blockClientOnJob(c, idx, &j->base) == C_OK) {
+            blob = NULL; /* all owned by the job now */
+            prog = NULL;
+            hits = NULL;
+            goto cleanup;
+        }
+        if (j->query != blob) zfree(j->query);
+        zfree(j); /* no pool or a full queue: run it here */
+    }
     long long start = ustime();
     int n = indexSearch(idx, &req, hits);
     indexObserveSearch(idx, ustime() - start);

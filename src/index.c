@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blocked.h"
 #include "flat.h"
 #include "hnsw.h"
 #include "projection.h"
@@ -45,7 +46,80 @@ struct qvIndex {
     size_t *text_field_lens;
     int ntext_fields;
     struct qvCompaction *compact; /* IDX.COMPACT in progress, or NULL */
+    /* Sharing with the worker pool (index.h, "SHARING WITH WORKERS"). */
+    int refs;                /* the keyspace's, each job's; the last release frees */
+    uint32_t live;           /* elements (atomic copy of the names' count: workers read it) */
+    uint32_t jobs;           /* jobs in flight: indexJobBegin .. indexJobEnd */
+    uint64_t job_seq;        /* sequence number of the last job begun */
+    qvIndexJob *jobs_head, *jobs_tail; /* in flight, oldest first */
+    struct retired *retired_head, *retired_tail; /* freed once the jobs older than them end */
+    uint32_t *dead;          /* engine ids of removed elements, deleted once no job runs */
+    uint32_t ndead, dead_cap;
+    long long dead_since;    /* mstime() when the oldest of them was removed */
+    struct quietTask *quiet; /* indexWhenQuiet callbacks waiting for no job to run */
+    void *held;              /* blocked.c: jobs waiting for a quiet moment */
 };
+
+typedef struct quietTask {
+    void (*fn)(void *);
+    void *arg;
+    struct quietTask *next;
+} quietTask;
+
+/* Workers read the per-id tables while the loop thread writes them: pointers and slots that a
+ * worker may read are published with release stores and read with acquire loads. */
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+
+/* Memory a running job may still read: freed when every job begun before it was retired ends. */
+typedef struct retired {
+    void *p;
+    void (*fn)(void *);
+    uint64_t seq; /* the last job begun when it was retired */
+    struct retired *next;
+} retired;
+
+static void retire(qvIndex *idx, void *p, void (*fn)(void *)) {
+    if (!p) return;
+    if (idx->jobs == 0) {
+        fn(p);
+        return;
+    }
+    retired *r = zmalloc(sizeof(*r));
+    r->p = p;
+    r->fn = fn;
+    r->seq = idx->job_seq;
+    r->next = NULL;
+    if (idx->retired_tail) idx->retired_tail->next = r;
+    else idx->retired_head = r;
+    idx->retired_tail = r;
+}
+
+static void reclaim(qvIndex *idx) {
+    uint64_t oldest = idx->jobs_head ? idx->jobs_head->seq : UINT64_MAX;
+    while (idx->retired_head && idx->retired_head->seq < oldest) {
+        retired *r = idx->retired_head;
+        idx->retired_head = r->next;
+        if (!idx->retired_head) idx->retired_tail = NULL;
+        r->fn(r->p);
+        zfree(r);
+    }
+}
+
+static void freeAttrsVoid(void *p) {
+    attrsFree(p);
+}
+
+static unsigned long long deferred_deletions; /* over every index, for INFO */
+
+unsigned long long indexDeferredDeletions(void) {
+    return deferred_deletions;
+}
+
+/* The names' count, for indexSize on any thread. */
+static void namesChanged(qvIndex *idx) {
+    STORE(&idx->live, (uint32_t)dictSize(idx->names));
+}
 
 static uint64_t next_index_uid;
 
@@ -77,6 +151,7 @@ qvIndex *indexCreate(const qvIndexConfig *cfg) {
         idx->hnsw = hnswCreate(&idx->space, idx->cfg.M, idx->cfg.ef_construction, seed);
     }
     idx->names = dictCreate(NULL);
+    idx->refs = 1;
     return idx;
 }
 
@@ -87,10 +162,21 @@ static void dropSortedNames(qvIndex *idx) {
 }
 
 static void compactOrphan(struct qvCompaction *c);
+static void runQuietTasks(qvIndex *idx);
 
-void indexRelease(qvIndex *idx) {
-    if (!idx) return;
-    if (idx->compact) compactOrphan(idx->compact);
+/* Below this many elements an index is freed at once; above, on a worker (DEL returns at once). */
+#define INDEX_FREE_INLINE_MAX 10000
+
+static void indexFree(void *p) {
+    qvIndex *idx = p;
+    while (idx->retired_head) {
+        retired *r = idx->retired_head;
+        idx->retired_head = r->next;
+        r->fn(r->p);
+        zfree(r);
+    }
+    deferred_deletions -= idx->ndead; /* they go with the engine */
+    zfree(idx->dead);
     dropSortedNames(idx);
     textFree(idx->text);
     for (int i = 0; i < idx->ntext_fields; i++) zfree(idx->text_fields[i]);
@@ -105,6 +191,108 @@ void indexRelease(qvIndex *idx) {
     zfree(idx->id_attrs);
     zfree(idx->proj);
     zfree(idx);
+}
+
+void indexRetain(qvIndex *idx) {
+    idx->refs++;
+}
+
+void indexRelease(qvIndex *idx) {
+    if (!idx || --idx->refs > 0) return;
+    if (idx->compact) compactOrphan(idx->compact);
+    runQuietTasks(idx); /* here, on the loop thread: the free may go to a worker */
+    if (indexIdBound(idx) > INDEX_FREE_INLINE_MAX) blockedFreeInBackground(indexFree, idx);
+    else indexFree(idx);
+}
+
+/* ---- jobs and deferred work (see index.h) ---- */
+
+static void engineDelete(qvIndex *idx, uint32_t id);
+
+void indexJobBegin(qvIndex *idx, qvIndexJob *j) {
+    idx->refs++;
+    idx->jobs++;
+    j->idx = idx;
+    j->seq = ++idx->job_seq;
+    j->next = NULL;
+    j->prev = idx->jobs_tail;
+    if (idx->jobs_tail) idx->jobs_tail->next = j;
+    else idx->jobs_head = j;
+    idx->jobs_tail = j;
+}
+
+uint32_t indexJobEnd(qvIndexJob *j) {
+    qvIndex *idx = j->idx;
+    if (j->prev) j->prev->next = j->next;
+    else idx->jobs_head = j->next;
+    if (j->next) j->next->prev = j->prev;
+    else idx->jobs_tail = j->prev;
+    j->prev = j->next = NULL;
+    j->idx = NULL;
+    idx->jobs--;
+    reclaim(idx);
+    uint32_t left = idx->jobs;
+    indexRelease(idx);
+    return left;
+}
+
+uint32_t indexJobsInFlight(const qvIndex *idx) {
+    return idx->jobs;
+}
+
+void **indexHeldJobs(qvIndex *idx) {
+    return &idx->held;
+}
+
+/* When deferred deletions are worth a quiet moment: enough of them (each leaves a node that
+ * searches must step over and memory not given back), or one waiting long enough. */
+#define DEAD_DUE_COUNT 1024
+#define DEAD_DUE_MS 50
+
+int indexNeedsQuiet(const qvIndex *idx) {
+    return idx->quiet || idx->ndead >= DEAD_DUE_COUNT ||
+           (idx->ndead && mstime() - idx->dead_since >= DEAD_DUE_MS);
+}
+
+void indexWhenQuiet(qvIndex *idx, void (*fn)(void *), void *arg) {
+    if (idx->jobs == 0) {
+        indexRunDeferred(idx, 0); /* the deletions, and tasks queued before this one, first */
+        fn(arg);
+        return;
+    }
+    quietTask *t = zmalloc(sizeof(*t)), **pp = &idx->quiet;
+    t->fn = fn;
+    t->arg = arg;
+    t->next = NULL;
+    while (*pp) pp = &(*pp)->next;
+    *pp = t;
+}
+
+static void runQuietTasks(qvIndex *idx) {
+    while (idx->quiet) {
+        quietTask *t = idx->quiet;
+        idx->quiet = t->next;
+        t->fn(t->arg);
+        zfree(t);
+    }
+}
+
+int indexRunDeferred(qvIndex *idx, long long budget_us) {
+    if (idx->jobs) return idx->ndead != 0;
+    reclaim(idx);
+    long long start = budget_us ? ustime() : 0;
+    while (idx->ndead) {
+        engineDelete(idx, idx->dead[idx->ndead - 1]);
+        STORE(&idx->ndead, idx->ndead - 1);
+        deferred_deletions--;
+        if (budget_us && ustime() - start >= budget_us) break;
+    }
+    if (idx->ndead) return 1;
+    zfree(idx->dead);
+    idx->dead = NULL;
+    idx->dead_cap = 0;
+    runQuietTasks(idx); /* after the deletions: they expect an engine with no dead node */
+    return 0;
 }
 
 const qvIndexConfig *indexConfig(const qvIndex *idx) {
@@ -130,7 +318,7 @@ const qvIndexStats *indexStats(const qvIndex *idx) {
 }
 
 uint32_t indexSize(const qvIndex *idx) {
-    return idx->hnsw ? hnswSize(idx->hnsw) : flatSize(idx->flat);
+    return __atomic_load_n(&idx->live, __ATOMIC_RELAXED);
 }
 
 int indexMaxLevel(const qvIndex *idx) {
@@ -210,19 +398,42 @@ int indexEncodeVector(const qvIndex *idx, const float *in, uint32_t in_dim, int 
 
 /* ---- elements ---- */
 
+/* The tables grow by copy, never in place: a worker may be reading the old ones, which are
+ * retired (freed after the jobs running now). The arrays are published before the capacity, so
+ * a worker that sees a capacity sees arrays at least that long. */
 static void ensureIdCapacity(qvIndex *idx, uint32_t id) {
     if (id < idx->id_cap) return;
-    uint32_t cap = idx->id_cap ? idx->id_cap : 16;
+    uint32_t old = idx->id_cap, cap = old ? old : 16;
     while (cap <= id) cap *= 2;
-    idx->id_entry = zrealloc(idx->id_entry, sizeof(dictEntry *) * cap);
-    idx->id_norm = zrealloc(idx->id_norm, sizeof(float) * cap);
-    idx->id_attrs = zrealloc(idx->id_attrs, sizeof(qvAttrs *) * cap);
-    for (uint32_t i = idx->id_cap; i < cap; i++) {
-        idx->id_entry[i] = NULL;
-        idx->id_norm[i] = 0;
-        idx->id_attrs[i] = NULL;
+    dictEntry **entry = zcalloc(sizeof(dictEntry *) * cap);
+    float *norm = zcalloc(sizeof(float) * cap);
+    qvAttrs **attrs = zcalloc(sizeof(qvAttrs *) * cap);
+    if (old) {
+        memcpy(entry, idx->id_entry, sizeof(dictEntry *) * old);
+        memcpy(norm, idx->id_norm, sizeof(float) * old);
+        memcpy(attrs, idx->id_attrs, sizeof(qvAttrs *) * old);
     }
-    idx->id_cap = cap;
+    retire(idx, idx->id_entry, zfree);
+    retire(idx, idx->id_norm, zfree);
+    retire(idx, idx->id_attrs, zfree);
+    STORE(&idx->id_entry, entry);
+    STORE(&idx->id_norm, norm);
+    STORE(&idx->id_attrs, attrs);
+    STORE(&idx->id_cap, cap);
+}
+
+/* Worker-safe reads of one id's slots (see ensureIdCapacity). An id is visible -- an element
+ * the commands have seen added and not removed -- iff it has a name entry. */
+static int visible(const qvIndex *idx, uint32_t id) {
+    if (id >= LOAD(&idx->id_cap)) return 0;
+    dictEntry **entry = LOAD(&idx->id_entry);
+    return LOAD(&entry[id]) != NULL;
+}
+
+static const qvAttrs *attrsOf(const qvIndex *idx, uint32_t id) {
+    if (id >= LOAD(&idx->id_cap)) return NULL;
+    qvAttrs **attrs = LOAD(&idx->id_attrs);
+    return LOAD(&attrs[id]);
 }
 
 int indexFind(const qvIndex *idx, const char *name, size_t len, uint32_t *id) {
@@ -317,10 +528,10 @@ void indexSetAttrs(qvIndex *idx, uint32_t id, qvAttrs *attrs) {
         return;
     }
     if (idx->id_attrs[id]) {
-        attrsFree(idx->id_attrs[id]);
+        retire(idx, idx->id_attrs[id], freeAttrsVoid); /* a search's filter may be reading it */
         idx->attrs_count--;
     }
-    idx->id_attrs[id] = attrs;
+    STORE(&idx->id_attrs[id], attrs);
     if (attrs) idx->attrs_count++;
     indexIdText(idx, id);
 }
@@ -330,8 +541,8 @@ void indexSetAttrs(qvIndex *idx, uint32_t id, qvAttrs *attrs) {
 static qvAttrs *detachId(qvIndex *idx, uint32_t id) {
     qvAttrs *a = idx->id_attrs[id];
     if (a) idx->attrs_count--;
-    idx->id_attrs[id] = NULL;
-    idx->id_entry[id] = NULL;
+    STORE(&idx->id_attrs[id], NULL);
+    STORE(&idx->id_entry[id], NULL);
     idx->id_norm[id] = 0;
     if (idx->text) textRemove(idx->text, id);
     return a;
@@ -352,6 +563,28 @@ static void engineDelete(qvIndex *idx, uint32_t id) {
     else flatDelete(idx->flat, id);
 }
 
+/* The element of id is gone (detached): its node leaves the engine now if no job runs, else
+ * once none does (the engine's delete is exclusive, and a search may be standing on the node).
+ * Meanwhile the node still guides searches but is never returned: it has no name. */
+static void removeNode(qvIndex *idx, uint32_t id) {
+    if (idx->jobs == 0) {
+        engineDelete(idx, id);
+        return;
+    }
+    if (idx->ndead == idx->dead_cap) {
+        idx->dead_cap = idx->dead_cap ? idx->dead_cap * 2 : 64;
+        idx->dead = zrealloc(idx->dead, sizeof(uint32_t) * idx->dead_cap);
+    }
+    if (idx->ndead == 0) idx->dead_since = mstime();
+    idx->dead[idx->ndead] = id;
+    STORE(&idx->ndead, idx->ndead + 1); /* searches read it: filter the dead out */
+    deferred_deletions++;
+}
+
+static void freeAttrsLater(qvIndex *idx, qvAttrs *a) {
+    retire(idx, a, freeAttrsVoid);
+}
+
 int indexUpsert(qvIndex *idx, const char *name, size_t len, const void *blob, float norm,
                 int set_attrs, qvAttrs *attrs, uint32_t ef_construction) {
     if (idx->cfg.max_elements && indexSize(idx) >= idx->cfg.max_elements &&
@@ -369,24 +602,26 @@ int indexUpsert(qvIndex *idx, const char *name, size_t len, const void *blob, fl
         e = existing;
         uint32_t old = (uint32_t)dictGetU64(e);
         keep = detachId(idx, old);
-        engineDelete(idx, old);
+        removeNode(idx, old);
     }
     uint32_t id = engineInsert(idx, blob, ef_construction);
     if (id == UINT32_MAX) {
-        attrsFree(keep);
+        freeAttrsLater(idx, keep);
         attrsFree(attrs);
         dictDelete(idx->names, name, len);
+        namesChanged(idx);
         return -1;
     }
     ensureIdCapacity(idx, id);
     dictSetU64(e, id);
-    idx->id_entry[id] = e;
     idx->id_norm[id] = norm;
     if (set_attrs) {
-        attrsFree(keep);
+        freeAttrsLater(idx, keep);
         keep = attrs;
     }
-    idx->id_attrs[id] = keep;
+    STORE(&idx->id_attrs[id], keep);
+    STORE(&idx->id_entry[id], e); /* last: the id becomes visible to searches */
+    namesChanged(idx);
     if (keep) idx->attrs_count++;
     indexIdText(idx, id);
     idx->max_node_uid++;
@@ -398,9 +633,10 @@ int indexUpsert(qvIndex *idx, const char *name, size_t len, const void *blob, fl
 int indexRemove(qvIndex *idx, const char *name, size_t len) {
     uint32_t id;
     if (!indexFind(idx, name, len, &id)) return 0;
-    attrsFree(detachId(idx, id));
-    engineDelete(idx, id);
+    freeAttrsLater(idx, detachId(idx, id));
+    removeNode(idx, id);
     dictDelete(idx->names, name, len);
+    namesChanged(idx);
     dropSortedNames(idx);
     return 1;
 }
@@ -432,13 +668,20 @@ const qvNameRef *indexSortedNames(qvIndex *idx, uint32_t *count) {
     return idx->sorted;
 }
 
+/* Any thread. Engine nodes without an element (removed, deletion deferred) are skipped. */
 uint32_t indexRandomId(const qvIndex *idx, uint64_t r) {
     if (indexSize(idx) == 0) return UINT32_MAX;
-    if (idx->hnsw) return hnswRandomLive(idx->hnsw, r);
-    uint32_t bound = flatIdBound(idx->flat);
+    uint32_t bound = idBound(idx);
+    if (idx->hnsw) {
+        for (int tries = 0; tries < 16; tries++) {
+            uint32_t id = hnswRandomLive(idx->hnsw, r);
+            if (id == HNSW_NONE || visible(idx, id)) return id;
+            r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+        }
+    }
     for (uint32_t i = 0; i < bound; i++) {
         uint32_t id = (uint32_t)((r + i) % bound);
-        if (flatIsLive(idx->flat, id)) return id;
+        if (visible(idx, id)) return id;
     }
     return UINT32_MAX;
 }
@@ -446,8 +689,8 @@ uint32_t indexRandomId(const qvIndex *idx, uint64_t r) {
 uint32_t *indexAllIds(const qvIndex *idx, uint32_t *count) {
     uint32_t n = indexSize(idx), bound = idBound(idx), k = 0;
     uint32_t *ids = zmalloc(sizeof(uint32_t) * (n ? n : 1));
-    for (uint32_t id = 0; id < bound && k < n; id++)
-        if (isLive(idx, id)) ids[k++] = id;
+    for (uint32_t id = 0; id < bound && id < idx->id_cap && k < n; id++)
+        if (idx->id_entry[id]) ids[k++] = id;
     *count = k;
     return ids;
 }
@@ -469,14 +712,22 @@ typedef struct filterCtx {
     exprScratch *scratch;
 } filterCtx;
 
+/* Filters run on workers: they read the tables through visible() and attrsOf(), and an engine
+ * node with no element (removed, deletion deferred) never passes. */
 static int filterPasses(uint32_t id, void *ctx) {
     filterCtx *f = ctx;
-    const qvAttrs *a = id < f->idx->id_cap ? f->idx->id_attrs[id] : NULL;
+    if (!visible(f->idx, id)) return 0;
+    const qvAttrs *a = attrsOf(f->idx, id);
     return a && exprEval(f->prog, a, f->scratch);
 }
 
+static int visiblePasses(uint32_t id, void *ctx) {
+    filterCtx *f = ctx;
+    return visible(f->idx, id);
+}
+
 static const void *vectorGetter(uint32_t id, void *ctx) {
-    return indexVector(ctx, id);
+    return visible(ctx, id) ? indexVector(ctx, id) : NULL;
 }
 
 #define SELECTIVITY_SAMPLES 256
@@ -523,8 +774,22 @@ static double estimateSelectivity(qvIndex *idx, filterCtx *fc) {
     return (double)pass / samples;
 }
 
+double indexSearchCostUs(const qvIndex *idx, const qvSearchRequest *req) {
+    double n = indexSize(idx), dist_ns = distanceCostNs(&idx->space);
+    if (req->exact || idx->flat) return n * (COST_SCAN_NS + dist_ns) / 1000.0;
+    double ef = req->ef ? req->ef : idx->cfg.ef_runtime;
+    if (ef < req->k) ef = req->k;
+    double visits = COST_VISITS_PER_EF * ef * pow(n / 20000.0, COST_SIZE_EXP);
+    if (visits > n) visits = n;
+    double ns = visits * (dist_ns + COST_VISIT_NS);
+    if (req->filter) ns *= 2; /* selectivity unknown here: a filtered walk visits more */
+    return ns / 1000.0;
+}
+
+/* Any thread (the worker pool runs it): reads the tables only through filterPasses and
+ * vectorGetter, counts with relaxed atomics. */
 int indexSearch(qvIndex *idx, const qvSearchRequest *req, qvHit *out) {
-    idx->stats.searches++;
+    __atomic_fetch_add(&idx->stats.searches, 1, __ATOMIC_RELAXED);
     uint32_t n = indexSize(idx);
     if (n == 0 || req->k == 0) return 0;
     uint32_t ef = req->ef ? req->ef : idx->cfg.ef_runtime;
@@ -540,11 +805,13 @@ int indexSearch(qvIndex *idx, const qvSearchRequest *req, qvHit *out) {
         fc.scratch = heap_scratch ? exprScratchCreate(req->filter)
                                   : exprScratchInit(stackbuf, sizeof(stackbuf));
         filter = filterPasses;
+    } else if (LOAD(&idx->ndead)) {
+        filter = visiblePasses; /* removed elements wait in the graph: never return them */
     }
 
     int exact = req->exact || idx->flat != NULL;
     double est_pass = n;
-    if (!exact && filter) {
+    if (!exact && req->filter) {
         /* Predicted times (see the COST_* constants). */
         double s = estimateSelectivity(idx, &fc);
         est_pass = s * n;
@@ -564,15 +831,16 @@ int indexSearch(qvIndex *idx, const qvSearchRequest *req, qvHit *out) {
     if (exact) {
         found = flatTopK(&idx->space, req->query, req->k, idBound(idx), vectorGetter, idx, filter,
                          &fc, out);
-        idx->stats.exact_scans++;
+        __atomic_fetch_add(&idx->stats.exact_scans, 1, __ATOMIC_RELAXED);
     } else {
-        found = hnswSearch(idx->hnsw, req->query, req->k, ef, filter, &fc, req->filter_ef, out);
+        found = hnswSearch(idx->hnsw, req->query, req->k, ef, filter, &fc,
+                           req->filter ? req->filter_ef : 0, out);
         /* The walk stopped early (FILTER-EF) although more elements should pass: complete the
          * answer exactly rather than return a short list. */
-        if (filter && (uint32_t)found < req->k && (double)found < est_pass) {
+        if (req->filter && (uint32_t)found < req->k && (double)found < est_pass) {
             found = flatTopK(&idx->space, req->query, req->k, idBound(idx), vectorGetter, idx,
                              filter, &fc, out);
-            idx->stats.exact_scans++;
+            __atomic_fetch_add(&idx->stats.exact_scans, 1, __ATOMIC_RELAXED);
         }
     }
     if (heap_scratch) exprScratchFree(fc.scratch);
@@ -676,12 +944,17 @@ void indexCompactBuild(qvCompaction *c) {
     c->blobs = NULL;
 }
 
+qvIndex *indexCompactTarget(const qvCompaction *c) {
+    return c->idx;
+}
+
 int indexCompactFinish(qvCompaction *c) {
     qvIndex *idx = c->idx;
     if (!idx) {
         compactFree(c);
         return 0;
     }
+    indexRunDeferred(idx, 0); /* no job runs (see index.h): no engine node without an element */
     idx->compact = NULL;
     /* 1. Old ids deleted meanwhile leave the new engine; ids inserted meanwhile enter it. */
     uint32_t old_bound = idBound(idx);
@@ -774,6 +1047,7 @@ int indexRestoreElement(qvIndex *idx, uint32_t id, const char *name, size_t len,
     if (attrs) idx->attrs_count++;
     indexIdText(idx, id);
     idx->max_node_uid++;
+    namesChanged(idx);
     return 0;
 }
 

@@ -18,7 +18,26 @@
  * choice. A graph walk that still comes back short of what the estimate says exists is completed
  * by an exact scan too. TRUTH always scans exactly.
  *
- * Main thread only for writes; searches take no lock (the pool arrives with issue #4). */
+ * SHARING WITH WORKERS. Only the loop thread changes an index; worker jobs (blocked.c) search it
+ * and, for batched VADDs, insert into its engine, which both engines' contracts allow alongside
+ * searches (hnsw.h). What makes the rest safe without a lock on the search path:
+ *   - References. The keyspace holds one, each job another (indexJobBegin/End); the last release
+ *     frees, in the background for a big index. DEL or FLUSHALL during a search frees nothing
+ *     under it.
+ *   - Removal is logical first. VREM (and the old node of an updated element) clears the id's
+ *     name at once -- the id is invisible from then on: filters refuse it and replies skip it --
+ *     but the engine node is deleted for real only when no job runs on the index (indexRunDeferred),
+ *     because the engine's delete is exclusive and a reused slot could be under a search. Rejected:
+ *     waiting for the searches in the loop (Redis 8 does: every client stalls behind a VADD), a
+ *     reader-writer lock per index (same stall, moved), and epoch-protected concurrent deletion
+ *     inside the engine (it would make the engine's repair code concurrent, for little gain: the
+ *     deferred deletions cost the loop exactly what inline ones would).
+ *   - Nothing a job may be reading is freed while it runs: replaced attributes and outgrown
+ *     per-id tables are retired and freed once every job begun before that has ended.
+ *   - Tables grow by copy and publish (release store); workers read through acquire loads.
+ * Deferred deletions wait for a quiet moment; when too many wait, new jobs are held until the
+ * running ones end (indexNeedsQuiet, blocked.c), so deletions cannot starve. FLAT engines take no
+ * insert alongside a search: VSIM runs inline on them. */
 #ifndef QV_INDEX_H
 #define QV_INDEX_H
 
@@ -63,6 +82,13 @@ typedef struct qvIndexStats {
 
 typedef struct qvIndex qvIndex;
 
+/* A worker job's hold on an index (indexJobBegin .. indexJobEnd, loop thread only). */
+typedef struct qvIndexJob {
+    qvIndex *idx;
+    uint64_t seq; /* order of beginning: memory retired after it outlives it */
+    struct qvIndexJob *prev, *next;
+} qvIndexJob;
+
 typedef struct qvNameRef {
     const char *name; /* points into the index: valid until the element is removed */
     size_t len;
@@ -70,8 +96,29 @@ typedef struct qvNameRef {
 
 extern const qvKeyType vectorsetKeyType;
 
-qvIndex *indexCreate(const qvIndexConfig *cfg);
-void indexRelease(qvIndex *idx);
+qvIndex *indexCreate(const qvIndexConfig *cfg); /* one reference, the caller's */
+void indexRetain(qvIndex *idx);
+void indexRelease(qvIndex *idx); /* drops a reference; the last frees (big ones on a worker) */
+
+/* Jobs (loop thread). Begin takes a reference and counts the job in flight; End drops both,
+ * frees what only older jobs could still read, and returns how many jobs remain on the index
+ * (which may have been freed then: the caller keeps its own reference if it needs it). */
+void indexJobBegin(qvIndex *idx, qvIndexJob *j);
+uint32_t indexJobEnd(qvIndexJob *j);
+uint32_t indexJobsInFlight(const qvIndex *idx);
+/* Deferred deletions are due (many, or old): hold new jobs until the index is quiet. */
+int indexNeedsQuiet(const qvIndex *idx);
+/* With no job in flight: performs deferred deletions for up to budget_us (0: all). Returns 1
+ * if some remain (also when jobs are in flight and nothing could be done). */
+int indexRunDeferred(qvIndex *idx, long long budget_us);
+/* Runs fn(arg) on the loop thread once no job runs on idx and its deferred deletions are done:
+ * at once if that is now, else from indexRunDeferred (new jobs are held meanwhile). For work
+ * that must have the index to itself, like swapping in a compacted engine. If the index is freed
+ * first, fn runs then (before the memory goes). */
+void indexWhenQuiet(qvIndex *idx, void (*fn)(void *), void *arg);
+/* blocked.c's list of jobs held for a quiet moment (opaque to the index). */
+void **indexHeldJobs(qvIndex *idx);
+unsigned long long indexDeferredDeletions(void); /* waiting now, over every index (INFO) */
 const qvIndexConfig *indexConfig(const qvIndex *idx);
 const qvSpace *indexSpace(const qvIndex *idx);
 uint64_t indexUid(const qvIndex *idx);
@@ -131,7 +178,8 @@ size_t indexTextMemory(const qvIndex *idx); /* included in indexMemoryUsage's to
  *   indexCompactBegin   main thread: copies the live (id, vector) pairs; from now on the index
  *                       notes which ids its writes delete and insert. NULL if one is running.
  *   indexCompactBuild   any thread: builds the new engine from the copy. Touches nothing else.
- *   indexCompactFinish  main thread, exclusive (no search in flight): replays the writes made
+ *   indexCompactFinish  main thread, exclusive (no job in flight: call it through indexWhenQuiet
+ *                       with indexCompactTarget, or after blockedWaitIdle): replays the writes made
  *                       meanwhile (drops deleted ids from the new engine, inserts the new ones),
  *                       renumbers the per-id tables and the names, rebuilds the text index, swaps
  *                       the engines and frees the old one and the compaction. Returns 1 if
@@ -142,6 +190,7 @@ typedef struct qvCompaction qvCompaction;
 qvCompaction *indexCompactBegin(qvIndex *idx);
 void indexCompactBuild(qvCompaction *c);
 int indexCompactFinish(qvCompaction *c);
+qvIndex *indexCompactTarget(const qvCompaction *c); /* NULL once the index was freed */
 int indexCompacting(const qvIndex *idx);
 uint32_t indexRandomId(const qvIndex *idx, uint64_t r);  /* UINT32_MAX if empty */
 /* Every live id, in no particular order, into a zmalloc'ed array (*count set). */
@@ -166,6 +215,9 @@ typedef struct qvSearchRequest {
     int exact;         /* TRUTH: exact scan */
 } qvSearchRequest;
 int indexSearch(qvIndex *idx, const qvSearchRequest *req, qvHit *out);
+/* Predicted time of indexSearch(req) in microseconds (the COST_* model of index.c): the loop
+ * sends a search to the pool only when it is worth a thread. */
+double indexSearchCostUs(const qvIndex *idx, const qvSearchRequest *req);
 
 /* ---- snapshots (snapshot.c): save reads the accessors above, load restores the graph ----
  * Loading never rebuilds a graph: each element comes back with its links through

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "anet.h"
+#include "blocked.h"
 #include "aof.h"
 #include "dispatch.h"
 #include "multi.h"
@@ -257,6 +258,7 @@ void freeClient(qvClient *c) {
     }
     if (server.current_client == c) server.current_client = NULL;
     if (c->flags & CLIENT_CLOSE_ASAP) server.clients_to_close--;
+    blockedClientFreed(c);
     discardTransaction(c);
     unwatchAllKeys(c);
     pubsubUnsubscribeAll(c, 0);
@@ -280,6 +282,7 @@ void freeClient(qvClient *c) {
 
 void freeClientAsync(qvClient *c) {
     if (c->flags & CLIENT_CLOSE_ASAP) return;
+    if (c->flags & CLIENT_BLOCKED) blockedClientClosing(c); /* its job is cancelled */
     c->flags |= CLIENT_CLOSE_ASAP;
     server.clients_to_close++;
 }

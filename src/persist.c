@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "aof.h"
+#include "blocked.h"
 #include "child.h"
 #include "db.h"
 #include "info.h"
@@ -300,6 +301,7 @@ void persistCron(void) {
 }
 
 int persistSave(void) {
+    blockedWaitIdle(); /* no worker writes while we read, no deferred deletion left */
     snapshotSaveOpts opts;
     persistFillSaveOpts(&opts);
     char err[1024];

@@ -20,6 +20,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "blocked.h"
 #include "cmd_idx.h"
 #include "cmd_vset.h"
 #include "config.h"
@@ -309,6 +310,7 @@ int serverMain(int argc, char **argv) {
     pubsubInit();
     slowlogInit();
     distInit();
+    blockedInit(); /* the worker pool: before loading, which may use it */
     initCommandTable();
     if (listenOnConfiguredAddresses() != C_OK) return 1;
     if (metricsInit() != C_OK) return 1;

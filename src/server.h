@@ -129,6 +129,7 @@ typedef struct qvClient {
 
     struct qvClient *prev, *next; /* server.clients list */
     struct qvClient *pending_next; /* server.clients_pending_write */
+    struct clientJob *blocked_job; /* the worker job this client waits for (blocked.c) */
 } qvClient;
 
 typedef struct qvServer {
@@ -194,8 +195,10 @@ typedef struct qvServer {
     long long slowlog_log_slower_than; /* microseconds, negative = off */
     unsigned long slowlog_max_len;
 
-    /* Worker pool sizing (the pool itself arrives with issue #4). */
-    int io_threads;
+    /* Worker pool (blocked.c). */
+    int io_threads;                 /* io-threads: pool size, 0 = one per core */
+    int vset_force_single_thread;   /* vset-force-single-threaded-execution: searches inline */
+    long long search_thread_min_us; /* searches predicted cheaper than this run inline */
 
     /* Metrics (metrics.c): Prometheus text over HTTP, served by the event loop. */
     int metrics_port;           /* metrics-port: 0 = no endpoint */

@@ -580,7 +580,7 @@ Test(config, get_glob_matching) {
     const char *all = "*";
     size_t alen = 1;
     n = configGetMatching(&all, &alen, 1, &p);
-    cr_assert_eq(n, 41, "every parameter once");
+    cr_assert_eq(n, 43, "every parameter once");
     configPairsFree(p, n);
 
     const char *cls = "[bp]*";

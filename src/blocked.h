@@ -1,0 +1,72 @@
+/* blocked.h -- clients waiting on the worker pool (DESIGN.md §1).
+ *
+ * A command that is worth a thread (a VSIM over a big index, later a batch of pipelined VADDs)
+ * becomes a job: its inputs are copied into it, its client is blocked (CLIENT_BLOCKED: the rest
+ * of that client's pipeline waits in its query buffer, replies stay in order), the job holds a
+ * reference to the index (indexJobBegin), and a worker runs it. When it is done the loop thread
+ * writes the reply, unblocks the client and resumes its pipeline; other clients never wait.
+ * A client that disconnects meanwhile cancels its job (a queued job never runs); its memory is
+ * kept until the job is back (networking.c defers the free of a blocked client).
+ *
+ * This module owns the server's one pool (pool.c) and its INFO section. */
+#ifndef QV_BLOCKED_H
+#define QV_BLOCKED_H
+
+#include "index.h"
+#include "pool.h"
+#include "server.h"
+
+typedef struct clientJob clientJob;
+
+/* Runs on a worker: reads the index (searches, inserts) and the job's own copies, nothing else. */
+typedef void clientJobWorkFn(clientJob *j);
+/* Loop thread, after the work ran, while the client still waits and the index is still held:
+ * writes the reply (dropped by the reply layer if the client is closing). */
+typedef void clientJobReplyFn(qvClient *c, clientJob *j);
+/* Loop thread, last: frees the job (whatever happened to it). */
+typedef void clientJobFreeFn(clientJob *j);
+
+/* The head of every command's job struct; blockClientOnJob fills the private part. */
+struct clientJob {
+    clientJobWorkFn *work;
+    clientJobReplyFn *reply;
+    clientJobFreeFn *free;
+    /* private */
+    qvClient *client;
+    qvIndexJob ij;          /* the reference that keeps the index alive while the job exists */
+    poolJob *pj;            /* NULL while held (index busy with deferred deletions) */
+    qvCommand *cmd;
+    long long start_us;
+    int reply_skip;         /* CLIENT REPLY SKIP was in force for this command */
+    int cancelled;
+    struct clientJob *next; /* held-jobs list of the index */
+};
+
+void blockedInit(void);     /* creates the pool (io-threads) and registers it with the loop */
+void blockedShutdown(void); /* cancels queued jobs, waits for running ones, frees the pool */
+qvPool *blockedPool(void);  /* NULL before blockedInit and in a forked child */
+
+/* Blocks c on job j over idx (the command's arguments must already be copied into j) and
+ * submits it. Returns C_OK; C_ERR if there is no pool or its queue is full (then nothing
+ * happened and the caller runs the work inline). */
+int blockClientOnJob(qvClient *c, qvIndex *idx, clientJob *j);
+
+/* networking.c hooks: c is being closed (freeClientAsync: cancels its job), and c is being freed
+ * (forget it if it was about to resume its pipeline). */
+void blockedClientClosing(qvClient *c);
+void blockedClientFreed(qvClient *c);
+
+/* 1 if a command of client c may go to the pool at all: not inside MULTI/EXEC, not a fake
+ * (AOF) client, not while loading, pool present, vset-force-single-threaded-execution off. */
+int blockedMayThread(const qvClient *c);
+
+/* Blocking the loop thread on purpose, before a fork or a synchronous save: waits until no job
+ * runs on any index (searches in flight finish, their replies are queued), then performs every
+ * deferred deletion, so that the keyspace is exactly what the commands made it and no worker
+ * writes while the child copies or the save reads. Jobs submitted later run normally. */
+void blockedWaitIdle(void);
+
+/* Frees fn(arg) on a worker (big indexes: DEL returns at once); inline without a pool. */
+void blockedFreeInBackground(void (*fn)(void *), void *arg);
+
+#endif
