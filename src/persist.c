@@ -51,9 +51,9 @@ static struct {
     long long last_load_keys;  /* rdb_last_load_keys_loaded */
 
     /* BGSAVE. */
-    long long dirty_before_bgsave; /* server.dirty at the fork */
-    time_t lastbgsave_try;         /* last fork attempt, for the retry delay */
-    int bgsave_scheduled;          /* BGSAVE SCHEDULE waiting for the other child */
+    long long dirty_before_bgsave;  /* server.dirty at the fork */
+    time_t lastbgsave_try;          /* last fork attempt, for the retry delay */
+    int bgsave_scheduled;           /* BGSAVE SCHEDULE waiting for the other child */
     long long last_bgsave_time_sec; /* -1 = none yet */
     size_t last_cow_size;          /* rdb_last_cow_size */
 
@@ -411,8 +411,10 @@ void saveCommand(qvClient *c) {
         addReplyError(c, "Background save already in progress");
         return;
     }
-    if (persistSave() == C_OK) addReplyOk(c);
-    else addReplyErrorFormat(c, "%s", ps.last_error);
+    if (persistSave() == C_OK)
+        addReplyOk(c);
+    else
+        addReplyErrorFormat(c, "%s", ps.last_error);
 }
 
 /* BGSAVE [SCHEDULE] */

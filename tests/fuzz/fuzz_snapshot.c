@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include "distance.h"
 #include "index.h"
@@ -23,10 +24,21 @@
 #include "util.h"
 #include "zmalloc.h"
 
-/* index.c may hand large frees to the server's background thread; alone, free inline. Weak, so
- * the server's own definition wins wherever it is linked. */
+/* What index.c takes from the server (server.c, blocked.c), for the harness alone: large frees
+ * happen inline, the clocks are the system's. Weak, so the server's own definitions win
+ * wherever they are linked. */
 __attribute__((weak)) void blockedFreeInBackground(void (*fn)(void *), void *arg) {
     fn(arg);
+}
+
+__attribute__((weak)) long long ustime(void) {
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (long long)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+__attribute__((weak)) long long mstime(void) {
+    return ustime() / 1000;
 }
 
 static int exercise(void *priv, const char *key, size_t klen, qvIndex *idx, char *err,
