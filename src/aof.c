@@ -66,26 +66,26 @@
 #include "snapshot.h"
 #include "util.h"
 
-#define AOF_OFF 0
-#define AOF_ON 1
+#define AOF_OFF          0
+#define AOF_ON           1
 #define AOF_WAIT_REWRITE 2
 
-#define AOF_AUTOSYNC_BYTES (32ULL * 1024 * 1024)
+#define AOF_AUTOSYNC_BYTES         (32ULL * 1024 * 1024)
 #define AOF_REWRITE_RETRY_DELAY_MS 5000
-#define AOF_LOAD_EVENTS_EVERY (2ULL * 1024 * 1024)
+#define AOF_LOAD_EVENTS_EVERY      (2ULL * 1024 * 1024)
 
 static struct {
     int state;
-    int fd;                     /* the incr file being appended, -1 */
-    aofManifest *m;             /* the current manifest (NULL while OFF) */
-    char *buf;                  /* commands not written yet */
+    int fd;         /* the incr file being appended, -1 */
+    aofManifest *m; /* the current manifest (NULL while OFF) */
+    char *buf;      /* commands not written yet */
     size_t len, cap;
-    long long incr_size;        /* bytes in the current incr file */
-    long long older_incr_size;  /* bytes in the manifest's earlier incr files */
-    long long base_size;        /* bytes of the base */
+    long long incr_size;       /* bytes in the current incr file */
+    long long older_incr_size; /* bytes in the manifest's earlier incr files */
+    long long base_size;       /* bytes of the base */
     long long last_fsync_ms;
-    int unsynced;               /* written since the last fsync was started */
-    int write_status;           /* C_OK / C_ERR of the last write */
+    int unsynced;     /* written since the last fsync was started */
+    int write_status; /* C_OK / C_ERR of the last write */
     char write_error[256];
     long long write_error_logged_ms;
     int rewrite_scheduled;
@@ -94,8 +94,8 @@ static struct {
     long long rewrites, rewrite_failures;
     int last_bgrewrite_status;
     size_t last_cow;
-    int exec_multi_emitted;     /* MULTI written for the EXEC in progress */
-    char last_error[512];       /* why the last rewrite failed */
+    int exec_multi_emitted; /* MULTI written for the EXEC in progress */
+    char last_error[512];   /* why the last rewrite failed */
 } aof = {AOF_OFF, -1, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, C_OK, "", 0, 0, 0, -1, 0, 0, C_OK, 0, 0, ""};
 
 static const char *aofDir(void) {
@@ -271,8 +271,7 @@ static void deleteHistory(aofManifest *m) {
     for (int i = 0; i < m->nhist; i++) {
         char *path = aofPath(aofDir(), m->hist[i].name);
         if (unlink(path) == 0)
-            serverLog(LL_NOTICE, "Removing the history file %s in the background",
-                      m->hist[i].name);
+            serverLog(LL_NOTICE, "Removing the history file %s in the background", m->hist[i].name);
         zfree(path);
     }
     aofManifestClearHistory(m);
@@ -580,8 +579,7 @@ static int execLogged(void *priv, int argc, char **argv, size_t *lens, size_t of
     }
     int is_multi = cmd->proc == multiCommand, is_exec = cmd->proc == execCommand;
     if (!(cmd->flags & CMD_WRITE) && !is_multi && !is_exec) {
-        snprintf(err, errlen, "'%s' is not a write command, at offset %zu", cmd->fullname,
-                 offset);
+        snprintf(err, errlen, "'%s' is not a write command, at offset %zu", cmd->fullname, offset);
         return -1;
     }
     fc->argc = argc;
@@ -651,8 +649,9 @@ static int loadRespFile(const char *name, int last, loadCtx *lc, char *err, size
         }
         if (lc->client->flags & CLIENT_MULTI) discardTransaction(lc->client);
         serverLog(LL_WARNING, "!!! Warning: short read while loading the AOF file %s!!!", path);
-        serverLog(LL_WARNING, "AOF %s %s: %lld bytes after offset %zu cut off because "
-                              "aof-load-truncated is enabled",
+        serverLog(LL_WARNING,
+                  "AOF %s %s: %lld bytes after offset %zu cut off because "
+                  "aof-load-truncated is enabled",
                   path, what, (long long)st.st_size - (long long)res.valid_end, res.valid_end);
         if (ftruncate(fd, (off_t)res.valid_end) == -1) {
             snprintf(err, errlen, "Error truncating the AOF file %s: %s", path, strerror(errno));
@@ -829,9 +828,11 @@ void bgrewriteaofCommand(qvClient *c) {
 }
 
 #define NOKEYS 0, 0, 0
+/* clang-format off */
 static qvCommand aof_commands[] = {
     {"bgrewriteaof", bgrewriteaofCommand, 1, CMD_ADMIN | CMD_NOSCRIPT, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Asynchronously rewrites the append-only file to disk.", "1.0.0", "O(1)"},
     {NULL}};
+/* clang-format on */
 
 void aofRegisterCommands(void) {
     childSetDoneHandler(CHILD_TYPE_AOF, rewriteDone);

@@ -15,8 +15,8 @@
 #include "server.h"
 
 /* appendfsync values (the config enum). */
-#define AOF_FSYNC_NO 0
-#define AOF_FSYNC_ALWAYS 1
+#define AOF_FSYNC_NO       0
+#define AOF_FSYNC_ALWAYS   1
 #define AOF_FSYNC_EVERYSEC 2
 
 /* Logs c's current command (a write that changed the dataset). Inside EXEC, the transaction is

@@ -17,7 +17,7 @@
 #include "util.h"
 #include "zmalloc.h"
 
-#define AOF_MAX_NAME 255
+#define AOF_MAX_NAME     255
 #define AOF_MAX_MANIFEST (1024 * 1024)
 
 /* ---- manifest ---- */
@@ -162,8 +162,8 @@ int aofManifestParse(const char *text, size_t len, aofManifest **out, char *err,
                     goto fail;
                 }
             } else if (klen == 4 && !memcmp(k, "type", 4)) {
-                if (vlen != 1 || (v[0] != AOF_TYPE_BASE && v[0] != AOF_TYPE_INCR &&
-                                  v[0] != AOF_TYPE_HIST)) {
+                if (vlen != 1 ||
+                    (v[0] != AOF_TYPE_BASE && v[0] != AOF_TYPE_INCR && v[0] != AOF_TYPE_HIST)) {
                     snprintf(err, errlen, "line %d: unknown file type", lineno);
                     goto fail;
                 }
@@ -265,8 +265,10 @@ int aofManifestLoad(const char *dir, const char *name, aofManifest **out, char *
                      n == -1 ? strerror(errno) : "short read");
         } else {
             char why[256];
-            if (aofManifestParse(text, (size_t)n, out, why, sizeof(why)) == 0) rc = 0;
-            else snprintf(err, errlen, "Invalid AOF manifest %s: %s", path, why);
+            if (aofManifestParse(text, (size_t)n, out, why, sizeof(why)) == 0)
+                rc = 0;
+            else
+                snprintf(err, errlen, "Invalid AOF manifest %s: %s", path, why);
         }
     }
     close(fd);
@@ -379,9 +381,8 @@ int aofScanResp(const char *buf, size_t len, aofCommandFn *fn, void *priv, aofSc
         const char **av = NULL;
         size_t *al = NULL;
         char why[256];
-        respStatus st =
-            respParseCommand(&p, &lim, buf + pos, len - pos, &consumed, &argc, &av, &al, why,
-                             sizeof(why));
+        respStatus st = respParseCommand(&p, &lim, buf + pos, len - pos, &consumed, &argc, &av, &al,
+                                         why, sizeof(why));
         if (st == RESP_INCOMPLETE) {
             res->truncated = 1;
             break;

@@ -32,10 +32,10 @@ typedef struct aofFileInfo {
 } aofFileInfo;
 
 typedef struct aofManifest {
-    aofFileInfo *base;       /* NULL if there is no base */
-    aofFileInfo *incr;       /* nincr entries, increasing seq */
+    aofFileInfo *base; /* NULL if there is no base */
+    aofFileInfo *incr; /* nincr entries, increasing seq */
     int nincr;
-    aofFileInfo *hist;       /* nhist entries */
+    aofFileInfo *hist; /* nhist entries */
     int nhist;
     long long curr_base_seq; /* highest base seq ever used (0 = none) */
     long long curr_incr_seq; /* highest incr seq ever used */
@@ -58,8 +58,7 @@ int aofManifestParse(const char *text, size_t len, aofManifest **out, char *err,
 char *aofManifestFormat(const aofManifest *m);
 /* Reads and parses dir/name. Returns 0, -2 if the file does not exist, -1 with err naming the
  * file otherwise. */
-int aofManifestLoad(const char *dir, const char *name, aofManifest **out, char *err,
-                    size_t errlen);
+int aofManifestLoad(const char *dir, const char *name, aofManifest **out, char *err, size_t errlen);
 /* Writes dir/name atomically and durably. Returns 0, or -1 with the reason in err. */
 int aofManifestSave(const char *dir, const char *name, const aofManifest *m, char *err,
                     size_t errlen);
@@ -80,11 +79,11 @@ typedef int aofCommandFn(void *priv, int argc, char **argv, size_t *argvlen, siz
                          char *err, size_t errlen);
 
 typedef struct aofScanResult {
-    size_t valid_end;  /* end of the last command outside MULTI/EXEC (or of its EXEC): a fix
+    size_t valid_end; /* end of the last command outside MULTI/EXEC (or of its EXEC): a fix
                           truncates here */
-    size_t commands;   /* complete commands seen */
-    int truncated;     /* the data ends in the middle of a command */
-    int open_multi;    /* the data ends inside MULTI ... EXEC */
+    size_t commands;  /* complete commands seen */
+    int truncated;    /* the data ends in the middle of a command */
+    int open_multi;   /* the data ends inside MULTI ... EXEC */
 } aofScanResult;
 
 /* Scans buf[0..len): every command must be a RESP multibulk ('*'), MULTI cannot nest and EXEC

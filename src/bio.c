@@ -69,8 +69,10 @@ int bioInit(void) {
 static void submit(int type, int fd) {
     if (!started && bioInit() != 0) {
         /* No thread: do it now. */
-        if (type == BIO_FSYNC) fdatasync(fd);
-        else close(fd);
+        if (type == BIO_FSYNC)
+            fdatasync(fd);
+        else
+            close(fd);
         return;
     }
     bioJob *j = zmalloc(sizeof(*j));
@@ -78,8 +80,10 @@ static void submit(int type, int fd) {
     j->fd = fd;
     j->next = NULL;
     pthread_mutex_lock(&lock);
-    if (tail) tail->next = j;
-    else head = j;
+    if (tail)
+        tail->next = j;
+    else
+        head = j;
     tail = j;
     pending++;
     pthread_cond_signal(&work_cond);

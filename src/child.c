@@ -48,8 +48,8 @@ typedef struct childMsg {
 } childMsg;
 
 static childState cs = {CHILD_TYPE_NONE, -1, -1, 0, 0, 0, 0, 0, 0, 0, ""};
-static int pipe_rd = -1;               /* parent: read end */
-static int pipe_wr = -1;               /* child: write end */
+static int pipe_rd = -1; /* parent: read end */
+static int pipe_wr = -1; /* child: write end */
 static childDoneFn *handlers[3];
 static void (*prefork_hook)(void);
 

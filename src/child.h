@@ -13,31 +13,31 @@
 
 #include "server.h"
 
-#define CHILD_TYPE_NONE 0
+#define CHILD_TYPE_NONE     0
 #define CHILD_TYPE_SNAPSHOT 1 /* BGSAVE */
-#define CHILD_TYPE_AOF 2      /* BGREWRITEAOF */
+#define CHILD_TYPE_AOF      2 /* BGREWRITEAOF */
 
 #define CHILD_ERRLEN 512
 
 /* What the parent knows about the running (or last) child. */
 typedef struct childState {
-    int type;                       /* CHILD_TYPE_*; NONE when no child runs */
-    pid_t pid;                      /* -1 when no child runs */
-    pid_t last_pid;                 /* the pid of the running or last child */
-    long long start_ms;             /* when it was forked */
-    long long fork_usec;            /* how long fork() took */
-    unsigned long long total;       /* units of work (elements) the child will process */
-    unsigned long long done;        /* units reported done so far */
-    size_t cow;                     /* last reported copy-on-write bytes */
+    int type;                 /* CHILD_TYPE_*; NONE when no child runs */
+    pid_t pid;                /* -1 when no child runs */
+    pid_t last_pid;           /* the pid of the running or last child */
+    long long start_ms;       /* when it was forked */
+    long long fork_usec;      /* how long fork() took */
+    unsigned long long total; /* units of work (elements) the child will process */
+    unsigned long long done;  /* units reported done so far */
+    size_t cow;               /* last reported copy-on-write bytes */
     size_t cow_peak;
-    long long cow_updated_ms;       /* when cow was measured (child clock), 0 = never */
-    char error[CHILD_ERRLEN];       /* the child's last error message, "" if none */
+    long long cow_updated_ms; /* when cow was measured (child clock), 0 = never */
+    char error[CHILD_ERRLEN]; /* the child's last error message, "" if none */
 } childState;
 
 /* The parent's view; valid while a child runs and, for the last child, until the next fork. */
 const childState *childInfo(void);
-int childActive(void);                 /* a child of any type runs */
-int childActiveType(void);             /* CHILD_TYPE_* */
+int childActive(void);     /* a child of any type runs */
+int childActiveType(void); /* CHILD_TYPE_* */
 
 /* Forks a child of `type` that will process `total` units. In the child: sets it up (closes every
  * descriptor but the standard ones and the progress pipe, resets signals, marks the log) and

@@ -39,23 +39,23 @@
 #include "snapshot.h"
 #include "util.h"
 
-#define PERSIST_AUTOSYNC_BYTES (32ULL * 1024 * 1024)
-#define LOADING_EVENTS_EVERY (2ULL * 1024 * 1024) /* answer clients every 2 MB loaded */
-#define CONFIG_BGSAVE_RETRY_DELAY 5                /* seconds between automatic retries */
+#define PERSIST_AUTOSYNC_BYTES    (32ULL * 1024 * 1024)
+#define LOADING_EVENTS_EVERY      (2ULL * 1024 * 1024) /* answer clients every 2 MB loaded */
+#define CONFIG_BGSAVE_RETRY_DELAY 5                    /* seconds between automatic retries */
 
 static struct {
-    time_t lastsave;           /* LASTSAVE */
-    int lastbgsave_status;     /* C_OK / C_ERR of the last save */
-    char last_error[1024];     /* why the last save failed ("" after a success) */
-    long long saves;           /* rdb_saves */
-    long long last_load_keys;  /* rdb_last_load_keys_loaded */
+    time_t lastsave;          /* LASTSAVE */
+    int lastbgsave_status;    /* C_OK / C_ERR of the last save */
+    char last_error[1024];    /* why the last save failed ("" after a success) */
+    long long saves;          /* rdb_saves */
+    long long last_load_keys; /* rdb_last_load_keys_loaded */
 
     /* BGSAVE. */
     long long dirty_before_bgsave;  /* server.dirty at the fork */
     time_t lastbgsave_try;          /* last fork attempt, for the retry delay */
     int bgsave_scheduled;           /* BGSAVE SCHEDULE waiting for the other child */
     long long last_bgsave_time_sec; /* -1 = none yet */
-    size_t last_cow_size;          /* rdb_last_cow_size */
+    size_t last_cow_size;           /* rdb_last_cow_size */
 
     /* Loading (INFO loading_*). */
     time_t loading_start;
@@ -290,8 +290,7 @@ void persistCron(void) {
     for (int i = 0; i < server.saveparamslen; i++) {
         const saveParam *sp = &server.saveparams[i];
         if (server.dirty >= sp->changes && now - ps.lastsave > sp->seconds &&
-            (now - ps.lastbgsave_try > CONFIG_BGSAVE_RETRY_DELAY ||
-             ps.lastbgsave_status == C_OK)) {
+            (now - ps.lastbgsave_try > CONFIG_BGSAVE_RETRY_DELAY || ps.lastbgsave_status == C_OK)) {
             serverLog(LL_NOTICE, "%d changes in %lld seconds. Saving...", sp->changes,
                       (long long)sp->seconds);
             persistSaveBackground();
@@ -307,8 +306,7 @@ int persistSave(void) {
     char err[1024];
     long long dirty = server.dirty;
     snapshotInfo info;
-    if (snapshotSaveFile(server.dbfilename, server.db->keys, &opts, &info, err, sizeof(err)) !=
-        0) {
+    if (snapshotSaveFile(server.dbfilename, server.db->keys, &opts, &info, err, sizeof(err)) != 0) {
         serverLog(LL_WARNING, "Error saving the DB on disk: %s", err);
         saveFailed(err);
         return C_ERR;
@@ -399,8 +397,8 @@ void persistInfo(char **buf, size_t *len, size_t *cap) {
            active && ci->total ? 100.0 * ci->done / ci->total : 0.0, active ? ci->done : 0,
            active ? ci->total : 0, server.dirty, saving, (long long)ps.lastsave,
            ps.lastbgsave_status == C_OK ? "ok" : "err", ps.last_bgsave_time_sec,
-           saving ? (now - ci->start_ms) / 1000 : -1, ps.saves, ps.last_cow_size,
-           ps.last_load_keys, ps.last_error);
+           saving ? (now - ci->start_ms) / 1000 : -1, ps.saves, ps.last_cow_size, ps.last_load_keys,
+           ps.last_error);
     aofInfo(buf, len, cap);
 }
 
@@ -451,11 +449,13 @@ void lastsaveCommand(qvClient *c) {
 #define NOKEYS 0, 0, 0
 static const qvCommandArg bgsave_args[] = {
     {"schedule", ARG_PURE_TOKEN, "SCHEDULE", ARGF_OPTIONAL, NULL}, {NULL, 0, NULL, 0, NULL}};
+/* clang-format off */
 static qvCommand persist_commands[] = {
     {"save", saveCommand, 1, CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_MULTI, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Synchronously saves the database(s) to disk.", "1.0.0", "O(N) where N is the total number of keys in all databases"},
     {"bgsave", bgsaveCommand, -1, CMD_ADMIN | CMD_NOSCRIPT, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Asynchronously saves the database(s) to disk.", "1.0.0", "O(1)", bgsave_args},
     {"lastsave", lastsaveCommand, 1, CMD_LOADING | CMD_STALE | CMD_FAST, ACL_FAST | ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Returns the Unix timestamp of the last successful save to disk.", "1.0.0", "O(1)"},
     {NULL}};
+/* clang-format on */
 
 void persistRegisterCommands(void) {
     ps.lastsave = time(NULL);

@@ -110,12 +110,12 @@
 #error "snapshot.c reads and writes little-endian fields with memcpy"
 #endif
 
-#define SNAP_HEADER_BYTES 16
-#define SNAP_SECTION_AUX 'A'
-#define SNAP_SECTION_INDEX 'I'
-#define SNAP_SECTION_END 'E'
-#define SNAP_NONE 0xFFFFFFFFu
-#define SNAP_MAX_EF 100000000u
+#define SNAP_HEADER_BYTES      16
+#define SNAP_SECTION_AUX       'A'
+#define SNAP_SECTION_INDEX     'I'
+#define SNAP_SECTION_END       'E'
+#define SNAP_NONE              0xFFFFFFFFu
+#define SNAP_MAX_EF            100000000u
 #define SNAP_KNOWN_INDEX_FLAGS INDEX_F_DECLARED
 
 /* ============================== Writing ============================== */
@@ -312,9 +312,12 @@ int snapshotWrite(rio *r, dict *keys, const snapshotSaveOpts *opts, snapshotInfo
 static int fsyncDirOf(const char *path) {
     char dir[PATH_MAX];
     const char *slash = strrchr(path, '/');
-    if (!slash) snprintf(dir, sizeof(dir), ".");
-    else if (slash == path) snprintf(dir, sizeof(dir), "/");
-    else snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    if (!slash)
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == path)
+        snprintf(dir, sizeof(dir), "/");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
     if (fd == -1) return -1;
     int rc = fsync(fd);
@@ -332,8 +335,8 @@ void snapshotTempPath(const char *path, long pid, char *out, size_t outlen) {
         snprintf(out, outlen, "temp-%ld-%s", pid, path);
 }
 
-int snapshotSaveFile(const char *path, dict *keys, const snapshotSaveOpts *opts,
-                     snapshotInfo *info, char *err, size_t errlen) {
+int snapshotSaveFile(const char *path, dict *keys, const snapshotSaveOpts *opts, snapshotInfo *info,
+                     char *err, size_t errlen) {
     char tmp[PATH_MAX];
     snapshotTempPath(path, (long)getpid(), tmp, sizeof(tmp));
 
@@ -664,7 +667,7 @@ static int readIndex(loader *l, snapshotIndexFn *fn, void *priv, snapshotInfo *i
     zfree(blob);
     zfree(linkbuf);
     if (l->opts->summary) {
-        snapshotIndexSummary s = {key,       klen,       indexConfig(idx), count,
+        snapshotIndexSummary s = {key,        klen,      indexConfig(idx), count,
                                   with_attrs, max_level, section_at,       l->pos - section_at};
         l->opts->summary(&s, l->opts->summary_priv);
     }

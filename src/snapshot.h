@@ -16,24 +16,24 @@
 #include "rio.h"
 
 #define SNAPSHOT_VERSION 1
-#define SNAPSHOT_MAGIC "QUIVSNAP"
+#define SNAPSHOT_MAGIC   "QUIVSNAP"
 
 /* What a file says about itself (AUX fields) and what was read or written. */
 typedef struct snapshotInfo {
-    uint32_t version;       /* format version of the file */
-    long long ctime;        /* unix seconds at save (AUX ctime), -1 if absent */
-    int aof_base;           /* written as an AOF base (AUX aof-base) */
-    char quiver_ver[32];    /* AUX quiver-ver, "" if absent */
-    uint64_t indexes;       /* index sections */
-    uint64_t elements;      /* elements over all indexes */
-    uint64_t bytes;         /* file size */
-    uint64_t checksum;      /* stored CRC-64 (0 = written without one) */
+    uint32_t version;    /* format version of the file */
+    long long ctime;     /* unix seconds at save (AUX ctime), -1 if absent */
+    int aof_base;        /* written as an AOF base (AUX aof-base) */
+    char quiver_ver[32]; /* AUX quiver-ver, "" if absent */
+    uint64_t indexes;    /* index sections */
+    uint64_t elements;   /* elements over all indexes */
+    uint64_t bytes;      /* file size */
+    uint64_t checksum;   /* stored CRC-64 (0 = written without one) */
 } snapshotInfo;
 
 typedef struct snapshotSaveOpts {
-    int checksum;           /* compute the CRC (rdbchecksum yes); else 0 is stored */
-    int aof_base;           /* mark the file as an AOF base */
-    uint64_t autosync;      /* files: fdatasync every this many bytes (0 = only at the end) */
+    int checksum;      /* compute the CRC (rdbchecksum yes); else 0 is stored */
+    int aof_base;      /* mark the file as an AOF base */
+    uint64_t autosync; /* files: fdatasync every this many bytes (0 = only at the end) */
     /* Called after an element once progress_every more bytes were written (0 = after every
      * element): a forked child reports to its parent from here. */
     void (*progress)(uint64_t written, uint64_t elements, void *priv);
@@ -56,7 +56,7 @@ typedef struct snapshotIndexSummary {
 } snapshotIndexSummary;
 
 typedef struct snapshotLoadOpts {
-    int verify_checksum;    /* refuse a file whose CRC does not match (0 stored = not checked) */
+    int verify_checksum; /* refuse a file whose CRC does not match (0 stored = not checked) */
     /* Called every progress_every bytes parsed (start-up answers -LOADING meanwhile). */
     void (*progress)(uint64_t done, uint64_t total, void *priv);
     void *progress_priv;
@@ -72,8 +72,8 @@ int snapshotWrite(rio *r, dict *keys, const snapshotSaveOpts *opts, snapshotInfo
 /* Writes `keys` to `path` crash-safely: a temporary file in the same directory, fsynced,
  * renamed over path, then the directory fsynced. Returns 0, or -1 with the reason in err (the
  * temporary file is removed). */
-int snapshotSaveFile(const char *path, dict *keys, const snapshotSaveOpts *opts,
-                     snapshotInfo *info, char *err, size_t errlen);
+int snapshotSaveFile(const char *path, dict *keys, const snapshotSaveOpts *opts, snapshotInfo *info,
+                     char *err, size_t errlen);
 
 /* The temporary file snapshotSaveFile writes in the target's directory ("temp-<pid>-<name>"):
  * a parent removes it when a saving child died before the rename. */

@@ -41,15 +41,15 @@ static int checkCommand(void *priv, int argc, char **argv, size_t *lens, size_t 
         snprintf(err, errlen, "unknown command '%.64s' at offset %zu", argv[0], offset);
         return -1;
     }
-    int arity_ok = (cmd->arity > 0 && cmd->arity == argc) || (cmd->arity < 0 && argc >= -cmd->arity);
+    int arity_ok =
+        (cmd->arity > 0 && cmd->arity == argc) || (cmd->arity < 0 && argc >= -cmd->arity);
     if (!arity_ok) {
         snprintf(err, errlen, "wrong number of arguments for '%s' at offset %zu", cmd->fullname,
                  offset);
         return -1;
     }
     if (!(cmd->flags & CMD_WRITE) && cmd->proc != multiCommand && cmd->proc != execCommand) {
-        snprintf(err, errlen, "'%s' is not a write command, at offset %zu", cmd->fullname,
-                 offset);
+        snprintf(err, errlen, "'%s' is not a write command, at offset %zu", cmd->fullname, offset);
         return -1;
     }
     return 0;
@@ -147,9 +147,12 @@ int main(int argc, char **argv) {
     int fix = 0;
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--fix")) fix = 1;
-        else if (!path && argv[i][0] != '-') path = argv[i];
-        else path = NULL, i = argc;
+        if (!strcmp(argv[i], "--fix"))
+            fix = 1;
+        else if (!path && argv[i][0] != '-')
+            path = argv[i];
+        else
+            path = NULL, i = argc;
     }
     if (!path) {
         fprintf(stderr, "Usage: %s [--fix] <file.manifest | file.incr.aof | file.base.qvs>\n",
@@ -168,7 +171,7 @@ int main(int argc, char **argv) {
         ssize_t n = read(fd, magic, sizeof(magic));
         close(fd);
         int rc = snapshotHasMagic(magic, n > 0 ? (size_t)n : 0) ? checkBase(path, 1, fix)
-                                                               : checkResp(path, 1, fix);
+                                                                : checkResp(path, 1, fix);
         printf(rc == 0 ? "AOF is valid\n" : "AOF is not valid\n");
         return rc;
     }

@@ -28,13 +28,13 @@ static const char *algoName(qvAlgo a) {
 static void printSummary(const snapshotIndexSummary *s, void *priv) {
     (void)priv;
     const qvIndexConfig *c = s->cfg;
-    printf("[offset %llu] index '%.*s' (%llu bytes): %s %s %s dim %u", (unsigned long long)s->offset,
-           (int)(s->klen > 200 ? 200 : s->klen), s->key, (unsigned long long)s->bytes,
-           algoName(c->algo), qvMetricName(c->metric), qvQuantName(c->quant), c->dim);
+    printf("[offset %llu] index '%.*s' (%llu bytes): %s %s %s dim %u",
+           (unsigned long long)s->offset, (int)(s->klen > 200 ? 200 : s->klen), s->key,
+           (unsigned long long)s->bytes, algoName(c->algo), qvMetricName(c->metric),
+           qvQuantName(c->quant), c->dim);
     if (c->input_dim) printf(" (REDUCE from %u)", c->input_dim);
     if (c->algo == QV_ALGO_HNSW)
-        printf(", M %u, ef_construction %u, max level %d", c->M, c->ef_construction,
-               s->max_level);
+        printf(", M %u, ef_construction %u, max level %d", c->M, c->ef_construction, s->max_level);
     printf(", ef_runtime %u", c->ef_runtime);
     if (c->max_elements) printf(", max elements %u", c->max_elements);
     if (c->flags & INDEX_F_DECLARED) printf(", declared");
@@ -70,8 +70,8 @@ int main(int argc, char **argv) {
             printf("[info] reading the structure without the checksum:\n");
             opts.verify_checksum = 0;
             rc = snapshotLoadFile(path, &opts, NULL, NULL, &info, err, sizeof(err));
-            printf("[info] %s\n", rc == 0 ? "the structure is valid (only the checksum fails)"
-                                          : err);
+            printf("[info] %s\n",
+                   rc == 0 ? "the structure is valid (only the checksum fails)" : err);
         }
         return 1;
     }

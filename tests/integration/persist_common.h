@@ -41,7 +41,6 @@ static PC_UNUSED void removeDataDir(void) {
     if (system(cmdline) != 0) cr_log_warn("could not remove %s", datadir);
 }
 
-
 static PC_UNUSED void startIn(qvTestServer *s, const char *fmt, ...) {
     char extra[512], args[800];
     va_list ap;
@@ -85,8 +84,8 @@ static PC_UNUSED float rndf(void) {
 }
 
 /* VADD key [REDUCE r] FP32 <blob> name [opts...] */
-static PC_UNUSED redisReply *vadd(redisContext *c, const char *key, int reduce, int dim, const char *name,
-                        const char *opt1, const char *opt2) {
+static PC_UNUSED redisReply *vadd(redisContext *c, const char *key, int reduce, int dim,
+                                  const char *name, const char *opt1, const char *opt2) {
     const char *argv[12];
     size_t lens[12];
     int argc = 0;
@@ -112,9 +111,9 @@ static PC_UNUSED redisReply *vadd(redisContext *c, const char *key, int reduce, 
 
 typedef struct keySpec {
     const char *key;
-    int dim;       /* what clients send */
-    int reduce;    /* REDUCE target, 0 = none */
-    const char *quant; /* VADD option or NULL */
+    int dim;            /* what clients send */
+    int reduce;         /* REDUCE target, 0 = none */
+    const char *quant;  /* VADD option or NULL */
     const char *create; /* IDX.CREATE arguments after the key, or NULL for VADD-created */
     int n;
 } keySpec;
@@ -347,15 +346,14 @@ static PC_UNUSED int runTool(const char *tool, const char *arg, char **out) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
-
 /* ---- a server that may refuse to start ---- */
 
 /* What became of a server started on the data directory with spawnServer(). */
 typedef struct spawned {
-    pid_t pid;     /* 0 once it exited */
+    pid_t pid; /* 0 once it exited */
     int port;
-    int status;    /* waitpid status when it exited */
-    char *output;  /* its stdout+stderr (malloc'ed) once it exited */
+    int status;   /* waitpid status when it exited */
+    char *output; /* its stdout+stderr (malloc'ed) once it exited */
 } spawned;
 
 /* Starts the server on the data dir with extra arguments (NULL-terminated) and waits until it

@@ -84,11 +84,11 @@ Test(aof, what_is_logged) {
     redisContext *c = serverConnect(&s);
     seedState = 1;
     EXPECT_INTEGER(vadd(c, "k", 0, 4, "a", "CAS", NULL), 1);
-    EXPECT_INTEGER(vadd(c, "k", 0, 4, "a", NULL, NULL), 0); /* an update is a write */
-    EXPECT_ERROR_PREFIX(vadd(c, "k", 0, 5, "b", NULL, NULL), "ERR");  /* wrong dim */
-    EXPECT_INTEGER(cmd(c, "VREM k nosuch"), 0);                       /* no-op */
-    EXPECT_INTEGER(cmd(c, "VSETATTR k nosuch {}"), 0);                /* no-op */
-    freeReplyObject(cmd(c, "VSIM k ELE a"));                          /* a read */
+    EXPECT_INTEGER(vadd(c, "k", 0, 4, "a", NULL, NULL), 0);          /* an update is a write */
+    EXPECT_ERROR_PREFIX(vadd(c, "k", 0, 5, "b", NULL, NULL), "ERR"); /* wrong dim */
+    EXPECT_INTEGER(cmd(c, "VREM k nosuch"), 0);                      /* no-op */
+    EXPECT_INTEGER(cmd(c, "VSETATTR k nosuch {}"), 0);               /* no-op */
+    freeReplyObject(cmd(c, "VSIM k ELE a"));                         /* a read */
     EXPECT_STATUS(cmd(c, "MULTI"), "OK");
     EXPECT_STATUS(cmd(c, "PING"), "QUEUED");
     EXPECT_STATUS(cmd(c, "VSETATTR k a {\"x\":1}"), "QUEUED");
@@ -150,8 +150,7 @@ Test(aof, rewrite) {
     cr_assert_gt(infoFieldLL(c, "persistence", "aof_base_size"), 0);
     m = manifestText();
     cr_assert(strstr(m, "appendonly.aof.2.base.qvs seq 2 type b") &&
-                  strstr(m, "appendonly.aof.2.incr.aof seq 2 type i") &&
-                  !strstr(m, "seq 1 type"),
+                  strstr(m, "appendonly.aof.2.incr.aof seq 2 type i") && !strstr(m, "seq 1 type"),
               "manifest after the rewrite:\n%s", m);
     free(m);
     cr_assert(!fileExists("appendonlydir/appendonly.aof.1.base.qvs") &&
@@ -198,7 +197,8 @@ Test(aof, runtime_on_off) {
     EXPECT_STATUS(cmd(c, "CONFIG SET appendonly yes"), "OK");
     cr_assert_eq(infoFieldLL(c, "persistence", "aof_enabled"), 1);
     seedState = 5;
-    EXPECT_INTEGER(vadd(c, "later", 0, 4, "x", NULL, NULL), 1); /* while the first base is written */
+    EXPECT_INTEGER(vadd(c, "later", 0, 4, "x", NULL, NULL),
+                   1); /* while the first base is written */
     waitInfo(c, "aof_rewrites", 1);
     EXPECT_INTEGER(vadd(c, "later", 0, 4, "y", NULL, NULL), 1);
     char *dig = digest(c);
@@ -254,9 +254,19 @@ static void truncateBy(const char *path, long bytes) {
 static void expectAofStartFailure(const char *extra, const char *needle) {
     char port[16];
     snprintf(port, sizeof(port), "%d", freePort());
-    const char *args[] = {"--port", port, "--bind", "127.0.0.1", "--dir", datadir,
-                          "--appendonly", "yes", "--save", "", extra ? "--aof-load-truncated" : NULL,
-                          extra, NULL};
+    const char *args[] = {"--port",
+                          port,
+                          "--bind",
+                          "127.0.0.1",
+                          "--dir",
+                          datadir,
+                          "--appendonly",
+                          "yes",
+                          "--save",
+                          "",
+                          extra ? "--aof-load-truncated" : NULL,
+                          extra,
+                          NULL};
     char *out = NULL;
     int rc = runServerBinary(args, NULL, &out);
     cr_assert_eq(rc, 1, "exit code %d, output:\n%s", rc, out);

@@ -20,7 +20,7 @@
 TestSuite(crash, .init = makeDataDir, .fini = removeDataDir, .timeout = 300);
 
 #define N_PIPELINED 20000
-#define KILL_AFTER 1500
+#define KILL_AFTER  1500
 
 static void pipelinedKill(const char *fsync_policy) {
     qvTestServer s;
@@ -144,7 +144,9 @@ static int recordStart(void *priv, int argc, char **argv, size_t *lens, size_t o
     cmdStarts *cs = priv;
     if (cs->n == 128) return -1;
     cs->start[cs->n] = offset;
-    cs->kind[cs->n] = !strcasecmp(argv[0], "multi") ? 'M' : !strcasecmp(argv[0], "exec") ? 'E' : 'V';
+    cs->kind[cs->n] = !strcasecmp(argv[0], "multi")  ? 'M'
+                      : !strcasecmp(argv[0], "exec") ? 'E'
+                                                     : 'V';
     cs->n++;
     return 0;
 }
@@ -176,8 +178,10 @@ Test(crash, aof_sweep) {
     for (int i = 0; i < 40; i++) {
         char name[16];
         snprintf(name, sizeof(name), "e%d", i);
-        if (i % 4) freeReplyObject(vadd(c, "k", 0, 5, name, NULL, NULL));
-        else freeReplyObject(vadd(c, "k", 0, 5, name, "SETATTR", "{\"a\":1}"));
+        if (i % 4)
+            freeReplyObject(vadd(c, "k", 0, 5, name, NULL, NULL));
+        else
+            freeReplyObject(vadd(c, "k", 0, 5, name, "SETATTR", "{\"a\":1}"));
     }
     for (int i = 0; i < 5; i++) {
         char n1[16], n2[16];
@@ -214,10 +218,14 @@ Test(crash, aof_sweep) {
             for (int e = 0; e < cs.n; e++) {
                 size_t end = e + 1 < cs.n ? cs.start[e + 1] : n;
                 if (end > cut) break;
-                if (cs.kind[e] == 'M') in_multi = 1, pending = 0;
-                else if (cs.kind[e] == 'E') in_multi = 0, want += pending;
-                else if (in_multi) pending++;
-                else want++;
+                if (cs.kind[e] == 'M')
+                    in_multi = 1, pending = 0;
+                else if (cs.kind[e] == 'E')
+                    in_multi = 0, want += pending;
+                else if (in_multi)
+                    pending++;
+                else
+                    want++;
             }
             long long got = vcardOf(&sp, "k");
             cr_assert_eq(got, want, "cut at %zu: %lld elements, expected %lld", cut, got, want);
@@ -236,7 +244,8 @@ Test(crash, aof_sweep) {
         writeFile(path, good, n);
         good[off] ^= 0x04;
         spawned sp;
-        if (spawnServer(&sp, trunc_yes)) loaded++;
+        if (spawnServer(&sp, trunc_yes))
+            loaded++;
         else {
             assertCleanRefusal(&sp, "appendonly.aof.1.incr.aof", "bit flip");
             refused++;

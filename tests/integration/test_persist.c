@@ -150,7 +150,8 @@ Test(persist, corrupt_snapshot_stops_startup) {
     for (int i = 0; i < 50; i++) {
         char name[16];
         snprintf(name, sizeof(name), "e%d", i);
-        freeReplyObject(vadd(c, "k", 0, 8, name, i % 2 ? "SETATTR" : NULL, i % 2 ? "{\"a\":1}" : NULL));
+        freeReplyObject(
+            vadd(c, "k", 0, 8, name, i % 2 ? "SETATTR" : NULL, i % 2 ? "{\"a\":1}" : NULL));
     }
     EXPECT_STATUS(cmd(c, "SAVE"), "OK");
     redisFree(c);

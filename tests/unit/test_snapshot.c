@@ -76,8 +76,8 @@ static qvIndex *buildIndex(const qvIndexConfig *cfg, int n, int del_every) {
             if (round == 1 && i % 11) continue; /* updates */
             for (uint32_t j = 0; j < in_dim; j++) v[j] = rndf() * 3;
             float norm;
-            cr_assert_eq(indexEncodeVector(idx, v, in_dim, 0, blob, &norm, err, sizeof(err)), 0, "%s",
-                         err);
+            cr_assert_eq(indexEncodeVector(idx, v, in_dim, 0, blob, &norm, err, sizeof(err)), 0,
+                         "%s", err);
             snprintf(name, sizeof(name), "e%d", i);
             qvAttrs *a = NULL;
             if (i % 3 == 0 && round == 0) {
@@ -121,8 +121,7 @@ static int addToDict(void *priv, const char *key, size_t klen, qvIndex *idx, cha
     return 0;
 }
 
-static int loadDict(const void *buf, size_t len, int verify, dict **out, char *err,
-                    size_t errlen) {
+static int loadDict(const void *buf, size_t len, int verify, dict **out, char *err, size_t errlen) {
     snapshotLoadOpts opts = {0};
     opts.verify_checksum = verify;
     *out = dictCreate(freeValue);
@@ -141,16 +140,15 @@ static void compareIndexes(const qvIndex *a, const qvIndex *b, const char *what)
     const qvIndexConfig *ca = indexConfig(a), *cb = indexConfig(b);
     cr_assert(ca->algo == cb->algo && ca->metric == cb->metric && ca->quant == cb->quant &&
                   ca->dim == cb->dim && ca->input_dim == cb->input_dim && ca->M == cb->M &&
-                  ca->ef_construction == cb->ef_construction &&
-                  ca->ef_runtime == cb->ef_runtime && ca->max_elements == cb->max_elements &&
-                  ca->flags == cb->flags,
+                  ca->ef_construction == cb->ef_construction && ca->ef_runtime == cb->ef_runtime &&
+                  ca->max_elements == cb->max_elements && ca->flags == cb->flags,
               "%s: settings differ", what);
     cr_assert_eq(indexSize(a), indexSize(b), "%s: size", what);
     cr_assert_eq(indexAttrsCount(a), indexAttrsCount(b), "%s: attrs count", what);
     if (ca->input_dim)
-        cr_assert_eq(memcmp(indexProjection(a), indexProjection(b),
-                            sizeof(float) * ca->input_dim * ca->dim),
-                     0, "%s: projection", what);
+        cr_assert_eq(
+            memcmp(indexProjection(a), indexProjection(b), sizeof(float) * ca->input_dim * ca->dim),
+            0, "%s: projection", what);
     const qvSpace *sp = indexSpace(a);
     uint32_t count;
     uint32_t *ids = indexAllIds(a, &count);
