@@ -117,7 +117,9 @@ void addReplyLongLong(qvClient *c, long long ll) {
 int formatDouble(char *buf, size_t size, double d) {
     if (isinf(d)) return snprintf(buf, size, "%s", d > 0 ? "inf" : "-inf");
     if (isnan(d)) return snprintf(buf, size, "nan");
-    /* Shortest %.Ng that reads back to the same double. */
+    /* Whole numbers print as integers ("50", not "5e+01"), as Redis does. */
+    if (d == (double)(long long)d && fabs(d) < 1e17) return snprintf(buf, size, "%lld", (long long)d);
+    /* Otherwise the shortest %.Ng that reads back to the same double. */
     for (int prec = 1; prec <= 17; prec++) {
         int n = snprintf(buf, size, "%.*g", prec, d);
         if (strtod(buf, NULL) == d) return n;

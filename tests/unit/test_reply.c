@@ -293,3 +293,19 @@ Test(reply, reply_off_drops_everything) {
     addReplyOk(c);
     EXPECT_OUT("+OK\r\n");
 }
+
+/* formatDouble: whole numbers as integers (Redis prints 50, not 5e+01), others in the shortest
+ * form that reads back to the same double. */
+Test(reply, format_double_shortest_round_trip) {
+    char buf[64];
+    struct {
+        double d;
+        const char *want;
+    } rows[] = {{50, "50"}, {1, "1"}, {0, "0"}, {-3, "-3"}, {0.5, "0.5"}, {1e20, "1e+20"},
+                {0.1, "0.1"}, {1.0 / 3, "0.3333333333333333"}, {123456789, "123456789"}};
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        formatDouble(buf, sizeof(buf), rows[i].d);
+        cr_assert_str_eq(buf, rows[i].want, "%.17g printed as %s", rows[i].d, buf);
+        cr_assert_eq(strtod(buf, NULL), rows[i].d);
+    }
+}
