@@ -272,17 +272,37 @@ int serverWaitExit(qvTestServer *s, int timeout_ms) {
     }
 }
 
+/* How a server may end: exit 0, or SIGKILL (which only a test sends on purpose, or we after a
+ * timeout). Anything else is a crash at exit or, in the sanitizer build, an ASan/UBSan report
+ * (exit status 1, or SIGABRT), which a test must not swallow. */
+static int abnormalEnd(int status) {
+    if (status == -1) return 0; /* reaped by someone else: unknown */
+    if (WIFEXITED(status)) return WEXITSTATUS(status) != 0;
+    return WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL;
+}
+
 void serverStop(qvTestServer *s) {
-    if (s->pid > 0) {
+    const char *problem = NULL;
+    if (s->pid > 0 && !reaped(s)) {
         kill(s->pid, SIGTERM);
         if (serverWaitExit(s, STOP_TIMEOUT_MS) == -1 && s->pid > 0) {
             kill(s->pid, SIGKILL);
             waitpid(s->pid, &s->status, 0);
             s->pid = 0;
+            problem = "did not exit within 10 s of SIGTERM";
+        } else if (abnormalEnd(s->status)) {
+            problem = "did not exit cleanly on SIGTERM";
         }
+    } else if (s->dir[0] && abnormalEnd(s->status)) {
+        problem = "had died during the test (crash or sanitizer report)";
     }
+    char why[4200];
+    if (problem)
+        snprintf(why, sizeof(why), "server %s (wait status 0x%x)\n%s", problem, s->status,
+                 logTail(s));
     removeDir(s->dir);
     s->dir[0] = '\0';
+    if (problem) cr_assert_fail("%s", why);
 }
 
 int serverAlive(qvTestServer *s) {

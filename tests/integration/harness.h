@@ -38,7 +38,8 @@ typedef struct qvTestServer {
  * with "--" is a config file and goes first, as quiver-server wants). Waits until PING gets a
  * reply; fails the test after 10 s or if the process exits first (showing its log). */
 void serverStart(qvTestServer *s, const char *extra_args);
-/* SIGTERM, wait (SIGKILL after 10 s), remove the temp dir. Safe to call twice. */
+/* SIGTERM, wait (SIGKILL after 10 s), remove the temp dir. Safe to call twice. Fails the test
+ * if a running server does not exit with status 0 (a crash at exit, a sanitizer report). */
 void serverStop(qvTestServer *s);
 /* 1 if the process runs and answers PING on a fresh connection within 5 s (-NOAUTH counts). */
 int serverAlive(qvTestServer *s);
