@@ -41,14 +41,33 @@ static PC_UNUSED void removeDataDir(void) {
     if (system(cmdline) != 0) cr_log_warn("could not remove %s", datadir);
 }
 
-static PC_UNUSED void startIn(qvTestServer *s, const char *fmt, ...) {
+static PC_UNUSED void startInV(qvTestServer *s, int wait_loaded, const char *fmt, va_list ap) {
     char extra[512], args[800];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(extra, sizeof(extra), fmt ? fmt : "", ap);
-    va_end(ap);
     snprintf(args, sizeof(args), "--dir %s %s", datadir, extra);
     serverStart(s, args);
+    if (!wait_loaded) return;
+    /* serverStart returns on the first reply to PING, -LOADING included: wait for the data. */
+    redisContext *c = serverConnect(s);
+    for (int i = 0; i < 1200 && infoFieldLL(c, "persistence", "loading"); i++) usleep(50000);
+    cr_assert_eq(infoFieldLL(c, "persistence", "loading"), 0, "still loading after 60 s");
+    redisFree(c);
+}
+
+/* Starts a server on the data directory and waits until it has loaded its files. */
+static PC_UNUSED void startIn(qvTestServer *s, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    startInV(s, 1, fmt, ap);
+    va_end(ap);
+}
+
+/* The same, returning while it may still be loading. */
+static PC_UNUSED void startInLoading(qvTestServer *s, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    startInV(s, 0, fmt, ap);
+    va_end(ap);
 }
 
 static PC_UNUSED char *dataPath(const char *name) {

@@ -195,7 +195,7 @@ Test(persist, loading_answers_loading) {
     serverStop(&s);
 
     /* 10 ms per element: the load takes about 3 s, time enough to look at it. */
-    startIn(&s, "--save \"\" --key-load-delay 10000");
+    startInLoading(&s, "--save \"\" --key-load-delay 10000");
     c = serverConnect(&s);
     EXPECT_ERROR(cmd(c, "VCARD k"), "LOADING Quiver is loading the dataset in memory");
     cr_assert_eq(infoFieldLL(c, "persistence", "loading"), 1);
