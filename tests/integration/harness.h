@@ -36,7 +36,9 @@ typedef struct qvTestServer {
  * --logfile, then extra_args, e.g. "--maxclients 5"; words are split on spaces, "double quotes"
  * group, and "--unixsocket auto" becomes a socket in the temp dir; a first word not starting
  * with "--" is a config file and goes first, as quiver-server wants). Waits until PING gets a
- * reply; fails the test after 10 s or if the process exits first (showing its log). */
+ * reply, any reply: -NOAUTH and -LOADING count (tests of loading rely on it; wait for INFO
+ * loading:0 when a dataset must be loaded). Fails the test after 10 s or if the process exits
+ * first (showing its log). */
 void serverStart(qvTestServer *s, const char *extra_args);
 /* SIGTERM, wait (SIGKILL after 10 s), remove the temp dir. Safe to call twice. Fails the test
  * if a running server does not exit with status 0 (a crash at exit, a sanitizer report). */
