@@ -239,8 +239,10 @@ qvPool *poolCreate(int threads, uint32_t queue_max) {
     pthread_sigmask(SIG_SETMASK, &all, &old);
     for (int i = 0; i < threads; i++) {
         if (pthread_create(&p->tids[i], NULL, workerMain, p) != 0) break;
-        char name[16];
-        snprintf(name, sizeof(name), "qv-pool-%d", i);
+        char name[16]; /* thread names are at most 15 bytes */
+        /* %u of a value below 1000: gcc -O1 (make sanitize) otherwise warns that a negative
+         * int could not fit, and -Werror stops the build. */
+        snprintf(name, sizeof(name), "qv-pool-%u", (unsigned)i % 1000u);
         pthread_setname_np(p->tids[i], name);
         p->threads++;
     }
