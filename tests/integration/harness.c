@@ -30,9 +30,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_ARGS 128
+#define MAX_ARGS         128
 #define START_TIMEOUT_MS 10000
-#define STOP_TIMEOUT_MS 10000
+#define STOP_TIMEOUT_MS  10000
 
 static long long nowMs(void) {
     struct timespec ts;
@@ -200,8 +200,10 @@ void serverStart(qvTestServer *s, const char *extra_args) {
     memset(s, 0, sizeof(*s));
     s->status = -1;
     const char *bin = serverBinary();
-    cr_assert(access(bin, X_OK) == 0, "server binary %s not found (run from the repository root "
-              "or set QUIVER_SERVER): %s", bin, strerror(errno));
+    cr_assert(access(bin, X_OK) == 0,
+              "server binary %s not found (run from the repository root "
+              "or set QUIVER_SERVER): %s",
+              bin, strerror(errno));
     snprintf(s->dir, sizeof(s->dir), "%s/qv-XXXXXX", tmpBase());
     cr_assert(mkdtemp(s->dir) != NULL, "mkdtemp %s: %s", s->dir, strerror(errno));
     snprintf(s->logfile, sizeof(s->logfile), "%s/quiver.log", s->dir);
@@ -361,8 +363,10 @@ int runServerBinary(const char *const *args, const char *dir, char **output) {
         free(buf);
         cr_assert_fail("quiver-server %s did not exit within 10 s", args && args[0] ? args[0] : "");
     }
-    if (output) *output = buf;
-    else free(buf);
+    if (output)
+        *output = buf;
+    else
+        free(buf);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
@@ -386,7 +390,8 @@ redisContext *serverConnect(qvTestServer *s) {
 redisContext *serverConnectUnix(qvTestServer *s) {
     cr_assert(s->unixsocket[0], "server was started without --unixsocket auto");
     struct timeval tv = {5, 0};
-    return finishConnect(redisConnectUnixWithTimeout(s->unixsocket, tv), "connect over unix socket");
+    return finishConnect(redisConnectUnixWithTimeout(s->unixsocket, tv),
+                         "connect over unix socket");
 }
 
 redisReply *cmd(redisContext *c, const char *fmt, ...) {
@@ -530,9 +535,16 @@ static size_t frameEnd(const char *b, size_t len, size_t pos, int depth) {
     if (!le) return 0;
     char type = b[pos];
     switch (type) {
-        case '+': case '-': case ':': case '_': case '#': case ',': case '(':
-            return le;
-        case '$': case '!': case '=': {
+        case '+':
+        case '-':
+        case ':':
+        case '_':
+        case '#':
+        case ',':
+        case '(': return le;
+        case '$':
+        case '!':
+        case '=': {
             long long n = strtoll(b + pos + 1, NULL, 10);
             if (n < 0) return le; /* $-1 */
             size_t need = le + (size_t)n + 2;
@@ -540,7 +552,11 @@ static size_t frameEnd(const char *b, size_t len, size_t pos, int depth) {
             if (b[need - 2] != '\r' || b[need - 1] != '\n') return FRAME_BAD;
             return need;
         }
-        case '*': case '~': case '>': case '%': case '|': {
+        case '*':
+        case '~':
+        case '>':
+        case '%':
+        case '|': {
             long long n = strtoll(b + pos + 1, NULL, 10);
             if (n < 0) return le; /* *-1 */
             long long elems = (type == '%' || type == '|') ? n * 2 : n;

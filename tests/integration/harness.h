@@ -24,12 +24,12 @@
 #include <hiredis/hiredis.h>
 
 typedef struct qvTestServer {
-    pid_t pid;             /* 0 once stopped (or never started) */
-    int port;              /* TCP port on 127.0.0.1 */
-    char dir[256];         /* --dir: a fresh temporary directory, removed by serverStop() */
-    char logfile[512];     /* --logfile, inside dir */
-    char unixsocket[300];  /* set when extra_args has "--unixsocket auto" (dir/quiver.sock) */
-    int status;            /* waitpid() status once the process was reaped, -1 before */
+    pid_t pid;            /* 0 once stopped (or never started) */
+    int port;             /* TCP port on 127.0.0.1 */
+    char dir[256];        /* --dir: a fresh temporary directory, removed by serverStop() */
+    char logfile[512];    /* --logfile, inside dir */
+    char unixsocket[300]; /* set when extra_args has "--unixsocket auto" (dir/quiver.sock) */
+    int status;           /* waitpid() status once the process was reaped, -1 before */
 } qvTestServer;
 
 /* Starts the server on a free port in a fresh temp dir (--port, --bind 127.0.0.1, --dir,
@@ -111,7 +111,8 @@ const char *replyToString(const redisReply *r);
 #define EXPECT_ERROR_PREFIX(reply, prefix)                                                         \
     do {                                                                                           \
         redisReply *r_ = (reply);                                                                  \
-        cr_assert(r_->type == REDIS_REPLY_ERROR && strncmp(r_->str, (prefix), strlen(prefix)) == 0, \
+        cr_assert(r_->type == REDIS_REPLY_ERROR &&                                                 \
+                      strncmp(r_->str, (prefix), strlen(prefix)) == 0,                             \
                   "expected -%s..., got %s", (prefix), replyToString(r_));                         \
         freeReplyObject(r_);                                                                       \
     } while (0)
@@ -143,7 +144,8 @@ const char *replyToString(const redisReply *r);
         size_t l_ = (len);                                                                         \
         cr_assert(b_ != NULL, "expected %s, got no reply", (literal));                             \
         cr_assert(l_ == sizeof(literal) - 1 && memcmp(b_, (literal), l_) == 0,                     \
-                  "expected %s, got (%zu bytes) %.*s", (literal), l_, (int)(l_ > 300 ? 300 : l_), b_); \
+                  "expected %s, got (%zu bytes) %.*s", (literal), l_, (int)(l_ > 300 ? 300 : l_),  \
+                  b_);                                                                             \
         free(b_);                                                                                  \
     } while (0)
 

@@ -230,8 +230,10 @@ Test(conn, client_setname_getname) {
     EXPECT_BULK(cmd(c, "CLIENT GETNAME"), "worker-1"); /* a refused name changes nothing */
     EXPECT_STATUS(cmd(c, "CLIENT SETNAME %s", ""), "OK");
     EXPECT_NIL(cmd(c, "CLIENT GETNAME"));
-    EXPECT_ERROR(cmd(c, "CLIENT SETNAME"), "ERR wrong number of arguments for 'client|setname' command");
-    EXPECT_ERROR(cmd(c, "CLIENT GETNAME x"), "ERR wrong number of arguments for 'client|getname' command");
+    EXPECT_ERROR(cmd(c, "CLIENT SETNAME"),
+                 "ERR wrong number of arguments for 'client|setname' command");
+    EXPECT_ERROR(cmd(c, "CLIENT GETNAME x"),
+                 "ERR wrong number of arguments for 'client|getname' command");
 }
 
 Test(conn, client_setinfo) {
@@ -245,8 +247,8 @@ Test(conn, client_setinfo) {
     EXPECT_ERROR(cmd(c, "CLIENT SETINFO foo bar"), "ERR Unrecognized option 'foo'");
     r = cmd(c, "CLIENT SETINFO lib-name %s", "a b");
     cr_assert_eq(r->type, REDIS_REPLY_ERROR, "%s", replyToString(r));
-    cr_assert(strstr(r->str, "cannot contain spaces, newlines or special characters") != NULL,
-              "%s", r->str);
+    cr_assert(strstr(r->str, "cannot contain spaces, newlines or special characters") != NULL, "%s",
+              r->str);
     freeReplyObject(r);
     /* CLIENT MAINT_NOTIFICATIONS (redis-py 7, go-redis): an error is what clients tolerate. */
     EXPECT_ERROR_PREFIX(cmd(c, "CLIENT MAINT_NOTIFICATIONS ON moving-endpoint-type internal-ip"),
@@ -261,9 +263,10 @@ Test(conn, client_info_fields) {
     cr_assert_eq(r->type, REDIS_REPLY_STRING, "%s", replyToString(r));
     cr_assert(r->len > 0 && r->str[r->len - 1] == '\n', "CLIENT INFO must end with a newline");
     cr_assert(strchr(r->str, '\n') == r->str + r->len - 1, "CLIENT INFO is one line");
-    const char *fields[] = {"id", "addr", "laddr", "fd", "name", "age", "idle", "flags", "db",
-                            "sub", "psub", "multi", "qbuf", "qbuf-free", "obl", "oll", "omem",
-                            "tot-mem", "events", "cmd", "user", "resp"};
+    const char *fields[] = {"id",     "addr",      "laddr", "fd",  "name", "age",
+                            "idle",   "flags",     "db",    "sub", "psub", "multi",
+                            "qbuf",   "qbuf-free", "obl",   "oll", "omem", "tot-mem",
+                            "events", "cmd",       "user",  "resp"};
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
         cr_assert_not_null(clientField(r->str, fields[i]), "no %s= in %s", fields[i], r->str);
     char idstr[32];

@@ -172,8 +172,7 @@ Test(lifecycle, bad_config_file_line) {
     cr_assert(strstr(out, path) != NULL, "the message must name the file:\n%s", out);
     cr_assert(strstr(out, "line 4") != NULL, "the message must name the line:\n%s", out);
     cr_assert(strstr(out, "bogus-directive") != NULL, "the message must quote the line:\n%s", out);
-    cr_assert(strstr(out, "Bad directive") != NULL, "the message must say what is wrong:\n%s",
-              out);
+    cr_assert(strstr(out, "Bad directive") != NULL, "the message must say what is wrong:\n%s", out);
     free(out);
     /* A bad value, not a bad name. */
     path = writeTemp("bad2.conf", "timeout abc\n");
@@ -259,8 +258,9 @@ Test(lifecycle, daemonize_and_pidfile) {
     snprintf(logfile, sizeof(logfile), "%s/q.log", dir);
     int port = freePort();
     snprintf(portstr, sizeof(portstr), "%d", port);
-    const char *args[] = {"--port", portstr, "--bind", "127.0.0.1", "--daemonize", "yes",
-                          "--pidfile", pidfile, "--logfile", logfile, "--dir", dir, NULL};
+    const char *args[] = {"--port", portstr,     "--bind", "127.0.0.1", "--daemonize",
+                          "yes",    "--pidfile", pidfile,  "--logfile", logfile,
+                          "--dir",  dir,         NULL};
     char *out;
     /* The foreground process returns at once; the daemon lives on. */
     cr_assert_eq(runServerBinary(args, NULL, &out), 0, "%s", out);

@@ -83,7 +83,8 @@ Test(multi, discard) {
 Test(multi, execabort_after_queuing_error) {
     EXPECT_STATUS(cmd(c, "MULTI"), "OK");
     EXPECT_STATUS(cmd(c, "VADD k VALUES 2 1 2 e"), "QUEUED");
-    EXPECT_ERROR(cmd(c, "NOSUCHCMD a"), "ERR unknown command 'NOSUCHCMD', with args beginning with: 'a' ");
+    EXPECT_ERROR(cmd(c, "NOSUCHCMD a"),
+                 "ERR unknown command 'NOSUCHCMD', with args beginning with: 'a' ");
     EXPECT_STATUS(cmd(c, "PING"), "QUEUED");
     EXPECT_ERROR(cmd(c, "ECHO"), "ERR wrong number of arguments for 'echo' command");
     EXPECT_ERROR(cmd(c, "EXEC"), "EXECABORT Transaction discarded because of previous errors.");

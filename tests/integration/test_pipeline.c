@@ -91,8 +91,10 @@ Test(pipeline, echos_multibulk_100k_in_order) {
 Test(pipeline, hiredis_mixed_pipeline) {
     redisContext *c = serverConnect(&srv);
     for (int i = 0; i < N_PIPELINE; i++) {
-        if (i % 3 == 0) redisAppendCommand(c, "PING");
-        else redisAppendCommand(c, "ECHO %d", i);
+        if (i % 3 == 0)
+            redisAppendCommand(c, "PING");
+        else
+            redisAppendCommand(c, "ECHO %d", i);
     }
     for (int i = 0; i < N_PIPELINE; i++) {
         redisReply *r;

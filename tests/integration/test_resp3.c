@@ -201,8 +201,7 @@ Test(resp3, push_messages) {
     EXPECT_RAW(rawReadReply(fd, &len, 5000), len,
                ">3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n");
     redisFree(pub);
-    EXPECT_RAW(req("UNSUBSCRIBE", &len), len,
-               ">3\r\n$11\r\nunsubscribe\r\n$4\r\nnews\r\n:0\r\n");
+    EXPECT_RAW(req("UNSUBSCRIBE", &len), len, ">3\r\n$11\r\nunsubscribe\r\n$4\r\nnews\r\n:0\r\n");
 }
 
 /* RESP2 pub/sub for comparison: arrays, and only the pub/sub commands are allowed. */

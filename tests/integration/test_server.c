@@ -131,9 +131,18 @@ Test(server, config_get) {
     freeReplyObject(r);
     r = cmd(c, "CONFIG GET *");
     cr_assert_gt(r->elements, 40);
-    const char *must[] = {"port", "bind", "timeout", "maxclients", "dir", "logfile", "loglevel",
-                          "save", "client-output-buffer-limit",
-                          "slowlog-log-slower-than", "slowlog-max-len", "requirepass"};
+    const char *must[] = {"port",
+                          "bind",
+                          "timeout",
+                          "maxclients",
+                          "dir",
+                          "logfile",
+                          "loglevel",
+                          "save",
+                          "client-output-buffer-limit",
+                          "slowlog-log-slower-than",
+                          "slowlog-max-len",
+                          "requirepass"};
     for (size_t i = 0; i < sizeof(must) / sizeof(must[0]); i++)
         cr_assert_not_null(configValue(r, must[i]), "CONFIG GET * lacks %s", must[i]);
     char port[16];
@@ -251,8 +260,8 @@ static int hasSection(const char *info, const char *title) {
 Test(server, info_default_sections_and_fields) {
     redisReply *r = cmd(c, "INFO");
     cr_assert_eq(r->type, REDIS_REPLY_STRING);
-    const char *sections[] = {"Server", "Clients", "Memory", "Persistence", "Stats",
-                              "Replication", "CPU", "Keyspace"};
+    const char *sections[] = {"Server", "Clients",     "Memory", "Persistence",
+                              "Stats",  "Replication", "CPU",    "Keyspace"};
     for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
         cr_assert(hasSection(r->str, sections[i]), "INFO lacks # %s", sections[i]);
     cr_assert(!hasSection(r->str, "Commandstats"), "commandstats is not a default section");
@@ -407,8 +416,9 @@ Test(server, slowlog_get_len_reset) {
     freeReplyObject(r);
     EXPECT_ERROR(cmd(c, "SLOWLOG GET -2"), "ERR count should be greater than or equal to -1");
     EXPECT_ERROR(cmd(c, "SLOWLOG GET abc"), "ERR count should be greater than or equal to -1");
-    EXPECT_ERROR(cmd(c, "SLOWLOG get 1 2"),
-                 "ERR unknown subcommand or wrong number of arguments for 'get'. Try SLOWLOG HELP.");
+    EXPECT_ERROR(
+        cmd(c, "SLOWLOG get 1 2"),
+        "ERR unknown subcommand or wrong number of arguments for 'get'. Try SLOWLOG HELP.");
     EXPECT_STATUS(cmd(c, "SLOWLOG RESET"), "OK");
     EXPECT_INTEGER(cmd(c, "SLOWLOG LEN"), 0);
 }
@@ -508,8 +518,8 @@ Test(server, command_and_count) {
     cr_assert_gt(n, 30);
     redisReply *r = cmd(c, "COMMAND");
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
-    cr_assert_eq((long long)r->elements, n, "COMMAND has %zu entries, COUNT says %lld",
-                 r->elements, n);
+    cr_assert_eq((long long)r->elements, n, "COMMAND has %zu entries, COUNT says %lld", r->elements,
+                 n);
     for (size_t i = 0; i < r->elements; i++) checkInfoEntry(r->element[i]);
     freeReplyObject(r);
 }

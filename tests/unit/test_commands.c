@@ -58,8 +58,10 @@ static void checkArgs(walk *w, const qvCommand *cmd, const qvCommandArg *args, i
                 if (islower((unsigned char)*p)) problem(w, cmd, "token not upper case");
         if (a->flags & ~(ARGF_OPTIONAL | ARGF_MULTIPLE | ARGF_MULTIPLE_TOKEN))
             problem(w, cmd, "unknown argument flag");
-        if (depth > 8) problem(w, cmd, "argument tree too deep");
-        else if (a->subargs) checkArgs(w, cmd, a->subargs, depth + 1);
+        if (depth > 8)
+            problem(w, cmd, "argument tree too deep");
+        else if (a->subargs)
+            checkArgs(w, cmd, a->subargs, depth + 1);
     }
 }
 
@@ -102,8 +104,8 @@ static void checkOne(qvCommand *cmd, void *priv) {
     }
     if ((cmd->flags & CMD_WRITE) && (cmd->flags & CMD_READONLY))
         problem(w, cmd, "both write and readonly");
-    if ((cmd->flags & CMD_WRITE) && nokeys && !(cmd->flags & CMD_ADMIN) && strcmp(cmd->name, "flushall") &&
-        strcmp(cmd->name, "flushdb"))
+    if ((cmd->flags & CMD_WRITE) && nokeys && !(cmd->flags & CMD_ADMIN) &&
+        strcmp(cmd->name, "flushall") && strcmp(cmd->name, "flushdb"))
         problem(w, cmd, "a write command without keys (only flushes and admin commands)");
 
     /* Subcommands know their container. */
@@ -158,13 +160,13 @@ Test(commands, client_handshake_commands) {
         const char *name;
         int arity;
     } must[] = {
-        {"ping", -1},          {"echo", 2},          {"hello", -1},         {"auth", -2},
-        {"select", 2},         {"quit", -1},         {"reset", 1},          {"info", -1},
+        {"ping", -1},          {"echo", 2},           {"hello", -1},         {"auth", -2},
+        {"select", 2},         {"quit", -1},          {"reset", 1},          {"info", -1},
         {"client|setname", 3}, {"client|getname", 2}, {"client|setinfo", 4}, {"client|id", 2},
-        {"client|kill", -3},   {"client|list", -2},  {"client|info", 2},    {"client|reply", 3},
-        {"multi", 1},          {"exec", 1},          {"discard", 1},        {"watch", -2},
-        {"unwatch", 1},        {"command", -1},      {"command|docs", -2},  {"command|info", -2},
-        {"config|get", -3},    {"config|set", -4},   {"time", 1},           {"dbsize", 1},
+        {"client|kill", -3},   {"client|list", -2},   {"client|info", 2},    {"client|reply", 3},
+        {"multi", 1},          {"exec", 1},           {"discard", 1},        {"watch", -2},
+        {"unwatch", 1},        {"command", -1},       {"command|docs", -2},  {"command|info", -2},
+        {"config|get", -3},    {"config|set", -4},    {"time", 1},           {"dbsize", 1},
     };
     for (size_t i = 0; i < sizeof(must) / sizeof(must[0]); i++) {
         qvCommand *cmd = lookupCommandByName(must[i].name);

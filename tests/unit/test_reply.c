@@ -222,7 +222,14 @@ Test(reply, resp3_forms) {
 /* Doubles go out in the shortest form that reads back to the same value. */
 Test(reply, doubles_round_trip) {
     c->resp = 3;
-    double vals[] = {0.0, -0.0, 1.0 / 3, 2.0 / 3, 1e300, 5e-324, 123456789.125, 0.30000000000000004,
+    double vals[] = {0.0,
+                     -0.0,
+                     1.0 / 3,
+                     2.0 / 3,
+                     1e300,
+                     5e-324,
+                     123456789.125,
+                     0.30000000000000004,
                      3.14159265358979};
     int n = sizeof(vals) / sizeof(vals[0]);
     for (int i = 0; i < n; i++) addReplyDouble(c, vals[i]);
@@ -264,7 +271,8 @@ Test(reply, deferred_lengths) {
     void *n4 = addReplyDeferredLen(c);
     setDeferredSetLen(c, n4, 0);
     addReplyStatus(c, "END");
-    EXPECT_OUT("*2\r\n$1\r\na\r\n$1\r\nb\r\n*2\r\n$1\r\nk\r\n:1\r\n%1\r\n$1\r\nk\r\n:1\r\n~0\r\n+END\r\n");
+    EXPECT_OUT(
+        "*2\r\n$1\r\na\r\n$1\r\nb\r\n*2\r\n$1\r\nk\r\n:1\r\n%1\r\n$1\r\nk\r\n:1\r\n~0\r\n+END\r\n");
 }
 
 /* Nothing after a deferred length goes out before the length is set. */
@@ -301,8 +309,15 @@ Test(reply, format_double_shortest_round_trip) {
     struct {
         double d;
         const char *want;
-    } rows[] = {{50, "50"}, {1, "1"}, {0, "0"}, {-3, "-3"}, {0.5, "0.5"}, {1e20, "1e+20"},
-                {0.1, "0.1"}, {1.0 / 3, "0.3333333333333333"}, {123456789, "123456789"}};
+    } rows[] = {{50, "50"},
+                {1, "1"},
+                {0, "0"},
+                {-3, "-3"},
+                {0.5, "0.5"},
+                {1e20, "1e+20"},
+                {0.1, "0.1"},
+                {1.0 / 3, "0.3333333333333333"},
+                {123456789, "123456789"}};
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         formatDouble(buf, sizeof(buf), rows[i].d);
         cr_assert_str_eq(buf, rows[i].want, "%.17g printed as %s", rows[i].d, buf);
