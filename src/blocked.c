@@ -19,7 +19,16 @@
  *
  * CANCELLATION. A disconnecting client's job is cancelled: still queued, it never runs; running,
  * it finishes and its reply is dropped (the client is CLOSE_ASAP); held, it is completed as
- * cancelled when its index is released. The client itself is freed by beforeSleep once unblocked. */
+ * cancelled when its index is released. The client itself is freed by beforeSleep once unblocked.
+ * Writes (VADD batches) are never cancelled: they were accepted, and logged, when they arrived.
+ *
+ * VADD BATCHES (blocked.h). One job in several parts: each part is a pool job running the same
+ * work(), which takes elements from a shared atomic counter, so the workers divide the batch
+ * whatever its size and the job is done when its last part is. While it runs, its index is
+ * "busy": other clients' writes to it are parked before they run (blockedBeforeCommand) and
+ * resume once the batch is published, so every write takes effect in the order the AOF has it.
+ * Reply placeholders (deferred reply nodes) keep the batch's replies in their places among the
+ * client's other replies; a write handler never spins on one (networking.c waits for the set). */
 #include "blocked.h"
 
 #include <errno.h>
@@ -28,7 +37,9 @@
 #include <string.h>
 
 #include "child.h"
+#include "commands.h"
 #include "info.h"
+#include "multi.h"
 #include "networking.h"
 
 #define DEFERRED_BUDGET_US 1000 /* loop time given to deferred deletions per quiet moment */
@@ -167,7 +178,7 @@ static void scheduleReady(void) {
 static void finishJob(clientJob *j, int ran) {
     qvClient *c = j->client;
     qvIndex *idx = j->ij.idx;
-    if (ran && !j->cancelled) {
+    if ((ran && !j->cancelled) || j->must_run) {
         int skip = j->reply_skip && !(c->flags & CLIENT_REPLY_SKIP);
         if (skip) c->flags |= CLIENT_REPLY_SKIP;
         qvClient *prev = server.current_client;
@@ -195,13 +206,24 @@ static void jobWork(poolJob *pj, void *arg) {
 static void jobDone(poolJob *pj, void *arg, int status) {
     (void)pj;
     clientJob *j = arg;
+    /* A write whose part was cancelled (shutdown) still happens: work() takes what is left. */
+    if (status != POOL_OK && j->must_run) j->work(j);
+    if (--j->parts_left > 0) return;
     jobs_in_flight--;
     finishJob(j, status == POOL_OK);
 }
 
+/* Submits j's parts; C_ERR if not even one could be queued. */
 static int submitJob(clientJob *j) {
-    j->pj = poolSubmit(pool, jobWork, jobDone, j);
-    if (!j->pj) return C_ERR;
+    int parts = j->parts > 0 ? j->parts : 1;
+    j->parts_left = 0;
+    for (int i = 0; i < parts; i++) {
+        poolJob *pj = poolSubmit(pool, jobWork, jobDone, j);
+        if (!pj) break; /* a full queue: the parts already queued divide the work */
+        if (i == 0) j->pj = pj;
+        j->parts_left++;
+    }
+    if (j->parts_left == 0) return C_ERR;
     jobs_in_flight++;
     return C_OK;
 }
@@ -213,6 +235,7 @@ int blockClientOnJob(qvClient *c, qvIndex *idx, clientJob *j) {
     j->start_us = ustime();
     j->reply_skip = (c->flags & CLIENT_REPLY_SKIP) != 0;
     j->cancelled = 0;
+    j->parts_left = 0;
     j->pj = NULL;
     j->next = NULL;
     j->ij.idx = NULL;
@@ -249,12 +272,12 @@ void blockedClientFreed(qvClient *c) {
 }
 
 void blockedClientClosing(qvClient *c) {
-    clientJob *j = c->blocked_job;
-    if (!j || j->cancelled) return;
-    j->cancelled = 1;
-    /* The socket's EOF would keep firing while the job finishes: stop reading now. */
+    /* The socket's EOF would keep firing while the client waits: stop reading now. */
     if (c->fd != -1) aeDeleteFileEvent(server.el, c->fd, AE_READABLE);
-    if (j->pj) poolCancel(pool, j->pj); /* done() comes back later either way */
+    clientJob *j = c->blocked_job;
+    if (!j || j->cancelled) return; /* no job: waiting for a batch on its index to finish */
+    j->cancelled = 1;
+    if (j->pj && !j->must_run) poolCancel(pool, j->pj); /* done() comes back either way */
 }
 
 /* ---- quiet indexes: deferred work, then held jobs ---- */
@@ -289,7 +312,7 @@ static void releaseIdleIndex(qvIndex *idx) {
         rev = j->next;
         j->next = NULL;
         jobs_held--;
-        if (j->cancelled) {
+        if (j->cancelled && !j->must_run) {
             unblockClient(j->client);
             j->free(j);
         } else {
@@ -299,6 +322,7 @@ static void releaseIdleIndex(qvIndex *idx) {
                 stat_jobs_inline_fallback++;
                 j->work(j);
                 jobs_in_flight++;
+                j->parts_left = 1;
                 jobDone(NULL, j, POOL_OK);
             }
         }
@@ -344,6 +368,284 @@ void blockedWaitIdle(void) {
         zfree(d);
     }
     scheduleReady();
+}
+
+/* ---- pipelined VADD batches (see blocked.h) ---- */
+
+#define VADD_BATCH_MAX 4096 /* elements per batch: replies flow back while the next one fills */
+
+typedef struct vaddEntry {
+    char *name;
+    size_t len;
+    void *blob;       /* freed once inserted */
+    float norm;
+    int set_attrs;
+    qvAttrs *attrs;
+    uint32_t ef;
+    void *reply;      /* the reply's placeholder in the client's output, NULL if none is due */
+    int final;        /* the last occurrence of its name in the batch: the one inserted */
+    int existed;      /* the name was in the index, or earlier in the batch, when it arrived */
+    uint32_t id;      /* final entries: the engine node the workers inserted */
+} vaddEntry;
+
+typedef struct vaddBatch {
+    clientJob base;
+    qvIndex *idx;     /* referenced while filling; then the job's reference */
+    char *key;
+    size_t keylen;
+    vaddEntry *e;
+    uint32_t n, cap;
+    uint32_t *todo;   /* the final entries, inserted by the workers */
+    uint32_t ntodo;
+    uint32_t next;    /* atomic: the next todo a worker takes */
+    dict *names;      /* name -> entry index + 1 of its latest occurrence (while filling) */
+    uint32_t new_names; /* names not in the index before the batch (MAXELEMENTS) */
+} vaddBatch;
+
+/* Indexes a batch is filling: other clients' writes to them wait in `waiters`. */
+typedef struct busyIndex {
+    qvIndex *idx;
+    qvClient **waiters;
+    size_t nwaiters, cap;
+    struct busyIndex *next;
+} busyIndex;
+static busyIndex *busy_head;
+static long long stat_vadd_batches, stat_vadd_batched;
+
+static busyIndex *findBusy(const qvIndex *idx) {
+    for (busyIndex *b = busy_head; b; b = b->next)
+        if (b->idx == idx) return b;
+    return NULL;
+}
+
+static void vaddWork(clientJob *cj) {
+    vaddBatch *b = (vaddBatch *)cj;
+    for (;;) {
+        uint32_t i = __atomic_fetch_add(&b->next, 1, __ATOMIC_RELAXED);
+        if (i >= b->ntodo) break;
+        vaddEntry *e = &b->e[b->todo[i]];
+        e->id = indexInsertNode(b->idx, e->blob, e->ef);
+        zfree(e->blob);
+        e->blob = NULL;
+    }
+}
+
+static void setBoolReply(qvClient *c, void *node, int v) {
+    if (!node) return;
+    if (c->resp >= 3) clientSetDeferredNode(c, node, v ? "#t\r\n" : "#f\r\n", 4);
+    else clientSetDeferredNode(c, node, v ? ":1\r\n" : ":0\r\n", 4);
+}
+
+/* Publishes in arrival order and fills every placeholder; then other writers may go. */
+static void vaddCommit(qvClient *c, clientJob *cj) {
+    vaddBatch *b = (vaddBatch *)cj;
+    static const char full[] = "-ERR vector set is full\r\n";
+    for (uint32_t i = 0; i < b->n; i++) {
+        vaddEntry *e = &b->e[i];
+        if (!e->final) {
+            setBoolReply(c, e->reply, !e->existed);
+            continue;
+        }
+        int r = indexUpsertInserted(b->idx, e->name, e->len, e->id, e->norm, e->set_attrs,
+                                    e->attrs);
+        e->attrs = NULL;
+        if (r < 0) {
+            server.stat_total_error_replies++;
+            if (e->reply) clientSetDeferredNode(c, e->reply, full, sizeof(full) - 1);
+        } else {
+            setBoolReply(c, e->reply, !e->existed);
+        }
+    }
+    indexPendingInserts(b->idx, -(int64_t)b->ntodo);
+    /* The batch is in: writers that waited for it run after this round of completions. */
+    busyIndex **pp = &busy_head;
+    while (*pp && (*pp)->idx != b->idx) pp = &(*pp)->next;
+    busyIndex *bi = *pp;
+    if (bi) {
+        *pp = bi->next;
+        for (size_t i = 0; i < bi->nwaiters; i++) unblockClient(bi->waiters[i]);
+        zfree(bi->waiters);
+        zfree(bi);
+    }
+}
+
+static void vaddFree(clientJob *cj) {
+    vaddBatch *b = (vaddBatch *)cj;
+    for (uint32_t i = 0; i < b->n; i++) {
+        zfree(b->e[i].name);
+        zfree(b->e[i].blob);
+        attrsFree(b->e[i].attrs);
+    }
+    zfree(b->e);
+    zfree(b->todo);
+    zfree(b->key);
+    if (b->names) dictRelease(b->names);
+    zfree(b);
+}
+
+int blockedVaddBatchable(qvClient *c, qvIndex *idx) {
+    if (c->vadd_batch) return ((vaddBatch *)c->vadd_batch)->idx == idx;
+    if (!blockedMayThread(c) || indexConfig(idx)->algo != QV_ALGO_HNSW) return 0;
+    /* More than this command waits in the query buffer: a pipeline, worth dividing. */
+    size_t self = 16;
+    for (int i = 0; i < c->argc; i++) self += c->argvlen[i] + 16;
+    if (c->qb_len - c->qb_pos > self) return 1;
+    qvSearchRequest req = {0};
+    req.k = 1;
+    req.ef = indexConfig(idx)->ef_construction; /* an insert searches like this, per level */
+    return indexSearchCostUs(idx, &req) >= (double)server.search_thread_min_us;
+}
+
+int blockedVaddAppend(qvClient *c, qvIndex *idx, const char *name, size_t len, void *blob,
+                      float norm, int set_attrs, qvAttrs *attrs, uint32_t ef) {
+    vaddBatch *b = c->vadd_batch;
+    if (!b) {
+        b = zcalloc(sizeof(*b));
+        b->base.work = vaddWork;
+        b->base.reply = vaddCommit;
+        b->base.free = vaddFree;
+        b->base.must_run = 1;
+        b->idx = idx;
+        indexRetain(idx);
+        b->key = zmemdup(c->argv[1], c->argvlen[1]);
+        b->keylen = c->argvlen[1];
+        b->names = dictCreate(NULL);
+        c->vadd_batch = b;
+    }
+    dictEntry *prev = dictFind(b->names, name, len);
+    int in_index = prev ? 1 : indexFind(idx, name, len, NULL);
+    const qvIndexConfig *cfg = indexConfig(idx);
+    if (!in_index && cfg->max_elements && indexSize(idx) + b->new_names >= cfg->max_elements)
+        return -1;
+    if (!in_index) b->new_names++;
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 64;
+        b->e = zrealloc(b->e, sizeof(vaddEntry) * b->cap);
+    }
+    vaddEntry *e = &b->e[b->n];
+    memset(e, 0, sizeof(*e));
+    e->name = zmemdup(name, len);
+    e->len = len;
+    e->blob = blob;
+    e->norm = norm;
+    e->set_attrs = set_attrs;
+    e->attrs = attrs;
+    e->ef = ef;
+    e->existed = in_index;
+    e->final = 1;
+    e->reply = (c->flags & CLIENT_REPLY_SKIP) ? NULL : clientAddDeferredNode(c);
+    if (prev) {
+        /* Last write wins: the earlier occurrence is not inserted; its attributes carry over
+         * unless this VADD sets its own (a VADD without SETATTR keeps the element's). */
+        vaddEntry *p = &b->e[dictGetU64(prev) - 1];
+        p->final = 0;
+        zfree(p->blob);
+        p->blob = NULL;
+        if (!set_attrs && p->set_attrs) {
+            e->set_attrs = 1;
+            e->attrs = p->attrs;
+            p->attrs = NULL;
+        } else {
+            attrsFree(p->attrs);
+            p->attrs = NULL;
+        }
+        dictSetU64(prev, b->n + 1);
+    } else {
+        dictEntry *de = dictAddRaw(b->names, name, len, NULL);
+        dictSetU64(de, b->n + 1);
+    }
+    b->n++;
+    stat_vadd_batched++;
+    if (b->n >= VADD_BATCH_MAX) blockedVaddFlush(c);
+    return 0;
+}
+
+/* Submits c's open batch and blocks c until it is published. */
+void blockedVaddFlush(qvClient *c) {
+    vaddBatch *b = c->vadd_batch;
+    if (!b) return;
+    c->vadd_batch = NULL;
+    dictRelease(b->names);
+    b->names = NULL;
+    b->todo = zmalloc(sizeof(uint32_t) * b->n);
+    for (uint32_t i = 0; i < b->n; i++)
+        if (b->e[i].final) b->todo[b->ntodo++] = i;
+    poolStats st;
+    poolGetStats(pool, &st);
+    b->base.parts = (int)(b->ntodo < (uint32_t)st.threads ? b->ntodo : (uint32_t)st.threads);
+    stat_vadd_batches++;
+    indexPendingInserts(b->idx, b->ntodo);
+    qvIndex *idx = b->idx;
+    if (!findBusy(idx)) {
+        busyIndex *bi = zcalloc(sizeof(*bi));
+        bi->idx = idx;
+        bi->next = busy_head;
+        busy_head = bi;
+    }
+    if (blockClientOnJob(c, idx, &b->base) != C_OK) {
+        /* No pool, or its queue is full: insert here, then publish as the workers would. */
+        vaddWork(&b->base);
+        qvClient *prev = server.current_client;
+        server.current_client = c;
+        vaddCommit(c, &b->base);
+        server.current_client = prev;
+        vaddFree(&b->base);
+    }
+    indexRelease(idx); /* the filling reference: the job holds its own */
+}
+
+static int isVaddTo(const char **argv, const size_t *argvlen, int argc, const vaddBatch *b) {
+    return argc > 1 && argvlen[0] == 4 && !strncasecmp(argv[0], "vadd", 4) &&
+           argvlen[1] == b->keylen && !memcmp(argv[1], b->key, b->keylen);
+}
+
+/* The index a write command would change while a batch fills it, or NULL. */
+static busyIndex *busyTarget(qvCommand *cmd, int argc, const char **argv, const size_t *argvlen) {
+    if (!(cmd->flags & CMD_WRITE) || cmd->first_key <= 0 || argc <= cmd->first_key) return NULL;
+    int last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
+    int step = cmd->key_step > 0 ? cmd->key_step : 1;
+    for (int i = cmd->first_key; i <= last && i < argc; i += step) {
+        void *v = dbLookupNoStats(argv[i], argvlen[i]);
+        if (v && ((qvValueHeader *)v)->type == &vectorsetKeyType) {
+            busyIndex *b = findBusy(v);
+            if (b) return b;
+        }
+    }
+    return NULL;
+}
+
+int blockedBeforeCommand(qvClient *c, int argc, const char **argv, const size_t *argvlen) {
+    vaddBatch *vb = c->vadd_batch;
+    if (vb) {
+        if (isVaddTo(argv, argvlen, argc, vb) && !(c->flags & CLIENT_MULTI)) return 0;
+        blockedVaddFlush(c); /* what comes next must see the batch */
+        return (c->flags & CLIENT_BLOCKED) != 0;
+    }
+    if (!busy_head) return 0;
+    int unknown = 0;
+    qvCommand *cmd = lookupCommand(argv, argvlen, argc, &unknown);
+    if (!cmd || unknown || (c->flags & CLIENT_MULTI)) return 0; /* queued, not run */
+    busyIndex *bi = NULL;
+    if (cmd->proc == execCommand) {
+        for (int i = 0; i < c->mstate_count && !bi; i++) {
+            multiCmd *m = &c->mstate[i];
+            bi = busyTarget(m->cmd, m->argc, (const char **)m->argv, m->argvlen);
+        }
+    } else {
+        bi = busyTarget(cmd, argc, argv, argvlen);
+    }
+    if (!bi) return 0;
+    if (bi->nwaiters == bi->cap) {
+        bi->cap = bi->cap ? bi->cap * 2 : 8;
+        bi->waiters = zrealloc(bi->waiters, sizeof(qvClient *) * bi->cap);
+    }
+    bi->waiters[bi->nwaiters++] = c;
+    blockClient(c, NULL);
+    return 1;
+}
+
+void blockedAfterInput(qvClient *c) {
+    if (c->vadd_batch) blockedVaddFlush(c);
 }
 
 /* ---- background free ---- */
@@ -398,7 +700,9 @@ static void infoSectionPool(char **buf, size_t *len, size_t *cap) {
                "pool_queue_time_avg_usec:%.2f\r\n"
                "pool_queue_time_max_usec:%llu\r\n"
                "pool_work_time_avg_usec:%.2f\r\n"
-               "deferred_deletions:%llu\r\n",
+               "deferred_deletions:%llu\r\n"
+               "vadd_batches:%lld\r\n"
+               "vadd_batched:%lld\r\n",
                st.threads, st.queued, st.queue_max, st.running, jobs_held,
                (unsigned long long)st.submitted, (unsigned long long)st.completed,
                (unsigned long long)st.cancelled, (unsigned long long)st.rejected,
@@ -406,5 +710,5 @@ static void infoSectionPool(char **buf, size_t *len, size_t *cap) {
                started ? (double)st.queue_usec_total / started : 0.0,
                (unsigned long long)st.queue_usec_max,
                st.completed ? (double)st.work_usec_total / st.completed : 0.0,
-               indexDeferredDeletions());
+               indexDeferredDeletions(), stat_vadd_batches, stat_vadd_batched);
 }

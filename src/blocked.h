@@ -39,6 +39,8 @@ struct clientJob {
     long long start_us;
     int reply_skip;         /* CLIENT REPLY SKIP was in force for this command */
     int cancelled;
+    int must_run;           /* a write: never cancelled, its reply() (the commit) always runs */
+    int parts, parts_left;  /* pool jobs running work() at once (work() divides the task) */
     struct clientJob *next; /* held-jobs list of the index */
 };
 
@@ -65,6 +67,34 @@ int blockedMayThread(const qvClient *c);
  * deferred deletion, so that the keyspace is exactly what the commands made it and no worker
  * writes while the child copies or the save reads. Jobs submitted later run normally. */
 void blockedWaitIdle(void);
+
+/* ---- pipelined VADD batches ----
+ * A run of VADDs to one key in a client's pipeline is inserted by several workers at once.
+ * vaddCommand validates each command as usual and, instead of inserting, hands the element to
+ * blockedVaddAppend, which keeps a reply placeholder in the client's output (so replies of
+ * commands around it stay in order). The batch is submitted (blockedVaddFlush) when the next
+ * command is not a VADD to the same key, when the query buffer holds no more complete commands,
+ * or when it is large; the client then waits, and the elements are published (names,
+ * attributes, replies) on the loop thread in arrival order once every worker is done. A name
+ * repeated in a run is inserted once, with its last vector (last write wins), and each VADD
+ * gets the reply it would have had alone. The commands entered the AOF when accepted, in
+ * arrival order. While a batch is in flight, other clients' writes to that index wait (they
+ * would otherwise land before the batch's, against the AOF order); searches go on.
+ *
+ * 1 if c's VADD on idx should join a batch (a batch of c is open, or more commands wait in its
+ * query buffer, or the insert is expensive), given that c may use the pool. */
+int blockedVaddBatchable(qvClient *c, qvIndex *idx);
+/* Takes ownership of blob (zmalloc'ed) and attrs. Returns 0, or -1 with nothing done and
+ * nothing taken if MAXELEMENTS refuses a new name (the caller replies the error). */
+int blockedVaddAppend(qvClient *c, qvIndex *idx, const char *name, size_t len, void *blob,
+                      float norm, int set_attrs, qvAttrs *attrs, uint32_t ef);
+void blockedVaddFlush(qvClient *c); /* submits c's open batch (c waits for it) */
+/* networking.c hooks. Before a parsed command runs: returns 1 if the client is blocked now
+ * (its open batch was submitted, or the command writes an index a batch is filling) and the
+ * command must stay in the query buffer to run later. After the input loop: submits an open
+ * batch. */
+int blockedBeforeCommand(qvClient *c, int argc, const char **argv, const size_t *argvlen);
+void blockedAfterInput(qvClient *c);
 
 /* Frees fn(arg) on a worker (big indexes: DEL returns at once); inline without a pool. */
 void blockedFreeInBackground(void (*fn)(void *), void *arg);

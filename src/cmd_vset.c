@@ -233,6 +233,18 @@ void vaddCommand(qvClient *c) {
         goto cleanup;
     }
     if (created) dbAdd(c->argv[1], c->argvlen[1], idx);
+    if (blockedVaddBatchable(c, idx)) {
+        /* Part of a pipelined run: inserted by the workers, replied to when published. */
+        if (blockedVaddAppend(c, idx, c->argv[elem_pos], c->argvlen[elem_pos], blob, norm,
+                              attr != NULL, attrs, (uint32_t)ef) != 0) {
+            zfree(blob);
+            addReplyError(c, "vector set is full");
+            goto cleanup;
+        }
+        attrs = NULL; /* the batch owns them, and the blob */
+        keyModified(c->argv[1], c->argvlen[1]);
+        goto cleanup;
+    }
     int r = indexUpsert(idx, c->argv[elem_pos], c->argvlen[elem_pos], blob, norm, attr != NULL,
                         attrs, (uint32_t)ef);
     attrs = NULL; /* owned by the index now */

@@ -53,6 +53,7 @@ struct qvIndex {
     uint64_t job_seq;        /* sequence number of the last job begun */
     qvIndexJob *jobs_head, *jobs_tail; /* in flight, oldest first */
     struct retired *retired_head, *retired_tail; /* freed once the jobs older than them end */
+    uint32_t pending_inserts; /* nodes inserted by a running VADD batch, not published yet */
     uint32_t *dead;          /* engine ids of removed elements, deleted once no job runs */
     uint32_t ndead, dead_cap;
     long long dead_since;    /* mstime() when the oldest of them was removed */
@@ -585,32 +586,20 @@ static void freeAttrsLater(qvIndex *idx, qvAttrs *a) {
     retire(idx, a, freeAttrsVoid);
 }
 
-int indexUpsert(qvIndex *idx, const char *name, size_t len, const void *blob, float norm,
-                int set_attrs, qvAttrs *attrs, uint32_t ef_construction) {
-    if (idx->cfg.max_elements && indexSize(idx) >= idx->cfg.max_elements &&
-        !indexFind(idx, name, len, NULL)) {
-        attrsFree(attrs);
-        return -1;
-    }
+/* Gives the engine node `id` (already inserted) to element `name`: a new element, or the new
+ * vector of an existing one, whose old node goes (Redis deletes the node and inserts the new
+ * vector; the element keeps its name, the node may get a different id). 1 added, 0 updated. */
+static int publishNode(qvIndex *idx, const char *name, size_t len, uint32_t id, float norm,
+                       int set_attrs, qvAttrs *attrs) {
     dictEntry *existing = NULL;
     dictEntry *e = dictAddRaw(idx->names, name, len, &existing);
     int added = e != NULL;
     qvAttrs *keep = NULL;
     if (!added) {
-        /* Update: Redis deletes the node and inserts the new vector, the element keeps its
-         * name; the new node may get a different id. */
         e = existing;
         uint32_t old = (uint32_t)dictGetU64(e);
         keep = detachId(idx, old);
         removeNode(idx, old);
-    }
-    uint32_t id = engineInsert(idx, blob, ef_construction);
-    if (id == UINT32_MAX) {
-        freeAttrsLater(idx, keep);
-        attrsFree(attrs);
-        dictDelete(idx->names, name, len);
-        namesChanged(idx);
-        return -1;
     }
     ensureIdCapacity(idx, id);
     dictSetU64(e, id);
@@ -628,6 +617,45 @@ int indexUpsert(qvIndex *idx, const char *name, size_t len, const void *blob, fl
     idx->stats.inserts++;
     if (added) dropSortedNames(idx);
     return added;
+}
+
+static int refusedByMaxElements(const qvIndex *idx, const char *name, size_t len) {
+    return idx->cfg.max_elements && indexSize(idx) >= idx->cfg.max_elements &&
+           !indexFind(idx, name, len, NULL);
+}
+
+int indexUpsert(qvIndex *idx, const char *name, size_t len, const void *blob, float norm,
+                int set_attrs, qvAttrs *attrs, uint32_t ef_construction) {
+    if (refusedByMaxElements(idx, name, len)) {
+        attrsFree(attrs);
+        return -1;
+    }
+    /* The new node first: if the engine refuses it, the element keeps its old vector. */
+    uint32_t id = engineInsert(idx, blob, ef_construction);
+    if (id == UINT32_MAX) {
+        attrsFree(attrs);
+        return -1;
+    }
+    return publishNode(idx, name, len, id, norm, set_attrs, attrs);
+}
+
+uint32_t indexInsertNode(qvIndex *idx, const void *blob, uint32_t ef_construction) {
+    return hnswInsert(idx->hnsw, blob, ef_construction);
+}
+
+int indexUpsertInserted(qvIndex *idx, const char *name, size_t len, uint32_t id, float norm,
+                        int set_attrs, qvAttrs *attrs) {
+    if (id == UINT32_MAX || refusedByMaxElements(idx, name, len)) {
+        attrsFree(attrs);
+        if (id != UINT32_MAX) removeNode(idx, id);
+        return -1;
+    }
+    if (idx->compact) compactNoteInsert(idx->compact, id);
+    return publishNode(idx, name, len, id, norm, set_attrs, attrs);
+}
+
+void indexPendingInserts(qvIndex *idx, int64_t delta) {
+    STORE(&idx->pending_inserts, (uint32_t)((int64_t)idx->pending_inserts + delta));
 }
 
 int indexRemove(qvIndex *idx, const char *name, size_t len) {
@@ -805,8 +833,10 @@ int indexSearch(qvIndex *idx, const qvSearchRequest *req, qvHit *out) {
         fc.scratch = heap_scratch ? exprScratchCreate(req->filter)
                                   : exprScratchInit(stackbuf, sizeof(stackbuf));
         filter = filterPasses;
-    } else if (LOAD(&idx->ndead)) {
-        filter = visiblePasses; /* removed elements wait in the graph: never return them */
+    } else if (LOAD(&idx->ndead) || LOAD(&idx->pending_inserts)) {
+        /* Nodes without an element in the graph (removed ones waiting for deletion, a batch's
+         * not yet published): they guide the walk, they are never returned. */
+        filter = visiblePasses;
     }
 
     int exact = req->exact || idx->flat != NULL;

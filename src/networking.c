@@ -433,6 +433,18 @@ void clientSetDeferredNode(qvClient *c, void *node, const char *s, size_t len) {
     memcpy(b->buf, s, len);
     b->used = len;
     c->reply_bytes += len;
+    markPendingWrite(c); /* set later than its command (a batched VADD): the write may wait */
+}
+
+/* 1 if what is due next is an unset deferred node: nothing can be written until it is set, so
+ * no write handler should spin meanwhile (clientSetDeferredNode queues the write). */
+static int repliesWaitOnDeferred(const qvClient *c) {
+    if (c->bufpos > 0) return 0;
+    for (const replyBlock *b = c->reply_head; b; b = b->next) {
+        if (b->used > 0) return 0;
+        if (b->size == 0 && !b->payload) return 1;
+    }
+    return 0;
 }
 
 int clientHasPendingReplies(const qvClient *c) {
@@ -530,6 +542,8 @@ static int writeToClient(qvClient *c, int handler_installed) {
             freeClient(c);
             return C_ERR;
         }
+    } else if (handler_installed && repliesWaitOnDeferred(c)) {
+        aeDeleteFileEvent(server.el, c->fd, AE_WRITABLE);
     }
     return C_OK;
 }
@@ -550,7 +564,7 @@ void handleClientsWithPendingWrites(void) {
         c->flags &= ~CLIENT_PENDING_WRITE;
         if (c->flags & CLIENT_CLOSE_ASAP) continue;
         if (writeToClient(c, 0) == C_ERR) continue;
-        if (clientHasPendingReplies(c)) {
+        if (clientHasPendingReplies(c) && !repliesWaitOnDeferred(c)) {
             if (aeCreateFileEvent(server.el, c->fd, AE_WRITABLE, sendReplyToClient, c) == AE_ERR)
                 freeClientAsync(c);
         }
@@ -602,6 +616,12 @@ void processInputBuffer(qvClient *c) {
             c->qb_pos = c->qb_len; /* nothing after a protocol error is trusted */
             break;
         }
+        if (argc > 0 && blockedBeforeCommand(c, argc, argv, argvlen)) {
+            /* Blocked before running it (a VADD batch went to the workers, or this command
+             * writes an index one is filling): it stays in the buffer and is parsed again. */
+            respParserReset(&c->parser);
+            break;
+        }
         if (argc > 0) {
             /* Make every argument a C string as well (commands compare options with
              * strcasecmp): a multibulk argument is followed by its CRLF in our own buffer, an
@@ -617,6 +637,7 @@ void processInputBuffer(qvClient *c) {
         respParserReset(&c->parser);
         if (c->flags & CLIENT_CLOSE_ASAP) break;
     }
+    blockedAfterInput(c); /* an open VADD batch goes to the workers */
     /* Drop the consumed prefix (one memmove per read, of the incomplete tail only). */
     if (c->qb_pos > 0) {
         size_t remain = c->qb_len - c->qb_pos;

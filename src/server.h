@@ -130,6 +130,7 @@ typedef struct qvClient {
     struct qvClient *prev, *next; /* server.clients list */
     struct qvClient *pending_next; /* server.clients_pending_write */
     struct clientJob *blocked_job; /* the worker job this client waits for (blocked.c) */
+    void *vadd_batch;          /* pipelined VADDs being collected for the workers (blocked.c) */
 } qvClient;
 
 typedef struct qvServer {
