@@ -92,7 +92,8 @@ const char *aofManifestNewBase(aofManifest *m, const char *filename, int keep_in
         appendInfo(&m->hist, &m->nhist, m->incr[i].name, m->incr[i].seq, AOF_TYPE_HIST);
         fileInfoFree(&m->incr[i]);
     }
-    memmove(m->incr, m->incr + drop, sizeof(aofFileInfo) * (size_t)keep_incr);
+    if (keep_incr > 0) /* m->incr is NULL when there are no incremental files */
+        memmove(m->incr, m->incr + drop, sizeof(aofFileInfo) * (size_t)keep_incr);
     m->nincr = keep_incr;
     return m->base->name;
 }

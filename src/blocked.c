@@ -190,9 +190,10 @@ static void finishJob(clientJob *j, int ran) {
     /* Time spent in the background counts for the command, as Redis counts blocked VSIMs. */
     if (j->cmd) j->cmd->usec += ustime() - j->start_us;
     unblockClient(c);
-    j->free(j);
+    /* The job's index hold (j->ij) lives inside j: end it before freeing j. */
     indexRetain(idx);
     int left = indexJobEnd(&j->ij);
+    j->free(j);
     if (left == 0) releaseIdleIndex(idx);
     indexRelease(idx);
 }
