@@ -789,8 +789,8 @@ static configRow config_table[] = {
     INT_CONFIG("io-threads", NULL, CONFIG_IMMUTABLE, server.io_threads, "0", 0, 128, NULL),
     BOOL_CONFIG("vset-force-single-threaded-execution", NULL, CONFIG_MUTABLE,
                 server.vset_force_single_thread, "no", NULL),
-    INT_CONFIG("search-thread-min-us", NULL, CONFIG_MUTABLE, server.search_thread_min_us, "30", 0,
-               LLONG_MAX, NULL),
+    INT_CONFIG("search-thread-min-us", NULL, CONFIG_MUTABLE, server.search_thread_min_us, "100",
+               0, LLONG_MAX, NULL),
 
     /* Security. */
     STRING_CONFIG("requirepass", NULL, CONFIG_MUTABLE | CONFIG_SENSITIVE | CONFIG_EMPTY_IS_NULL,

@@ -49,7 +49,7 @@ typedef struct opts {
     long limit;      /* use only the first N base vectors */
     const char *key, *quant, *label;
     int M, efc, k;
-    int clients, query_clients, pipeline, repeat;
+    int clients, query_clients, pipeline, query_pipeline, repeat;
     int efs[32], nef;
     int no_load, keep, nothread, truth_queries, quiet;
     const char *out, *plot;
@@ -59,7 +59,8 @@ typedef struct opts {
 
 static opts o = {
     .host = "127.0.0.1", .port = 6379, .key = "quiver-bench", .quant = "q8", .M = 16,
-    .efc = 200, .k = 10, .clients = 4, .query_clients = 4, .pipeline = 64, .repeat = 1,
+    .efc = 200, .k = 10, .clients = 4, .query_clients = 4, .pipeline = 64, .query_pipeline = 1,
+    .repeat = 1,
     .dim = 128, .nqueries = 1000, .seed = 1, .truth_queries = 1000,
 };
 
@@ -77,7 +78,8 @@ static void usage(void) {
 "          --truth-queries N         queries with computed ground truth (1000)\n"
 "Index:    --quant q8|fp32|bin (q8)  -M 16  --ef-construction 200\n"
 "Load:     -c/--clients 4  -P/--pipeline 64  --no-load (the key is already loaded)  --keep\n"
-"Queries:  --query-clients 4  --ef 10,50,100,200 (100)  -k 10  --repeat 1  --nothread\n"
+"Queries:  --query-clients 4  --query-pipeline 1 (queries in flight per connection)\n"
+"          --ef 10,50,100,200 (100)  -k 10  --repeat 1  --nothread\n"
 "Output:   --out FILE.csv|FILE.json  --plot FILE.svg  --plot-add RUN.csv (repeatable)\n"
 "          --label NAME (series name; default: server version)  -q/--quiet (no progress bar)\n");
     exit(2);
@@ -451,7 +453,8 @@ static void progress(const char *what, long done, long total, double start) {
 typedef struct loadResult {
     double seconds, rate;
     long long mem_before, mem_after;
-    double bytes_per_vector;
+    double bytes_per_vector;   /* INFO used_memory after - before, per vector */
+    double index_bytes_per_vector; /* MEMORY USAGE key (the index's own accounting), per vector */
     long errors;
 } loadResult;
 
@@ -498,6 +501,9 @@ static void runLoad(const dataset *ds, loadResult *lr) {
     lr->bytes_per_vector =
         lr->mem_before >= 0 && lr->mem_after >= 0 ? (double)(lr->mem_after - lr->mem_before) / ds->n
                                                   : -1;
+    r = redisCommand(c, "MEMORY USAGE %s", o.key);
+    lr->index_bytes_per_vector = r && r->type == REDIS_REPLY_INTEGER ? (double)r->integer / ds->n : -1;
+    if (r) freeReplyObject(r);
     redisFree(c);
 }
 
@@ -534,31 +540,53 @@ static double recallOf(const dataset *ds, int q, const redisReply *r) {
     return (double)hit / k;
 }
 
+/* One connection: takes queries from the shared counter and keeps up to --query-pipeline of
+ * them in flight (1: a closed loop, each query waits for the previous answer). */
 static void *queryThread(void *arg) {
     queryShared *s = arg;
     const dataset *ds = s->ds;
     redisContext *c = connectServer();
     char ks[16], efs[16];
     int kl = snprintf(ks, sizeof(ks), "%d", o.k), el = snprintf(efs, sizeof(efs), "%d", s->ef);
-    for (;;) {
-        long i = __atomic_fetch_add(&s->next, 1, __ATOMIC_RELAXED);
-        if (i >= s->total) break;
-        int q = (int)(i % ds->nq);
-        const char *argv[9] = {"VSIM", o.key, "FP32", (const char *)(ds->queries + (size_t)q * ds->dim),
-                               "COUNT", ks, "EF", efs, "NOTHREAD"};
-        size_t lens[9] = {4, strlen(o.key), 4, (size_t)ds->dim * 4, 5, (size_t)kl, 2, (size_t)el, 8};
-        double t0 = nowSec();
-        redisReply *r = redisCommandArgv(c, o.nothread ? 9 : 8, argv, lens);
+    int depth = o.query_pipeline, inflight = 0, head = 0, done = 0;
+    long *ids = malloc(sizeof(long) * depth);
+    double *sent = malloc(sizeof(double) * depth);
+    while (!done || inflight) {
+        while (!done && inflight < depth) {
+            long i = __atomic_fetch_add(&s->next, 1, __ATOMIC_RELAXED);
+            if (i >= s->total) {
+                done = 1;
+                break;
+            }
+            int q = (int)(i % ds->nq);
+            const char *argv[9] = {"VSIM", o.key, "FP32",
+                                   (const char *)(ds->queries + (size_t)q * ds->dim), "COUNT", ks,
+                                   "EF", efs, "NOTHREAD"};
+            size_t lens[9] = {4, strlen(o.key), 4, (size_t)ds->dim * 4, 5, (size_t)kl, 2,
+                              (size_t)el, 8};
+            redisAppendCommandArgv(c, o.nothread ? 9 : 8, argv, lens);
+            int slot = (head + inflight) % depth;
+            ids[slot] = i;
+            sent[slot] = nowSec();
+            inflight++;
+        }
+        if (!inflight) break;
+        redisReply *r;
+        if (redisGetReply(c, (void **)&r) != REDIS_OK) die("query: %s", c->errstr);
         double t1 = nowSec();
-        if (!r) die("query: %s", c->errstr);
+        long i = ids[head];
         if (r->type == REDIS_REPLY_ERROR) {
             if (!__atomic_fetch_add(&s->errors, 1, __ATOMIC_RELAXED))
                 fprintf(stderr, "query error: %s\n", r->str);
         }
-        s->lat[i] = t1 - t0;
-        s->recall[i] = recallOf(ds, q, r);
+        s->lat[i] = t1 - sent[head];
+        s->recall[i] = recallOf(ds, (int)(i % ds->nq), r);
         freeReplyObject(r);
+        head = (head + 1) % depth;
+        inflight--;
     }
+    free(ids);
+    free(sent);
     double end = nowSec();
     pthread_mutex_lock(&s->mu);
     if (end > s->end) s->end = end;
@@ -635,15 +663,18 @@ static void runQueries(const dataset *ds, int ef, queryResult *qr) {
 
 static const char *csvHeader =
     "label,dataset,n,dim,quant,M,ef_construction,load_clients,load_seconds,load_rate,"
-    "bytes_per_vector,query_clients,k,ef,queries,qps,recall,p50_ms,p99_ms,p999_ms,mean_ms,errors";
+    "bytes_per_vector,index_bytes_per_vector,query_clients,query_pipeline,k,ef,queries,qps,recall,"
+    "p50_ms,p99_ms,p999_ms,mean_ms,errors";
 
 static void writeCsv(FILE *f, const char *label, const dataset *ds, const loadResult *lr,
                      const queryResult *qr, int nr) {
     fprintf(f, "%s\n", csvHeader);
     for (int i = 0; i < nr; i++)
-        fprintf(f, "%s,%s,%ld,%d,%s,%d,%d,%d,%.3f,%.1f,%.1f,%d,%d,%d,%ld,%.1f,%.4f,%.4f,%.4f,%.4f,%.4f,%ld\n",
+        fprintf(f, "%s,%s,%ld,%d,%s,%d,%d,%d,%.3f,%.1f,%.1f,%.1f,%d,%d,%d,%d,%ld,%.1f,%.4f,%.4f,%.4f,"
+                   "%.4f,%.4f,%ld\n",
                 label, ds->name, ds->n, ds->dim, quantToken(), o.M, o.efc, o.no_load ? 0 : o.clients,
-                lr->seconds, lr->rate, lr->bytes_per_vector, o.query_clients, o.k, qr[i].ef,
+                lr->seconds, lr->rate, lr->bytes_per_vector, lr->index_bytes_per_vector,
+                o.query_clients, o.query_pipeline, o.k, qr[i].ef,
                 qr[i].queries, qr[i].qps, qr[i].recall, qr[i].p50, qr[i].p99, qr[i].p999,
                 qr[i].mean, qr[i].errors);
 }
@@ -661,12 +692,14 @@ static void writeJson(FILE *f, const char *label, const dataset *ds, const loadR
     jsonNum(f, "clients", o.no_load ? 0 : o.clients, 0);
     jsonNum(f, "seconds", lr->seconds, 0);
     jsonNum(f, "rate", lr->rate, 0);
-    jsonNum(f, "bytes_per_vector", lr->bytes_per_vector, 1);
+    jsonNum(f, "bytes_per_vector", lr->bytes_per_vector, 0);
+    jsonNum(f, "index_bytes_per_vector", lr->index_bytes_per_vector, 1);
     fprintf(f, "},\n \"queries\": [");
     for (int i = 0; i < nr; i++) {
         fprintf(f, "%s\n  {", i ? "," : "");
         jsonNum(f, "ef", qr[i].ef, 0);
         jsonNum(f, "clients", o.query_clients, 0);
+        jsonNum(f, "pipeline", o.query_pipeline, 0);
         jsonNum(f, "queries", qr[i].queries, 0);
         jsonNum(f, "qps", qr[i].qps, 0);
         jsonNum(f, "recall", qr[i].recall, 0);
@@ -835,7 +868,7 @@ int main(int argc, char **argv) {
         OPT_DATASET = 1000, OPT_BASE, OPT_QUERY, OPT_TRUTH, OPT_DIR, OPT_RANDOM, OPT_DIM,
         OPT_CLUSTERS, OPT_QUERIES, OPT_SEED, OPT_LIMIT, OPT_TRUTHQ, OPT_KEY, OPT_QUANT, OPT_EFC,
         OPT_QCLIENTS, OPT_EF, OPT_REPEAT, OPT_NOTHREAD, OPT_NOLOAD, OPT_KEEP, OPT_OUT, OPT_PLOT,
-        OPT_PLOTADD, OPT_LABEL, OPT_HELP
+        OPT_PLOTADD, OPT_LABEL, OPT_QPIPE, OPT_HELP
     };
     static const struct option lo[] = {
         {"dataset", 1, 0, OPT_DATASET}, {"base", 1, 0, OPT_BASE}, {"query", 1, 0, OPT_QUERY},
@@ -847,7 +880,8 @@ int main(int argc, char **argv) {
         {"ef", 1, 0, OPT_EF}, {"repeat", 1, 0, OPT_REPEAT}, {"nothread", 0, 0, OPT_NOTHREAD},
         {"no-load", 0, 0, OPT_NOLOAD}, {"keep", 0, 0, OPT_KEEP}, {"out", 1, 0, OPT_OUT},
         {"plot", 1, 0, OPT_PLOT}, {"plot-add", 1, 0, OPT_PLOTADD}, {"label", 1, 0, OPT_LABEL},
-        {"quiet", 0, 0, 'q'}, {"help", 0, 0, OPT_HELP}, {0, 0, 0, 0}};
+        {"quiet", 0, 0, 'q'}, {"query-pipeline", 1, 0, OPT_QPIPE}, {"help", 0, 0, OPT_HELP},
+        {0, 0, 0, 0}};
     parseEfList("100");
     int ch;
     while ((ch = getopt_long(argc, argv, "h:p:s:c:P:M:k:q", lo, NULL)) != -1) {
@@ -887,6 +921,7 @@ int main(int argc, char **argv) {
                 if (o.nplot_add < 16) o.plot_add[o.nplot_add++] = optarg;
                 break;
             case OPT_LABEL: o.label = optarg; break;
+            case OPT_QPIPE: o.query_pipeline = atoi(optarg); break;
             default: usage();
         }
     }
@@ -894,6 +929,7 @@ int main(int argc, char **argv) {
     if (o.clients < 1 || o.clients > 256 || o.query_clients < 1 || o.query_clients > 256)
         die("clients must be in [1, 256]");
     if (o.pipeline < 1) o.pipeline = 1;
+    if (o.query_pipeline < 1) o.query_pipeline = 1;
     if (o.k < 1 || o.repeat < 1 || o.dim < 1) die("bad -k, --repeat or --dim");
 
     dataset ds;
@@ -913,15 +949,18 @@ int main(int argc, char **argv) {
                ds.n, lr.seconds, lr.rate, o.clients, o.pipeline,
                lr.errors ? " -- WITH ERRORS" : "");
         if (lr.bytes_per_vector >= 0)
-            printf("memory: %.0f bytes per vector (used_memory %lld -> %lld)\n",
-                   lr.bytes_per_vector, lr.mem_before, lr.mem_after);
+            printf("memory: %.0f bytes per vector (INFO used_memory %lld -> %lld)", lr.bytes_per_vector,
+                   lr.mem_before, lr.mem_after);
+        if (lr.index_bytes_per_vector >= 0)
+            printf(", %.0f bytes per vector (MEMORY USAGE)", lr.index_bytes_per_vector);
+        printf("\n");
     } else {
-        lr.bytes_per_vector = NAN;
+        lr.bytes_per_vector = lr.index_bytes_per_vector = NAN;
         lr.rate = NAN;
     }
     queryResult qr[32];
-    printf("queries: %d connections, k %d, %d x %d queries per EF%s\n", o.query_clients, o.k,
-           ds.nq, o.repeat, o.nothread ? ", NOTHREAD" : "");
+    printf("queries: %d connections, %d in flight each, k %d, %d x %d queries per EF%s\n",
+           o.query_clients, o.query_pipeline, o.k, ds.nq, o.repeat, o.nothread ? ", NOTHREAD" : "");
     printf("%8s %10s %10s %9s %9s %9s %9s\n", "EF", "recall@k", "QPS", "mean ms", "p50 ms",
            "p99 ms", "p99.9 ms");
     for (int i = 0; i < o.nef; i++) {
