@@ -56,6 +56,7 @@
 
 #include "aofformat.h"
 #include "bio.h"
+#include "blocked.h"
 #include "child.h"
 #include "db.h"
 #include "dispatch.h"
@@ -582,6 +583,8 @@ static int execLogged(void *priv, int argc, char **argv, size_t *lens, size_t of
         snprintf(err, errlen, "'%s' is not a write command, at offset %zu", cmd->fullname, offset);
         return -1;
     }
+    /* A run of VADDs to one key is inserted by the workers, as a client's pipeline would be. */
+    blockedLoaderBefore(fc, argc, (const char **)argv, lens);
     fc->argc = argc;
     fc->argv = (const char **)argv;
     fc->argvlen = lens;
@@ -625,6 +628,7 @@ static int loadRespFile(const char *name, int last, loadCtx *lc, char *err, size
     aofScanResult res;
     char why[512];
     int scan = aofScanResp(map, (size_t)st.st_size, execLogged, lc, &res, why, sizeof(why));
+    blockedLoaderEnd(lc->client); /* the last batch is in before anything else looks */
     munmap((void *)map, (size_t)st.st_size);
     if (scan != 0) {
         snprintf(err, errlen,

@@ -484,9 +484,14 @@ static void vaddFree(clientJob *cj) {
     zfree(b);
 }
 
+static qvClient *loader; /* the AOF loader's client while it replays a file */
+
 int blockedVaddBatchable(qvClient *c, qvIndex *idx) {
     if (c->vadd_batch) return ((vaddBatch *)c->vadd_batch)->idx == idx;
-    if (!blockedMayThread(c) || indexConfig(idx)->algo != QV_ALGO_HNSW) return 0;
+    if (indexConfig(idx)->algo != QV_ALGO_HNSW) return 0;
+    /* The loader's "pipeline" is the rest of the file (MULTI/EXEC blocks stay inline). */
+    if (c == loader) return pool && !(c->flags & (CLIENT_MULTI | CLIENT_IN_EXEC));
+    if (!blockedMayThread(c)) return 0;
     /* More than this command waits in the query buffer: a pipeline, worth dividing. */
     size_t self = 16;
     for (int i = 0; i < c->argc; i++) self += c->argvlen[i] + 16;
@@ -647,6 +652,28 @@ int blockedBeforeCommand(qvClient *c, int argc, const char **argv, const size_t 
 
 void blockedAfterInput(qvClient *c) {
     if (c->vadd_batch) blockedVaddFlush(c);
+}
+
+/* The loader runs inside one call on the loop thread: it waits for its batch right there
+ * (completions only: no other client's command runs in the middle of loading). */
+static void waitUnblocked(qvClient *c) {
+    while (c->flags & CLIENT_BLOCKED) {
+        struct pollfd pfd = {poolFd(pool), POLLIN, 0};
+        if (poll(&pfd, 1, 100) > 0) poolRunDone(pool);
+    }
+}
+
+void blockedLoaderBefore(qvClient *c, int argc, const char **argv, const size_t *argvlen) {
+    loader = c;
+    vaddBatch *vb = c->vadd_batch;
+    if (vb && !isVaddTo(argv, argvlen, argc, vb)) blockedVaddFlush(c);
+    waitUnblocked(c);
+}
+
+void blockedLoaderEnd(qvClient *c) {
+    blockedVaddFlush(c);
+    waitUnblocked(c);
+    loader = NULL;
 }
 
 /* ---- background free ---- */

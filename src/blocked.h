@@ -95,6 +95,11 @@ void blockedVaddFlush(qvClient *c); /* submits c's open batch (c waits for it) *
  * batch. */
 int blockedBeforeCommand(qvClient *c, int argc, const char **argv, const size_t *argvlen);
 void blockedAfterInput(qvClient *c);
+/* The AOF loader (aof.c), whose fake client replays a file command by command: before each
+ * command (a run of VADDs to one key becomes a batch; anything else first waits for it), and at
+ * the end of the file (the open batch is inserted and published before this returns). */
+void blockedLoaderBefore(qvClient *c, int argc, const char **argv, const size_t *argvlen);
+void blockedLoaderEnd(qvClient *c);
 
 /* Frees fn(arg) on a worker (big indexes: DEL returns at once); inline without a pool. */
 void blockedFreeInBackground(void (*fn)(void *), void *arg);

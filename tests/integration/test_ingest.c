@@ -284,3 +284,31 @@ Test(ingest, multi_exec_stays_inline, .fini = vtTeardown) {
     cr_assert_eq(batched(vt_c), b0);
     vtInt(cmd(vt_c, "VCARD k"), 20);
 }
+
+/* Replaying the AOF inserts its runs of VADDs with the workers too, to the same data. */
+Test(ingest, aof_replay_is_batched, .fini = vtTeardown) {
+    serverStart(&vt_srv, "--save \"\" --appendonly yes");
+    vt_c = serverConnect(&vt_srv);
+    const int dim = 16, n = 2000;
+    uint64_t seed = 16;
+    float *v = vtRandVectors(&seed, n, dim);
+    char name[32];
+    for (int i = 0; i < n; i++) {
+        appendVaddOpts(vt_c, "k", v + (size_t)i * dim, dim, vtName(i, name), NULL, NULL);
+        if (i % 500 == 499) redisAppendCommand(vt_c, "VREM k e%d", i - 100);
+    }
+    for (int i = 0; i < n; i++) {
+        vtInt(nextReply(vt_c), 1);
+        if (i % 500 == 499) vtInt(nextReply(vt_c), 1);
+    }
+    char *live = digestOf(vt_c);
+    long long b0 = batched(vt_c);
+    EXPECT_STATUS(cmd(vt_c, "DEBUG LOADAOF"), "OK");
+    cr_assert_geq(batched(vt_c) - b0, n, "the replay went through the workers");
+    char *replayed = digestOf(vt_c);
+    cr_assert_str_eq(live, replayed);
+    vtInt(cmd(vt_c, "VCARD k"), n - 4);
+    free(live);
+    free(replayed);
+    free(v);
+}
