@@ -336,6 +336,7 @@ static PC_UNUSED void writeFile(const char *path, const void *p, size_t n) {
     fclose(fp);
 }
 
+/* The whole file (malloc'ed, with a NUL after its n bytes). */
 static PC_UNUSED char *readFile(const char *path, size_t *n) {
     FILE *fp = fopen(path, "r");
     cr_assert_not_null(fp, "%s: %s", path, strerror(errno));
@@ -345,13 +346,19 @@ static PC_UNUSED char *readFile(const char *path, size_t *n) {
     char *p = malloc(*n + 1);
     cr_assert_eq(fread(p, 1, *n, fp), *n);
     fclose(fp);
+    p[*n] = '\0'; /* text files are searched with strstr */
     return p;
 }
 
-/* Runs a tool from src/ with one file argument; returns its exit code, output in *out. */
+/* Runs a tool with one file argument; returns its exit code, output in *out. */
 static PC_UNUSED int runTool(const char *tool, const char *arg, char **out) {
+    /* The tools are built next to the server ($QUIVER_SERVER: src/, or build-san/). */
+    const char *server = getenv("QUIVER_SERVER");
+    const char *slash = server ? strrchr(server, '/') : NULL;
+    int dirlen = slash ? (int)(slash - server) : 3;
     char cmdline[1024];
-    snprintf(cmdline, sizeof(cmdline), "src/%s '%s' 2>&1", tool, arg);
+    snprintf(cmdline, sizeof(cmdline), "%.*s/%s '%s' 2>&1", dirlen, slash ? server : "src", tool,
+             arg);
     FILE *p = popen(cmdline, "r");
     cr_assert_not_null(p);
     size_t cap = 4096, len = 0, n;
