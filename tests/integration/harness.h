@@ -90,6 +90,22 @@ char *rawCommand(int fd, const char *inline_or_resp, size_t *len);
 int rawIsClosed(int fd, int timeout_ms);
 void rawClose(int fd);
 
+/* The fixture most suites use: a fresh server and one connection per test, as the file-local
+ * `srv` and `c`. Expands to their definitions, the init/fini functions and the TestSuite. */
+#define QV_SERVER_FIXTURE(suite, timeout_s)                                                        \
+    static qvTestServer srv;                                                                       \
+    static redisContext *c;                                                                        \
+    static void fixtureInit(void) {                                                                \
+        serverStart(&srv, NULL);                                                                   \
+        c = serverConnect(&srv);                                                                   \
+    }                                                                                              \
+    static void fixtureFini(void) {                                                                \
+        if (c) redisFree(c);                                                                       \
+        c = NULL;                                                                                  \
+        serverStop(&srv);                                                                          \
+    }                                                                                              \
+    TestSuite(suite, .init = fixtureInit, .fini = fixtureFini, .timeout = timeout_s)
+
 /* The printable form of a hiredis reply for assertion messages (static buffer). */
 const char *replyToString(const redisReply *r);
 

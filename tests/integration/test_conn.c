@@ -10,21 +10,7 @@
 
 #include "harness.h"
 
-static qvTestServer srv;
-static redisContext *c;
-
-static void setup(void) {
-    serverStart(&srv, NULL);
-    c = serverConnect(&srv);
-}
-
-static void teardown(void) {
-    if (c) redisFree(c);
-    c = NULL;
-    serverStop(&srv);
-}
-
-TestSuite(conn, .init = setup, .fini = teardown, .timeout = 60);
+QV_SERVER_FIXTURE(conn, 60);
 
 /* The value of "name=" in one CLIENT INFO / CLIENT LIST line (static buffer). */
 static const char *clientField(const char *line, const char *name) {

@@ -7,21 +7,7 @@
 
 #include "harness.h"
 
-static qvTestServer srv;
-static redisContext *c;
-
-static void setup(void) {
-    serverStart(&srv, NULL);
-    c = serverConnect(&srv);
-}
-
-static void teardown(void) {
-    if (c) redisFree(c);
-    c = NULL;
-    serverStop(&srv);
-}
-
-TestSuite(keys, .init = setup, .fini = teardown, .timeout = 60);
+QV_SERVER_FIXTURE(keys, 60);
 
 static void makeKey(const char *key) {
     EXPECT_INTEGER(cmd(c, "VADD %s VALUES 3 1 2 3 elem", key), 1);

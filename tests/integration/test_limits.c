@@ -13,21 +13,7 @@
 
 #include "harness.h"
 
-static qvTestServer srv;
-static redisContext *c;
-
-static void setup(void) {
-    serverStart(&srv, NULL);
-    c = serverConnect(&srv);
-}
-
-static void teardown(void) {
-    if (c) redisFree(c);
-    c = NULL;
-    serverStop(&srv);
-}
-
-TestSuite(limits, .init = setup, .fini = teardown, .timeout = 120);
+QV_SERVER_FIXTURE(limits, 120);
 
 static void expectOthersServed(void) {
     EXPECT_STATUS(cmd(c, "PING"), "PONG");

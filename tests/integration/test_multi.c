@@ -8,21 +8,7 @@
 
 #include "harness.h"
 
-static qvTestServer srv;
-static redisContext *c;
-
-static void setup(void) {
-    serverStart(&srv, NULL);
-    c = serverConnect(&srv);
-}
-
-static void teardown(void) {
-    if (c) redisFree(c);
-    c = NULL;
-    serverStop(&srv);
-}
-
-TestSuite(multi, .init = setup, .fini = teardown, .timeout = 60);
+QV_SERVER_FIXTURE(multi, 60);
 
 Test(multi, queue_and_exec) {
     EXPECT_STATUS(cmd(c, "MULTI"), "OK");

@@ -10,21 +10,7 @@
 
 #include "harness.h"
 
-static qvTestServer srv;
-static redisContext *c;
-
-static void setup(void) {
-    serverStart(&srv, NULL);
-    c = serverConnect(&srv);
-}
-
-static void teardown(void) {
-    if (c) redisFree(c);
-    c = NULL;
-    serverStop(&srv);
-}
-
-TestSuite(server, .init = setup, .fini = teardown, .timeout = 60);
+QV_SERVER_FIXTURE(server, 60);
 
 /* ---- errors of the dispatcher ---- */
 
