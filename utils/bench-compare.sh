@@ -2,21 +2,25 @@
 # bench-compare.sh -- Quiver against the in-process HNSW libraries, on the same data, in one run.
 #
 #   utils/bench-compare.sh [--dataset siftsmall] [--ef 10,20,40,80,160,320] [-k 10]
-#                          [--clients 4] [--threads 2] [--quant q8|fp32] [--repeat N]
+#                          [--clients 4] [--query-pipeline 1] [--threads 2] [--quant q8|fp32]
+#                          [--repeat N] [--rounds 1]
 #                          [--target-recall 0.98] [--port P] [--out DIR]
 #
 # Runs, on one machine and one data set (TEXMEX files found as quiver-benchmark finds them):
 #   quiver   src/quiver-benchmark against a quiver-server it starts (or the one on --port):
 #            VADD FP32 pipelined from ONE connection (M 16, EF 200), then VSIM from --clients
-#            connections at each EF;
+#            connections at each EF, --query-pipeline queries in flight on each (1: every client
+#            waits for its answer before asking again);
 #   hnswlib  python3-hnswlib (Debian): add_items with --threads threads, then knn_query over all
 #            queries at once with --threads threads at each ef;
 #   faiss    python3-faiss (Debian): IndexHNSWFlat (inner product on unit vectors), the same.
 # All use cosine similarity (unit vectors for the libraries), M 16, EF construction 200, and the
 # set's cosine ground truth for recall@k. It prints each run's table, then the ratios the issue
 # asks for: Quiver's insert rate over each library's, and Quiver's queries/s over each library's
-# at the same recall (the curves are interpolated in log QPS at --target-recall). CSV files and
-# an SVG of the curves go to --out (default: a temporary directory, printed).
+# at the same recall (the curves are interpolated in log QPS at --target-recall). With --rounds
+# N the whole comparison runs N times, alternating the peers, and the median of each ratio is
+# printed too (a shared 2-core machine moves single figures by tens of percent). CSV files and an
+# SVG of the curves (one per round) go to --out (default: a temporary directory, printed).
 #
 # What the numbers are: the libraries are called in-process with whole batches (no network, no
 # protocol, one call for every query), Quiver serves each query over TCP from separate client
@@ -25,6 +29,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DATASET=siftsmall EF=10,20,40,80,160,320 K=10 CLIENTS=4 THREADS=2 QUANT=q8 REPEAT=0 TARGET=0.98
+QPIPE=1 ROUNDS=1
 PORT="" OUT=""
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -32,13 +37,15 @@ while [ $# -gt 0 ]; do
         --ef) EF=$2; shift 2 ;;
         -k) K=$2; shift 2 ;;
         --clients) CLIENTS=$2; shift 2 ;;
+        --query-pipeline) QPIPE=$2; shift 2 ;;
+        --rounds) ROUNDS=$2; shift 2 ;;
         --threads) THREADS=$2; shift 2 ;;
         --quant) QUANT=$2; shift 2 ;;
         --repeat) REPEAT=$2; shift 2 ;;
         --target-recall) TARGET=$2; shift 2 ;;
         --port) PORT=$2; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
-        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -71,11 +78,15 @@ if [ -z "$PORT" ]; then
 fi
 
 echo "== $DATASET: M 16, EF construction 200, k $K, cosine; quiver: 1 loading connection," \
-     "$CLIENTS query connections ($QUANT); libraries: $THREADS threads, batched"
+     "$CLIENTS query connections x $QPIPE in flight ($QUANT); libraries: $THREADS threads, batched"
 
+for ROUND in $(seq "$ROUNDS"); do
+RD="$OUT/round$ROUND"
+mkdir -p "$RD"
+[ "$ROUNDS" -eq 1 ] || echo "-- round $ROUND of $ROUNDS"
 # ---- the libraries (first, so the plot can hold their curves) ----
 /usr/bin/python3 - "$DIR/${DATASET}_base.fvecs" "$DIR/${DATASET}_query.fvecs" "$TRUTH" "$EF" \
-    "$K" "$THREADS" "$REPEAT" "$OUT/peers.csv" <<'PY'
+    "$K" "$THREADS" "$REPEAT" "$RD/peers.csv" <<'PY'
 import sys, time, numpy as np
 base_p, query_p, truth_p, efs, k, threads, repeat, out = sys.argv[1:]
 efs = [int(e) for e in efs.split(',')]; k = int(k); threads = int(threads); repeat = int(repeat)
@@ -139,18 +150,16 @@ PY
 
 # ---- Quiver ----
 src/quiver-benchmark -p "$PORT" --dataset "$DATASET" --dataset-dir "$DIR" --quant "$QUANT" \
-    -M 16 --ef-construction 200 -c 1 -P 512 --query-clients "$CLIENTS" --ef "$EF" -k "$K" \
-    --repeat "$REPEAT" --label "quiver $QUANT" --out "$OUT/quiver.csv" \
-    --plot "$OUT/${DATASET}.svg" --plot-add "$OUT/peers.csv" -q
+    -M 16 --ef-construction 200 -c 1 -P 512 --query-clients "$CLIENTS" \
+    --query-pipeline "$QPIPE" --ef "$EF" -k "$K" --repeat "$REPEAT" \
+    --label "quiver $QUANT x$QPIPE" --out "$RD/quiver.csv" \
+    --plot "$RD/${DATASET}.svg" --plot-add "$RD/peers.csv" -q
+done
 
-# ---- ratios ----
-/usr/bin/python3 - "$OUT/quiver.csv" "$OUT/peers.csv" "$TARGET" <<'PY'
-import csv, math, sys
-qf, pf, target = sys.argv[1], sys.argv[2], float(sys.argv[3])
-runs = {}
-for path in (qf, pf):
-    for r in csv.DictReader(open(path)):
-        runs.setdefault(r['label'], []).append(r)
+# ---- ratios: each round's, then the medians ----
+/usr/bin/python3 - "$TARGET" "$OUT"/round* <<'PY'
+import csv, math, statistics, sys
+target, rounds = float(sys.argv[1]), sys.argv[2:]
 
 def qps_at(rows, target):
     """QPS at the target recall: log-linear between the two EF points around it."""
@@ -162,20 +171,31 @@ def qps_at(rows, target):
     best = [q for r, q in pts if r >= target]
     return max(best) if best else None
 
-quiver = next(l for l in runs if l.startswith('quiver'))
-qload = float(runs[quiver][0]['load_rate'])
-qsearch = qps_at(runs[quiver], target)
-mem = runs[quiver][0].get('bytes_per_vector')
+ratios = {}
 print(f"\n== ratios (Quiver / library), same data and parameters")
-print(f"{'':10} {'insert rate':>22} {'QPS at recall ' + str(target):>30}")
-for lib in ('hnswlib', 'faiss'):
-    if lib not in runs: continue
-    lload = float(runs[lib][0]['load_rate'])
-    lsearch = qps_at(runs[lib], target)
-    ins = f"{qload:.0f}/{lload:.0f} = {qload / lload:.2f}x"
-    if qsearch and lsearch: srch = f"{qsearch:.0f}/{lsearch:.0f} = {qsearch / lsearch:.2f}x"
-    else: srch = "recall not reached" + ("" if qsearch else " by quiver") + ("" if lsearch else f" by {lib}")
-    print(f"{lib:10} {ins:>22} {srch:>30}")
-if mem: print(f"quiver memory: {float(mem):.0f} bytes per vector (INFO used_memory delta)")
+print(f"{'':16} {'insert rate':>24} {'QPS at recall ' + str(target):>30}")
+for rd in rounds:
+    runs = {}
+    for path in (rd + '/quiver.csv', rd + '/peers.csv'):
+        for r in csv.DictReader(open(path)):
+            runs.setdefault(r['label'], []).append(r)
+    quiver = next(l for l in runs if l.startswith('quiver'))
+    q = runs[quiver][0]
+    qload, qsearch = float(q['load_rate']), qps_at(runs[quiver], target)
+    for lib in ('hnswlib', 'faiss'):
+        if lib not in runs: continue
+        lload, lsearch = float(runs[lib][0]['load_rate']), qps_at(runs[lib], target)
+        ratios.setdefault(lib, []).append((qload / lload, qsearch / lsearch if qsearch and lsearch else None))
+        ins = f"{qload:.0f}/{lload:.0f} = {qload / lload:.2f}x"
+        if qsearch and lsearch: srch = f"{qsearch:.0f}/{lsearch:.0f} = {qsearch / lsearch:.2f}x"
+        else: srch = "recall not reached" + ("" if qsearch else " by quiver") + ("" if lsearch else f" by {lib}")
+        print(f"{lib + ' ' + rd.rsplit('/', 1)[1]:16} {ins:>24} {srch:>30}")
+    print(f"{'':16} quiver memory: {float(q['index_bytes_per_vector']):.0f} bytes per vector "
+          f"(MEMORY USAGE), {float(q['bytes_per_vector']):.0f} (INFO used_memory delta)")
+if len(rounds) > 1:
+    for lib, rs in ratios.items():
+        ins = statistics.median(r[0] for r in rs)
+        srch = [r[1] for r in rs if r[1] is not None]
+        print(f"{lib + ' median':16} {ins:>23.2f}x {statistics.median(srch) if srch else float('nan'):>29.2f}x")
 PY
 echo "CSV and plot: $OUT"
