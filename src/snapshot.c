@@ -30,13 +30,18 @@
  *       u32   ef_runtime          >= 1
  *       u32   max_elements        IDX.CREATE MAXELEMENTS, 0 = none
  *       u32   index flags         index.h INDEX_F_*: bit 0 = declared by IDX.CREATE (the key
- *                                 stays when empty); a reader refuses bits it does not know
+ *                                 stays when empty); bit 31 = TEXT fields follow (a format
+ *                                 bit, not kept in the index); a reader refuses bits it does
+ *                                 not know
  *       u32   count               elements that follow
  *       u32   entry               HNSW: position of the entry point in the element list;
  *                                 0xFFFFFFFF when count = 0, and always for FLAT
  *       f32   projection[input_dim * dim]   only when input_dim != 0: the REDUCE matrix,
  *                                 row-major (projection.h), so a set keeps projecting with the
  *                                 matrix its vectors were made with
+ *       only when flag bit 31 is set: u32 n (1..SNAP_MAX_TEXT_FIELDS), then n str: the TEXT
+ *                                 attribute names declared by IDX.CREATE; the inverted index is
+ *                                 rebuilt from the elements' attributes while they load
  *       count elements; the element at position i gets internal id i when loaded:
  *         str   name              unique within the index
  *         f32   norm              L2 norm of the vector as sent (VEMB de-normalises with it);
@@ -116,7 +121,9 @@
 #define SNAP_SECTION_END       'E'
 #define SNAP_NONE              0xFFFFFFFFu
 #define SNAP_MAX_EF            100000000u
-#define SNAP_KNOWN_INDEX_FLAGS INDEX_F_DECLARED
+#define SNAP_IFLAG_TEXT        (1u << 31) /* format bit: TEXT field names follow */
+#define SNAP_MAX_TEXT_FIELDS   1024
+#define SNAP_KNOWN_INDEX_FLAGS (INDEX_F_DECLARED | SNAP_IFLAG_TEXT)
 
 /* ============================== Writing ============================== */
 
@@ -211,12 +218,22 @@ static int writeIndex(saveCtx *sc, const char *key, size_t klen, const qvIndex *
     wbufU32(b, cfg->ef_construction);
     wbufU32(b, cfg->ef_runtime);
     wbufU32(b, cfg->max_elements);
-    wbufU32(b, cfg->flags);
+    int ntext = indexTextFieldCount(idx);
+    wbufU32(b, cfg->flags | (ntext ? SNAP_IFLAG_TEXT : 0));
     wbufU32(b, count);
     wbufU32(b, entry);
     int ok = flushWbuf(r, b);
     if (ok && cfg->input_dim)
         ok = rioWrite(r, indexProjection(idx), projBytes(cfg->input_dim, cfg->dim));
+    if (ok && ntext) {
+        wbufU32(b, (uint32_t)ntext);
+        for (int t = 0; t < ntext; t++) {
+            size_t flen;
+            const char *field = indexTextField(idx, t, &flen);
+            wbufStr(b, field, flen);
+        }
+        ok = flushWbuf(r, b);
+    }
 
     for (uint32_t i = 0; ok && i < count; i++) {
         uint32_t id = ids[i];
@@ -559,7 +576,7 @@ static int readIndex(loader *l, snapshotIndexFn *fn, void *priv, snapshotInfo *i
     cfg.ef_construction = efc;
     cfg.ef_runtime = efr;
     cfg.max_elements = max_elements;
-    cfg.flags = iflags;
+    cfg.flags = iflags & ~SNAP_IFLAG_TEXT;
     if (proj) {
         for (size_t i = 0; i < proj / 4; i++) {
             float f;
@@ -575,6 +592,38 @@ static int readIndex(loader *l, snapshotIndexFn *fn, void *priv, snapshotInfo *i
         indexRestoreProjection(idx, m);
         zfree(m);
         l->pos += proj;
+    }
+
+    if (iflags & SNAP_IFLAG_TEXT) {
+        /* TEXT field names: set before the elements so each one is indexed as it loads. */
+        uint32_t ntext;
+        at = l->pos;
+        if (rdU32(l, &ntext, "TEXT field count")) {
+            indexRelease(idx);
+            return -1;
+        }
+        if (ntext < 1 || ntext > SNAP_MAX_TEXT_FIELDS || ntext > remaining(l) / 4) {
+            indexRelease(idx);
+            return fail(l, at, "TEXT field count %u out of range", ntext);
+        }
+        const char **fields = zmalloc(sizeof(char *) * ntext);
+        size_t *flens = zmalloc(sizeof(size_t) * ntext);
+        int bad = 0;
+        for (uint32_t t = 0; t < ntext && !bad; t++) {
+            uint32_t flen;
+            if (rdStr(l, &fields[t], &flen, "TEXT field name")) bad = 1;
+            else flens[t] = flen;
+        }
+        if (!bad && indexSetTextFields(idx, fields, flens, (int)ntext) != 0) {
+            fail(l, at, "TEXT fields refused by the index");
+            bad = 1;
+        }
+        zfree(fields);
+        zfree(flens);
+        if (bad) {
+            indexRelease(idx);
+            return -1;
+        }
     }
 
     void *blob = zmalloc(space.blob_bytes);

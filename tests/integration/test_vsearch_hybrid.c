@@ -383,3 +383,15 @@ Test(hybrid, info_resp3_vmsearch_errors) {
             cr_assert_eq(r->element[i + 1]->elements, 2);
     freeReplyObject(r);
 }
+
+/* TEXT fields survive a snapshot: after DEBUG RELOAD (save + load through the snapshot format)
+ * IDX.INFO still lists them and every hybrid query ranks and scores exactly as before. */
+Test(hybrid, text_fields_survive_snapshot_reload) {
+    load();
+    float q[4] = {0.1f, 0.2f, 0.3f, 0.4f};
+    EXPECT_STATUS(cmd(vt_c, "DEBUG RELOAD"), "OK");
+    for (size_t i = 0; i < sizeof(queries) / sizeof(*queries); i++) {
+        check(queries[i], q, 0, 10, NULL, NULL);
+        check(queries[i], q, 0.5, 10, NULL, NULL);
+    }
+}
