@@ -21,6 +21,7 @@
  * accepting writes as a failed BGSAVE. */
 #include "persist.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -139,8 +140,27 @@ int persistLoadSnapshot(const char *path, int serve_clients, char *err, size_t e
     return C_OK;
 }
 
+/* A server or child killed mid-save leaves "temp-<pid>-<file>" behind (snapshot.c writes there
+ * and renames). At start-up, remove the ones whose writer is gone, so a crash loop cannot fill
+ * the disk; a live pid's file may belong to another server sharing the directory. */
+static void removeStaleTempFiles(void) {
+    DIR *d = opendir(".");
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        long pid;
+        int n = 0;
+        if (sscanf(de->d_name, "temp-%ld-%n", &pid, &n) != 1 || n == 0 || pid <= 0) continue;
+        if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        if (unlink(de->d_name) == 0)
+            serverLog(LL_NOTICE, "Removed %s, left by a save that did not finish", de->d_name);
+    }
+    closedir(d);
+}
+
 void loadDataFromDisk(void) {
     long long start = ustime();
+    removeStaleTempFiles();
     char err[1024];
     struct stat st;
     if (server.aof_enabled) {
@@ -391,14 +411,15 @@ void persistInfo(char **buf, size_t *len, size_t *cap) {
            "rdb_last_cow_size:%zu\r\n"
            "rdb_last_load_keys_expired:0\r\n"
            "rdb_last_load_keys_loaded:%lld\r\n"
-           "rdb_last_error:%s\r\n",
+           "rdb_last_error:%s\r\n"
+           "latest_fork_usec:%lld\r\n",
            active ? ci->cow_peak : 0, active ? ci->cow : 0,
            active && ci->cow_updated_ms ? (now - ci->cow_updated_ms) / 1000 : 0,
            active && ci->total ? 100.0 * ci->done / ci->total : 0.0, active ? ci->done : 0,
            active ? ci->total : 0, server.dirty, saving, (long long)ps.lastsave,
            ps.lastbgsave_status == C_OK ? "ok" : "err", ps.last_bgsave_time_sec,
            saving ? (now - ci->start_ms) / 1000 : -1, ps.saves, ps.last_cow_size, ps.last_load_keys,
-           ps.last_error);
+           ps.last_error, ci->last_pid ? ci->fork_usec : 0);
     aofInfo(buf, len, cap);
 }
 

@@ -317,3 +317,32 @@ Test(persist, check_snapshot_tool) {
     free(out);
     free(good);
 }
+
+/* A save killed mid-way leaves temp-<pid>-<file>; start-up removes those whose writer is gone
+ * and keeps one whose pid is alive (it may be another server's save in progress). INFO shows
+ * latest_fork_usec once a child was forked. */
+Test(persist, stale_temp_files_removed) {
+    FILE *f = fopen(dataPath("temp-4194303-dump.qvs"), "w");
+    cr_assert(f);
+    fputs("half a snapshot", f);
+    fclose(f);
+    char live[64];
+    snprintf(live, sizeof(live), "temp-%d-dump.qvs", (int)getpid()); /* this test is alive */
+    f = fopen(dataPath(live), "w");
+    cr_assert(f);
+    fclose(f);
+    qvTestServer s;
+    startIn(&s, "--save \"\"");
+    cr_assert(!fileExists("temp-4194303-dump.qvs"), "a dead writer's temp file was kept");
+    cr_assert(fileExists(live), "a live process's temp file was removed");
+    cr_assert(serverLogContains(&s, "Removed temp-4194303-dump.qvs"));
+    redisContext *c = serverConnect(&s);
+    cr_assert_eq(infoFieldLL(c, "persistence", "latest_fork_usec"), 0);
+    EXPECT_STATUS(cmd(c, "BGSAVE"), "Background saving started");
+    for (int i = 0; i < 200 && infoFieldLL(c, "persistence", "rdb_bgsave_in_progress"); i++)
+        usleep(50000);
+    cr_assert_gt(infoFieldLL(c, "persistence", "latest_fork_usec"), 0);
+    redisFree(c);
+    serverStop(&s);
+    unlink(dataPath(live));
+}
