@@ -51,6 +51,7 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -477,6 +478,7 @@ typedef struct vsQuery {
     void *blob;  /* the encoded query (owned; an ELE query copies the element's blob) */
     vsHit *hits; /* results, best first (owned) */
     int nhits;
+    long long usec; /* the query's own search time, for the latency statistics */
 } vsQuery;
 
 /* A parsed search. Owns everything it points to except idx, so that it may outlive the client's
@@ -883,28 +885,82 @@ static void addReplyQueryHits(qvClient *c, vsJob *job, vsQuery *q) {
     zfree(vec);
 }
 
-/* Runs every query of the job and replies (VSEARCH: the hits; VMSEARCH: one array of hits per
- * query).
- *
- * WORKER POOL HOOK (issue #4). Today every query runs inline on the main thread. With the pool:
- * unless job->nothread (or the job is cheap), take a reference on job->idx, block the client,
- * submit vsearchRunQuery(job, i) for each i as separate pool jobs (a VMSEARCH batch spreads over
- * the threads, each timing its query for indexObserveSearch), and in the completion on the main
- * thread record those times, call vsearchReply, unblock the client,
- * drop the reference and free the job. Element names are resolved in vsearchReply, on the main
- * thread, so an id freed by a VREM that ran meanwhile must be detected there (or writers must
- * wait for the index's readers): that is the pool's contract to settle. */
+/* Replies with the hits (VSEARCH) or one array of hits per query (VMSEARCH). Names are resolved
+ * here, on the loop thread; an id cannot be freed under a job that holds the index (deletions on
+ * a held index are deferred, blocked.c). */
 static void vsearchReply(qvClient *c, vsJob *job, int batch) {
+    for (int i = 0; i < job->nq; i++) indexObserveSearch(job->idx, job->q[i].usec);
     if (batch) addReplyArrayLen(c, job->nq);
     for (int i = 0; i < job->nq; i++) addReplyQueryHits(c, job, &job->q[i]);
 }
 
+static void runTimedQuery(vsJob *job, int i) {
+    long long start = ustime();
+    vsearchRunQuery(job, i);
+    job->q[i].usec = ustime() - start;
+}
+
+/* A VSEARCH/VMSEARCH on the worker pool. The job runs in as many parts as there are threads
+ * (at most one per query); each part takes the next query from a shared counter, so a batch
+ * spreads over the pool whatever the sizes of its queries. */
+typedef struct vsearchPoolJob {
+    clientJob base;
+    vsJob *job;
+    int batch;
+    _Atomic int next; /* the next query to take */
+} vsearchPoolJob;
+
+static void vsearchPoolWork(clientJob *cj) {
+    vsearchPoolJob *pj = (vsearchPoolJob *)cj;
+    int i;
+    while ((i = atomic_fetch_add(&pj->next, 1)) < pj->job->nq) runTimedQuery(pj->job, i);
+}
+
+static void vsearchPoolReply(qvClient *c, clientJob *cj) {
+    vsearchPoolJob *pj = (vsearchPoolJob *)cj;
+    vsearchReply(c, pj->job, pj->batch);
+}
+
+static void vsearchPoolFree(clientJob *cj) {
+    vsearchPoolJob *pj = (vsearchPoolJob *)cj;
+    vsJobFree(pj->job);
+    zfree(pj);
+}
+
+/* Worth the pool, by the same rules as VSIM (cmd_vset.c vsimThreaded): not NOTHREAD, a client
+ * that may block, an HNSW engine, and a predicted cost over search-thread-min-us for the whole
+ * batch. Hybrid (TEXT) queries stay on the loop thread: the inverted index is updated there by
+ * every write and is not safe to read alongside. */
+static int vsearchThreaded(qvClient *c, vsJob *job) {
+    if (job->nothread || job->text || !blockedMayThread(c) ||
+        indexConfig(job->idx)->algo != QV_ALGO_HNSW)
+        return 0;
+    qvSearchRequest req = {0};
+    req.k = job->k ? job->k : 1;
+    req.ef = job->ef;
+    req.filter = job->filter;
+    req.filter_ef = job->filter_ef;
+    return indexSearchCostUs(job->idx, &req) * job->nq >= (double)server.search_thread_min_us;
+}
+
+/* Runs the job's queries -- on the pool when worth it (the client waits, its pipeline with it),
+ * otherwise here -- then replies and frees the job. */
 static void vsearchExecute(qvClient *c, vsJob *job, int batch) {
-    for (int i = 0; i < job->nq; i++) {
-        long long start = ustime();
-        vsearchRunQuery(job, i);
-        indexObserveSearch(job->idx, ustime() - start);
+    if (vsearchThreaded(c, job)) {
+        vsearchPoolJob *pj = zcalloc(sizeof(*pj));
+        pj->base.work = vsearchPoolWork;
+        pj->base.reply = vsearchPoolReply;
+        pj->base.free = vsearchPoolFree;
+        pj->job = job;
+        pj->batch = batch;
+        atomic_init(&pj->next, 0);
+        poolStats st;
+        poolGetStats(blockedPool(), &st);
+        pj->base.parts = job->nq < st.threads ? job->nq : st.threads;
+        if (blockClientOnJob(c, job->idx, &pj->base) == C_OK) return;
+        zfree(pj); /* a full queue: run it here */
     }
+    for (int i = 0; i < job->nq; i++) runTimedQuery(job, i);
     vsearchReply(c, job, batch);
     vsJobFree(job);
 }

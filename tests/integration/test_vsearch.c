@@ -513,3 +513,56 @@ Test(vsearch, errors) {
     vtErr(cmd(vt_c, "VSEARCH a ELE x FILTER"), "ERR syntax error in VSEARCH command");
     vtErr(cmd(vt_c, "VSEARCH a ELE x BOGUS"), "ERR syntax error in VSEARCH command");
 }
+
+/* A VMSEARCH batch on the worker pool (search-thread-min-us 0 sends every search there): it is
+ * split over the threads, answers exactly what the same batch answers on the loop thread
+ * (NOTHREAD), and a command pipelined behind it is answered after it. */
+Test(vsearch, vmsearch_spreads_over_the_pool) {
+    ok(cmd(vt_c, "IDX.CREATE p DIM 16 METRIC L2 QUANT FP32"));
+    float *v = loadRandom("p", 2000, 16, 5);
+    ok(cmd(vt_c, "CONFIG SET search-thread-min-us 0"));
+    vtArgs a = {0}, b = {0};
+    vtArgStr(&a, "VMSEARCH");
+    vtArgStr(&a, "p");
+    vtArgStr(&a, "32");
+    vtArgStr(&b, "VMSEARCH");
+    vtArgStr(&b, "p");
+    vtArgStr(&b, "32");
+    for (int i = 0; i < 32; i++) {
+        vtArgVector(&a, v + i * 16 * 7, 16, i % 2);
+        vtArgVector(&b, v + i * 16 * 7, 16, i % 2);
+    }
+    vtArgStr(&a, "K");
+    vtArgStr(&a, "5");
+    vtArgStr(&b, "K");
+    vtArgStr(&b, "5");
+    vtArgStr(&b, "NOTHREAD");
+    long long run0 = infoFieldLL(vt_c, "threads", "pool_jobs_run");
+    redisReply *threaded = vtRun(vt_c, &a);
+    long long run1 = infoFieldLL(vt_c, "threads", "pool_jobs_run");
+    redisReply *inline_ = vtRun(vt_c, &b);
+    cr_assert_geq(run1 - run0, 2, "the batch ran as %lld pool jobs", run1 - run0);
+    cr_assert_eq(infoFieldLL(vt_c, "threads", "pool_jobs_run"), run1, "NOTHREAD used the pool");
+    cr_assert_eq(threaded->elements, 32);
+    cr_assert_eq(inline_->elements, 32);
+    for (int i = 0; i < 32; i++) {
+        cr_assert_eq(threaded->element[i]->elements, 5);
+        for (int j = 0; j < 5; j++)
+            cr_assert_str_eq(threaded->element[i]->element[j]->element[0]->str,
+                             inline_->element[i]->element[j]->element[0]->str);
+    }
+    freeReplyObject(threaded);
+    freeReplyObject(inline_);
+    /* Pipelined: the batch's reply comes first, the PING's second. */
+    redisAppendCommand(vt_c, "VMSEARCH p 2 ELE e1 ELE e2 K 3");
+    redisAppendCommand(vt_c, "PING");
+    redisReply *r1, *r2;
+    cr_assert_eq(redisGetReply(vt_c, (void **)&r1), REDIS_OK);
+    cr_assert_eq(redisGetReply(vt_c, (void **)&r2), REDIS_OK);
+    cr_assert_eq(r1->type, REDIS_REPLY_ARRAY);
+    cr_assert_eq(r1->elements, 2);
+    cr_assert_str_eq(r1->element[0]->element[0]->element[0]->str, "e1");
+    EXPECT_STATUS(r2, "PONG");
+    freeReplyObject(r1);
+    free(v);
+}
