@@ -106,14 +106,6 @@ void blockedInit(void) {
     serverLog(LL_NOTICE, "Worker pool: %d threads", st.threads);
 }
 
-void blockedShutdown(void) {
-    if (!pool) return;
-    aeDeleteFileEvent(server.el, poolFd(pool), AE_READABLE);
-    qvPool *p = pool;
-    poolShutdown(p); /* runs the last done() callbacks, which still see `pool` */
-    pool = NULL;
-}
-
 int blockedMayThread(const qvClient *c) {
     if (!pool || server.vset_force_single_thread || server.loading) return 0;
     if (c->flags & (CLIENT_MULTI | CLIENT_IN_EXEC | CLIENT_FAKE)) return 0;

@@ -44,9 +44,10 @@ struct clientJob {
     struct clientJob *next; /* held-jobs list of the index */
 };
 
-void blockedInit(void);     /* creates the pool (io-threads) and registers it with the loop */
-void blockedShutdown(void); /* cancels queued jobs, waits for running ones, frees the pool */
-qvPool *blockedPool(void);  /* NULL before blockedInit and in a forked child */
+/* Creates the pool (io-threads) and registers it with the loop. The pool is never shut down:
+ * the process exits with it (a job running at exit only reads memory that is not freed). */
+void blockedInit(void);
+qvPool *blockedPool(void); /* NULL before blockedInit */
 
 /* Blocks c on job j over idx (the command's arguments must already be copied into j) and
  * submits it. Returns C_OK; C_ERR if there is no pool or its queue is full (then nothing
