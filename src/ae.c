@@ -130,8 +130,10 @@ static int processTimeEvents(aeEventLoop *el) {
     while (te) {
         if (te->deleted) {
             aeTimeEvent *next = te->next;
-            if (prev) prev->next = next;
-            else el->timeEventHead = next;
+            if (prev)
+                prev->next = next;
+            else
+                el->timeEventHead = next;
             zfree(te);
             te = next;
             continue;
@@ -139,8 +141,10 @@ static int processTimeEvents(aeEventLoop *el) {
         if (te->id <= maxId && te->when_ms <= aeMonotonicMs()) {
             int ret = te->proc(el, te->id, te->clientData);
             processed++;
-            if (ret != AE_NOMORE) te->when_ms = aeMonotonicMs() + ret;
-            else te->deleted = 1;
+            if (ret != AE_NOMORE)
+                te->when_ms = aeMonotonicMs() + ret;
+            else
+                te->deleted = 1;
         }
         prev = te;
         te = te->next;

@@ -10,10 +10,10 @@
 
 #include <time.h>
 
-#define AE_OK 0
+#define AE_OK  0
 #define AE_ERR -1
 
-#define AE_NONE 0
+#define AE_NONE     0
 #define AE_READABLE 1
 #define AE_WRITABLE 2
 

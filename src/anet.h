@@ -7,8 +7,8 @@
 
 #include <stddef.h>
 
-#define ANET_OK 0
-#define ANET_ERR -1
+#define ANET_OK      0
+#define ANET_ERR     -1
 #define ANET_ERR_LEN 256
 
 /* Listens on addr:port; addr NULL means any IPv4 address. An addr containing ':' is IPv6 (IPv6

@@ -151,7 +151,8 @@ static void processReady(void) {
         ready_len = ready_cap = 0;
         for (size_t i = 0; i < n; i++) {
             qvClient *c = list[i];
-            if (c->flags & (CLIENT_BLOCKED | CLIENT_CLOSE_ASAP | CLIENT_CLOSE_AFTER_REPLY)) continue;
+            if (c->flags & (CLIENT_BLOCKED | CLIENT_CLOSE_ASAP | CLIENT_CLOSE_AFTER_REPLY))
+                continue;
             c->flags |= CLIENT_EXECUTING;
             processInputBuffer(c);
             c->flags &= ~CLIENT_EXECUTING;
@@ -285,7 +286,8 @@ static void scheduleDeferred(qvIndex *idx) {
     d->idx = idx;
     d->next = deferred_head;
     deferred_head = d;
-    if (deferred_timer == -1) deferred_timer = aeCreateTimeEvent(server.el, 1, deferredTimerProc, NULL);
+    if (deferred_timer == -1)
+        deferred_timer = aeCreateTimeEvent(server.el, 1, deferredTimerProc, NULL);
 }
 
 /* No job runs on idx now: do (part of) its deferred work, then let its held jobs go. */
@@ -370,28 +372,28 @@ void blockedWaitIdle(void) {
 typedef struct vaddEntry {
     char *name;
     size_t len;
-    void *blob;       /* freed once inserted */
+    void *blob; /* freed once inserted */
     float norm;
     int set_attrs;
     qvAttrs *attrs;
     uint32_t ef;
-    void *reply;      /* the reply's placeholder in the client's output, NULL if none is due */
-    int final;        /* the last occurrence of its name in the batch: the one inserted */
-    int existed;      /* the name was in the index, or earlier in the batch, when it arrived */
-    uint32_t id;      /* final entries: the engine node the workers inserted */
+    void *reply; /* the reply's placeholder in the client's output, NULL if none is due */
+    int final;   /* the last occurrence of its name in the batch: the one inserted */
+    int existed; /* the name was in the index, or earlier in the batch, when it arrived */
+    uint32_t id; /* final entries: the engine node the workers inserted */
 } vaddEntry;
 
 typedef struct vaddBatch {
     clientJob base;
-    qvIndex *idx;     /* referenced while filling; then the job's reference */
+    qvIndex *idx; /* referenced while filling; then the job's reference */
     char *key;
     size_t keylen;
     vaddEntry *e;
     uint32_t n, cap;
-    uint32_t *todo;   /* the final entries, inserted by the workers */
+    uint32_t *todo; /* the final entries, inserted by the workers */
     uint32_t ntodo;
-    uint32_t next;    /* atomic: the next todo a worker takes */
-    dict *names;      /* name -> entry index + 1 of its latest occurrence (while filling) */
+    uint32_t next;      /* atomic: the next todo a worker takes */
+    dict *names;        /* name -> entry index + 1 of its latest occurrence (while filling) */
     uint32_t new_names; /* names not in the index before the batch (MAXELEMENTS) */
 } vaddBatch;
 
@@ -425,8 +427,10 @@ static void vaddWork(clientJob *cj) {
 
 static void setBoolReply(qvClient *c, void *node, int v) {
     if (!node) return;
-    if (c->resp >= 3) clientSetDeferredNode(c, node, v ? "#t\r\n" : "#f\r\n", 4);
-    else clientSetDeferredNode(c, node, v ? ":1\r\n" : ":0\r\n", 4);
+    if (c->resp >= 3)
+        clientSetDeferredNode(c, node, v ? "#t\r\n" : "#f\r\n", 4);
+    else
+        clientSetDeferredNode(c, node, v ? ":1\r\n" : ":0\r\n", 4);
 }
 
 /* Publishes in arrival order and fills every placeholder; then other writers may go. */
@@ -439,8 +443,8 @@ static void vaddCommit(qvClient *c, clientJob *cj) {
             setBoolReply(c, e->reply, !e->existed);
             continue;
         }
-        int r = indexUpsertInserted(b->idx, e->name, e->len, e->id, e->norm, e->set_attrs,
-                                    e->attrs);
+        int r =
+            indexUpsertInserted(b->idx, e->name, e->len, e->id, e->norm, e->set_attrs, e->attrs);
         e->attrs = NULL;
         if (r < 0) {
             server.stat_total_error_replies++;
@@ -726,8 +730,7 @@ static void infoSectionPool(char **buf, size_t *len, size_t *cap) {
                st.threads, st.queued, st.queue_max, st.running, jobs_held,
                (unsigned long long)st.submitted, (unsigned long long)st.completed,
                (unsigned long long)st.cancelled, (unsigned long long)st.rejected,
-               stat_jobs_inline_fallback,
-               started ? (double)st.queue_usec_total / started : 0.0,
+               stat_jobs_inline_fallback, started ? (double)st.queue_usec_total / started : 0.0,
                (unsigned long long)st.queue_usec_max,
                st.completed ? (double)st.work_usec_total / st.completed : 0.0,
                indexDeferredDeletions(), stat_vadd_batches, stat_vadd_batched);

@@ -33,11 +33,11 @@ struct clientJob {
     clientJobFreeFn *free;
     /* private */
     qvClient *client;
-    qvIndexJob ij;          /* the reference that keeps the index alive while the job exists */
-    poolJob *pj;            /* NULL while held (index busy with deferred deletions) */
+    qvIndexJob ij; /* the reference that keeps the index alive while the job exists */
+    poolJob *pj;   /* NULL while held (index busy with deferred deletions) */
     qvCommand *cmd;
     long long start_us;
-    int reply_skip;         /* CLIENT REPLY SKIP was in force for this command */
+    int reply_skip; /* CLIENT REPLY SKIP was in force for this command */
     int cancelled;
     int must_run;           /* a write: never cancelled, its reply() (the commit) always runs */
     int parts, parts_left;  /* pool jobs running work() at once (work() divides the task) */

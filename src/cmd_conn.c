@@ -21,12 +21,16 @@ void pingCommand(qvClient *c) {
     if ((c->flags & CLIENT_PUBSUB) && c->resp == 2) {
         addReplyArrayLen(c, 2);
         addReplyBulk(c, "pong", 4);
-        if (c->argc == 1) addReplyBulk(c, "", 0);
-        else addReplyBulk(c, c->argv[1], c->argvlen[1]);
+        if (c->argc == 1)
+            addReplyBulk(c, "", 0);
+        else
+            addReplyBulk(c, c->argv[1], c->argvlen[1]);
         return;
     }
-    if (c->argc == 1) addReplyRaw(c, "+PONG\r\n", 7);
-    else addReplyBulk(c, c->argv[1], c->argvlen[1]);
+    if (c->argc == 1)
+        addReplyRaw(c, "+PONG\r\n", 7);
+    else
+        addReplyBulk(c, c->argv[1], c->argvlen[1]);
 }
 
 void echoCommand(qvClient *c) {
@@ -38,7 +42,8 @@ static int passwordMatches(const char *given, size_t len) {
     const char *pw = server.requirepass;
     size_t pwlen = strlen(pw);
     unsigned char diff = (unsigned char)(len != pwlen);
-    for (size_t i = 0; i < len; i++) diff |= (unsigned char)(given[i] ^ pw[i % (pwlen ? pwlen : 1)]);
+    for (size_t i = 0; i < len; i++)
+        diff |= (unsigned char)(given[i] ^ pw[i % (pwlen ? pwlen : 1)]);
     return diff == 0;
 }
 
@@ -190,16 +195,20 @@ void clientSetnameCommand(qvClient *c) {
 }
 
 void clientGetnameCommand(qvClient *c) {
-    if (c->name) addReplyBulkCString(c, c->name);
-    else addReplyNull(c);
+    if (c->name)
+        addReplyBulkCString(c, c->name);
+    else
+        addReplyNull(c);
 }
 
 void clientSetinfoCommand(qvClient *c) {
     const char *attr = c->argv[2], *val = c->argv[3];
     size_t vlen = c->argvlen[3];
     char **dst;
-    if (!strcasecmp(attr, "lib-name")) dst = &c->lib_name;
-    else if (!strcasecmp(attr, "lib-ver")) dst = &c->lib_ver;
+    if (!strcasecmp(attr, "lib-name"))
+        dst = &c->lib_name;
+    else if (!strcasecmp(attr, "lib-ver"))
+        dst = &c->lib_ver;
     else {
         addReplyErrorFormat(c, "Unrecognized option '%.128s'", attr);
         return;
@@ -312,8 +321,10 @@ void clientKillCommand(qvClient *c) {
             } else if (!strcasecmp(opt, "user")) {
                 user = val;
             } else if (!strcasecmp(opt, "skipme")) {
-                if (!strcasecmp(val, "yes")) skipme = 1;
-                else if (!strcasecmp(val, "no")) skipme = 0;
+                if (!strcasecmp(val, "yes"))
+                    skipme = 1;
+                else if (!strcasecmp(val, "no"))
+                    skipme = 0;
                 else {
                     addReplyErrorSyntax(c);
                     return;
@@ -342,21 +353,27 @@ void clientKillCommand(qvClient *c) {
         if (user && strcmp(user, "default") != 0) continue;
         if (maxage && now - cl->ctime < maxage) continue;
         if (cl == c && skipme) continue;
-        if (cl == c) c->flags |= CLIENT_CLOSE_AFTER_REPLY; /* reply first, then close */
-        else freeClientAsync(cl);
+        if (cl == c)
+            c->flags |= CLIENT_CLOSE_AFTER_REPLY; /* reply first, then close */
+        else
+            freeClientAsync(cl);
         killed++;
     }
     if (old_form) {
-        if (killed == 0) addReplyError(c, "No such client");
-        else addReplyOk(c);
+        if (killed == 0)
+            addReplyError(c, "No such client");
+        else
+            addReplyOk(c);
     } else {
         addReplyLongLong(c, killed);
     }
 }
 
 static int parseOnOff(qvClient *c, const char *v, int *on) {
-    if (!strcasecmp(v, "on")) *on = 1;
-    else if (!strcasecmp(v, "off")) *on = 0;
+    if (!strcasecmp(v, "on"))
+        *on = 1;
+    else if (!strcasecmp(v, "off"))
+        *on = 0;
     else {
         addReplyErrorSyntax(c);
         return C_ERR;
@@ -368,8 +385,10 @@ static int parseOnOff(qvClient *c, const char *v, int *on) {
 void clientNoEvictCommand(qvClient *c) {
     int on;
     if (parseOnOff(c, c->argv[2], &on) != C_OK) return;
-    if (on) c->flags |= CLIENT_NO_EVICT;
-    else c->flags &= ~CLIENT_NO_EVICT;
+    if (on)
+        c->flags |= CLIENT_NO_EVICT;
+    else
+        c->flags &= ~CLIENT_NO_EVICT;
     addReplyOk(c);
 }
 
@@ -377,8 +396,10 @@ void clientNoEvictCommand(qvClient *c) {
 void clientNoTouchCommand(qvClient *c) {
     int on;
     if (parseOnOff(c, c->argv[2], &on) != C_OK) return;
-    if (on) c->flags |= CLIENT_NO_TOUCH;
-    else c->flags &= ~CLIENT_NO_TOUCH;
+    if (on)
+        c->flags |= CLIENT_NO_TOUCH;
+    else
+        c->flags &= ~CLIENT_NO_TOUCH;
     addReplyOk(c);
 }
 

@@ -407,8 +407,10 @@ static int compactCron(aeEventLoop *el, long long id, void *data) {
         pthread_join(j->thread, NULL);
         *pp = j->next;
         qvIndex *target = indexCompactTarget(j->c);
-        if (target) indexWhenQuiet(target, compactApply, j);
-        else compactApply(j);
+        if (target)
+            indexWhenQuiet(target, compactApply, j);
+        else
+            compactApply(j);
     }
     if (compact_jobs) return 10;
     compact_timer = -1;

@@ -37,9 +37,9 @@
 #include "quant.h"
 #include "util.h"
 
-#define VSET_MAX_EF 1000000
-#define VSET_MIN_M 4
-#define VSET_MAX_M 4096
+#define VSET_MAX_EF        1000000
+#define VSET_MIN_M         4
+#define VSET_MAX_M         4096
 #define VSET_DEFAULT_COUNT 10
 
 /* ---- shared parsing ---- */
@@ -279,8 +279,10 @@ static void addReplySimResults(qvClient *c, qvIndex *idx, qvHit *hits, int n, in
         count++;
     }
     int both = withscores && withattribs;
-    if (c->resp >= 3 && (withscores || withattribs)) addReplyMapLen(c, count);
-    else addReplyArrayLen(c, count * (1 + withscores + withattribs));
+    if (c->resp >= 3 && (withscores || withattribs))
+        addReplyMapLen(c, count);
+    else
+        addReplyArrayLen(c, count * (1 + withscores + withattribs));
     for (int i = 0; i < count; i++) {
         size_t len;
         const char *name = indexName(idx, hits[i].id, &len);
@@ -324,8 +326,7 @@ static void vsimWork(clientJob *cj) {
 static void vsimReply(qvClient *c, clientJob *cj) {
     vsimJob *j = (vsimJob *)cj;
     indexObserveSearch(cj->ij.idx, j->usec); /* the statistics are the loop thread's */
-    addReplySimResults(c, cj->ij.idx, j->hits, j->found, j->withscores, j->withattribs,
-                       j->epsilon);
+    addReplySimResults(c, cj->ij.idx, j->hits, j->found, j->withscores, j->withattribs, j->epsilon);
 }
 
 static void vsimFree(clientJob *cj) {
@@ -618,8 +619,10 @@ void vlinksCommand(qvClient *c) {
     for (int l = level; l >= 0; l--) {
         uint32_t n;
         const uint32_t *links = indexLinks(idx, id, l, &n);
-        if (withscores) addReplyMapLen(c, n);
-        else addReplyArrayLen(c, n);
+        if (withscores)
+            addReplyMapLen(c, n);
+        else
+            addReplyArrayLen(c, n);
         for (uint32_t j = 0; j < n; j++) {
             size_t len;
             const char *name = indexName(idx, links[j], &len);
@@ -709,8 +712,10 @@ void vrandmemberCommand(qvClient *c) {
     qvIndex *idx;
     if (lookupIndex(c, &idx) != 0) return;
     if (!with_count) {
-        if (!idx) addReplyNull(c);
-        else addReplyElementName(c, idx, indexRandomId(idx, randomU64()));
+        if (!idx)
+            addReplyNull(c);
+        else
+            addReplyElementName(c, idx, indexRandomId(idx, randomU64()));
         return;
     }
     if (!idx || count == 0) {
@@ -721,7 +726,8 @@ void vrandmemberCommand(qvClient *c) {
     if (count < 0) {
         long long n = -count;
         addReplyArrayLen(c, n);
-        for (long long i = 0; i < n; i++) addReplyElementName(c, idx, indexRandomId(idx, randomU64()));
+        for (long long i = 0; i < n; i++)
+            addReplyElementName(c, idx, indexRandomId(idx, randomU64()));
         return;
     }
     /* Distinct elements: a partial Fisher-Yates shuffle over all ids gives a uniform sample. */
@@ -805,8 +811,10 @@ void vrangeCommand(qvClient *c) {
         while (a < b) {
             uint32_t mid = a + (b - a) / 2;
             int cmp = indexCompareNames(names[mid].name, names[mid].len, lo.s, lo.len);
-            if (cmp < 0 || (cmp == 0 && !lo.inclusive)) a = mid + 1;
-            else b = mid;
+            if (cmp < 0 || (cmp == 0 && !lo.inclusive))
+                a = mid + 1;
+            else
+                b = mid;
         }
         first = a;
     }
@@ -824,17 +832,16 @@ void vrangeCommand(qvClient *c) {
 
 /* ---- command table rows ---- */
 
-static const qvCommandArg vadd_args[] = {
-    {"key", ARG_KEY, NULL, 0, NULL},
-    {"reduce", ARG_INTEGER, "REDUCE", ARGF_OPTIONAL, NULL},
-    {"vector", ARG_STRING, NULL, 0, NULL},
-    {"element", ARG_STRING, NULL, 0, NULL},
-    {"cas", ARG_PURE_TOKEN, "CAS", ARGF_OPTIONAL, NULL},
-    {"quantization", ARG_STRING, NULL, ARGF_OPTIONAL, NULL},
-    {"ef", ARG_INTEGER, "EF", ARGF_OPTIONAL, NULL},
-    {"attributes", ARG_STRING, "SETATTR", ARGF_OPTIONAL, NULL},
-    {"numlinks", ARG_INTEGER, "M", ARGF_OPTIONAL, NULL},
-    {NULL, 0, NULL, 0, NULL}};
+static const qvCommandArg vadd_args[] = {{"key", ARG_KEY, NULL, 0, NULL},
+                                         {"reduce", ARG_INTEGER, "REDUCE", ARGF_OPTIONAL, NULL},
+                                         {"vector", ARG_STRING, NULL, 0, NULL},
+                                         {"element", ARG_STRING, NULL, 0, NULL},
+                                         {"cas", ARG_PURE_TOKEN, "CAS", ARGF_OPTIONAL, NULL},
+                                         {"quantization", ARG_STRING, NULL, ARGF_OPTIONAL, NULL},
+                                         {"ef", ARG_INTEGER, "EF", ARGF_OPTIONAL, NULL},
+                                         {"attributes", ARG_STRING, "SETATTR", ARGF_OPTIONAL, NULL},
+                                         {"numlinks", ARG_INTEGER, "M", ARGF_OPTIONAL, NULL},
+                                         {NULL, 0, NULL, 0, NULL}};
 static const qvCommandArg vsim_args[] = {
     {"key", ARG_KEY, NULL, 0, NULL},
     {"query", ARG_STRING, NULL, 0, NULL},
@@ -853,6 +860,7 @@ static const qvCommandArg key_elem_args[] = {{"key", ARG_KEY, NULL, 0, NULL},
                                              {NULL, 0, NULL, 0, NULL}};
 static const qvCommandArg key_args[] = {{"key", ARG_KEY, NULL, 0, NULL}, {NULL, 0, NULL, 0, NULL}};
 
+/* clang-format off */
 #define VKEY 1, 1, 1
 static qvCommand vset_commands[] = {
     {"vadd", vaddCommand, -5, CMD_WRITE | CMD_DENYOOM, ACL_WRITE, VKEY, "module", "Add one or more elements to a vector set, or update its vector if it already exists", "8.0.0", "O(log(N)) for each element added, where N is the number of elements in the vector set.", vadd_args},
@@ -869,6 +877,7 @@ static qvCommand vset_commands[] = {
     {"vismember", vismemberCommand, 3, CMD_READONLY, ACL_READ, VKEY, "module", "Check if an element exists in a vector set", "8.2.0", "O(1)", key_elem_args},
     {"vrange", vrangeCommand, -4, CMD_READONLY, ACL_READ, VKEY, "module", "Return elements in a lexicographical range", "8.4.0", "O(log(K)+M) where K is the number of elements in the start prefix, and M is the number of elements returned."},
     {NULL}};
+/* clang-format on */
 
 void vsetRegisterCommands(void) {
     commandRegisterTable(vset_commands);

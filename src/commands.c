@@ -23,14 +23,15 @@
 #include "util.h"
 
 /* ---- argument documentation (COMMAND DOCS); only what clients display ---- */
-#define ARGS_END {NULL, 0, NULL, 0, NULL}
+#define ARGS_END                                                                                   \
+    { NULL, 0, NULL, 0, NULL }
 static const qvCommandArg args_key[] = {{"key", ARG_KEY, NULL, 0, NULL}, ARGS_END};
 static const qvCommandArg args_keys[] = {{"key", ARG_KEY, NULL, ARGF_MULTIPLE, NULL}, ARGS_END};
 static const qvCommandArg args_ping[] = {{"message", ARG_STRING, NULL, ARGF_OPTIONAL, NULL},
                                          ARGS_END};
 static const qvCommandArg args_echo[] = {{"message", ARG_STRING, NULL, 0, NULL}, ARGS_END};
-static const qvCommandArg args_hello_auth[] = {{"username", ARG_STRING, NULL, 0, NULL},
-                                               {"password", ARG_STRING, NULL, 0, NULL}, ARGS_END};
+static const qvCommandArg args_hello_auth[] = {
+    {"username", ARG_STRING, NULL, 0, NULL}, {"password", ARG_STRING, NULL, 0, NULL}, ARGS_END};
 static const qvCommandArg args_hello_proto[] = {
     {"protover", ARG_INTEGER, NULL, 0, NULL},
     {"auth", ARG_BLOCK, "AUTH", ARGF_OPTIONAL, args_hello_auth},
@@ -39,7 +40,8 @@ static const qvCommandArg args_hello_proto[] = {
 static const qvCommandArg args_hello[] = {
     {"arguments", ARG_BLOCK, NULL, ARGF_OPTIONAL, args_hello_proto}, ARGS_END};
 static const qvCommandArg args_auth[] = {{"username", ARG_STRING, NULL, ARGF_OPTIONAL, NULL},
-                                         {"password", ARG_STRING, NULL, 0, NULL}, ARGS_END};
+                                         {"password", ARG_STRING, NULL, 0, NULL},
+                                         ARGS_END};
 static const qvCommandArg args_select[] = {{"index", ARG_INTEGER, NULL, 0, NULL}, ARGS_END};
 static const qvCommandArg args_pattern[] = {{"pattern", ARG_PATTERN, NULL, 0, NULL}, ARGS_END};
 static const qvCommandArg args_scan[] = {{"cursor", ARG_INTEGER, NULL, 0, NULL},
@@ -47,32 +49,35 @@ static const qvCommandArg args_scan[] = {{"cursor", ARG_INTEGER, NULL, 0, NULL},
                                          {"count", ARG_INTEGER, "COUNT", ARGF_OPTIONAL, NULL},
                                          {"type", ARG_STRING, "TYPE", ARGF_OPTIONAL, NULL},
                                          ARGS_END};
-static const qvCommandArg args_rename[] = {{"key", ARG_KEY, NULL, 0, NULL},
-                                           {"newkey", ARG_KEY, NULL, 0, NULL}, ARGS_END};
+static const qvCommandArg args_rename[] = {
+    {"key", ARG_KEY, NULL, 0, NULL}, {"newkey", ARG_KEY, NULL, 0, NULL}, ARGS_END};
 static const qvCommandArg args_flush_mode[] = {{"async", ARG_PURE_TOKEN, "ASYNC", 0, NULL},
-                                               {"sync", ARG_PURE_TOKEN, "SYNC", 0, NULL}, ARGS_END};
+                                               {"sync", ARG_PURE_TOKEN, "SYNC", 0, NULL},
+                                               ARGS_END};
 static const qvCommandArg args_flush[] = {
     {"flush-type", ARG_ONEOF, NULL, ARGF_OPTIONAL, args_flush_mode}, ARGS_END};
-static const qvCommandArg args_info[] = {{"section", ARG_STRING, NULL, ARGF_OPTIONAL | ARGF_MULTIPLE, NULL},
-                                         ARGS_END};
+static const qvCommandArg args_info[] = {
+    {"section", ARG_STRING, NULL, ARGF_OPTIONAL | ARGF_MULTIPLE, NULL}, ARGS_END};
 static const qvCommandArg args_name[] = {{"connection-name", ARG_STRING, NULL, 0, NULL}, ARGS_END};
-static const qvCommandArg args_setinfo_attr[] = {
-    {"libname", ARG_STRING, "LIB-NAME", 0, NULL}, {"libver", ARG_STRING, "LIB-VER", 0, NULL},
-    ARGS_END};
+static const qvCommandArg args_setinfo_attr[] = {{"libname", ARG_STRING, "LIB-NAME", 0, NULL},
+                                                 {"libver", ARG_STRING, "LIB-VER", 0, NULL},
+                                                 ARGS_END};
 static const qvCommandArg args_setinfo[] = {{"attr", ARG_ONEOF, NULL, 0, args_setinfo_attr},
                                             ARGS_END};
-static const qvCommandArg args_onoff_vals[] = {{"on", ARG_PURE_TOKEN, "ON", 0, NULL},
-                                               {"off", ARG_PURE_TOKEN, "OFF", 0, NULL}, ARGS_END};
+static const qvCommandArg args_onoff_vals[] = {
+    {"on", ARG_PURE_TOKEN, "ON", 0, NULL}, {"off", ARG_PURE_TOKEN, "OFF", 0, NULL}, ARGS_END};
 static const qvCommandArg args_onoff[] = {{"enabled", ARG_ONEOF, NULL, 0, args_onoff_vals},
                                           ARGS_END};
 static const qvCommandArg args_reply_vals[] = {{"on", ARG_PURE_TOKEN, "ON", 0, NULL},
                                                {"off", ARG_PURE_TOKEN, "OFF", 0, NULL},
-                                               {"skip", ARG_PURE_TOKEN, "SKIP", 0, NULL}, ARGS_END};
+                                               {"skip", ARG_PURE_TOKEN, "SKIP", 0, NULL},
+                                               ARGS_END};
 static const qvCommandArg args_reply[] = {{"action", ARG_ONEOF, NULL, 0, args_reply_vals},
                                           ARGS_END};
 static const qvCommandArg args_client_list[] = {
     {"client-type", ARG_STRING, "TYPE", ARGF_OPTIONAL, NULL},
-    {"client-id", ARG_INTEGER, "ID", ARGF_OPTIONAL | ARGF_MULTIPLE, NULL}, ARGS_END};
+    {"client-id", ARG_INTEGER, "ID", ARGF_OPTIONAL | ARGF_MULTIPLE, NULL},
+    ARGS_END};
 static const qvCommandArg args_client_kill[] = {
     {"ip:port", ARG_STRING, NULL, ARGF_OPTIONAL, NULL},
     {"client-id", ARG_INTEGER, "ID", ARGF_OPTIONAL, NULL},
@@ -80,28 +85,32 @@ static const qvCommandArg args_client_kill[] = {
     {"ip:port", ARG_STRING, "ADDR", ARGF_OPTIONAL, NULL},
     {"ip:port", ARG_STRING, "LADDR", ARGF_OPTIONAL, NULL},
     {"yes/no", ARG_STRING, "SKIPME", ARGF_OPTIONAL, NULL},
-    {"maxage", ARG_INTEGER, "MAXAGE", ARGF_OPTIONAL, NULL}, ARGS_END};
+    {"maxage", ARG_INTEGER, "MAXAGE", ARGF_OPTIONAL, NULL},
+    ARGS_END};
 static const qvCommandArg args_config_get[] = {{"parameter", ARG_STRING, NULL, ARGF_MULTIPLE, NULL},
                                                ARGS_END};
-static const qvCommandArg args_config_set_pair[] = {{"parameter", ARG_STRING, NULL, 0, NULL},
-                                                    {"value", ARG_STRING, NULL, 0, NULL}, ARGS_END};
+static const qvCommandArg args_config_set_pair[] = {
+    {"parameter", ARG_STRING, NULL, 0, NULL}, {"value", ARG_STRING, NULL, 0, NULL}, ARGS_END};
 static const qvCommandArg args_config_set[] = {
     {"data", ARG_BLOCK, NULL, ARGF_MULTIPLE, args_config_set_pair}, ARGS_END};
 static const qvCommandArg args_count_opt[] = {{"count", ARG_INTEGER, NULL, ARGF_OPTIONAL, NULL},
                                               ARGS_END};
 static const qvCommandArg args_shutdown_save_vals[] = {
-    {"nosave", ARG_PURE_TOKEN, "NOSAVE", 0, NULL}, {"save", ARG_PURE_TOKEN, "SAVE", 0, NULL},
+    {"nosave", ARG_PURE_TOKEN, "NOSAVE", 0, NULL},
+    {"save", ARG_PURE_TOKEN, "SAVE", 0, NULL},
     ARGS_END};
 static const qvCommandArg args_shutdown[] = {
     {"save-selector", ARG_ONEOF, NULL, ARGF_OPTIONAL, args_shutdown_save_vals},
     {"now", ARG_PURE_TOKEN, "NOW", ARGF_OPTIONAL, NULL},
     {"force", ARG_PURE_TOKEN, "FORCE", ARGF_OPTIONAL, NULL},
-    {"abort", ARG_PURE_TOKEN, "ABORT", ARGF_OPTIONAL, NULL}, ARGS_END};
+    {"abort", ARG_PURE_TOKEN, "ABORT", ARGF_OPTIONAL, NULL},
+    ARGS_END};
 static const qvCommandArg args_command_names[] = {
     {"command-name", ARG_STRING, NULL, ARGF_OPTIONAL | ARGF_MULTIPLE, NULL}, ARGS_END};
-static const qvCommandArg args_memory_usage[] = {{"key", ARG_KEY, NULL, 0, NULL},
-                                                 {"count", ARG_INTEGER, "SAMPLES", ARGF_OPTIONAL, NULL},
-                                                 ARGS_END};
+static const qvCommandArg args_memory_usage[] = {
+    {"key", ARG_KEY, NULL, 0, NULL},
+    {"count", ARG_INTEGER, "SAMPLES", ARGF_OPTIONAL, NULL},
+    ARGS_END};
 static const qvCommandArg args_channels[] = {{"channel", ARG_STRING, NULL, ARGF_MULTIPLE, NULL},
                                              ARGS_END};
 static const qvCommandArg args_channels_opt[] = {
@@ -110,19 +119,23 @@ static const qvCommandArg args_patterns[] = {{"pattern", ARG_PATTERN, NULL, ARGF
                                              ARGS_END};
 static const qvCommandArg args_patterns_opt[] = {
     {"pattern", ARG_PATTERN, NULL, ARGF_OPTIONAL | ARGF_MULTIPLE, NULL}, ARGS_END};
-static const qvCommandArg args_publish[] = {{"channel", ARG_STRING, NULL, 0, NULL},
-                                            {"message", ARG_STRING, NULL, 0, NULL}, ARGS_END};
+static const qvCommandArg args_publish[] = {
+    {"channel", ARG_STRING, NULL, 0, NULL}, {"message", ARG_STRING, NULL, 0, NULL}, ARGS_END};
 static const qvCommandArg args_pattern_opt[] = {{"pattern", ARG_PATTERN, NULL, ARGF_OPTIONAL, NULL},
                                                 ARGS_END};
-static const qvCommandArg args_debug[] = {{"subcommand", ARG_STRING, NULL, 0, NULL},
-                                          {"arg", ARG_STRING, NULL, ARGF_OPTIONAL | ARGF_MULTIPLE, NULL},
-                                          ARGS_END};
+static const qvCommandArg args_debug[] = {
+    {"subcommand", ARG_STRING, NULL, 0, NULL},
+    {"arg", ARG_STRING, NULL, ARGF_OPTIONAL | ARGF_MULTIPLE, NULL},
+    ARGS_END};
 
 /* Shorthands keep the rows on one or two lines each. */
 #define CONN_FLAGS (CMD_NOSCRIPT | CMD_LOADING | CMD_STALE)
-#define CMD_END {NULL}
+#define CMD_END                                                                                    \
+    { NULL }
 #define NOKEYS 0, 0, 0
 
+/* clang-format off */
+/* One row per command: the table reads as a table. */
 static qvCommand client_subcommands[] = {
     {"id", clientIdCommand, 2, CONN_FLAGS, ACL_CONNECTION, NOKEYS, "connection", "Returns the unique client ID of the connection.", "5.0.0", "O(1)"},
     {"setname", clientSetnameCommand, 3, CONN_FLAGS, ACL_CONNECTION, NOKEYS, "connection", "Sets the connection name.", "2.6.9", "O(1)", args_name},
@@ -217,6 +230,7 @@ static qvCommand core_commands[] = {
     {"publish", publishCommand, 3, CMD_PUBSUB | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_SENTINEL, ACL_PUBSUB | ACL_FAST, NOKEYS, "pubsub", "Posts a message to a channel.", "2.0.0", "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).", args_publish},
     {"pubsub", NULL, -2, 0, ACL_SLOW, NOKEYS, "pubsub", "A container for Pub/Sub commands.", "2.8.0", "Depends on subcommand.", NULL, pubsub_subcommands},
     CMD_END};
+/* clang-format on */
 
 /* ---- registry ---- */
 
@@ -257,7 +271,8 @@ static qvCommand *findSubcommand(qvCommand *cmd, const char *name, size_t len) {
     return NULL;
 }
 
-qvCommand *lookupCommand(const char *const *argv, const size_t *argvlen, int argc, int *unknown_sub) {
+qvCommand *lookupCommand(const char *const *argv, const size_t *argvlen, int argc,
+                         int *unknown_sub) {
     char name[64];
     *unknown_sub = 0;
     if (argvlen[0] >= sizeof(name)) return NULL;
@@ -314,21 +329,37 @@ static const struct {
     uint64_t flag;
     const char *name;
 } flag_names[] = {
-    {CMD_WRITE, "write"},         {CMD_READONLY, "readonly"},   {CMD_DENYOOM, "denyoom"},
-    {CMD_ADMIN, "admin"},         {CMD_PUBSUB, "pubsub"},       {CMD_NOSCRIPT, "noscript"},
-    {CMD_LOADING, "loading"},     {CMD_STALE, "stale"},         {CMD_SKIP_MONITOR, "skip_monitor"},
-    {CMD_SKIP_SLOWLOG, "skip_slowlog"}, {CMD_FAST, "fast"},     {CMD_NO_AUTH, "no_auth"},
-    {CMD_SENTINEL, "sentinel"},   {CMD_NO_MULTI, "no_multi"},   {CMD_ALLOW_BUSY, "allow_busy"},
+    {CMD_WRITE, "write"},
+    {CMD_READONLY, "readonly"},
+    {CMD_DENYOOM, "denyoom"},
+    {CMD_ADMIN, "admin"},
+    {CMD_PUBSUB, "pubsub"},
+    {CMD_NOSCRIPT, "noscript"},
+    {CMD_LOADING, "loading"},
+    {CMD_STALE, "stale"},
+    {CMD_SKIP_MONITOR, "skip_monitor"},
+    {CMD_SKIP_SLOWLOG, "skip_slowlog"},
+    {CMD_FAST, "fast"},
+    {CMD_NO_AUTH, "no_auth"},
+    {CMD_SENTINEL, "sentinel"},
+    {CMD_NO_MULTI, "no_multi"},
+    {CMD_ALLOW_BUSY, "allow_busy"},
 };
 
 static const struct {
     uint64_t flag;
     const char *name;
 } acl_names[] = {
-    {ACL_KEYSPACE, "@keyspace"}, {ACL_READ, "@read"},     {ACL_WRITE, "@write"},
-    {ACL_ADMIN, "@admin"},       {ACL_FAST, "@fast"},     {ACL_SLOW, "@slow"},
-    {ACL_DANGEROUS, "@dangerous"}, {ACL_CONNECTION, "@connection"},
-    {ACL_TRANSACTION, "@transaction"}, {ACL_PUBSUB, "@pubsub"},
+    {ACL_KEYSPACE, "@keyspace"},
+    {ACL_READ, "@read"},
+    {ACL_WRITE, "@write"},
+    {ACL_ADMIN, "@admin"},
+    {ACL_FAST, "@fast"},
+    {ACL_SLOW, "@slow"},
+    {ACL_DANGEROUS, "@dangerous"},
+    {ACL_CONNECTION, "@connection"},
+    {ACL_TRANSACTION, "@transaction"},
+    {ACL_PUBSUB, "@pubsub"},
 };
 
 /* Redis derives some categories from the flags; so do we, so rows stay short. */
@@ -423,8 +454,8 @@ static void addReplyArgDocs(qvClient *c, const qvCommandArg *args) {
     for (const qvCommandArg *a = args; a && a->name; a++) n++;
     addReplyArrayLen(c, n);
     for (const qvCommandArg *a = args; a && a->name; a++) {
-        int fields = 2 + (a->token != NULL) + (a->flags != 0) + (a->subargs != NULL) +
-                     (a->type == ARG_KEY);
+        int fields =
+            2 + (a->token != NULL) + (a->flags != 0) + (a->subargs != NULL) + (a->type == ARG_KEY);
         addReplyMapLen(c, fields);
         addReplyBulkCString(c, "name");
         addReplyBulkCString(c, a->name);
@@ -504,8 +535,10 @@ void commandInfoCommand(qvClient *c) {
     }
     for (int i = 2; i < c->argc; i++) {
         qvCommand *cmd = lookupCommandByName(c->argv[i]);
-        if (cmd) addReplyCommandInfo(c, cmd);
-        else addReplyNullArray(c);
+        if (cmd)
+            addReplyCommandInfo(c, cmd);
+        else
+            addReplyNullArray(c);
     }
 }
 
@@ -551,9 +584,12 @@ void commandListCommand(qvClient *c) {
     const char *acl = NULL, *pattern = NULL;
     int module_filter = 0;
     if (c->argc == 5 && !strcasecmp(c->argv[2], "filterby")) {
-        if (!strcasecmp(c->argv[3], "module")) module_filter = 1;
-        else if (!strcasecmp(c->argv[3], "aclcat")) acl = c->argv[4];
-        else if (!strcasecmp(c->argv[3], "pattern")) pattern = c->argv[4];
+        if (!strcasecmp(c->argv[3], "module"))
+            module_filter = 1;
+        else if (!strcasecmp(c->argv[3], "aclcat"))
+            acl = c->argv[4];
+        else if (!strcasecmp(c->argv[3], "pattern"))
+            pattern = c->argv[4];
         else {
             addReplyErrorSyntax(c);
             return;

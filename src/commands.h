@@ -31,44 +31,51 @@
 
 struct qvClient;
 
-#define CMD_WRITE (1ULL << 0)
-#define CMD_READONLY (1ULL << 1)
-#define CMD_DENYOOM (1ULL << 2)
-#define CMD_ADMIN (1ULL << 3)
-#define CMD_PUBSUB (1ULL << 4)
-#define CMD_NOSCRIPT (1ULL << 5)
-#define CMD_LOADING (1ULL << 6)
-#define CMD_STALE (1ULL << 7)
-#define CMD_FAST (1ULL << 8)
-#define CMD_NO_AUTH (1ULL << 9)
-#define CMD_NO_MULTI (1ULL << 10)
-#define CMD_ALLOW_BUSY (1ULL << 11)
-#define CMD_MAY_THREAD (1ULL << 12)
+#define CMD_WRITE        (1ULL << 0)
+#define CMD_READONLY     (1ULL << 1)
+#define CMD_DENYOOM      (1ULL << 2)
+#define CMD_ADMIN        (1ULL << 3)
+#define CMD_PUBSUB       (1ULL << 4)
+#define CMD_NOSCRIPT     (1ULL << 5)
+#define CMD_LOADING      (1ULL << 6)
+#define CMD_STALE        (1ULL << 7)
+#define CMD_FAST         (1ULL << 8)
+#define CMD_NO_AUTH      (1ULL << 9)
+#define CMD_NO_MULTI     (1ULL << 10)
+#define CMD_ALLOW_BUSY   (1ULL << 11)
+#define CMD_MAY_THREAD   (1ULL << 12)
 #define CMD_SKIP_SLOWLOG (1ULL << 13)
 #define CMD_SKIP_MONITOR (1ULL << 14)
 #define CMD_NO_PROPAGATE (1ULL << 15)
-#define CMD_SENTINEL (1ULL << 16)
+#define CMD_SENTINEL     (1ULL << 16)
 
 /* ACL categories (names as Redis prints them, "@keyspace" etc.). */
-#define ACL_KEYSPACE (1ULL << 0)
-#define ACL_READ (1ULL << 1)
-#define ACL_WRITE (1ULL << 2)
-#define ACL_ADMIN (1ULL << 3)
-#define ACL_FAST (1ULL << 4)
-#define ACL_SLOW (1ULL << 5)
-#define ACL_DANGEROUS (1ULL << 6)
-#define ACL_CONNECTION (1ULL << 7)
+#define ACL_KEYSPACE    (1ULL << 0)
+#define ACL_READ        (1ULL << 1)
+#define ACL_WRITE       (1ULL << 2)
+#define ACL_ADMIN       (1ULL << 3)
+#define ACL_FAST        (1ULL << 4)
+#define ACL_SLOW        (1ULL << 5)
+#define ACL_DANGEROUS   (1ULL << 6)
+#define ACL_CONNECTION  (1ULL << 7)
 #define ACL_TRANSACTION (1ULL << 8)
-#define ACL_PUBSUB (1ULL << 9)
+#define ACL_PUBSUB      (1ULL << 9)
 
 /* Argument documentation for COMMAND DOCS (a small tree, as in Redis's commands.json). */
 typedef enum {
-    ARG_STRING, ARG_INTEGER, ARG_DOUBLE, ARG_KEY, ARG_PATTERN, ARG_UNIX_TIME, ARG_PURE_TOKEN,
-    ARG_ONEOF, ARG_BLOCK
+    ARG_STRING,
+    ARG_INTEGER,
+    ARG_DOUBLE,
+    ARG_KEY,
+    ARG_PATTERN,
+    ARG_UNIX_TIME,
+    ARG_PURE_TOKEN,
+    ARG_ONEOF,
+    ARG_BLOCK
 } qvArgType;
 
-#define ARGF_OPTIONAL (1 << 0)
-#define ARGF_MULTIPLE (1 << 1)
+#define ARGF_OPTIONAL       (1 << 0)
+#define ARGF_MULTIPLE       (1 << 1)
 #define ARGF_MULTIPLE_TOKEN (1 << 2)
 
 typedef struct qvCommandArg {
@@ -82,29 +89,30 @@ typedef struct qvCommandArg {
 typedef void qvCommandProc(struct qvClient *c);
 
 typedef struct qvCommand {
-    const char *name;     /* lower case; subcommands use their own name ("setname") */
-    qvCommandProc *proc;  /* NULL for a container (CLIENT, CONFIG, ...) */
-    int arity;            /* N = exactly N args (name included), -N = at least N */
-    uint64_t flags;       /* CMD_* */
-    uint64_t acl;         /* ACL_* */
+    const char *name;                  /* lower case; subcommands use their own name ("setname") */
+    qvCommandProc *proc;               /* NULL for a container (CLIENT, CONFIG, ...) */
+    int arity;                         /* N = exactly N args (name included), -N = at least N */
+    uint64_t flags;                    /* CMD_* */
+    uint64_t acl;                      /* ACL_* */
     int first_key, last_key, key_step; /* 0,0,0 = no keys; last_key -1 = up to the end */
-    const char *group;    /* COMMAND DOCS group: "generic", "server", "connection", ... */
+    const char *group; /* COMMAND DOCS group: "generic", "server", "connection", ... */
     const char *summary;
-    const char *since;    /* version string as Redis prints it ("1.0.0") */
+    const char *since; /* version string as Redis prints it ("1.0.0") */
     const char *complexity;
-    const qvCommandArg *args;         /* NULL or terminated by {NULL} */
+    const qvCommandArg *args;      /* NULL or terminated by {NULL} */
     struct qvCommand *subcommands; /* NULL or terminated by {NULL} */
     /* Filled at start-up: */
     struct qvCommand *parent; /* container command for subcommands */
-    char fullname[64];              /* "client|setname" */
+    char fullname[64];        /* "client|setname" */
     /* Statistics (INFO commandstats). */
     long long calls, usec, rejected_calls, failed_calls;
 } qvCommand;
 
-void commandTableInit(void);   /* builds the lookup dict and fullnames */
+void commandTableInit(void); /* builds the lookup dict and fullnames */
 /* Looks up argv[0] (and argv[1] for containers). Returns NULL if unknown. For a known container
  * with an unknown subcommand, returns the container with *unknown_sub set. */
-qvCommand *lookupCommand(const char *const *argv, const size_t *argvlen, int argc, int *unknown_sub);
+qvCommand *lookupCommand(const char *const *argv, const size_t *argvlen, int argc,
+                         int *unknown_sub);
 qvCommand *lookupCommandByName(const char *fullname); /* "client|kill" */
 /* Walks every command and subcommand. */
 void commandForEach(void (*fn)(qvCommand *cmd, void *priv), void *priv);

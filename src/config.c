@@ -654,7 +654,8 @@ static int applySave(int loading, char *err) {
     if (calls++ >= 2 && server.saveparamslen > 0) {
         saveParam *all = zmalloc(sizeof(saveParam) * (size_t)(accum_len + server.saveparamslen));
         if (accum_len) memcpy(all, accum, sizeof(saveParam) * (size_t)accum_len);
-        memcpy(all + accum_len, server.saveparams, sizeof(saveParam) * (size_t)server.saveparamslen);
+        memcpy(all + accum_len, server.saveparams,
+               sizeof(saveParam) * (size_t)server.saveparamslen);
         zfree(server.saveparams);
         server.saveparams = all;
         server.saveparamslen += accum_len;
@@ -789,8 +790,8 @@ static configRow config_table[] = {
     INT_CONFIG("io-threads", NULL, CONFIG_IMMUTABLE, server.io_threads, "0", 0, 128, NULL),
     BOOL_CONFIG("vset-force-single-threaded-execution", NULL, CONFIG_MUTABLE,
                 server.vset_force_single_thread, "no", NULL),
-    INT_CONFIG("search-thread-min-us", NULL, CONFIG_MUTABLE, server.search_thread_min_us, "100",
-               0, LLONG_MAX, NULL),
+    INT_CONFIG("search-thread-min-us", NULL, CONFIG_MUTABLE, server.search_thread_min_us, "100", 0,
+               LLONG_MAX, NULL),
 
     /* Security. */
     STRING_CONFIG("requirepass", NULL, CONFIG_MUTABLE | CONFIG_SENSITIVE | CONFIG_EMPTY_IS_NULL,
@@ -811,8 +812,13 @@ static configRow config_table[] = {
     /* Persistence: snapshots. */
     SPECIAL_CONFIG("save", NULL, CONFIG_MULTI_ARG, &saveSpecial, "3600 1 300 100 60 10000",
                    applySave),
-    {.name = "dbfilename", .type = CT_STRING, .flags = CONFIG_MUTABLE, .field = &server.dbfilename,
-     .storage = STORAGE_OF(server.dbfilename), .defval = "dump.qvs", .check = checkDbfilename},
+    {.name = "dbfilename",
+     .type = CT_STRING,
+     .flags = CONFIG_MUTABLE,
+     .field = &server.dbfilename,
+     .storage = STORAGE_OF(server.dbfilename),
+     .defval = "dump.qvs",
+     .check = checkDbfilename},
     BOOL_CONFIG("rdbchecksum", NULL, CONFIG_IMMUTABLE, server.rdb_checksum, "yes", NULL),
     BOOL_CONFIG("rdb-save-incremental-fsync", NULL, CONFIG_MUTABLE,
                 server.rdb_save_incremental_fsync, "yes", NULL),
@@ -825,20 +831,27 @@ static configRow config_table[] = {
 
     /* Persistence: the append-only file. */
     BOOL_CONFIG("appendonly", NULL, CONFIG_MUTABLE, server.aof_enabled, "no", applyAppendonly),
-    ENUM_CONFIG("appendfsync", NULL, CONFIG_MUTABLE, server.aof_fsync, appendfsync_enum,
-                "everysec", NULL),
-    {.name = "appenddirname", .type = CT_STRING, .flags = CONFIG_IMMUTABLE,
-     .field = &server.aof_dirname, .storage = STORAGE_OF(server.aof_dirname),
-     .defval = "appendonlydir", .check = checkAppenddirname},
-    {.name = "appendfilename", .type = CT_STRING, .flags = CONFIG_IMMUTABLE,
-     .field = &server.aof_filename, .storage = STORAGE_OF(server.aof_filename),
-     .defval = "appendonly.aof", .check = checkAppendfilename},
+    ENUM_CONFIG("appendfsync", NULL, CONFIG_MUTABLE, server.aof_fsync, appendfsync_enum, "everysec",
+                NULL),
+    {.name = "appenddirname",
+     .type = CT_STRING,
+     .flags = CONFIG_IMMUTABLE,
+     .field = &server.aof_dirname,
+     .storage = STORAGE_OF(server.aof_dirname),
+     .defval = "appendonlydir",
+     .check = checkAppenddirname},
+    {.name = "appendfilename",
+     .type = CT_STRING,
+     .flags = CONFIG_IMMUTABLE,
+     .field = &server.aof_filename,
+     .storage = STORAGE_OF(server.aof_filename),
+     .defval = "appendonly.aof",
+     .check = checkAppendfilename},
     INT_CONFIG("auto-aof-rewrite-percentage", NULL, CONFIG_MUTABLE, server.aof_rewrite_perc, "100",
                0, INT_MAX, NULL),
     MEMORY_CONFIG("auto-aof-rewrite-min-size", NULL, CONFIG_MUTABLE, server.aof_rewrite_min_size,
                   "64mb", 0, LLONG_MAX, NULL),
-    BOOL_CONFIG("aof-load-truncated", NULL, CONFIG_MUTABLE, server.aof_load_truncated, "yes",
-                NULL),
+    BOOL_CONFIG("aof-load-truncated", NULL, CONFIG_MUTABLE, server.aof_load_truncated, "yes", NULL),
     BOOL_CONFIG("no-appendfsync-on-rewrite", NULL, CONFIG_MUTABLE, server.aof_no_fsync_on_rewrite,
                 "no", NULL),
     BOOL_CONFIG("aof-rewrite-incremental-fsync", NULL, CONFIG_MUTABLE,

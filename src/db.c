@@ -26,8 +26,10 @@ void *dbLookupNoStats(const char *key, size_t len) {
 
 void *dbLookup(const char *key, size_t len) {
     void *v = dbLookupNoStats(key, len);
-    if (v) server.stat_keyspace_hits++;
-    else server.stat_keyspace_misses++;
+    if (v)
+        server.stat_keyspace_hits++;
+    else
+        server.stat_keyspace_misses++;
     return v;
 }
 
@@ -210,8 +212,10 @@ static void renameGeneric(qvClient *c, int nx) {
         return;
     }
     if (slen == dlen && memcmp(src, dst, slen) == 0) {
-        if (nx) addReplyLongLong(c, 0);
-        else addReplyOk(c);
+        if (nx)
+            addReplyLongLong(c, 0);
+        else
+            addReplyOk(c);
         return;
     }
     if (dbLookupNoStats(dst, dlen)) {
@@ -225,8 +229,10 @@ static void renameGeneric(qvClient *c, int nx) {
     dbAdd(dst, dlen, v);
     keyModified(src, slen);
     keyModified(dst, dlen);
-    if (nx) addReplyLongLong(c, 1);
-    else addReplyOk(c);
+    if (nx)
+        addReplyLongLong(c, 1);
+    else
+        addReplyOk(c);
 }
 
 void renameCommand(qvClient *c) {
@@ -242,8 +248,8 @@ void dbsizeCommand(qvClient *c) {
 }
 
 static void flushGeneric(qvClient *c) {
-    if (c->argc > 2 || (c->argc == 2 && strcasecmp(c->argv[1], "sync") &&
-                        strcasecmp(c->argv[1], "async"))) {
+    if (c->argc > 2 ||
+        (c->argc == 2 && strcasecmp(c->argv[1], "sync") && strcasecmp(c->argv[1], "async"))) {
         addReplyErrorSyntax(c);
         return;
     }

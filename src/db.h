@@ -11,8 +11,8 @@
 #include "server.h"
 
 typedef struct qvKeyType {
-    const char *name;                    /* TYPE reply: "vectorset" */
-    void (*free)(void *value);           /* releases the value (may defer the work) */
+    const char *name;                         /* TYPE reply: "vectorset" */
+    void (*free)(void *value);                /* releases the value (may defer the work) */
     size_t (*memoryUsage)(const void *value); /* MEMORY USAGE estimate, bytes */
 } qvKeyType;
 
@@ -26,13 +26,13 @@ typedef struct qvDb {
 } qvDb;
 
 void dbInit(void);
-void *dbLookup(const char *key, size_t len);          /* NULL if missing; counts hits/misses */
+void *dbLookup(const char *key, size_t len); /* NULL if missing; counts hits/misses */
 void *dbLookupNoStats(const char *key, size_t len);
-int dbAdd(const char *key, size_t len, void *value);  /* C_ERR if it exists */
-int dbDelete(const char *key, size_t len);            /* frees the value; C_ERR if missing */
-void *dbUnlinkValue(const char *key, size_t len);     /* removes without freeing; NULL if missing */
+int dbAdd(const char *key, size_t len, void *value); /* C_ERR if it exists */
+int dbDelete(const char *key, size_t len);           /* frees the value; C_ERR if missing */
+void *dbUnlinkValue(const char *key, size_t len);    /* removes without freeing; NULL if missing */
 size_t dbSize(void);
-long long dbEmpty(void);                               /* FLUSHALL; returns keys removed */
+long long dbEmpty(void); /* FLUSHALL; returns keys removed */
 const char *dbValueTypeName(const void *value);
 /* Called by every command that changes a key: WATCH and the dirty counter. */
 void keyModified(const char *key, size_t len);

@@ -53,8 +53,8 @@ static void digestField(digestBuf *b, const void *src, size_t n) {
 }
 
 static void digestHash(const digestBuf *b, uint64_t out[DIGEST_LANES]) {
-    static const uint8_t keys[DIGEST_LANES][16] = {
-        "quiver-digest-01", "quiver-digest-02", "quiver-digest-03"};
+    static const uint8_t keys[DIGEST_LANES][16] = {"quiver-digest-01", "quiver-digest-02",
+                                                   "quiver-digest-03"};
     for (int i = 0; i < DIGEST_LANES; i++) out[i] = dictSipHash(b->p, b->len, keys[i], 1, 2);
 }
 
@@ -85,8 +85,9 @@ static void digestIndex(const char *key, size_t klen, const qvIndex *idx,
         for (int l = 0; l < DIGEST_LANES; l++) sum[l] += h[l];
     }
     zfree(ids);
-    uint32_t settings[] = {cfg->algo, cfg->metric,          cfg->quant,         cfg->dim,
-                           cfg->input_dim, cfg->M, cfg->ef_construction, cfg->ef_runtime, count};
+    uint32_t settings[] = {cfg->algo,      cfg->metric, cfg->quant,           cfg->dim,
+                           cfg->input_dim, cfg->M,      cfg->ef_construction, cfg->ef_runtime,
+                           count};
     b.len = 0;
     digestField(&b, key, klen);
     digestField(&b, settings, sizeof(settings));
@@ -226,7 +227,8 @@ void debugCommand(qvClient *c) {
         serverLog(LL_WARNING, "DEBUG LOG: %s", c->argv[2]);
         addReplyOk(c);
     } else {
-        addReplyErrorFormat(c, "unknown subcommand or wrong number of arguments for '%.128s'. Try DEBUG HELP.",
-                            c->argv[1]);
+        addReplyErrorFormat(
+            c, "unknown subcommand or wrong number of arguments for '%.128s'. Try DEBUG HELP.",
+            c->argv[1]);
     }
 }

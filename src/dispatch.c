@@ -133,8 +133,10 @@ void call(qvClient *c, qvCommand *cmd) {
     cmd->proc(c);
     long long duration = ustime() - start;
     /* A write that changed the dataset is logged as received, in execution order. */
-    if ((cmd->flags & CMD_WRITE) && server.dirty != dirty_before) aofPropagate(c);
-    else if (cmd->proc == execCommand) aofPropagateExecEnd();
+    if ((cmd->flags & CMD_WRITE) && server.dirty != dirty_before)
+        aofPropagate(c);
+    else if (cmd->proc == execCommand)
+        aofPropagateExecEnd();
     if (skip_this) c->flags &= ~CLIENT_REPLY_SKIP;
     server.current_client = prev;
 
@@ -143,5 +145,6 @@ void call(qvClient *c, qvCommand *cmd) {
     metricsObserveCommand(cmd, duration);
     if (server.stat_total_error_replies > errors_before) cmd->failed_calls++;
     server.stat_numcommands++;
-    if (!(cmd->flags & CMD_SKIP_SLOWLOG)) slowlogPushEntryIfNeeded(c, c->argc, c->argv, c->argvlen, duration);
+    if (!(cmd->flags & CMD_SKIP_SLOWLOG))
+        slowlogPushEntryIfNeeded(c, c->argc, c->argv, c->argvlen, duration);
 }

@@ -32,12 +32,12 @@ typedef int32_t (*distI8Fn)(const int8_t *a, const int8_t *b, uint32_t dim);
 typedef uint64_t (*distBinFn)(const uint64_t *a, const uint64_t *b, uint32_t words);
 
 typedef struct distKernels {
-    const char *name;   /* "scalar", "avx2", "avx512" */
-    distF32Fn dotF32;   /* sum a[i]*b[i] */
-    distF32Fn l2F32;    /* sum (a[i]-b[i])^2 */
-    distI8Fn dotI8;     /* sum a[i]*b[i] as int32 (exact for dim <= 65536) */
-    distI8Fn l2I8;      /* sum (a[i]-b[i])^2 as int32 (exact: 255^2*65536 < 2^32, held as unsigned) */
-    distBinFn hamming;  /* popcount(a xor b) over `words` 64-bit words */
+    const char *name; /* "scalar", "avx2", "avx512" */
+    distF32Fn dotF32; /* sum a[i]*b[i] */
+    distF32Fn l2F32;  /* sum (a[i]-b[i])^2 */
+    distI8Fn dotI8;   /* sum a[i]*b[i] as int32 (exact for dim <= 65536) */
+    distI8Fn l2I8;    /* sum (a[i]-b[i])^2 as int32 (exact: 255^2*65536 < 2^32, held as unsigned) */
+    distBinFn hamming; /* popcount(a xor b) over `words` 64-bit words */
 } distKernels;
 
 typedef enum { DIST_IMPL_AUTO = 0, DIST_IMPL_SCALAR, DIST_IMPL_AVX2, DIST_IMPL_AVX512 } distImpl;
@@ -61,8 +61,7 @@ int qvSpaceInit(qvSpace *s, qvMetric metric, qvQuant quant, uint32_t dim);
 
 /* Same, but with a given kernel table (from distGetImpl) instead of distActive(): lets tests run
  * one space through every implementation. Also returns -1 if k is NULL. */
-int qvSpaceInitWith(qvSpace *s, qvMetric metric, qvQuant quant, uint32_t dim,
-                    const distKernels *k);
+int qvSpaceInitWith(qvSpace *s, qvMetric metric, qvQuant quant, uint32_t dim, const distKernels *k);
 
 /* Encodes dim floats into a blob of s->blob_bytes bytes. For COSINE the vector is normalised first
  * and its original L2 norm is returned in *norm_out (1.0 for other metrics' callers who don't care;

@@ -19,18 +19,18 @@
 #include "zmalloc.h"
 
 struct qvIndex {
-    qvValueHeader hdr;      /* key type: vectorset */
+    qvValueHeader hdr; /* key type: vectorset */
     qvIndexConfig cfg;
-    uint64_t uid;           /* VINFO vset-uid: per process, not persisted (as Redis) */
-    uint64_t max_node_uid;  /* VINFO hnsw-max-node-uid: bumped by every insert and update */
+    uint64_t uid;          /* VINFO vset-uid: per process, not persisted (as Redis) */
+    uint64_t max_node_uid; /* VINFO hnsw-max-node-uid: bumped by every insert and update */
     qvSpace space;
-    float *proj;            /* REDUCE matrix, input_dim x dim, or NULL */
-    hnswIndex *hnsw;        /* exactly one of hnsw / flat */
+    float *proj;     /* REDUCE matrix, input_dim x dim, or NULL */
+    hnswIndex *hnsw; /* exactly one of hnsw / flat */
     flatIndex *flat;
-    dict *names;            /* element name -> id */
-    dictEntry **id_entry;   /* id -> its entry in names (the name bytes live there) */
-    float *id_norm;         /* id -> L2 norm of the vector as sent (COSINE normalises) */
-    qvAttrs **id_attrs;     /* id -> attributes or NULL */
+    dict *names;          /* element name -> id */
+    dictEntry **id_entry; /* id -> its entry in names (the name bytes live there) */
+    float *id_norm;       /* id -> L2 norm of the vector as sent (COSINE normalises) */
+    qvAttrs **id_attrs;   /* id -> attributes or NULL */
     uint32_t id_cap;
     uint32_t attrs_count;
     qvIndexStats stats;
@@ -47,14 +47,14 @@ struct qvIndex {
     int ntext_fields;
     struct qvCompaction *compact; /* IDX.COMPACT in progress, or NULL */
     /* Sharing with the worker pool (index.h, "SHARING WITH WORKERS"). */
-    int refs;                /* the keyspace's, each job's; the last release frees */
-    uint32_t live;           /* elements (atomic copy of the names' count: workers read it) */
-    uint32_t jobs;           /* jobs in flight: indexJobBegin .. indexJobEnd */
-    uint64_t job_seq;        /* sequence number of the last job begun */
-    qvIndexJob *jobs_head, *jobs_tail; /* in flight, oldest first */
+    int refs;         /* the keyspace's, each job's; the last release frees */
+    uint32_t live;    /* elements (atomic copy of the names' count: workers read it) */
+    uint32_t jobs;    /* jobs in flight: indexJobBegin .. indexJobEnd */
+    uint64_t job_seq; /* sequence number of the last job begun */
+    qvIndexJob *jobs_head, *jobs_tail;           /* in flight, oldest first */
     struct retired *retired_head, *retired_tail; /* freed once the jobs older than them end */
     uint32_t pending_inserts; /* nodes inserted by a running VADD batch, not published yet */
-    uint32_t *dead;          /* engine ids of removed elements, deleted once no job runs */
+    uint32_t *dead;           /* engine ids of removed elements, deleted once no job runs */
     uint32_t ndead, dead_cap;
     long long dead_since;    /* mstime() when the oldest of them was removed */
     struct quietTask *quiet; /* indexWhenQuiet callbacks waiting for no job to run */
@@ -69,7 +69,7 @@ typedef struct quietTask {
 
 /* Workers read the per-id tables while the loop thread writes them: pointers and slots that a
  * worker may read are published with release stores and read with acquire loads. */
-#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define LOAD(p)     __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
 /* Memory a running job may still read: freed when every job begun before it was retired ends. */
@@ -91,8 +91,10 @@ static void retire(qvIndex *idx, void *p, void (*fn)(void *)) {
     r->fn = fn;
     r->seq = idx->job_seq;
     r->next = NULL;
-    if (idx->retired_tail) idx->retired_tail->next = r;
-    else idx->retired_head = r;
+    if (idx->retired_tail)
+        idx->retired_tail->next = r;
+    else
+        idx->retired_head = r;
     idx->retired_tail = r;
 }
 
@@ -202,8 +204,10 @@ void indexRelease(qvIndex *idx) {
     if (!idx || --idx->refs > 0) return;
     if (idx->compact) compactOrphan(idx->compact);
     runQuietTasks(idx); /* here, on the loop thread: the free may go to a worker */
-    if (indexIdBound(idx) > INDEX_FREE_INLINE_MAX) blockedFreeInBackground(indexFree, idx);
-    else indexFree(idx);
+    if (indexIdBound(idx) > INDEX_FREE_INLINE_MAX)
+        blockedFreeInBackground(indexFree, idx);
+    else
+        indexFree(idx);
 }
 
 /* ---- jobs and deferred work (see index.h) ---- */
@@ -217,17 +221,23 @@ void indexJobBegin(qvIndex *idx, qvIndexJob *j) {
     j->seq = ++idx->job_seq;
     j->next = NULL;
     j->prev = idx->jobs_tail;
-    if (idx->jobs_tail) idx->jobs_tail->next = j;
-    else idx->jobs_head = j;
+    if (idx->jobs_tail)
+        idx->jobs_tail->next = j;
+    else
+        idx->jobs_head = j;
     idx->jobs_tail = j;
 }
 
 uint32_t indexJobEnd(qvIndexJob *j) {
     qvIndex *idx = j->idx;
-    if (j->prev) j->prev->next = j->next;
-    else idx->jobs_head = j->next;
-    if (j->next) j->next->prev = j->prev;
-    else idx->jobs_tail = j->prev;
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        idx->jobs_head = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    else
+        idx->jobs_tail = j->prev;
     j->prev = j->next = NULL;
     j->idx = NULL;
     idx->jobs--;
@@ -248,7 +258,7 @@ void **indexHeldJobs(qvIndex *idx) {
 /* When deferred deletions are worth a quiet moment: enough of them (each leaves a node that
  * searches must step over and memory not given back), or one waiting long enough. */
 #define DEAD_DUE_COUNT 1024
-#define DEAD_DUE_MS 50
+#define DEAD_DUE_MS    50
 
 int indexNeedsQuiet(const qvIndex *idx) {
     return idx->quiet || idx->ndead >= DEAD_DUE_COUNT ||
@@ -360,8 +370,10 @@ const void *indexVector(const qvIndex *idx, uint32_t id) {
 size_t indexMemoryUsage(const qvIndex *idx, size_t *vectors, size_t *graph, size_t *attrs,
                         size_t *names) {
     size_t v = 0, g = 0, a = 0, n;
-    if (idx->hnsw) hnswMemoryUsage(idx->hnsw, &v, &g);
-    else flatMemoryUsage(idx->flat, &v, &g);
+    if (idx->hnsw)
+        hnswMemoryUsage(idx->hnsw, &v, &g);
+    else
+        flatMemoryUsage(idx->flat, &v, &g);
     for (uint32_t i = 0; i < idx->id_cap; i++)
         if (idx->id_attrs[i]) a += attrsMemoryUsage(idx->id_attrs[i]);
     n = dictMemoryUsage(idx->names) +
@@ -389,8 +401,10 @@ int indexEncodeVector(const qvIndex *idx, const float *in, uint32_t in_dim, int 
         return 0;
     }
     if (idx->proj)
-        snprintf(err, errlen, "Input dimension mismatch for projection - got %u but projection "
-                              "expects %u", in_dim, cfg->input_dim);
+        snprintf(err, errlen,
+                 "Input dimension mismatch for projection - got %u but projection "
+                 "expects %u",
+                 in_dim, cfg->input_dim);
     else
         snprintf(err, errlen, "Vector dimension mismatch - got %u but set has %u", in_dim,
                  cfg->dim);
@@ -484,8 +498,10 @@ static void indexIdText(qvIndex *idx, uint32_t id) {
             }
         }
     }
-    if (n) textSet(idx->text, id, parts, lens, n);
-    else textRemove(idx->text, id);
+    if (n)
+        textSet(idx->text, id, parts, lens, n);
+    else
+        textRemove(idx->text, id);
 }
 
 int indexSetTextFields(qvIndex *idx, const char *const *names, const size_t *lens, int n) {
@@ -560,8 +576,10 @@ static uint32_t engineInsert(qvIndex *idx, const void *blob, uint32_t ef) {
 
 static void engineDelete(qvIndex *idx, uint32_t id) {
     if (idx->compact) compactNoteDelete(idx->compact, id);
-    if (idx->hnsw) hnswDelete(idx->hnsw, id);
-    else flatDelete(idx->flat, id);
+    if (idx->hnsw)
+        hnswDelete(idx->hnsw, id);
+    else
+        flatDelete(idx->flat, id);
 }
 
 /* The element of id is gone (detached): its node leaves the engine now if no job runs, else
@@ -769,12 +787,12 @@ static const void *vectorGetter(uint32_t id, void *ctx) {
  * 2649, 4721, 10218, 17785, 29158, 50872 at 100k -- about 20*ef * (n/20k)^0.2 * s^-0.75, never
  * more than n. The walk makes about 4*ef/s filter checks before it holds ef passing results
  * (FILTER-EF caps those checks). A distance costs ~4 ns + blob_bytes/32. */
-#define COST_CHECK_NS 15.0
-#define COST_SCAN_NS 8.0
-#define COST_VISIT_NS 75.0
-#define COST_VISITS_PER_EF 20.0
-#define COST_SIZE_EXP 0.2
-#define COST_SEL_EXP 0.75
+#define COST_CHECK_NS        15.0
+#define COST_SCAN_NS         8.0
+#define COST_VISIT_NS        75.0
+#define COST_VISITS_PER_EF   20.0
+#define COST_SIZE_EXP        0.2
+#define COST_SEL_EXP         0.75
 #define COST_CHECKS_PER_PASS 4.0
 
 static double distanceCostNs(const qvSpace *sp) {
@@ -880,19 +898,19 @@ int indexSearch(qvIndex *idx, const qvSearchRequest *req, qvHit *out) {
 /* ---- compaction (see index.h) ---- */
 
 struct qvCompaction {
-    qvIndex *idx;           /* NULL once the index was freed */
-    hnswIndex *hnsw;        /* the new engine: one of the two, as in the index */
+    qvIndex *idx;    /* NULL once the index was freed */
+    hnswIndex *hnsw; /* the new engine: one of the two, as in the index */
     flatIndex *flat;
     uint32_t ef_construction;
-    uint32_t n;             /* live elements copied at the start */
-    uint32_t *old_ids;      /* [n] their ids in the old engine */
-    uint32_t *new_ids;      /* [n] their ids in the new engine (written by the build) */
-    unsigned char *blobs;   /* [n * blob_bytes] the copied vectors (freed by the build) */
+    uint32_t n;           /* live elements copied at the start */
+    uint32_t *old_ids;    /* [n] their ids in the old engine */
+    uint32_t *new_ids;    /* [n] their ids in the new engine (written by the build) */
+    unsigned char *blobs; /* [n * blob_bytes] the copied vectors (freed by the build) */
     size_t blob_bytes;
-    uint32_t *snap_of;      /* old id -> copy entry, UINT32_MAX if none; [snap_bound] */
+    uint32_t *snap_of; /* old id -> copy entry, UINT32_MAX if none; [snap_bound] */
     uint32_t snap_bound;
-    unsigned char *stale;   /* [n] the copy entry's old id was deleted since */
-    unsigned char *fresh;   /* old id -> inserted since (and not deleted again); [fresh_cap] */
+    unsigned char *stale; /* [n] the copy entry's old id was deleted since */
+    unsigned char *fresh; /* old id -> inserted since (and not deleted again); [fresh_cap] */
     uint32_t fresh_cap;
 };
 
@@ -967,8 +985,8 @@ qvCompaction *indexCompactBegin(qvIndex *idx) {
 void indexCompactBuild(qvCompaction *c) {
     for (uint32_t j = 0; j < c->n; j++) {
         const void *blob = c->blobs + (size_t)j * c->blob_bytes;
-        c->new_ids[j] = c->hnsw ? hnswInsert(c->hnsw, blob, c->ef_construction)
-                                : flatInsert(c->flat, blob);
+        c->new_ids[j] =
+            c->hnsw ? hnswInsert(c->hnsw, blob, c->ef_construction) : flatInsert(c->flat, blob);
     }
     zfree(c->blobs);
     c->blobs = NULL;
@@ -992,8 +1010,10 @@ int indexCompactFinish(qvCompaction *c) {
     for (uint32_t i = 0; i < old_bound; i++) remap[i] = UINT32_MAX;
     for (uint32_t j = 0; j < c->n; j++) {
         if (c->stale[j]) {
-            if (c->hnsw) hnswDelete(c->hnsw, c->new_ids[j]);
-            else flatDelete(c->flat, c->new_ids[j]);
+            if (c->hnsw)
+                hnswDelete(c->hnsw, c->new_ids[j]);
+            else
+                flatDelete(c->flat, c->new_ids[j]);
         } else {
             remap[c->old_ids[j]] = c->new_ids[j];
         }
@@ -1001,8 +1021,8 @@ int indexCompactFinish(qvCompaction *c) {
     for (uint32_t id = 0; id < c->fresh_cap && id < old_bound; id++) {
         if (!c->fresh[id] || !isLive(idx, id)) continue;
         const void *blob = indexVector(idx, id);
-        remap[id] = c->hnsw ? hnswInsert(c->hnsw, blob, c->ef_construction)
-                            : flatInsert(c->flat, blob);
+        remap[id] =
+            c->hnsw ? hnswInsert(c->hnsw, blob, c->ef_construction) : flatInsert(c->flat, blob);
     }
     /* 2. The per-id tables and the names follow the new ids. */
     uint32_t new_bound = c->hnsw ? hnswIdBound(c->hnsw) : flatIdBound(c->flat);

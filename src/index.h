@@ -61,8 +61,9 @@ typedef struct qvIndexConfig {
     uint32_t M;               /* HNSW links per node (level 0 holds 2*M) */
     uint32_t ef_construction; /* HNSW build width */
     uint32_t ef_runtime;      /* default search width */
-    uint32_t max_elements;    /* IDX.CREATE MAXELEMENTS: upserts of new names refused past it; 0 = none */
-    uint32_t flags;           /* INDEX_F_* */
+    uint32_t
+        max_elements; /* IDX.CREATE MAXELEMENTS: upserts of new names refused past it; 0 = none */
+    uint32_t flags;   /* INDEX_F_* */
 } qvIndexConfig;
 
 /* Declared with IDX.CREATE: the key is the schema, so it stays when its last element goes (a
@@ -72,12 +73,12 @@ typedef struct qvIndexConfig {
 #define INDEX_DEFAULT_EF_RUNTIME 100
 
 typedef struct qvIndexStats {
-    uint64_t searches;     /* indexSearch calls */
-    uint64_t exact_scans;  /* of which answered by an exact scan (TRUTH, FLAT, or chosen) */
-    uint64_t inserts;      /* elements added or updated */
-    uint64_t compactions;  /* IDX.COMPACT runs applied */
+    uint64_t searches;    /* indexSearch calls */
+    uint64_t exact_scans; /* of which answered by an exact scan (TRUTH, FLAT, or chosen) */
+    uint64_t inserts;     /* elements added or updated */
+    uint64_t compactions; /* IDX.COMPACT runs applied */
     uint64_t search_latency[QV_LATENCY_BUCKETS]; /* VSIM/VSEARCH queries by duration (latency.h) */
-    uint64_t search_usec;  /* their total duration */
+    uint64_t search_usec;                        /* their total duration */
 } qvIndexStats;
 
 typedef struct qvIndex qvIndex;
@@ -178,7 +179,7 @@ int indexSetTextFields(qvIndex *idx, const char *const *names, const size_t *len
 int indexTextFieldCount(const qvIndex *idx);
 const char *indexTextField(const qvIndex *idx, int i, size_t *len);
 const struct textIndex *indexText(const qvIndex *idx); /* NULL without TEXT fields */
-size_t indexTextMemory(const qvIndex *idx); /* included in indexMemoryUsage's total */
+size_t indexTextMemory(const qvIndex *idx);            /* included in indexMemoryUsage's total */
 
 /* Compaction (IDX.COMPACT): rebuilds the engine from the live vectors, so freed slots are given
  * back (ids become dense, chunks sized to the live count) and the graph is built anew instead of
@@ -201,7 +202,7 @@ void indexCompactBuild(qvCompaction *c);
 int indexCompactFinish(qvCompaction *c);
 qvIndex *indexCompactTarget(const qvCompaction *c); /* NULL once the index was freed */
 int indexCompacting(const qvIndex *idx);
-uint32_t indexRandomId(const qvIndex *idx, uint64_t r);  /* UINT32_MAX if empty */
+uint32_t indexRandomId(const qvIndex *idx, uint64_t r); /* UINT32_MAX if empty */
 /* Every live id, in no particular order, into a zmalloc'ed array (*count set). */
 uint32_t *indexAllIds(const qvIndex *idx, uint32_t *count);
 /* All element names in memcmp order (VRANGE). Cached until an element is added or removed; the
@@ -218,10 +219,10 @@ int indexNodeLevel(const qvIndex *idx, uint32_t id);
 typedef struct qvSearchRequest {
     const void *query; /* blob in the index's space */
     uint32_t k;
-    uint32_t ef;       /* 0 = the index's ef_runtime */
+    uint32_t ef; /* 0 = the index's ef_runtime */
     const exprProgram *filter;
     uint32_t filter_ef;
-    int exact;         /* TRUTH: exact scan */
+    int exact; /* TRUTH: exact scan */
 } qvSearchRequest;
 int indexSearch(qvIndex *idx, const qvSearchRequest *req, qvHit *out);
 /* Predicted time of indexSearch(req) in microseconds (the COST_* model of index.c): the loop

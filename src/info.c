@@ -38,11 +38,16 @@ void infoAppend(char **buf, size_t *len, size_t *cap, const char *fmt, ...) {
 
 static void bytesToHuman(char *s, size_t size, unsigned long long n) {
     double d = (double)n;
-    if (n < 1024) snprintf(s, size, "%lluB", n);
-    else if (n < 1024ULL * 1024) snprintf(s, size, "%.2fK", d / 1024);
-    else if (n < 1024ULL * 1024 * 1024) snprintf(s, size, "%.2fM", d / (1024 * 1024));
-    else if (n < 1024ULL * 1024 * 1024 * 1024) snprintf(s, size, "%.2fG", d / (1024.0 * 1024 * 1024));
-    else snprintf(s, size, "%.2fT", d / (1024.0 * 1024 * 1024 * 1024));
+    if (n < 1024)
+        snprintf(s, size, "%lluB", n);
+    else if (n < 1024ULL * 1024)
+        snprintf(s, size, "%.2fK", d / 1024);
+    else if (n < 1024ULL * 1024 * 1024)
+        snprintf(s, size, "%.2fM", d / (1024 * 1024));
+    else if (n < 1024ULL * 1024 * 1024 * 1024)
+        snprintf(s, size, "%.2fG", d / (1024.0 * 1024 * 1024));
+    else
+        snprintf(s, size, "%.2fT", d / (1024.0 * 1024 * 1024 * 1024));
 }
 
 static void sectionServer(char **buf, size_t *len, size_t *cap) {
@@ -254,12 +259,18 @@ static struct {
     int in_default;
     infoSectionFn *fn;
 } sections[MAX_SECTIONS] = {
-    {"server", 1, sectionServer},           {"clients", 1, sectionClients},
-    {"memory", 1, sectionMemory},           {"persistence", 1, sectionPersistence},
-    {"stats", 1, sectionStats},             {"replication", 1, sectionReplication},
-    {"cpu", 1, sectionCpu},                 {"modules", 1, sectionModules},
-    {"commandstats", 0, sectionCommandstats}, {"errorstats", 1, sectionErrorstats},
-    {"cluster", 1, sectionCluster},         {"keyspace", 1, sectionKeyspace},
+    {"server", 1, sectionServer},
+    {"clients", 1, sectionClients},
+    {"memory", 1, sectionMemory},
+    {"persistence", 1, sectionPersistence},
+    {"stats", 1, sectionStats},
+    {"replication", 1, sectionReplication},
+    {"cpu", 1, sectionCpu},
+    {"modules", 1, sectionModules},
+    {"commandstats", 0, sectionCommandstats},
+    {"errorstats", 1, sectionErrorstats},
+    {"cluster", 1, sectionCluster},
+    {"keyspace", 1, sectionKeyspace},
 };
 static int section_count = 12;
 
@@ -279,9 +290,12 @@ char *genInfoString(const char **want, int count) {
     buf[0] = '\0';
     int all = 0, everything = 0, dflt = count == 0;
     for (int i = 0; i < count; i++) {
-        if (!strcasecmp(want[i], "all")) all = 1;
-        else if (!strcasecmp(want[i], "everything")) everything = 1;
-        else if (!strcasecmp(want[i], "default")) dflt = 1;
+        if (!strcasecmp(want[i], "all"))
+            all = 1;
+        else if (!strcasecmp(want[i], "everything"))
+            everything = 1;
+        else if (!strcasecmp(want[i], "default"))
+            dflt = 1;
     }
     int emitted = 0;
     for (int s = 0; s < section_count; s++) {

@@ -69,7 +69,10 @@ void serverLogFromHandler(int level, const char *msg) {
     int n = 0;
     long p = getpid();
     char tmp[24];
-    do { tmp[n++] = '0' + (p % 10); p /= 10; } while (p);
+    do {
+        tmp[n++] = '0' + (p % 10);
+        p /= 10;
+    } while (p);
     for (int i = 0; i < n; i++) pid[i] = tmp[n - 1 - i];
     if (write(fd, pid, n) < 0) goto done;
     if (write(fd, ":signal-handler # ", 18) < 0) goto done;

@@ -4,11 +4,11 @@
 #ifndef QV_LOG_H
 #define QV_LOG_H
 
-#define LL_DEBUG 0
+#define LL_DEBUG   0
 #define LL_VERBOSE 1
-#define LL_NOTICE 2
+#define LL_NOTICE  2
 #define LL_WARNING 3
-#define LL_RAW (1 << 10) /* flag: print the message alone, without the prefix */
+#define LL_RAW     (1 << 10) /* flag: print the message alone, without the prefix */
 
 void serverLog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Usable from a signal handler: no stdio, no allocation. */

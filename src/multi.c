@@ -172,7 +172,8 @@ void unwatchAllKeys(qvClient *c) {
     watchedKey *wk = c->watched;
     while (wk) {
         watchedKey *next = wk->next;
-        watchers *w = server.watched_keys ? dictFetchValue(server.watched_keys, wk->key, wk->len) : NULL;
+        watchers *w =
+            server.watched_keys ? dictFetchValue(server.watched_keys, wk->key, wk->len) : NULL;
         if (w) {
             for (int i = 0; i < w->count; i++) {
                 if (w->clients[i] == c) {

@@ -34,7 +34,7 @@
 #include "util.h"
 
 #define MAX_ACCEPTS_PER_CALL 1000
-#define IOV_BATCH 64
+#define IOV_BATCH            64
 
 static void readQueryFromClient(aeEventLoop *el, int fd, void *privdata, int mask);
 static void sendReplyToClient(aeEventLoop *el, int fd, void *privdata, int mask);
@@ -130,8 +130,8 @@ static int listenOn(const char *addr) {
     }
     int fd = anetTcpServer(err, server.port, a, server.tcp_backlog);
     if (fd == ANET_ERR) {
-        if (optional && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL || errno == EPROTONOSUPPORT ||
-                         errno == ESOCKTNOSUPPORT || errno == EINVAL)) {
+        if (optional && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL ||
+                         errno == EPROTONOSUPPORT || errno == ESOCKTNOSUPPORT || errno == EINVAL)) {
             serverLog(LL_NOTICE, "Skipping optional bind address %s: %s", a, err);
             return C_OK;
         }
@@ -161,8 +161,8 @@ int listenOnConfiguredAddresses(void) {
     }
     if (server.unixsocket && server.unixsocket[0]) {
         char err[ANET_ERR_LEN];
-        server.unix_fd = anetUnixServer(err, server.unixsocket, server.unixsocketperm,
-                                        server.tcp_backlog);
+        server.unix_fd =
+            anetUnixServer(err, server.unixsocket, server.unixsocketperm, server.tcp_backlog);
         if (server.unix_fd == ANET_ERR) {
             serverLog(LL_WARNING, "Failed opening Unix socket: %s", err);
             return C_ERR;
@@ -216,7 +216,8 @@ qvClient *createClient(int fd, int flags) {
         }
         if (flags & CLIENT_UNIX_SOCKET) {
             snprintf(c->addr, sizeof(c->addr), "%s:0", server.unixsocket ? server.unixsocket : "");
-            snprintf(c->laddr, sizeof(c->laddr), "%s:0", server.unixsocket ? server.unixsocket : "");
+            snprintf(c->laddr, sizeof(c->laddr), "%s:0",
+                     server.unixsocket ? server.unixsocket : "");
         } else {
             anetFdToString(fd, c->addr, sizeof(c->addr), 0);
             anetFdToString(fd, c->laddr, sizeof(c->laddr), 1);
@@ -266,8 +267,10 @@ void freeClient(qvClient *c) {
     if (c->fd != -1) {
         aeDeleteFileEvent(server.el, c->fd, AE_READABLE | AE_WRITABLE);
         close(c->fd);
-        if (c->prev) c->prev->next = c->next;
-        else server.clients = c->next;
+        if (c->prev)
+            c->prev->next = c->next;
+        else
+            server.clients = c->next;
         if (c->next) c->next->prev = c->prev;
         server.clients_count--;
     }
@@ -329,8 +332,10 @@ static void checkOutputBufferLimits(qvClient *c) {
     int soft = lim->soft_limit_bytes && used >= lim->soft_limit_bytes;
     if (soft && !hard) {
         time_t now = time(NULL);
-        if (c->obuf_soft_limit_reached_time == 0) c->obuf_soft_limit_reached_time = now;
-        else if (now - c->obuf_soft_limit_reached_time > lim->soft_limit_seconds) hard = 1;
+        if (c->obuf_soft_limit_reached_time == 0)
+            c->obuf_soft_limit_reached_time = now;
+        else if (now - c->obuf_soft_limit_reached_time > lim->soft_limit_seconds)
+            hard = 1;
     } else if (!soft) {
         c->obuf_soft_limit_reached_time = 0;
     }
@@ -361,8 +366,10 @@ static replyBlock *newReplyBlock(size_t size) {
 }
 
 static void appendBlock(qvClient *c, replyBlock *b) {
-    if (c->reply_tail) c->reply_tail->next = b;
-    else c->reply_head = b;
+    if (c->reply_tail)
+        c->reply_tail->next = b;
+    else
+        c->reply_head = b;
     c->reply_tail = b;
 }
 
@@ -606,9 +613,9 @@ void processInputBuffer(qvClient *c) {
         size_t *argvlen = NULL;
         char err[256];
         c->parser.unauth = !(c->flags & CLIENT_AUTHENTICATED);
-        respStatus st = respParseCommand(&c->parser, &lim, c->querybuf + c->qb_pos,
-                                         c->qb_len - c->qb_pos, &consumed, &argc, &argv, &argvlen,
-                                         err, sizeof(err));
+        respStatus st =
+            respParseCommand(&c->parser, &lim, c->querybuf + c->qb_pos, c->qb_len - c->qb_pos,
+                             &consumed, &argc, &argv, &argvlen, err, sizeof(err));
         if (st == RESP_INCOMPLETE) break;
         if (st == RESP_ERR) {
             setProtocolError(c, err);
@@ -674,8 +681,8 @@ static void readQueryFromClient(aeEventLoop *el, int fd, void *privdata, int mas
         return;
     }
     if (n == 0) {
-        serverLog(LL_VERBOSE, "Client closed connection id=%llu addr=%s",
-                  (unsigned long long)c->id, c->addr);
+        serverLog(LL_VERBOSE, "Client closed connection id=%llu addr=%s", (unsigned long long)c->id,
+                  c->addr);
         freeClient(c);
         return;
     }
@@ -753,8 +760,9 @@ char *clientInfoString(qvClient *c) {
     const char *cmd = c->lastcmd ? c->lastcmd->fullname : "NULL";
     size_t qbuf = c->qb_len - c->qb_pos;
     size_t tot = sizeof(*c) + c->qb_cap + c->reply_bytes;
-    char *out = zmalloc(1024 + (c->name ? strlen(c->name) : 0) + (c->lib_name ? strlen(c->lib_name) : 0) +
-                        (c->lib_ver ? strlen(c->lib_ver) : 0));
+    char *out =
+        zmalloc(1024 + (c->name ? strlen(c->name) : 0) + (c->lib_name ? strlen(c->lib_name) : 0) +
+                (c->lib_ver ? strlen(c->lib_ver) : 0));
     sprintf(out,
             "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%zu "
             "psub=%zu ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu "

@@ -68,26 +68,26 @@ struct poolJob {
     poolWorkFn *work;
     poolDoneFn *done;
     void *arg;
-    int state;               /* JOB_*, under mu */
-    int status;              /* POOL_OK / POOL_CANCELLED once finished */
-    int cancel;              /* atomic: poolCancel was called */
-    uint64_t submit_ns;      /* monotonic clock at submit */
+    int state;                   /* JOB_*, under mu */
+    int status;                  /* POOL_OK / POOL_CANCELLED once finished */
+    int cancel;                  /* atomic: poolCancel was called */
+    uint64_t submit_ns;          /* monotonic clock at submit */
     struct poolJob *prev, *next; /* queue (doubly linked: cancel unlinks from the middle) */
     struct poolJob *done_next;   /* done list */
 };
 
 struct qvPool {
     pthread_mutex_t mu;
-    pthread_cond_t cv;         /* workers wait here for jobs or stopping */
+    pthread_cond_t cv; /* workers wait here for jobs or stopping */
     pthread_t *tids;
     int threads;
     int efd;
     int stopping;
-    int child_copy;            /* this process is a fork()ed child of the pool's owner */
-    poolJob *qhead, *qtail;    /* waiting jobs, FIFO */
-    poolJob *dhead, *dtail;    /* finished jobs, in finishing order */
+    int child_copy;         /* this process is a fork()ed child of the pool's owner */
+    poolJob *qhead, *qtail; /* waiting jobs, FIFO */
+    poolJob *dhead, *dtail; /* finished jobs, in finishing order */
     poolStats st;
-    struct qvPool *reg_next;   /* registry of live pools, for the fork handlers */
+    struct qvPool *reg_next; /* registry of live pools, for the fork handlers */
 };
 
 /* ---- registry and fork handlers ---- */
@@ -144,10 +144,14 @@ static uint64_t nowNs(void) {
 }
 
 static void queueUnlink(qvPool *p, poolJob *j) {
-    if (j->prev) j->prev->next = j->next;
-    else p->qhead = j->next;
-    if (j->next) j->next->prev = j->prev;
-    else p->qtail = j->prev;
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        p->qhead = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    else
+        p->qtail = j->prev;
     j->prev = j->next = NULL;
     p->st.queued--;
 }
@@ -158,8 +162,10 @@ static int doneAppend(qvPool *p, poolJob *j, int status) {
     j->status = status;
     j->done_next = NULL;
     int wake = p->dhead == NULL;
-    if (p->dtail) p->dtail->done_next = j;
-    else p->dhead = j;
+    if (p->dtail)
+        p->dtail->done_next = j;
+    else
+        p->dhead = j;
     p->dtail = j;
     return wake;
 }
@@ -311,8 +317,10 @@ poolJob *poolSubmit(qvPool *p, poolWorkFn *work, poolDoneFn *done, void *arg) {
         return NULL;
     }
     j->prev = p->qtail;
-    if (p->qtail) p->qtail->next = j;
-    else p->qhead = j;
+    if (p->qtail)
+        p->qtail->next = j;
+    else
+        p->qhead = j;
     p->qtail = j;
     p->st.queued++;
     p->st.submitted++;

@@ -19,10 +19,10 @@
 
 #include <stdint.h>
 
-#define POOL_OK 0
+#define POOL_OK        0
 #define POOL_CANCELLED 1 /* work never ran: poolCancel(), or the pool shut down first */
 
-#define POOL_MAX_THREADS 256
+#define POOL_MAX_THREADS       256
 #define POOL_DEFAULT_QUEUE_MAX 65536
 
 typedef struct qvPool qvPool;
@@ -44,7 +44,7 @@ typedef struct poolStats {
     uint64_t cancelled;        /* jobs whose work() never ran */
     uint64_t queue_usec_total; /* time from submit to start, summed over started jobs */
     uint64_t queue_usec_max;
-    uint64_t work_usec_total;  /* time in work(), summed */
+    uint64_t work_usec_total; /* time in work(), summed */
 } poolStats;
 
 /* Starts `threads` workers (<= 0: one per online CPU, capped at POOL_MAX_THREADS) with a queue

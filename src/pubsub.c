@@ -39,16 +39,20 @@ size_t pubsubTotalPatterns(void) {
 }
 
 static void updatePubsubFlag(qvClient *c) {
-    if (pubsubClientCount(c)) c->flags |= CLIENT_PUBSUB;
-    else c->flags &= ~CLIENT_PUBSUB;
+    if (pubsubClientCount(c))
+        c->flags |= CLIENT_PUBSUB;
+    else
+        c->flags &= ~CLIENT_PUBSUB;
 }
 
 static void addReplyPubsubEvent(qvClient *c, const char *kind, const char *ch, size_t len,
                                 long long count) {
     addReplyPushLen(c, 3);
     addReplyBulkCString(c, kind);
-    if (ch) addReplyBulk(c, ch, len);
-    else addReplyNull(c);
+    if (ch)
+        addReplyBulk(c, ch, len);
+    else
+        addReplyNull(c);
     addReplyLongLong(c, count);
 }
 

@@ -56,11 +56,11 @@ static void countError(const char *msg) {
  * exception, ioredis looks for NOPROTO), so an unknown word must never be promoted to a code. */
 static int hasErrorCode(const char *msg) {
     static const char *codes[] = {
-        "ERR",        "WRONGTYPE",  "NOAUTH",    "WRONGPASS",   "NOPROTO",    "NOPERM",
-        "LOADING",    "EXECABORT",  "OOM",       "READONLY",    "BUSY",       "BUSYKEY",
-        "NOSCRIPT",   "MASTERDOWN", "MISCONF",   "NOREPLICAS",  "DENIED",     "UNBLOCKED",
-        "CROSSSLOT",  "CLUSTERDOWN", "MOVED",    "ASK",         "TRYAGAIN",   "NOTBUSY",
-        "UNKILLABLE", "NOGOODSLAVE", "INPROG",   NULL}; /* a new code of Quiver's goes here */
+        "ERR",        "WRONGTYPE",   "NOAUTH",  "WRONGPASS",  "NOPROTO",  "NOPERM",
+        "LOADING",    "EXECABORT",   "OOM",     "READONLY",   "BUSY",     "BUSYKEY",
+        "NOSCRIPT",   "MASTERDOWN",  "MISCONF", "NOREPLICAS", "DENIED",   "UNBLOCKED",
+        "CROSSSLOT",  "CLUSTERDOWN", "MOVED",   "ASK",        "TRYAGAIN", "NOTBUSY",
+        "UNKILLABLE", "NOGOODSLAVE", "INPROG",  NULL}; /* a new code of Quiver's goes here */
     size_t n = strcspn(msg, " ");
     if (msg[n] != ' ') return 0;
     for (int i = 0; codes[i]; i++)
@@ -109,16 +109,20 @@ static void addReplyPrefixedLen(qvClient *c, char prefix, long long len) {
 }
 
 void addReplyLongLong(qvClient *c, long long ll) {
-    if (ll == 0) addReplyRaw(c, ":0\r\n", 4);
-    else if (ll == 1) addReplyRaw(c, ":1\r\n", 4);
-    else addReplyPrefixedLen(c, ':', ll);
+    if (ll == 0)
+        addReplyRaw(c, ":0\r\n", 4);
+    else if (ll == 1)
+        addReplyRaw(c, ":1\r\n", 4);
+    else
+        addReplyPrefixedLen(c, ':', ll);
 }
 
 int formatDouble(char *buf, size_t size, double d) {
     if (isinf(d)) return snprintf(buf, size, "%s", d > 0 ? "inf" : "-inf");
     if (isnan(d)) return snprintf(buf, size, "nan");
     /* Whole numbers print as integers ("50", not "5e+01"), as Redis does. */
-    if (d == (double)(long long)d && fabs(d) < 1e17) return snprintf(buf, size, "%lld", (long long)d);
+    if (d == (double)(long long)d && fabs(d) < 1e17)
+        return snprintf(buf, size, "%lld", (long long)d);
     /* Otherwise the shortest %.Ng that reads back to the same double. */
     for (int prec = 1; prec <= 17; prec++) {
         int n = snprintf(buf, size, "%.*g", prec, d);
@@ -142,18 +146,24 @@ void addReplyDouble(qvClient *c, double d) {
 }
 
 void addReplyBool(qvClient *c, int b) {
-    if (c->resp >= 3) addReplyRaw(c, b ? "#t\r\n" : "#f\r\n", 4);
-    else addReplyRaw(c, b ? ":1\r\n" : ":0\r\n", 4);
+    if (c->resp >= 3)
+        addReplyRaw(c, b ? "#t\r\n" : "#f\r\n", 4);
+    else
+        addReplyRaw(c, b ? ":1\r\n" : ":0\r\n", 4);
 }
 
 void addReplyNull(qvClient *c) {
-    if (c->resp >= 3) addReplyRaw(c, "_\r\n", 3);
-    else addReplyRaw(c, "$-1\r\n", 5);
+    if (c->resp >= 3)
+        addReplyRaw(c, "_\r\n", 3);
+    else
+        addReplyRaw(c, "$-1\r\n", 5);
 }
 
 void addReplyNullArray(qvClient *c) {
-    if (c->resp >= 3) addReplyRaw(c, "_\r\n", 3);
-    else addReplyRaw(c, "*-1\r\n", 5);
+    if (c->resp >= 3)
+        addReplyRaw(c, "_\r\n", 3);
+    else
+        addReplyRaw(c, "*-1\r\n", 5);
 }
 
 void addReplyBulk(qvClient *c, const void *p, size_t len) {
@@ -187,8 +197,10 @@ void addReplyBulkOwned(qvClient *c, void *buf, size_t len) {
 }
 
 void addReplyBulkCString(qvClient *c, const char *s) {
-    if (!s) addReplyNull(c);
-    else addReplyBulk(c, s, strlen(s));
+    if (!s)
+        addReplyNull(c);
+    else
+        addReplyBulk(c, s, strlen(s));
 }
 
 void addReplyBulkLongLong(qvClient *c, long long ll) {
@@ -214,8 +226,10 @@ void addReplyArrayLen(qvClient *c, long len) {
 }
 
 void addReplyMapLen(qvClient *c, long len) {
-    if (c->resp >= 3) addReplyPrefixedLen(c, '%', len);
-    else addReplyPrefixedLen(c, '*', len * 2);
+    if (c->resp >= 3)
+        addReplyPrefixedLen(c, '%', len);
+    else
+        addReplyPrefixedLen(c, '*', len * 2);
 }
 
 void addReplySetLen(qvClient *c, long len) {
@@ -248,8 +262,10 @@ void setDeferredArrayLen(qvClient *c, void *node, long len) {
 }
 
 void setDeferredMapLen(qvClient *c, void *node, long len) {
-    if (c->resp >= 3) setDeferredLen(c, node, '%', len);
-    else setDeferredLen(c, node, '*', len * 2);
+    if (c->resp >= 3)
+        setDeferredLen(c, node, '%', len);
+    else
+        setDeferredLen(c, node, '*', len * 2);
 }
 
 void setDeferredSetLen(qvClient *c, void *node, long len) {

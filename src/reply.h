@@ -21,8 +21,8 @@
 struct qvClient;
 
 void addReplyRaw(struct qvClient *c, const char *s, size_t len); /* protocol bytes verbatim */
-void addReplyOk(struct qvClient *c);                               /* +OK */
-void addReplyStatus(struct qvClient *c, const char *status);       /* +status */
+void addReplyOk(struct qvClient *c);                             /* +OK */
+void addReplyStatus(struct qvClient *c, const char *status);     /* +status */
 void addReplyStatusLen(struct qvClient *c, const char *s, size_t len);
 /* Errors: `msg` is the text after '-'. If it does not start with one of the error codes Redis
  * uses followed by a space (e.g. "WRONGTYPE ...", "NOAUTH ..."; the list is in reply.c), "ERR "
@@ -32,7 +32,7 @@ void addReplyError(struct qvClient *c, const char *msg);
 void addReplyErrorFormat(struct qvClient *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void addReplyErrorArity(struct qvClient *c, const char *cmdname); /* wrong number of args */
-void addReplyErrorSyntax(struct qvClient *c);                      /* ERR syntax error */
+void addReplyErrorSyntax(struct qvClient *c);                     /* ERR syntax error */
 void addReplyLongLong(struct qvClient *c, long long ll);
 void addReplyDouble(struct qvClient *c, double d);
 void addReplyBool(struct qvClient *c, int b);

@@ -140,8 +140,7 @@ static void setupSignalHandlers(void) {
 
 int prepareForShutdown(int flags) {
     serverLog(LL_WARNING, "User requested shutdown...");
-    if (persistSaveOnShutdown(flags & SHUTDOWN_SAVE, flags & SHUTDOWN_NOSAVE) != C_OK)
-        return C_ERR;
+    if (persistSaveOnShutdown(flags & SHUTDOWN_SAVE, flags & SHUTDOWN_NOSAVE) != C_OK) return C_ERR;
     /* Flush what clients are owed (a SHUTDOWN's own error path never reaches here). */
     handleClientsWithPendingWrites();
     closeListeningSockets(1);
@@ -157,9 +156,12 @@ int prepareForShutdown(int flags) {
 void shutdownCommand(qvClient *c) {
     int flags = SHUTDOWN_NOFLAGS;
     for (int i = 1; i < c->argc; i++) {
-        if (!strcasecmp(c->argv[i], "nosave")) flags |= SHUTDOWN_NOSAVE;
-        else if (!strcasecmp(c->argv[i], "save")) flags |= SHUTDOWN_SAVE;
-        else if (!strcasecmp(c->argv[i], "now") || !strcasecmp(c->argv[i], "force")) continue;
+        if (!strcasecmp(c->argv[i], "nosave"))
+            flags |= SHUTDOWN_NOSAVE;
+        else if (!strcasecmp(c->argv[i], "save"))
+            flags |= SHUTDOWN_SAVE;
+        else if (!strcasecmp(c->argv[i], "now") || !strcasecmp(c->argv[i], "force"))
+            continue;
         else if (!strcasecmp(c->argv[i], "abort")) {
             addReplyError(c, "No shutdown in progress.");
             return;
@@ -234,18 +236,17 @@ static void adjustOpenFilesLimit(void) {
 }
 
 static void usage(void) {
-    fprintf(stderr,
-            "Usage: ./quiver-server [/path/to/quiver.conf] [options] [-]\n"
-            "       ./quiver-server - (read config from stdin)\n"
-            "       ./quiver-server -v or --version\n"
-            "       ./quiver-server -h or --help\n\n"
-            "Examples:\n"
-            "       ./quiver-server (run the server with default config)\n"
-            "       ./quiver-server conf/quiver.conf\n"
-            "       ./quiver-server --port 7777\n"
-            "       ./quiver-server --port 7777 --bind 127.0.0.1 --loglevel verbose\n"
-            "       ./quiver-server conf/quiver.conf --unixsocket /tmp/quiver.sock\n\n"
-            "Every directive of quiver.conf can be given as --name value.\n");
+    fprintf(stderr, "Usage: ./quiver-server [/path/to/quiver.conf] [options] [-]\n"
+                    "       ./quiver-server - (read config from stdin)\n"
+                    "       ./quiver-server -v or --version\n"
+                    "       ./quiver-server -h or --help\n\n"
+                    "Examples:\n"
+                    "       ./quiver-server (run the server with default config)\n"
+                    "       ./quiver-server conf/quiver.conf\n"
+                    "       ./quiver-server --port 7777\n"
+                    "       ./quiver-server --port 7777 --bind 127.0.0.1 --loglevel verbose\n"
+                    "       ./quiver-server conf/quiver.conf --unixsocket /tmp/quiver.sock\n\n"
+                    "Every directive of quiver.conf can be given as --name value.\n");
     exit(1);
 }
 
@@ -329,8 +330,7 @@ int serverMain(int argc, char **argv) {
         serverLog(LL_NOTICE, "The server is now ready to accept connections at %s",
                   server.unixsocket);
     loadDataFromDisk();
-    if (server.port)
-        serverLog(LL_NOTICE, "Ready to accept connections tcp");
+    if (server.port) serverLog(LL_NOTICE, "Ready to accept connections tcp");
     aeMain(server.el);
     aeDeleteEventLoop(server.el);
     return 0;

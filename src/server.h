@@ -25,42 +25,43 @@
  * vector-set helpers need >= 8), and our command surface follows Redis 8. */
 #define QUIVER_REDIS_COMPAT_VERSION "8.0.0"
 
-#define C_OK 0
+#define C_OK  0
 #define C_ERR -1
 
 #define CONFIG_DEFAULT_PORT 6379
-#define CONFIG_MAX_BIND 16
-#define PROTO_IOBUF_LEN (16 * 1024)   /* read chunk */
-#define PROTO_REPLY_CHUNK (16 * 1024) /* static reply buffer and reply block size */
-#define PROTO_REPLY_NOCOPY (16 * 1024) /* bulk payloads this large are linked, not copied */
-#define NET_IP_STR_LEN 46
-#define NET_ADDR_STR_LEN (NET_IP_STR_LEN + 32)
+#define CONFIG_MAX_BIND     16
+#define PROTO_IOBUF_LEN     (16 * 1024) /* read chunk */
+#define PROTO_REPLY_CHUNK   (16 * 1024) /* static reply buffer and reply block size */
+#define PROTO_REPLY_NOCOPY  (16 * 1024) /* bulk payloads this large are linked, not copied */
+#define NET_IP_STR_LEN      46
+#define NET_ADDR_STR_LEN    (NET_IP_STR_LEN + 32)
 
 /* Client flags. */
 #define CLIENT_CLOSE_AFTER_REPLY (1 << 0) /* close once the output buffer is written */
-#define CLIENT_CLOSE_ASAP (1 << 1)        /* close in the next beforeSleep (limits, KILL) */
-#define CLIENT_MULTI (1 << 2)             /* inside MULTI */
-#define CLIENT_DIRTY_CAS (1 << 3)         /* a WATCHed key changed: EXEC fails */
-#define CLIENT_DIRTY_EXEC (1 << 4)        /* a command failed while queuing: EXECABORT */
-#define CLIENT_PENDING_WRITE (1 << 5)     /* in server.clients_pending_write */
-#define CLIENT_UNIX_SOCKET (1 << 6)
-#define CLIENT_BLOCKED (1 << 7)     /* waiting for a worker job; input processing paused */
-#define CLIENT_NO_EVICT (1 << 8)
-#define CLIENT_NO_TOUCH (1 << 9)
-#define CLIENT_REPLY_OFF (1 << 10)  /* CLIENT REPLY OFF */
-#define CLIENT_REPLY_SKIP_NEXT (1 << 11) /* CLIENT REPLY SKIP: the next command's reply is dropped */
-#define CLIENT_REPLY_SKIP (1 << 12) /* dropping the reply of the current command */
-#define CLIENT_PUBSUB (1 << 13)
-#define CLIENT_FAKE (1 << 14)       /* no socket (AOF loading) */
-#define CLIENT_EXECUTING (1 << 15)  /* a command of this client is running now */
+#define CLIENT_CLOSE_ASAP        (1 << 1) /* close in the next beforeSleep (limits, KILL) */
+#define CLIENT_MULTI             (1 << 2) /* inside MULTI */
+#define CLIENT_DIRTY_CAS         (1 << 3) /* a WATCHed key changed: EXEC fails */
+#define CLIENT_DIRTY_EXEC        (1 << 4) /* a command failed while queuing: EXECABORT */
+#define CLIENT_PENDING_WRITE     (1 << 5) /* in server.clients_pending_write */
+#define CLIENT_UNIX_SOCKET       (1 << 6)
+#define CLIENT_BLOCKED           (1 << 7) /* waiting for a worker job; input processing paused */
+#define CLIENT_NO_EVICT          (1 << 8)
+#define CLIENT_NO_TOUCH          (1 << 9)
+#define CLIENT_REPLY_OFF         (1 << 10) /* CLIENT REPLY OFF */
+#define CLIENT_REPLY_SKIP_NEXT                                                                     \
+    (1 << 11)                          /* CLIENT REPLY SKIP: the next command's reply is dropped */
+#define CLIENT_REPLY_SKIP    (1 << 12) /* dropping the reply of the current command */
+#define CLIENT_PUBSUB        (1 << 13)
+#define CLIENT_FAKE          (1 << 14) /* no socket (AOF loading) */
+#define CLIENT_EXECUTING     (1 << 15) /* a command of this client is running now */
 #define CLIENT_AUTHENTICATED (1 << 16)
-#define CLIENT_IN_EXEC (1 << 17)
+#define CLIENT_IN_EXEC       (1 << 17)
 
 /* Output buffer limit classes. */
-#define CLIENT_TYPE_NORMAL 0
+#define CLIENT_TYPE_NORMAL  0
 #define CLIENT_TYPE_REPLICA 1
-#define CLIENT_TYPE_PUBSUB 2
-#define CLIENT_TYPE_COUNT 3
+#define CLIENT_TYPE_PUBSUB  2
+#define CLIENT_TYPE_COUNT   3
 
 typedef struct clientBufferLimit {
     unsigned long long hard_limit_bytes; /* 0 = none */
@@ -72,8 +73,8 @@ typedef struct clientBufferLimit {
  * over by addReplyBulkOwned() that is written from where it lies, never copied. */
 typedef struct replyBlock {
     struct replyBlock *next;
-    size_t size; /* capacity of buf[] (0 for an owned payload) */
-    size_t used; /* bytes of protocol in this block */
+    size_t size;   /* capacity of buf[] (0 for an owned payload) */
+    size_t used;   /* bytes of protocol in this block */
     char *payload; /* owned payload or NULL */
     char buf[];
 } replyBlock;
@@ -87,66 +88,66 @@ typedef struct multiCmd {
 } multiCmd;
 
 typedef struct qvClient {
-    uint64_t id;               /* CLIENT ID: increments from 1, never reused */
-    int fd;                    /* -1 for fake clients */
-    int flags;                 /* CLIENT_* */
-    int resp;                  /* 2 or 3 */
-    int db;                    /* always 0; kept for CLIENT LIST */
-    char *name;                /* CLIENT SETNAME, or NULL */
-    char *lib_name, *lib_ver;  /* CLIENT SETINFO */
+    uint64_t id;                  /* CLIENT ID: increments from 1, never reused */
+    int fd;                       /* -1 for fake clients */
+    int flags;                    /* CLIENT_* */
+    int resp;                     /* 2 or 3 */
+    int db;                       /* always 0; kept for CLIENT LIST */
+    char *name;                   /* CLIENT SETNAME, or NULL */
+    char *lib_name, *lib_ver;     /* CLIENT SETINFO */
     char addr[NET_ADDR_STR_LEN];  /* peer "ip:port" or "/path/to.sock:0" */
     char laddr[NET_ADDR_STR_LEN]; /* local address */
-    time_t ctime;              /* connect time */
-    time_t last_interaction;   /* for `timeout` and CLIENT LIST idle */
+    time_t ctime;                 /* connect time */
+    time_t last_interaction;      /* for `timeout` and CLIENT LIST idle */
 
     /* Input. */
-    char *querybuf;            /* bytes read and not yet consumed */
+    char *querybuf;                /* bytes read and not yet consumed */
     size_t qb_len, qb_cap, qb_pos; /* valid bytes, capacity, consumed prefix */
-    size_t qb_peak;            /* recent peak, to shrink an idle oversized buffer */
-    respParser parser;         /* incremental parse state of the pending command */
-    int argc;                  /* current command */
-    const char **argv;         /* pointers into querybuf or the parser's scratch */
+    size_t qb_peak;                /* recent peak, to shrink an idle oversized buffer */
+    respParser parser;             /* incremental parse state of the pending command */
+    int argc;                      /* current command */
+    const char **argv;             /* pointers into querybuf or the parser's scratch */
     size_t *argvlen;
-    qvCommand *cmd, *lastcmd;  /* command being executed / last executed */
+    qvCommand *cmd, *lastcmd; /* command being executed / last executed */
 
     /* Output: a fixed buffer, then a list of blocks once it is full. */
     char buf[PROTO_REPLY_CHUNK];
-    size_t bufpos;             /* bytes in buf */
-    size_t sentlen;            /* bytes of buf (or of the first block) already written */
+    size_t bufpos;  /* bytes in buf */
+    size_t sentlen; /* bytes of buf (or of the first block) already written */
     replyBlock *reply_head, *reply_tail;
-    size_t reply_bytes;        /* bytes held in the reply list */
+    size_t reply_bytes; /* bytes held in the reply list */
     time_t obuf_soft_limit_reached_time;
     long long net_input_bytes, net_output_bytes;
 
     /* MULTI/EXEC. */
-    multiCmd *mstate;          /* queued commands */
+    multiCmd *mstate; /* queued commands */
     int mstate_count, mstate_cap;
     struct watchedKey *watched; /* singly linked list of WATCHed keys */
 
     /* Pub/Sub (Sentinel's hello channel). */
-    dict *pubsub_channels;     /* channel -> NULL */
-    dict *pubsub_patterns;     /* pattern -> NULL */
+    dict *pubsub_channels; /* channel -> NULL */
+    dict *pubsub_patterns; /* pattern -> NULL */
 
-    struct qvClient *prev, *next; /* server.clients list */
+    struct qvClient *prev, *next;  /* server.clients list */
     struct qvClient *pending_next; /* server.clients_pending_write */
     struct clientJob *blocked_job; /* the worker job this client waits for (blocked.c) */
-    void *vadd_batch;          /* pipelined VADDs being collected for the workers (blocked.c) */
+    void *vadd_batch;              /* pipelined VADDs being collected for the workers (blocked.c) */
 } qvClient;
 
 typedef struct qvServer {
     /* General. */
     pid_t pid;
-    char runid[41];             /* random hex id, new at every start */
-    char *configfile;           /* absolute path, or NULL */
-    char *executable;           /* absolute path of the binary */
-    time_t start_time;          /* unix time at start */
+    char runid[41];    /* random hex id, new at every start */
+    char *configfile;  /* absolute path, or NULL */
+    char *executable;  /* absolute path of the binary */
+    time_t start_time; /* unix time at start */
     long long start_mstime;
     aeEventLoop *el;
     volatile int shutdown_asap; /* SIGTERM/SIGINT seen */
     int shutdown_flags;         /* SHUTDOWN NOSAVE/SAVE asked by the signal handler path */
     int loading;                /* loading a dataset: most commands get -LOADING */
     unsigned int lruclock;
-    int hz;                     /* serverCron frequency */
+    int hz; /* serverCron frequency */
     long long cronloops;
 
     /* Networking. */
@@ -162,35 +163,35 @@ typedef struct qvServer {
     int tcpkeepalive;
     int protected_mode;
     unsigned int maxclients;
-    int maxidletime;            /* `timeout` in seconds, 0 = never */
+    int maxidletime; /* `timeout` in seconds, 0 = never */
     long long proto_max_bulk_len;
     unsigned long long client_max_querybuf_len;
     clientBufferLimit client_obuf_limits[CLIENT_TYPE_COUNT];
 
     /* Clients. */
-    qvClient *clients;          /* all connected clients, newest first */
+    qvClient *clients; /* all connected clients, newest first */
     unsigned long clients_count;
     qvClient *clients_pending_write; /* to flush in beforeSleep */
-    qvClient *current_client;   /* the one whose command runs now */
+    qvClient *current_client;        /* the one whose command runs now */
     uint64_t next_client_id;
     unsigned long blocked_clients;
-    int clients_to_close;       /* clients flagged CLIENT_CLOSE_ASAP, freed in beforeSleep */
+    int clients_to_close; /* clients flagged CLIENT_CLOSE_ASAP, freed in beforeSleep */
     size_t client_recent_max_input, client_recent_max_output; /* INFO clients */
 
     /* Keyspace. */
     struct qvDb *db;
-    long long dirty;            /* changes since the last save */
+    long long dirty; /* changes since the last save */
 
     /* Logging. */
-    char *logfile;              /* "" = stderr */
-    int verbosity;              /* LL_* */
+    char *logfile; /* "" = stderr */
+    int verbosity; /* LL_* */
     int daemonize;
     char *pidfile;
     int syslog_enabled;
-    char *dir;                  /* working directory */
+    char *dir; /* working directory */
 
     /* Security. */
-    char *requirepass;          /* NULL or "" = no password */
+    char *requirepass; /* NULL or "" = no password */
 
     /* Slow log. */
     long long slowlog_log_slower_than; /* microseconds, negative = off */
@@ -202,8 +203,8 @@ typedef struct qvServer {
     long long search_thread_min_us; /* searches predicted cheaper than this run inline */
 
     /* Metrics (metrics.c): Prometheus text over HTTP, served by the event loop. */
-    int metrics_port;           /* metrics-port: 0 = no endpoint */
-    char *metrics_bind;         /* metrics-bind: the one address it listens on */
+    int metrics_port;   /* metrics-port: 0 = no endpoint */
+    char *metrics_bind; /* metrics-bind: the one address it listens on */
 
     /* Statistics. */
     long long stat_numcommands;
@@ -221,18 +222,18 @@ typedef struct qvServer {
     long long stat_ops_sample_time, stat_ops_sample_count; /* instantaneous_ops_per_sec */
     long long stat_ops_sample_in, stat_ops_sample_out;
     double stat_inst_ops, stat_inst_in_kbps, stat_inst_out_kbps;
-    dict *errors;               /* error code -> count (INFO errorstats) */
+    dict *errors; /* error code -> count (INFO errorstats) */
 
     /* Pub/Sub. */
-    dict *pubsub_channels;      /* channel -> list of subscribers */
+    dict *pubsub_channels; /* channel -> list of subscribers */
     dict *pubsub_patterns;
 
     /* WATCH: key -> list of watching clients. */
     dict *watched_keys;
 
     /* Persistence configuration (the state lives in persist.c, aof.c and child.c). */
-    char *dbfilename;               /* snapshot file, relative to `dir` */
-    struct saveParam *saveparams;   /* `save` rules; none = no automatic snapshots */
+    char *dbfilename;             /* snapshot file, relative to `dir` */
+    struct saveParam *saveparams; /* `save` rules; none = no automatic snapshots */
     int saveparamslen;
     int rdb_checksum;               /* rdbchecksum: CRC-64 over every snapshot written */
     int rdb_save_incremental_fsync; /* fdatasync every 32 MB while writing a snapshot */
@@ -265,7 +266,7 @@ void shutdownCommand(qvClient *c);
 void serverLogRaw(int level, const char *msg);
 int prepareForShutdown(int flags);
 #define SHUTDOWN_NOFLAGS 0
-#define SHUTDOWN_SAVE 1
-#define SHUTDOWN_NOSAVE 2
+#define SHUTDOWN_SAVE    1
+#define SHUTDOWN_NOSAVE  2
 
 #endif

@@ -8,7 +8,7 @@
 
 #include "util.h"
 
-#define SLOWLOG_ENTRY_MAX_ARGC 32
+#define SLOWLOG_ENTRY_MAX_ARGC   32
 #define SLOWLOG_ENTRY_MAX_STRING 128
 
 typedef struct slowlogEntry {

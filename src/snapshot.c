@@ -611,8 +611,10 @@ static int readIndex(loader *l, snapshotIndexFn *fn, void *priv, snapshotInfo *i
         int bad = 0;
         for (uint32_t t = 0; t < ntext && !bad; t++) {
             uint32_t flen;
-            if (rdStr(l, &fields[t], &flen, "TEXT field name")) bad = 1;
-            else flens[t] = flen;
+            if (rdStr(l, &fields[t], &flen, "TEXT field name"))
+                bad = 1;
+            else
+                flens[t] = flen;
         }
         if (!bad && indexSetTextFields(idx, fields, flens, (int)ntext) != 0) {
             fail(l, at, "TEXT fields refused by the index");

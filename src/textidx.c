@@ -23,7 +23,7 @@ typedef struct posting {
 typedef struct termInfo {
     posting *post; /* unsorted (id, tf) */
     uint32_t n, cap;
-    uint32_t len;  /* bytes of term[] */
+    uint32_t len; /* bytes of term[] */
     char term[];
 } termInfo;
 
@@ -35,16 +35,16 @@ typedef struct docTerm {
 typedef struct docInfo {
     docTerm *terms; /* distinct terms of the document, NULL if it holds nothing */
     uint32_t nterms;
-    uint32_t len;   /* tokens */
+    uint32_t len; /* tokens */
 } docInfo;
 
 struct textIndex {
-    dict *terms;       /* term bytes -> termInfo * */
-    docInfo *docs;     /* by id */
+    dict *terms;   /* term bytes -> termInfo * */
+    docInfo *docs; /* by id */
     uint32_t doc_cap;
-    uint32_t ndocs;    /* documents with len > 0 */
+    uint32_t ndocs; /* documents with len > 0 */
     uint64_t total_len;
-    size_t bytes;      /* termInfos, postings and forward lists (the dict is counted apart) */
+    size_t bytes; /* termInfos, postings and forward lists (the dict is counted apart) */
 };
 
 typedef struct queryTerm {

@@ -35,8 +35,8 @@
 #include "distance.h" /* qvFilterFn */
 
 #define TEXT_MAX_TOKEN 64
-#define TEXT_BM25_K1 1.2
-#define TEXT_BM25_B 0.75
+#define TEXT_BM25_K1   1.2
+#define TEXT_BM25_B    0.75
 
 typedef struct textIndex textIndex;
 typedef struct textQuery textQuery;

@@ -17,10 +17,10 @@ void zfree(void *ptr);
 char *zstrdup(const char *s);
 void *zmemdup(const void *p, size_t len); /* copies len bytes and adds a NUL terminator */
 
-size_t zmallocUsedMemory(void);     /* bytes allocated by the application */
-size_t zmallocRssMemory(void);      /* resident set size from /proc/self/statm */
+size_t zmallocUsedMemory(void);      /* bytes allocated by the application */
+size_t zmallocRssMemory(void);       /* resident set size from /proc/self/statm */
 size_t zmallocAllocatorActive(void); /* allocator's active pages (jemalloc), else used memory */
 size_t zmallocAllocatorResident(void);
-const char *zmallocLibrary(void);   /* "jemalloc-5.3.0" or "libc" */
+const char *zmallocLibrary(void); /* "jemalloc-5.3.0" or "libc" */
 
 #endif

@@ -43,10 +43,10 @@ typedef struct opts {
     const char *host, *sock;
     int port;
     const char *dataset, *base_file, *query_file, *truth_file, *dataset_dir;
-    long random_n;   /* generate this many base vectors */
+    long random_n; /* generate this many base vectors */
     int dim, clusters, nqueries;
     uint64_t seed;
-    long limit;      /* use only the first N base vectors */
+    long limit; /* use only the first N base vectors */
     const char *key, *quant, *label;
     int M, efc, k;
     int clients, query_clients, pipeline, query_pipeline, repeat;
@@ -58,30 +58,51 @@ typedef struct opts {
 } opts;
 
 static opts o = {
-    .host = "127.0.0.1", .port = 6379, .key = "quiver-bench", .quant = "q8", .M = 16,
-    .efc = 200, .k = 10, .clients = 4, .query_clients = 4, .pipeline = 64, .query_pipeline = 1,
+    .host = "127.0.0.1",
+    .port = 6379,
+    .key = "quiver-bench",
+    .quant = "q8",
+    .M = 16,
+    .efc = 200,
+    .k = 10,
+    .clients = 4,
+    .query_clients = 4,
+    .pipeline = 64,
+    .query_pipeline = 1,
     .repeat = 1,
-    .dim = 128, .nqueries = 1000, .seed = 1, .truth_queries = 1000,
+    .dim = 128,
+    .nqueries = 1000,
+    .seed = 1,
+    .truth_queries = 1000,
 };
 
 static void usage(void) {
-    fprintf(stderr,
-"Usage: quiver-benchmark [options]\n"
-"Server:   -h HOST (127.0.0.1)  -p PORT (6379)  -s UNIXSOCKET  --key NAME (quiver-bench)\n"
-"Data:     --dataset NAME|DIR/NAME   TEXMEX set: NAME_base.fvecs, NAME_query.fvecs and the ground\n"
-"                                    truth NAME_groundtruth_cosine.ivecs (else NAME_groundtruth.ivecs)\n"
-"                                    searched in --dataset-dir, $QUIVER_DATASETS, ../shared/datasets\n"
-"          --base F --query F [--truth F]   explicit files\n"
-"          --random N --dim D [--clusters C] [--queries Q] [--seed S]   generated (Gaussian, or\n"
-"                                    C Gaussian clusters); exact cosine ground truth computed here\n"
-"          --limit N                 only the first N base vectors (ground truth recomputed)\n"
-"          --truth-queries N         queries with computed ground truth (1000)\n"
-"Index:    --quant q8|fp32|bin (q8)  -M 16  --ef-construction 200\n"
-"Load:     -c/--clients 4  -P/--pipeline 64  --no-load (the key is already loaded)  --keep\n"
-"Queries:  --query-clients 4  --query-pipeline 1 (queries in flight per connection)\n"
-"          --ef 10,50,100,200 (100)  -k 10  --repeat 1  --nothread\n"
-"Output:   --out FILE.csv|FILE.json  --plot FILE.svg  --plot-add RUN.csv (repeatable)\n"
-"          --label NAME (series name; default: server version)  -q/--quiet (no progress bar)\n");
+    fprintf(
+        stderr,
+        "Usage: quiver-benchmark [options]\n"
+        "Server:   -h HOST (127.0.0.1)  -p PORT (6379)  -s UNIXSOCKET  --key NAME (quiver-bench)\n"
+        "Data:     --dataset NAME|DIR/NAME   TEXMEX set: NAME_base.fvecs, NAME_query.fvecs and the "
+        "ground\n"
+        "                                    truth NAME_groundtruth_cosine.ivecs (else "
+        "NAME_groundtruth.ivecs)\n"
+        "                                    searched in --dataset-dir, $QUIVER_DATASETS, "
+        "../shared/datasets\n"
+        "          --base F --query F [--truth F]   explicit files\n"
+        "          --random N --dim D [--clusters C] [--queries Q] [--seed S]   generated "
+        "(Gaussian, or\n"
+        "                                    C Gaussian clusters); exact cosine ground truth "
+        "computed here\n"
+        "          --limit N                 only the first N base vectors (ground truth "
+        "recomputed)\n"
+        "          --truth-queries N         queries with computed ground truth (1000)\n"
+        "Index:    --quant q8|fp32|bin (q8)  -M 16  --ef-construction 200\n"
+        "Load:     -c/--clients 4  -P/--pipeline 64  --no-load (the key is already loaded)  "
+        "--keep\n"
+        "Queries:  --query-clients 4  --query-pipeline 1 (queries in flight per connection)\n"
+        "          --ef 10,50,100,200 (100)  -k 10  --repeat 1  --nothread\n"
+        "Output:   --out FILE.csv|FILE.json  --plot FILE.svg  --plot-add RUN.csv (repeatable)\n"
+        "          --label NAME (series name; default: server version)  -q/--quiet (no progress "
+        "bar)\n");
     exit(2);
 }
 
@@ -110,12 +131,12 @@ typedef struct dataset {
     char name[256];
     long n;
     int dim;
-    float *base;      /* n * dim */
+    float *base; /* n * dim */
     int nq;
-    float *queries;   /* nq * dim */
-    int gt_k;         /* ground-truth neighbours per query (0: none) */
-    int gt_nq;        /* queries that have a ground truth (the first gt_nq) */
-    int *gt;          /* gt_nq * gt_k ids */
+    float *queries; /* nq * dim */
+    int gt_k;       /* ground-truth neighbours per query (0: none) */
+    int gt_nq;      /* queries that have a ground truth (the first gt_nq) */
+    int *gt;        /* gt_nq * gt_k ids */
 } dataset;
 
 /* Reads a TEXMEX file of records (int32 d, then d 4-byte values). Returns the records as one
@@ -129,7 +150,8 @@ static void *readVecs(const char *path, long *n, int *d, long max_n, int *cut) {
     struct stat st;
     fstat(fileno(f), &st);
     long rec = 4 + 4L * dim, total = (long)(st.st_size / rec);
-    if (st.st_size % rec) die("%s: size %lld is not a multiple of %ld", path, (long long)st.st_size, rec);
+    if (st.st_size % rec)
+        die("%s: size %lld is not a multiple of %ld", path, (long long)st.st_size, rec);
     if (cut) *cut = max_n > 0 && total > max_n;
     if (max_n > 0 && total > max_n) total = max_n;
     float *out = malloc((size_t)total * dim * 4);
@@ -287,8 +309,10 @@ static void loadDataset(dataset *ds) {
         if (!found) die("dataset '%s' not found (--dataset-dir, $QUIVER_DATASETS)", o.dataset);
         const char *pre = found[0] ? found : NULL;
         char stem[900];
-        if (pre) snprintf(stem, sizeof(stem), "%s/%s", pre, o.dataset);
-        else snprintf(stem, sizeof(stem), "%s", o.dataset);
+        if (pre)
+            snprintf(stem, sizeof(stem), "%s/%s", pre, o.dataset);
+        else
+            snprintf(stem, sizeof(stem), "%s", o.dataset);
         snprintf(qp, sizeof(qp), "%s_query.fvecs", stem);
         snprintf(tp, sizeof(tp), "%s_groundtruth_cosine.ivecs", stem);
         if (!fileExists(tp)) {
@@ -391,9 +415,9 @@ static void serverLabel(redisContext *c, char *out, size_t len) {
 
 typedef struct loadWork {
     const dataset *ds;
-    long from, to;  /* rows [from, to) */
-    long *done;     /* shared progress counter (atomic) */
-    double end;     /* when this connection got its last reply */
+    long from, to; /* rows [from, to) */
+    long *done;    /* shared progress counter (atomic) */
+    double end;    /* when this connection got its last reply */
     long errors;
     char first_error[256];
 } loadWork;
@@ -411,9 +435,10 @@ static void appendVadd(redisContext *c, const dataset *ds, long i) {
     int ml = snprintf(ms, sizeof(ms), "%d", o.M);
     const char *q = quantToken();
     const char *argv[10] = {"VADD", o.key, "FP32", (const char *)(ds->base + (size_t)i * ds->dim),
-                            name, q, "EF", efs, "M", ms};
-    size_t lens[10] = {4, strlen(o.key), 4, (size_t)ds->dim * 4, (size_t)nl, strlen(q), 2,
-                       (size_t)el, 1, (size_t)ml};
+                            name,   q,     "EF",   efs,
+                            "M",    ms};
+    size_t lens[10] = {4, strlen(o.key), 4, (size_t)ds->dim * 4, (size_t)nl, strlen(q),
+                       2, (size_t)el,    1, (size_t)ml};
     redisAppendCommandArgv(c, 10, argv, lens);
 }
 
@@ -453,7 +478,7 @@ static void progress(const char *what, long done, long total, double start) {
 typedef struct loadResult {
     double seconds, rate;
     long long mem_before, mem_after;
-    double bytes_per_vector;   /* INFO used_memory after - before, per vector */
+    double bytes_per_vector;       /* INFO used_memory after - before, per vector */
     double index_bytes_per_vector; /* MEMORY USAGE key (the index's own accounting), per vector */
     long errors;
 } loadResult;
@@ -474,7 +499,8 @@ static void runLoad(const dataset *ds, loadResult *lr) {
     }
     /* The progress bar, from the main thread, while the connections load. */
     for (int tick = 0; __atomic_load_n(&done, __ATOMIC_RELAXED) < ds->n; tick++) {
-        if (tick % 10 == 0) progress("load", __atomic_load_n(&done, __ATOMIC_RELAXED), ds->n, start);
+        if (tick % 10 == 0)
+            progress("load", __atomic_load_n(&done, __ATOMIC_RELAXED), ds->n, start);
         usleep(20000);
     }
     double end = start;
@@ -497,12 +523,14 @@ static void runLoad(const dataset *ds, loadResult *lr) {
     r = redisCommand(c, "VCARD %s", o.key);
     long long card = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
     if (r) freeReplyObject(r);
-    if (card != ds->n) fprintf(stderr, "warning: VCARD %s is %lld, expected %ld\n", o.key, card, ds->n);
-    lr->bytes_per_vector =
-        lr->mem_before >= 0 && lr->mem_after >= 0 ? (double)(lr->mem_after - lr->mem_before) / ds->n
-                                                  : -1;
+    if (card != ds->n)
+        fprintf(stderr, "warning: VCARD %s is %lld, expected %ld\n", o.key, card, ds->n);
+    lr->bytes_per_vector = lr->mem_before >= 0 && lr->mem_after >= 0
+                               ? (double)(lr->mem_after - lr->mem_before) / ds->n
+                               : -1;
     r = redisCommand(c, "MEMORY USAGE %s", o.key);
-    lr->index_bytes_per_vector = r && r->type == REDIS_REPLY_INTEGER ? (double)r->integer / ds->n : -1;
+    lr->index_bytes_per_vector =
+        r && r->type == REDIS_REPLY_INTEGER ? (double)r->integer / ds->n : -1;
     if (r) freeReplyObject(r);
     redisFree(c);
 }
@@ -514,12 +542,12 @@ static void runLoad(const dataset *ds, loadResult *lr) {
 typedef struct queryShared {
     const dataset *ds;
     int ef;
-    long total;       /* queries to run (nq * repeat) */
-    long next;        /* atomic: next query to take */
-    double *lat;      /* [total] seconds */
-    double *recall;   /* [total] recall@k, NAN without ground truth */
+    long total;     /* queries to run (nq * repeat) */
+    long next;      /* atomic: next query to take */
+    double *lat;    /* [total] seconds */
+    double *recall; /* [total] recall@k, NAN without ground truth */
     long errors;
-    double end;       /* the last reply (max over the connections), under lock */
+    double end; /* the last reply (max over the connections), under lock */
     pthread_mutex_t mu;
 } queryShared;
 
@@ -559,11 +587,12 @@ static void *queryThread(void *arg) {
                 break;
             }
             int q = (int)(i % ds->nq);
-            const char *argv[9] = {"VSIM", o.key, "FP32",
-                                   (const char *)(ds->queries + (size_t)q * ds->dim), "COUNT", ks,
-                                   "EF", efs, "NOTHREAD"};
-            size_t lens[9] = {4, strlen(o.key), 4, (size_t)ds->dim * 4, 5, (size_t)kl, 2,
-                              (size_t)el, 8};
+            const char *argv[9] = {
+                "VSIM",    o.key, "FP32", (const char *)(ds->queries + (size_t)q * ds->dim),
+                "COUNT",   ks,    "EF",   efs,
+                "NOTHREAD"};
+            size_t lens[9] = {4, strlen(o.key), 4, (size_t)ds->dim * 4, 5, (size_t)kl,
+                              2, (size_t)el,    8};
             redisAppendCommandArgv(c, o.nothread ? 9 : 8, argv, lens);
             int slot = (head + inflight) % depth;
             ids[slot] = i;
@@ -615,8 +644,8 @@ static double percentile(const double *sorted, long n, double p) {
 }
 
 static void runQueries(const dataset *ds, int ef, queryResult *qr) {
-    queryShared s = {ds, ef, (long)ds->nq * o.repeat, 0, NULL, NULL, 0, 0,
-                     PTHREAD_MUTEX_INITIALIZER};
+    queryShared s = {ds, ef, (long)ds->nq * o.repeat,  0, NULL, NULL,
+                     0,  0,  PTHREAD_MUTEX_INITIALIZER};
     s.lat = malloc(sizeof(double) * s.total);
     s.recall = malloc(sizeof(double) * s.total);
     int nc = o.query_clients;
@@ -670,24 +699,28 @@ static void writeCsv(FILE *f, const char *label, const dataset *ds, const loadRe
                      const queryResult *qr, int nr) {
     fprintf(f, "%s\n", csvHeader);
     for (int i = 0; i < nr; i++)
-        fprintf(f, "%s,%s,%ld,%d,%s,%d,%d,%d,%.3f,%.1f,%.1f,%.1f,%d,%d,%d,%d,%ld,%.1f,%.4f,%.4f,%.4f,"
-                   "%.4f,%.4f,%ld\n",
-                label, ds->name, ds->n, ds->dim, quantToken(), o.M, o.efc, o.no_load ? 0 : o.clients,
-                lr->seconds, lr->rate, lr->bytes_per_vector, lr->index_bytes_per_vector,
-                o.query_clients, o.query_pipeline, o.k, qr[i].ef,
+        fprintf(f,
+                "%s,%s,%ld,%d,%s,%d,%d,%d,%.3f,%.1f,%.1f,%.1f,%d,%d,%d,%d,%ld,%.1f,%.4f,%.4f,%.4f,"
+                "%.4f,%.4f,%ld\n",
+                label, ds->name, ds->n, ds->dim, quantToken(), o.M, o.efc,
+                o.no_load ? 0 : o.clients, lr->seconds, lr->rate, lr->bytes_per_vector,
+                lr->index_bytes_per_vector, o.query_clients, o.query_pipeline, o.k, qr[i].ef,
                 qr[i].queries, qr[i].qps, qr[i].recall, qr[i].p50, qr[i].p99, qr[i].p999,
                 qr[i].mean, qr[i].errors);
 }
 
 static void jsonNum(FILE *f, const char *name, double v, int last) {
-    if (isnan(v) || isinf(v)) fprintf(f, "\"%s\": null%s", name, last ? "" : ", ");
-    else fprintf(f, "\"%s\": %.6g%s", name, v, last ? "" : ", ");
+    if (isnan(v) || isinf(v))
+        fprintf(f, "\"%s\": null%s", name, last ? "" : ", ");
+    else
+        fprintf(f, "\"%s\": %.6g%s", name, v, last ? "" : ", ");
 }
 
 static void writeJson(FILE *f, const char *label, const dataset *ds, const loadResult *lr,
                       const queryResult *qr, int nr) {
-    fprintf(f, "{\"label\": \"%s\", \"dataset\": \"%s\", \"n\": %ld, \"dim\": %d, \"quant\": \"%s\", "
-               "\"M\": %d, \"ef_construction\": %d, \"k\": %d,\n \"load\": {",
+    fprintf(f,
+            "{\"label\": \"%s\", \"dataset\": \"%s\", \"n\": %ld, \"dim\": %d, \"quant\": \"%s\", "
+            "\"M\": %d, \"ef_construction\": %d, \"k\": %d,\n \"load\": {",
             label, ds->name, ds->n, ds->dim, quantToken(), o.M, o.efc, o.k);
     jsonNum(f, "clients", o.no_load ? 0 : o.clients, 0);
     jsonNum(f, "seconds", lr->seconds, 0);
@@ -729,11 +762,15 @@ static int readCsvSeries(const char *path, series *out, int max) {
     if (!fgets(line, sizeof(line), f)) die("%s: empty", path);
     int col = 0;
     for (char *t = strtok(line, ",\r\n"); t; t = strtok(NULL, ",\r\n"), col++) {
-        if (!strcmp(t, "label")) cols[0] = col;
-        else if (!strcmp(t, "recall")) cols[1] = col;
-        else if (!strcmp(t, "qps")) cols[2] = col;
+        if (!strcmp(t, "label"))
+            cols[0] = col;
+        else if (!strcmp(t, "recall"))
+            cols[1] = col;
+        else if (!strcmp(t, "qps"))
+            cols[2] = col;
     }
-    if (cols[0] < 0 || cols[1] < 0 || cols[2] < 0) die("%s: needs label, recall, qps columns", path);
+    if (cols[0] < 0 || cols[1] < 0 || cols[2] < 0)
+        die("%s: needs label, recall, qps columns", path);
     while (fgets(line, sizeof(line), f)) {
         char *field[64];
         int nf = 0;
@@ -766,10 +803,14 @@ static int readCsvSeries(const char *path, series *out, int max) {
 
 static void svgEscape(FILE *f, const char *s) {
     for (; *s; s++) {
-        if (*s == '<') fputs("&lt;", f);
-        else if (*s == '>') fputs("&gt;", f);
-        else if (*s == '&') fputs("&amp;", f);
-        else fputc(*s, f);
+        if (*s == '<')
+            fputs("&lt;", f);
+        else if (*s == '>')
+            fputs("&gt;", f);
+        else if (*s == '&')
+            fputs("&amp;", f);
+        else
+            fputc(*s, f);
     }
 }
 
@@ -795,30 +836,35 @@ static void writeSvg(const char *path, const char *title, series *ss, int ns) {
     double ly0 = floor(log10(ymin)), ly1 = ceil(log10(ymax));
     if (ly1 <= ly0) ly1 = ly0 + 1;
     int pw = W - L - R, ph = H - T - B;
-#define PX(x) (L + ((x) - xmin) / (xmax - xmin) * pw)
+#define PX(x) (L + ((x)-xmin) / (xmax - xmin) * pw)
 #define PY(y) (T + ph - (log10(y) - ly0) / (ly1 - ly0) * ph)
-    static const char *colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
-                                   "#8c564b", "#e377c2", "#7f7f7f"};
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-               "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" "
-               "fill=\"white\"/>\n<text x=\"%d\" y=\"22\" font-size=\"15\">", W, H, L);
+    static const char *colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
+                                   "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
+    fprintf(f,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+            "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" "
+            "fill=\"white\"/>\n<text x=\"%d\" y=\"22\" font-size=\"15\">",
+            W, H, L);
     svgEscape(f, title);
     fprintf(f, "</text>\n");
     for (double d = ly0; d <= ly1 + 1e-9; d++) { /* y grid: decades */
         double y = PY(pow(10, d));
-        fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>"
-                   "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n",
+        fprintf(f,
+                "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>"
+                "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n",
                 L, y, L + pw, y, L - 6, y + 4, pow(10, d));
     }
     for (double x = xmin; x <= xmax + 1e-9; x += (xmax - xmin) / 5) { /* x grid */
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#ddd\"/>"
-                   "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%.3f</text>\n",
+        fprintf(f,
+                "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#ddd\"/>"
+                "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%.3f</text>\n",
                 PX(x), T, PX(x), T + ph, PX(x), T + ph + 16, x);
     }
-    fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#333\"/>\n"
-               "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">recall@%d</text>\n"
-               "<text transform=\"translate(18,%d) rotate(-90)\" text-anchor=\"middle\">queries/s "
-               "(log)</text>\n",
+    fprintf(f,
+            "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#333\"/>\n"
+            "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">recall@%d</text>\n"
+            "<text transform=\"translate(18,%d) rotate(-90)\" text-anchor=\"middle\">queries/s "
+            "(log)</text>\n",
             L, T, pw, ph, L + pw / 2, H - 18, o.k, T + ph / 2);
     for (int i = 0; i < ns; i++) {
         const char *col = colors[i % 8];
@@ -831,9 +877,10 @@ static void writeSvg(const char *path, const char *title, series *ss, int ns) {
             if (!isnan(ss[i].recall[j]) && ss[i].qps[j] > 0)
                 fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n",
                         PX(ss[i].recall[j]), PY(ss[i].qps[j]), col);
-        fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>"
-                   "<text x=\"%d\" y=\"%d\">", L + pw + 12, T + 10 + i * 20, col, L + pw + 30,
-                T + 21 + i * 20);
+        fprintf(f,
+                "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>"
+                "<text x=\"%d\" y=\"%d\">",
+                L + pw + 12, T + 10 + i * 20, col, L + pw + 30, T + 21 + i * 20);
         svgEscape(f, ss[i].label);
         fprintf(f, "</text>\n");
     }
@@ -865,23 +912,65 @@ static int hasSuffix(const char *s, const char *suf) {
 
 int main(int argc, char **argv) {
     enum {
-        OPT_DATASET = 1000, OPT_BASE, OPT_QUERY, OPT_TRUTH, OPT_DIR, OPT_RANDOM, OPT_DIM,
-        OPT_CLUSTERS, OPT_QUERIES, OPT_SEED, OPT_LIMIT, OPT_TRUTHQ, OPT_KEY, OPT_QUANT, OPT_EFC,
-        OPT_QCLIENTS, OPT_EF, OPT_REPEAT, OPT_NOTHREAD, OPT_NOLOAD, OPT_KEEP, OPT_OUT, OPT_PLOT,
-        OPT_PLOTADD, OPT_LABEL, OPT_QPIPE, OPT_HELP
+        OPT_DATASET = 1000,
+        OPT_BASE,
+        OPT_QUERY,
+        OPT_TRUTH,
+        OPT_DIR,
+        OPT_RANDOM,
+        OPT_DIM,
+        OPT_CLUSTERS,
+        OPT_QUERIES,
+        OPT_SEED,
+        OPT_LIMIT,
+        OPT_TRUTHQ,
+        OPT_KEY,
+        OPT_QUANT,
+        OPT_EFC,
+        OPT_QCLIENTS,
+        OPT_EF,
+        OPT_REPEAT,
+        OPT_NOTHREAD,
+        OPT_NOLOAD,
+        OPT_KEEP,
+        OPT_OUT,
+        OPT_PLOT,
+        OPT_PLOTADD,
+        OPT_LABEL,
+        OPT_QPIPE,
+        OPT_HELP
     };
-    static const struct option lo[] = {
-        {"dataset", 1, 0, OPT_DATASET}, {"base", 1, 0, OPT_BASE}, {"query", 1, 0, OPT_QUERY},
-        {"truth", 1, 0, OPT_TRUTH}, {"dataset-dir", 1, 0, OPT_DIR}, {"random", 1, 0, OPT_RANDOM},
-        {"dim", 1, 0, OPT_DIM}, {"clusters", 1, 0, OPT_CLUSTERS}, {"queries", 1, 0, OPT_QUERIES},
-        {"seed", 1, 0, OPT_SEED}, {"limit", 1, 0, OPT_LIMIT}, {"truth-queries", 1, 0, OPT_TRUTHQ},
-        {"key", 1, 0, OPT_KEY}, {"quant", 1, 0, OPT_QUANT}, {"ef-construction", 1, 0, OPT_EFC},
-        {"clients", 1, 0, 'c'}, {"pipeline", 1, 0, 'P'}, {"query-clients", 1, 0, OPT_QCLIENTS},
-        {"ef", 1, 0, OPT_EF}, {"repeat", 1, 0, OPT_REPEAT}, {"nothread", 0, 0, OPT_NOTHREAD},
-        {"no-load", 0, 0, OPT_NOLOAD}, {"keep", 0, 0, OPT_KEEP}, {"out", 1, 0, OPT_OUT},
-        {"plot", 1, 0, OPT_PLOT}, {"plot-add", 1, 0, OPT_PLOTADD}, {"label", 1, 0, OPT_LABEL},
-        {"quiet", 0, 0, 'q'}, {"query-pipeline", 1, 0, OPT_QPIPE}, {"help", 0, 0, OPT_HELP},
-        {0, 0, 0, 0}};
+    static const struct option lo[] = {{"dataset", 1, 0, OPT_DATASET},
+                                       {"base", 1, 0, OPT_BASE},
+                                       {"query", 1, 0, OPT_QUERY},
+                                       {"truth", 1, 0, OPT_TRUTH},
+                                       {"dataset-dir", 1, 0, OPT_DIR},
+                                       {"random", 1, 0, OPT_RANDOM},
+                                       {"dim", 1, 0, OPT_DIM},
+                                       {"clusters", 1, 0, OPT_CLUSTERS},
+                                       {"queries", 1, 0, OPT_QUERIES},
+                                       {"seed", 1, 0, OPT_SEED},
+                                       {"limit", 1, 0, OPT_LIMIT},
+                                       {"truth-queries", 1, 0, OPT_TRUTHQ},
+                                       {"key", 1, 0, OPT_KEY},
+                                       {"quant", 1, 0, OPT_QUANT},
+                                       {"ef-construction", 1, 0, OPT_EFC},
+                                       {"clients", 1, 0, 'c'},
+                                       {"pipeline", 1, 0, 'P'},
+                                       {"query-clients", 1, 0, OPT_QCLIENTS},
+                                       {"ef", 1, 0, OPT_EF},
+                                       {"repeat", 1, 0, OPT_REPEAT},
+                                       {"nothread", 0, 0, OPT_NOTHREAD},
+                                       {"no-load", 0, 0, OPT_NOLOAD},
+                                       {"keep", 0, 0, OPT_KEEP},
+                                       {"out", 1, 0, OPT_OUT},
+                                       {"plot", 1, 0, OPT_PLOT},
+                                       {"plot-add", 1, 0, OPT_PLOTADD},
+                                       {"label", 1, 0, OPT_LABEL},
+                                       {"quiet", 0, 0, 'q'},
+                                       {"query-pipeline", 1, 0, OPT_QPIPE},
+                                       {"help", 0, 0, OPT_HELP},
+                                       {0, 0, 0, 0}};
     parseEfList("100");
     int ch;
     while ((ch = getopt_long(argc, argv, "h:p:s:c:P:M:k:q", lo, NULL)) != -1) {
@@ -936,8 +1025,10 @@ int main(int argc, char **argv) {
     loadDataset(&ds);
     redisContext *c = connectServer();
     char label[128];
-    if (o.label) snprintf(label, sizeof(label), "%s", o.label);
-    else serverLabel(c, label, sizeof(label));
+    if (o.label)
+        snprintf(label, sizeof(label), "%s", o.label);
+    else
+        serverLabel(c, label, sizeof(label));
 
     printf("%s: %s, %ld x %d, %d queries (%d with ground truth), quant %s, M %d, EF construction "
            "%d\n",
@@ -949,8 +1040,8 @@ int main(int argc, char **argv) {
                ds.n, lr.seconds, lr.rate, o.clients, o.pipeline,
                lr.errors ? " -- WITH ERRORS" : "");
         if (lr.bytes_per_vector >= 0)
-            printf("memory: %.0f bytes per vector (INFO used_memory %lld -> %lld)", lr.bytes_per_vector,
-                   lr.mem_before, lr.mem_after);
+            printf("memory: %.0f bytes per vector (INFO used_memory %lld -> %lld)",
+                   lr.bytes_per_vector, lr.mem_before, lr.mem_after);
         if (lr.index_bytes_per_vector >= 0)
             printf(", %.0f bytes per vector (MEMORY USAGE)", lr.index_bytes_per_vector);
         printf("\n");
@@ -978,8 +1069,10 @@ int main(int argc, char **argv) {
     if (o.out) {
         FILE *f = fopen(o.out, "w");
         if (!f) die("%s: %s", o.out, strerror(errno));
-        if (hasSuffix(o.out, ".json")) writeJson(f, label, &ds, &lr, qr, o.nef);
-        else writeCsv(f, label, &ds, &lr, qr, o.nef);
+        if (hasSuffix(o.out, ".json"))
+            writeJson(f, label, &ds, &lr, qr, o.nef);
+        else
+            writeCsv(f, label, &ds, &lr, qr, o.nef);
         fclose(f);
     }
     if (o.plot) {

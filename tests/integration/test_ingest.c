@@ -69,7 +69,8 @@ Test(ingest, replies_in_order_and_last_write_wins, .fini = vtTeardown) {
     /* e0..e(n-1) new; then e3 again (update, new vector), e7 with SETATTR, e7 again without
      * (keeps the attributes, takes the vector), a bad vector (refused in place), e9 with
      * SETATTR "" (removes), and a brand new name twice. */
-    for (int i = 0; i < n; i++) appendVaddOpts(vt_c, "k", v + (size_t)i * dim, dim, vtName(i, name), NULL, NULL);
+    for (int i = 0; i < n; i++)
+        appendVaddOpts(vt_c, "k", v + (size_t)i * dim, dim, vtName(i, name), NULL, NULL);
     appendVaddOpts(vt_c, "k", v + (size_t)n * dim, dim, "e3", NULL, NULL);
     appendVaddOpts(vt_c, "k", v + (size_t)(n + 1) * dim, dim, "e7", "SETATTR", "{\"a\":1}");
     appendVaddOpts(vt_c, "k", v + (size_t)(n + 2) * dim, dim, "e7", NULL, NULL);

@@ -36,7 +36,8 @@ static void appendVsim(redisContext *c, const char *key, const float *v, int dim
     vtArgsFree(&a);
 }
 
-static void appendVadd(redisContext *c, const char *key, const float *v, int dim, const char *name) {
+static void appendVadd(redisContext *c, const char *key, const float *v, int dim,
+                       const char *name) {
     vtArgs a = {0};
     vtArgStr(&a, "VADD");
     vtArgStr(&a, key);
@@ -220,9 +221,12 @@ Test(threads, fifty_clients_search_while_one_loads, .fini = vtTeardown) {
     for (int i = 0; i < clients; i++) {
         for (int q = 0; q < per; q++) {
             const float *qv = v + (size_t)((i * 31 + q * 7) % total) * dim;
-            if (q % 3 == 0) appendVsim(cs[i], "k", qv, dim, 10, "FILTER", ".n > 0");
-            else if (q % 3 == 1) appendVsim(cs[i], "k", qv, dim, 10, "WITHATTRIBS", NULL);
-            else appendVsim(cs[i], "k", qv, dim, 10, NULL, NULL);
+            if (q % 3 == 0)
+                appendVsim(cs[i], "k", qv, dim, 10, "FILTER", ".n > 0");
+            else if (q % 3 == 1)
+                appendVsim(cs[i], "k", qv, dim, 10, "WITHATTRIBS", NULL);
+            else
+                appendVsim(cs[i], "k", qv, dim, 10, NULL, NULL);
         }
     }
     /* Interleave the sends: half of the searchers, the loader, the other half. */
@@ -285,7 +289,8 @@ Test(threads, removals_during_searches_are_drained, .fini = vtTeardown) {
     for (int i = 0; i < searchers; i++) cs[i] = serverConnect(&vt_srv);
     for (int round = 0; round < 5; round++) {
         for (int i = 0; i < searchers; i++) {
-            for (int q = 0; q < 30; q++) appendVsim(cs[i], "k", v + (size_t)q * dim, dim, 20, NULL, NULL);
+            for (int q = 0; q < 30; q++)
+                appendVsim(cs[i], "k", v + (size_t)q * dim, dim, 20, NULL, NULL);
             flushOut(cs[i]);
         }
         /* Remove 100 elements and, on the same connection, search for each right after. */

@@ -14,20 +14,20 @@
 
 #include "pool.h"
 
-#define A_LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define A_LOAD(p)     __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define A_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
-#define A_ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_ACQ_REL)
+#define A_ADD(p, v)   __atomic_add_fetch((p), (v), __ATOMIC_ACQ_REL)
 
 typedef struct tjob {
     int id;
-    int ran;          /* set by work (worker thread) */
-    int done_calls;   /* set by done (loop thread) */
+    int ran;        /* set by work (worker thread) */
+    int done_calls; /* set by done (loop thread) */
     int status;
-    int saw_cancel;   /* work observed poolJobCancelled */
-    int *order;       /* shared: work appends its id (1-thread tests) */
+    int saw_cancel; /* work observed poolJobCancelled */
+    int *order;     /* shared: work appends its id (1-thread tests) */
     int *order_len;
-    int *gate;        /* if set, work spins until *gate != 0 or the job is cancelled */
-    int *started;     /* if set, work sets it on entry */
+    int *gate;    /* if set, work spins until *gate != 0 or the job is cancelled */
+    int *started; /* if set, work sets it on entry */
     pthread_t done_thread;
 } tjob;
 

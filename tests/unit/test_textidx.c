@@ -77,7 +77,8 @@ static double expectBm25(const char *query, int doc) {
     for (int d = 0; d < NDOCS; d++) {
         char buf[256];
         snprintf(buf, sizeof(buf), "%s", corpus[d]);
-        for (char *w = strtok(buf, " "); w; w = strtok(NULL, " ")) snprintf(words[d][nw[d]++], 16, "%s", w);
+        for (char *w = strtok(buf, " "); w; w = strtok(NULL, " "))
+            snprintf(words[d][nw[d]++], 16, "%s", w);
         total += nw[d];
     }
     double avgdl = total / NDOCS;
@@ -128,8 +129,9 @@ Test(textidx, bm25_matches_the_formula) {
         cr_assert_eq(n, positive, "'%s'", queries[qi]);
         for (int i = 0; i < n; i++) {
             cr_assert_float_eq(hits[i].score, expectBm25(lower, (int)hits[i].id / 3), 1e-12);
-            if (i) cr_assert(hits[i - 1].score > hits[i].score ||
-                             (hits[i - 1].score == hits[i].score && hits[i - 1].id < hits[i].id));
+            if (i)
+                cr_assert(hits[i - 1].score > hits[i].score ||
+                          (hits[i - 1].score == hits[i].score && hits[i - 1].id < hits[i].id));
         }
         textQueryFree(q);
     }
