@@ -10,6 +10,7 @@
 #   interop      every tests/interop/*.sh (bash) and tests/interop/*.py (/usr/bin/python3, which
 #                has Debian's python3-redis)
 #   fuzz         `make fuzz FUZZ_TIME=15`, a brief libFuzzer smoke run (skipped without clang)
+#   format       `make format-check`: the tree is formatted by the checked-in .clang-format
 #   all          all of the above
 #
 # Environment:
@@ -137,14 +138,24 @@ suite_fuzz() {
 }
 
 [ $# -gt 0 ] || set -- all
+suite_format() {
+    echo "== format"
+    if ! command -v clang-format >/dev/null 2>&1; then
+        echo "note: clang-format not found, format check skipped"
+        return
+    fi
+    run_one "format (make format-check)" make --no-print-directory format-check
+}
+
 for suite in "$@"; do
     case "$suite" in
-        all) suite_unit; suite_integration; suite_interop; suite_fuzz ;;
+        all) suite_format; suite_unit; suite_integration; suite_interop; suite_fuzz ;;
         unit) suite_unit ;;
         integration) suite_integration ;;
         interop) suite_interop ;;
         fuzz) suite_fuzz ;;
-        *) echo "unknown suite '$suite' (all, unit, integration, interop, fuzz)" >&2; exit 2 ;;
+        format) suite_format ;;
+        *) echo "unknown suite '$suite' (all, unit, integration, interop, fuzz, format)" >&2; exit 2 ;;
     esac
 done
 
