@@ -293,18 +293,6 @@ static int ensureDir(char *err, size_t errlen) {
     return 0;
 }
 
-static unsigned long long keyspaceElements(void) {
-    unsigned long long n = 0;
-    dictIterator *it = dictGetIterator(server.db->keys);
-    dictEntry *e;
-    while ((e = dictNext(it)) != NULL) {
-        const qvValueHeader *v = dictGetVal(e);
-        if (v->type == &vectorsetKeyType) n += indexSize((const qvIndex *)v);
-    }
-    dictReleaseIterator(it);
-    return n;
-}
-
 /* Writes the current dataset as base `name` (the rewrite child, and start-up). */
 static int writeBase(const char *name, char *err, size_t errlen) {
     snapshotSaveOpts opts;
@@ -356,7 +344,7 @@ static int rewriteBackground(char *err, size_t errlen) {
         aof.m = nm;
     }
     /* 2. The child writes the next base. */
-    pid_t pid = childFork(CHILD_TYPE_AOF, keyspaceElements());
+    pid_t pid = childFork(CHILD_TYPE_AOF, persistKeyspaceElements());
     if (pid == 0) {
         char *name = aofBaseName(server.aof_filename, aof.m->curr_base_seq + 1);
         char why[1024];

@@ -15,6 +15,7 @@
 
 #include <string.h>
 
+#include "hitheap.h"
 #include "zmalloc.h"
 
 #define CHUNK_SMALL_IDS    1024u
@@ -67,49 +68,6 @@ static inline uint8_t *slotAt(const flatIndex *f, uint32_t id, uint8_t **live) {
 }
 
 /* ---- the bounded heap shared by flatSearch and flatTopK ---- */
-
-static inline int hitLess(qvHit a, qvHit b) {
-    return a.dist < b.dist || (a.dist == b.dist && a.id < b.id);
-}
-
-static void heapSiftDown(qvHit *hp, uint32_t m, qvHit x) {
-    uint32_t i = 0;
-    for (;;) {
-        uint32_t c = 2 * i + 1;
-        if (c >= m) break;
-        if (c + 1 < m && hitLess(hp[c], hp[c + 1])) c++;
-        if (!hitLess(x, hp[c])) break;
-        hp[i] = hp[c];
-        i = c;
-    }
-    hp[i] = x;
-}
-
-/* Offers x to a max-heap of at most k hits (worst on top). */
-static inline void topkOffer(qvHit *hp, uint32_t *n, uint32_t k, qvHit x) {
-    if (*n < k) {
-        uint32_t i = (*n)++;
-        while (i) {
-            uint32_t p = (i - 1) / 2;
-            if (!hitLess(hp[p], x)) break;
-            hp[i] = hp[p];
-            i = p;
-        }
-        hp[i] = x;
-    } else if (hitLess(x, hp[0])) {
-        heapSiftDown(hp, k, x);
-    }
-}
-
-static void topkFinish(qvHit *hp, uint32_t n) {
-    while (n > 1) {
-        qvHit top = hp[0];
-        uint32_t m = n - 1;
-        heapSiftDown(hp, m, hp[m]);
-        hp[m] = top;
-        n = m;
-    }
-}
 
 /* ---- index ---- */
 
@@ -190,10 +148,10 @@ int flatSearch(const flatIndex *f, const void *query, uint32_t k, qvFilterFn fil
             if (!live[off]) continue;
             if (filter && !filter(id, fctx)) continue;
             qvHit x = {id, qvSpaceDistance(&f->space, query, chunk + (size_t)off * f->stride)};
-            topkOffer(out, &n, k, x);
+            hitTopkOffer(out, &n, k, x);
         }
     }
-    topkFinish(out, n);
+    hitMaxSortAsc(out, n);
     return (int)n;
 }
 
@@ -206,9 +164,9 @@ int flatTopK(const qvSpace *s, const void *query, uint32_t k, uint32_t id_bound,
         const void *v = get(id, gctx);
         if (!v) continue;
         if (filter && !filter(id, fctx)) continue;
-        topkOffer(out, &n, k, (qvHit){id, qvSpaceDistance(s, query, v)});
+        hitTopkOffer(out, &n, k, (qvHit){id, qvSpaceDistance(s, query, v)});
     }
-    topkFinish(out, n);
+    hitMaxSortAsc(out, n);
     return (int)n;
 }
 

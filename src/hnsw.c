@@ -114,6 +114,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hitheap.h"
 #include "zmalloc.h"
 
 /* ---- slot layout (offsets in bytes) ---- */
@@ -327,72 +328,6 @@ static int listRemove(uint32_t *L, uint32_t id) {
         return 1;
     }
     return 0;
-}
-
-/* Hits order by distance, then id, so that every ordering here is total and deterministic. */
-static inline int hitLess(qvHit a, qvHit b) {
-    return a.dist < b.dist || (a.dist == b.dist && a.id < b.id);
-}
-
-static void minPush(qvHit *hp, uint32_t *n, qvHit x) {
-    uint32_t i = (*n)++;
-    while (i) {
-        uint32_t p = (i - 1) / 2;
-        if (!hitLess(x, hp[p])) break;
-        hp[i] = hp[p];
-        i = p;
-    }
-    hp[i] = x;
-}
-
-static void minPop(qvHit *hp, uint32_t *n) {
-    uint32_t m = --(*n), i = 0;
-    qvHit x = hp[m];
-    for (;;) {
-        uint32_t c = 2 * i + 1;
-        if (c >= m) break;
-        if (c + 1 < m && hitLess(hp[c + 1], hp[c])) c++;
-        if (!hitLess(hp[c], x)) break;
-        hp[i] = hp[c];
-        i = c;
-    }
-    hp[i] = x;
-}
-
-static void maxPush(qvHit *hp, uint32_t *n, qvHit x) {
-    uint32_t i = (*n)++;
-    while (i) {
-        uint32_t p = (i - 1) / 2;
-        if (!hitLess(hp[p], x)) break;
-        hp[i] = hp[p];
-        i = p;
-    }
-    hp[i] = x;
-}
-
-/* Sift x down from the root of a max-heap of m elements. */
-static void maxSiftDown(qvHit *hp, uint32_t m, qvHit x) {
-    uint32_t i = 0;
-    for (;;) {
-        uint32_t c = 2 * i + 1;
-        if (c >= m) break;
-        if (c + 1 < m && hitLess(hp[c], hp[c + 1])) c++;
-        if (!hitLess(x, hp[c])) break;
-        hp[i] = hp[c];
-        i = c;
-    }
-    hp[i] = x;
-}
-
-/* Turns a max-heap into an ascending array in place. */
-static void maxHeapSortAsc(qvHit *hp, uint32_t n) {
-    while (n > 1) {
-        qvHit top = hp[0];
-        uint32_t m = n - 1;
-        maxSiftDown(hp, m, hp[m]);
-        hp[m] = top;
-        n = m;
-    }
 }
 
 static int hitCmpDesc(const void *a, const void *b) {
@@ -626,14 +561,14 @@ static uint32_t searchLayer(hnswIndex *h, hnswCtx *c, const void *q, qvHit ep, u
     c->fresh = growArray(h, c->fresh, &c->fresh_cap, 2 * h->M, sizeof(uint32_t));
     ctxNewEpoch(c);
     visitOnce(c, ep.id);
-    minPush(c->cand, &nc, ep);
+    hitMinPush(c->cand, &nc, ep);
     if (filter) fc++;
-    if (!filter || filter(ep.id, fctx)) maxPush(c->res, &nr, ep);
+    if (!filter || filter(ep.id, fctx)) hitMaxPush(c->res, &nr, ep);
 
     while (nc) {
         qvHit cur = c->cand[0];
         if (nr >= ef && hitLess(c->res[0], cur)) break;
-        minPop(c->cand, &nc);
+        hitMinPop(c->cand, &nc);
         uint32_t *L = nodeList(h, nodeAt(h, cur.id), level);
         uint32_t n = listCount(L), nf = 0;
         /* Two passes: first pick the unvisited neighbours and prefetch their vectors, so the
@@ -652,16 +587,16 @@ static uint32_t searchLayer(hnswIndex *h, hnswCtx *c, const void *q, qvHit ep, u
             if (nr >= ef && !hitLess(x, c->res[0])) continue;
             if (nc == c->cand_cap)
                 c->cand = growArray(h, c->cand, &c->cand_cap, nc + 1, sizeof(qvHit));
-            minPush(c->cand, &nc, x);
+            hitMinPush(c->cand, &nc, x);
             if (filter) {
                 if (max_fchecks && fc >= max_fchecks) goto out;
                 fc++;
                 if (!filter(id, fctx)) continue;
             }
             if (nr < ef)
-                maxPush(c->res, &nr, x);
+                hitMaxPush(c->res, &nr, x);
             else
-                maxSiftDown(c->res, nr, x); /* replaces the worst */
+                hitMaxSiftDown(c->res, nr, x); /* replaces the worst */
         }
     }
 out:
@@ -690,7 +625,7 @@ int hnswSearch(hnswIndex *h, const void *query, uint32_t k, uint32_t ef, qvFilte
     qvHit cur = descend(h, query, ep, 0, &visited);
     uint32_t n =
         searchLayer(h, c, query, cur, ef, 0, filter, fctx, max_filter_visits, &visited, &fchecks);
-    maxHeapSortAsc(c->res, n);
+    hitMaxSortAsc(c->res, n);
     if (n > k) n = k;
     memcpy(out, c->res, n * sizeof(qvHit));
     ctxRelease(h, c);
@@ -985,7 +920,7 @@ uint32_t hnswInsert(hnswIndex *h, const void *blob, uint32_t ef_construction) {
     for (int l = lmax; l >= 0; l--) {
         qvHit *W = c->lv + (size_t)l * (efc + 1);
         nw[l] = searchLayer(h, c, qv, cur, efc, l, NULL, NULL, 0, &visited, &fchecks);
-        maxHeapSortAsc(c->res, nw[l]);
+        hitMaxSortAsc(c->res, nw[l]);
         memcpy(W, c->res, nw[l] * sizeof(qvHit));
         for (uint32_t i = 0; i < nw[l]; i++) {
             if (W[i].id != id) {
@@ -1042,7 +977,7 @@ static void relinkBySearch(hnswIndex *h, hnswCtx *c, uint32_t x, int l, uint32_t
     if (ef < 2 * h->M) ef = 2 * h->M;
     qvHit cur = descend(h, xv, LOAD(&h->ep), l, &visited);
     uint32_t n = searchLayer(h, c, xv, cur, ef, l, NULL, NULL, 0, &visited, &fchecks);
-    maxHeapSortAsc(c->res, n);
+    hitMaxSortAsc(c->res, n);
     linkInOrder(h, c, x, l, c->res, n, target);
 }
 

@@ -207,7 +207,7 @@ void persistFillSaveOpts(snapshotSaveOpts *opts) {
 }
 
 /* Elements in the keyspace: the unit of a saving child's progress. */
-static unsigned long long keyspaceElements(void) {
+unsigned long long persistKeyspaceElements(void) {
     unsigned long long n = 0;
     dictIterator *it = dictGetIterator(server.db->keys);
     dictEntry *e;
@@ -241,7 +241,7 @@ int persistSaveBackground(void) {
     }
     ps.dirty_before_bgsave = server.dirty;
     ps.lastbgsave_try = time(NULL);
-    pid_t pid = childFork(CHILD_TYPE_SNAPSHOT, keyspaceElements());
+    pid_t pid = childFork(CHILD_TYPE_SNAPSHOT, persistKeyspaceElements());
     if (pid == 0) {
         snapshotSaveOpts opts;
         persistFillSaveOpts(&opts);

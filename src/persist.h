@@ -34,6 +34,8 @@ int persistSaveOnShutdown(int force_save, int nosave);
 
 /* Every snapshot written from now on (AOF base files included) by this server. */
 void persistFillSaveOpts(struct snapshotSaveOpts *opts);
+/* Elements in the keyspace, over every index: the unit of a saving child's progress. */
+unsigned long long persistKeyspaceElements(void);
 
 /* Commands refused while the disk is failing (stop-writes-on-bgsave-error, AOF write errors):
  * returns NULL, or the error text to reply (without the leading '-'). */
