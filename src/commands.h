@@ -106,6 +106,7 @@ typedef struct qvCommand {
     char fullname[64];        /* "client|setname" */
     /* Statistics (INFO commandstats). */
     long long calls, usec, rejected_calls, failed_calls;
+    struct cmdHist *latency_hist; /* metrics.c's latency histogram, NULL until the first call */
 } qvCommand;
 
 void commandTableInit(void); /* builds the lookup dict and fullnames */

@@ -10,6 +10,7 @@
 
 #include "aof.h"
 #include "metrics.h"
+#include "monotonic.h"
 #include "multi.h"
 #include "persist.h"
 #include "slowlog.h"
@@ -129,9 +130,9 @@ void call(qvClient *c, qvCommand *cmd) {
     }
     c->lastcmd = cmd;
     long long dirty_before = server.dirty;
-    long long start = ustime();
+    uint64_t start = monotonicUs();
     cmd->proc(c);
-    long long duration = ustime() - start;
+    long long duration = (long long)(monotonicUs() - start);
     /* A write that changed the dataset is logged as received, in execution order. */
     if ((cmd->flags & CMD_WRITE) && server.dirty != dirty_before)
         aofPropagate(c);

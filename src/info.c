@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "monotonic.h"
 #include "networking.h"
 #include "persist.h"
 #include "pubsub.h"
@@ -63,7 +64,7 @@ static void sectionServer(char **buf, size_t *len, size_t *cap) {
            "redis_mode:standalone\r\n"
            "os:%s %s %s\r\n"
            "arch_bits:%d\r\n"
-           "monotonic_clock:POSIX clock_gettime\r\n"
+           "monotonic_clock:%s\r\n"
            "multiplexing_api:epoll\r\n"
            "atomicvar_api:c11-builtin\r\n"
            "gcc_version:%d.%d.%d\r\n"
@@ -81,7 +82,7 @@ static void sectionServer(char **buf, size_t *len, size_t *cap) {
            "config_file:%s\r\n"
            "io_threads_active:0\r\n",
            QUIVER_REDIS_COMPAT_VERSION, QUIVER_VERSION, name.sysname, name.release, name.machine,
-           (int)(sizeof(void *) * 8),
+           (int)(sizeof(void *) * 8), monotonicName(),
 #ifdef __GNUC__
            __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__,
 #else

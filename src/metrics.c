@@ -56,19 +56,11 @@ typedef struct cmdHist {
     uint64_t usec;
 } cmdHist;
 
-static dict *cmd_hists; /* qvCommand pointer (its bytes) -> cmdHist */
-
-static void freeHist(void *v) {
-    zfree(v);
-}
-
+/* Each command's histogram hangs off its table row (qvCommand.latency_hist), created on its
+ * first call: recording is then a pointer load, with no lookup on the command path. */
 void metricsObserveCommand(qvCommand *cmd, long long usec) {
-    if (!cmd_hists) cmd_hists = dictCreate(freeHist);
-    cmdHist *h = dictFetchValue(cmd_hists, &cmd, sizeof(cmd));
-    if (!h) {
-        h = zcalloc(sizeof(*h));
-        dictAdd(cmd_hists, &cmd, sizeof(cmd), h);
-    }
+    cmdHist *h = cmd->latency_hist;
+    if (!h) h = cmd->latency_hist = zcalloc(sizeof(*h));
     if (usec < 0) usec = 0;
     h->bucket[qvLatencyBucket(usec)]++;
     h->count++;
@@ -291,7 +283,7 @@ typedef struct cmdPass {
 
 static void renderCommand(qvCommand *cmd, void *priv) {
     cmdPass *cp = priv;
-    cmdHist *h = cmd_hists ? dictFetchValue(cmd_hists, &cmd, sizeof(cmd)) : NULL;
+    cmdHist *h = cmd->latency_hist;
     if (!h && cmd->calls == 0 && cmd->rejected_calls == 0) return;
     const char *name = cmd->fullname[0] ? cmd->fullname : cmd->name;
     if (cp->pass == 0) {

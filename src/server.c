@@ -26,6 +26,7 @@
 #include "config.h"
 #include "aof.h"
 #include "distance.h"
+#include "monotonic.h"
 #include "db.h"
 #include "metrics.h"
 #include "networking.h"
@@ -310,6 +311,7 @@ int serverMain(int argc, char **argv) {
     dbInit();
     pubsubInit();
     slowlogInit();
+    monotonicInit();
     distInit();
     blockedInit(); /* the worker pool: before loading, which may use it */
     initCommandTable();
@@ -320,6 +322,7 @@ int serverMain(int argc, char **argv) {
 
     serverLog(LL_NOTICE, "Quiver %s (Redis-compatible %s, %s) starting, pid=%d", QUIVER_VERSION,
               QUIVER_REDIS_COMPAT_VERSION, zmallocLibrary(), (int)server.pid);
+    serverLog(LL_NOTICE, "monotonic clock: %s", monotonicName());
     if (!configfile)
         serverLog(LL_WARNING, "Warning: no config file specified, using the default config. In "
                               "order to specify a config file use ./quiver-server "
