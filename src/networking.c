@@ -443,6 +443,32 @@ void clientSetDeferredNode(qvClient *c, void *node, const char *s, size_t len) {
     markPendingWrite(c); /* set later than its command (a batched VADD): the write may wait */
 }
 
+void clientFillDeferredNode(qvClient *c, void *node, void (*emit)(qvClient *c, void *arg),
+                            void *arg) {
+    if (!node) {
+        /* No reply is due (CLIENT REPLY OFF/SKIP when it was reserved, or a closing client):
+         * emit still runs for its side effects (statistics), into nothing. */
+        int had_skip = (c->flags & CLIENT_REPLY_SKIP) != 0;
+        c->flags |= CLIENT_REPLY_SKIP;
+        emit(c, arg);
+        if (!had_skip) c->flags &= ~CLIENT_REPLY_SKIP;
+        return;
+    }
+    /* Make the node the tail for the time of emit: its bytes go into the node, then into new
+     * blocks chained after it; the rest of the list is linked back behind them. The fixed buffer
+     * is never used meanwhile, since the list is not empty. */
+    replyBlock *b = node, *rest = b->next, *tail = c->reply_tail;
+    b->size = DEFERRED_NODE_SIZE; /* set: writable, and no longer a stop for the writer */
+    b->next = NULL;
+    c->reply_tail = b;
+    emit(c, arg);
+    if (rest) {
+        c->reply_tail->next = rest;
+        c->reply_tail = tail;
+    }
+    markPendingWrite(c);
+}
+
 /* 1 if what is due next is an unset deferred node: nothing can be written until it is set, so
  * no write handler should spin meanwhile (clientSetDeferredNode queues the write). */
 static int repliesWaitOnDeferred(const qvClient *c) {
@@ -462,10 +488,25 @@ int clientHasPendingReplies(const qvClient *c) {
 /* Writing                                                                                     */
 /* ------------------------------------------------------------------------------------------ */
 
+/* Frees set blocks that hold nothing (a filled deferred node whose reply was empty) from the
+ * front of the list: there is nothing to write from them. */
+static void dropEmptyHeadBlocks(qvClient *c) {
+    if (c->sentlen != 0 || c->bufpos > 0) return;
+    while (c->reply_head && c->reply_head->used == 0 && c->reply_head->size != 0) {
+        replyBlock *b = c->reply_head;
+        c->reply_head = b->next;
+        if (!c->reply_head) c->reply_tail = NULL;
+        zfree(b->payload);
+        zfree(b);
+    }
+}
+
 /* Writes as much as the socket takes. Returns C_ERR if the client was freed. */
 static int writeToClient(qvClient *c, int handler_installed) {
     ssize_t total = 0;
     while (clientHasPendingReplies(c)) {
+        dropEmptyHeadBlocks(c);
+        if (!clientHasPendingReplies(c)) break;
         struct iovec iov[IOV_BATCH];
         int n = 0;
         size_t offset = c->sentlen;
@@ -522,14 +563,6 @@ static int writeToClient(qvClient *c, int handler_installed) {
                 c->sentlen += left;
                 left = 0;
             }
-        }
-        /* Drop leading empty blocks (set deferred nodes of length 0 do not exist, but be safe). */
-        while (c->reply_head && c->reply_head->used == 0 && c->reply_head->size != 0) {
-            replyBlock *b = c->reply_head;
-            c->reply_head = b->next;
-            if (!c->reply_head) c->reply_tail = NULL;
-            zfree(b->payload);
-            zfree(b);
         }
         /* Keep writing until the socket is full, but let other clients have a turn after a
          * large amount so one huge reply cannot monopolise the loop. */

@@ -19,6 +19,11 @@ void clientAppendReply(qvClient *c, const char *s, size_t len);
 void clientAppendOwned(qvClient *c, char *payload, size_t len);
 void *clientAddDeferredNode(qvClient *c);
 void clientSetDeferredNode(qvClient *c, void *node, const char *s, size_t len);
+/* Fills a deferred node with a reply of any size: emit(c, arg) writes it with the usual
+ * addReply* calls, and its bytes take the node's place in the output, ahead of what was added
+ * after the node. A NULL node (no reply was due) runs emit with the reply suppressed. */
+void clientFillDeferredNode(qvClient *c, void *node, void (*emit)(qvClient *c, void *arg),
+                            void *arg);
 int clientHasPendingReplies(const qvClient *c);
 void handleClientsWithPendingWrites(void);
 size_t clientOutputMemory(const qvClient *c);
