@@ -482,16 +482,20 @@ static void vaddFree(clientJob *cj) {
 
 static qvClient *loader; /* the AOF loader's client while it replays a file */
 
+/* More than the running command waits in c's query buffer: a pipeline, worth dividing. */
+static int moreCommandsWait(const qvClient *c) {
+    size_t self = 16;
+    for (int i = 0; i < c->argc; i++) self += c->argvlen[i] + 16;
+    return c->qb_len - c->qb_pos > self;
+}
+
 int blockedVaddBatchable(qvClient *c, qvIndex *idx) {
     if (c->vadd_batch) return ((vaddBatch *)c->vadd_batch)->idx == idx;
     if (indexConfig(idx)->algo != QV_ALGO_HNSW) return 0;
     /* The loader's "pipeline" is the rest of the file (MULTI/EXEC blocks stay inline). */
     if (c == loader) return pool && !(c->flags & (CLIENT_MULTI | CLIENT_IN_EXEC));
     if (!blockedMayThread(c)) return 0;
-    /* More than this command waits in the query buffer: a pipeline, worth dividing. */
-    size_t self = 16;
-    for (int i = 0; i < c->argc; i++) self += c->argvlen[i] + 16;
-    if (c->qb_len - c->qb_pos > self) return 1;
+    if (moreCommandsWait(c)) return 1;
     qvSearchRequest req = {0};
     req.k = 1;
     req.ef = indexConfig(idx)->ef_construction; /* an insert searches like this, per level */
@@ -596,9 +600,118 @@ void blockedVaddFlush(qvClient *c) {
     indexRelease(idx); /* the filling reference: the job holds its own */
 }
 
+static int isCommandTo(const char **argv, const size_t *argvlen, int argc, const char *name,
+                       const char *key, size_t keylen) {
+    size_t n = strlen(name);
+    return argc > 1 && argvlen[0] == n && !strncasecmp(argv[0], name, n) && argvlen[1] == keylen &&
+           !memcmp(argv[1], key, keylen);
+}
+
 static int isVaddTo(const char **argv, const size_t *argvlen, int argc, const vaddBatch *b) {
-    return argc > 1 && argvlen[0] == 4 && !strncasecmp(argv[0], "vadd", 4) &&
-           argvlen[1] == b->keylen && !memcmp(argv[1], b->key, b->keylen);
+    return isCommandTo(argv, argvlen, argc, "vadd", b->key, b->keylen);
+}
+
+/* ---- pipelined search runs (see blocked.h) ---- */
+
+#define SEARCH_BATCH_MAX 256 /* searches per batch: replies flow back while the next one fills */
+
+typedef struct searchBatch {
+    clientJob base;
+    qvIndex *idx; /* referenced while filling; then the job's reference */
+    char *key;
+    size_t keylen;
+    clientJob **jobs; /* each search's own job, as it would have run alone */
+    void **replies;   /* each one's reply placeholder (NULL: no reply due) */
+    uint32_t n, cap;
+    uint32_t next; /* atomic: the next search a worker takes */
+} searchBatch;
+
+static long long stat_search_batches, stat_search_batched;
+
+static void searchBatchWork(clientJob *cj) {
+    searchBatch *b = (searchBatch *)cj;
+    for (;;) {
+        uint32_t i = __atomic_fetch_add(&b->next, 1, __ATOMIC_RELAXED);
+        if (i >= b->n) break;
+        b->jobs[i]->work(b->jobs[i]);
+    }
+}
+
+static void emitJobReply(qvClient *c, void *arg) {
+    clientJob *j = arg;
+    j->reply(c, j);
+}
+
+static void searchBatchReply(qvClient *c, clientJob *cj) {
+    searchBatch *b = (searchBatch *)cj;
+    for (uint32_t i = 0; i < b->n; i++)
+        clientFillDeferredNode(c, b->replies[i], emitJobReply, b->jobs[i]);
+}
+
+static void searchBatchFree(clientJob *cj) {
+    searchBatch *b = (searchBatch *)cj;
+    for (uint32_t i = 0; i < b->n; i++) b->jobs[i]->free(b->jobs[i]);
+    zfree(b->jobs);
+    zfree(b->replies);
+    zfree(b->key);
+    zfree(b);
+}
+
+int blockedSearchBatchable(qvClient *c, qvIndex *idx) {
+    if (c->search_batch) return ((searchBatch *)c->search_batch)->idx == idx;
+    if (!pool || !blockedMayThread(c) || indexConfig(idx)->algo != QV_ALGO_HNSW) return 0;
+    return moreCommandsWait(c);
+}
+
+void blockedSearchAppend(qvClient *c, qvIndex *idx, clientJob *j) {
+    searchBatch *b = c->search_batch;
+    if (!b) {
+        b = zcalloc(sizeof(*b));
+        b->base.work = searchBatchWork;
+        b->base.reply = searchBatchReply;
+        b->base.free = searchBatchFree;
+        b->idx = idx;
+        indexRetain(idx);
+        b->key = zmemdup(c->argv[1], c->argvlen[1]);
+        b->keylen = c->argvlen[1];
+        c->search_batch = b;
+    }
+    /* The batch's job holds the index for all of its searches. */
+    j->client = c;
+    j->cmd = c->cmd;
+    j->ij.idx = idx;
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 16;
+        b->jobs = zrealloc(b->jobs, sizeof(*b->jobs) * b->cap);
+        b->replies = zrealloc(b->replies, sizeof(*b->replies) * b->cap);
+    }
+    b->jobs[b->n] = j;
+    b->replies[b->n] = clientAddDeferredNode(c);
+    b->n++;
+    stat_search_batched++;
+    if (b->n >= SEARCH_BATCH_MAX) blockedSearchFlush(c);
+}
+
+void blockedSearchFlush(qvClient *c) {
+    searchBatch *b = c->search_batch;
+    if (!b) return;
+    c->search_batch = NULL;
+    poolStats st;
+    poolGetStats(pool, &st);
+    b->base.parts = (int)(b->n < (uint32_t)st.threads ? b->n : (uint32_t)st.threads);
+    stat_search_batches++;
+    qvIndex *idx = b->idx;
+    if (blockClientOnJob(c, idx, &b->base) != C_OK) {
+        /* No pool, or its queue is full: search here, then reply as the workers' completion
+         * would. */
+        searchBatchWork(&b->base);
+        qvClient *prev = server.current_client;
+        server.current_client = c;
+        searchBatchReply(c, &b->base);
+        server.current_client = prev;
+        searchBatchFree(&b->base);
+    }
+    indexRelease(idx); /* the filling reference: the job holds its own */
 }
 
 /* The index a write command would change while a batch fills it, or NULL. */
@@ -617,6 +730,17 @@ static busyIndex *busyTarget(qvCommand *cmd, int argc, const char **argv, const 
 }
 
 int blockedBeforeCommand(qvClient *c, int argc, const char **argv, const size_t *argvlen) {
+    searchBatch *sb = c->search_batch;
+    if (sb) {
+        /* Another search of the same key joins the run (or replies in its place if it runs
+         * inline or fails); anything else waits for the run's results. */
+        if (!(c->flags & CLIENT_MULTI) &&
+            (isCommandTo(argv, argvlen, argc, "vsim", sb->key, sb->keylen) ||
+             isCommandTo(argv, argvlen, argc, "vsearch", sb->key, sb->keylen)))
+            return 0;
+        blockedSearchFlush(c);
+        return (c->flags & CLIENT_BLOCKED) != 0;
+    }
     vaddBatch *vb = c->vadd_batch;
     if (vb) {
         if (isVaddTo(argv, argvlen, argc, vb) && !(c->flags & CLIENT_MULTI)) return 0;
@@ -648,6 +772,7 @@ int blockedBeforeCommand(qvClient *c, int argc, const char **argv, const size_t 
 
 void blockedAfterInput(qvClient *c) {
     if (c->vadd_batch) blockedVaddFlush(c);
+    if (c->search_batch) blockedSearchFlush(c);
 }
 
 /* The loader runs inside one call on the loop thread: it waits for its batch right there
@@ -726,12 +851,15 @@ static void infoSectionPool(char **buf, size_t *len, size_t *cap) {
                "pool_work_time_avg_usec:%.2f\r\n"
                "deferred_deletions:%llu\r\n"
                "vadd_batches:%lld\r\n"
-               "vadd_batched:%lld\r\n",
+               "vadd_batched:%lld\r\n"
+               "search_batches:%lld\r\n"
+               "search_batched:%lld\r\n",
                st.threads, st.queued, st.queue_max, st.running, jobs_held,
                (unsigned long long)st.submitted, (unsigned long long)st.completed,
                (unsigned long long)st.cancelled, (unsigned long long)st.rejected,
                stat_jobs_inline_fallback, started ? (double)st.queue_usec_total / started : 0.0,
                (unsigned long long)st.queue_usec_max,
                st.completed ? (double)st.work_usec_total / st.completed : 0.0,
-               indexDeferredDeletions(), stat_vadd_batches, stat_vadd_batched);
+               indexDeferredDeletions(), stat_vadd_batches, stat_vadd_batched, stat_search_batches,
+               stat_search_batched);
 }

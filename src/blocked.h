@@ -90,6 +90,23 @@ int blockedVaddBatchable(qvClient *c, qvIndex *idx);
 int blockedVaddAppend(qvClient *c, qvIndex *idx, const char *name, size_t len, void *blob,
                       float norm, int set_attrs, qvAttrs *attrs, uint32_t ef);
 void blockedVaddFlush(qvClient *c); /* submits c's open batch (c waits for it) */
+/* ---- pipelined search runs ----
+ * A run of searches (VSIM, VSEARCH) on one key in a client's pipeline is one job: the workers
+ * take its searches from a shared counter, so even cheap queries spread over every thread, and
+ * the loop thread hands the pool one job per run instead of one per query. Each search keeps
+ * the job it would have had alone (its work() and reply()); its reply has a placeholder in the
+ * client's output (clientAddDeferredNode), filled in order once the run is done, so an error or
+ * an inline reply of a search in the middle of the run stays in its place. The run is submitted
+ * when the next command is not a VSIM/VSEARCH of the same key, when the query buffer holds no
+ * more complete commands, or when it is large; the client then waits, as for one threaded
+ * search.
+ *
+ * 1 if c's search on idx should join a run (one of c is open, or more commands wait in its
+ * query buffer), given an HNSW index and a client that may use the pool. */
+int blockedSearchBatchable(qvClient *c, qvIndex *idx);
+/* Takes j (its inputs copied, as for blockClientOnJob) into c's open run, opening one. */
+void blockedSearchAppend(qvClient *c, qvIndex *idx, clientJob *j);
+void blockedSearchFlush(qvClient *c); /* submits c's open run (c waits for it) */
 /* networking.c hooks. Before a parsed command runs: returns 1 if the client is blocked now
  * (its open batch was submitted, or the command writes an index a batch is filling) and the
  * command must stay in the query buffer to run later. After the input loop: submits an open

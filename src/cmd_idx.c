@@ -948,7 +948,9 @@ static int vsearchThreaded(qvClient *c, vsJob *job) {
 /* Runs the job's queries -- on the pool when worth it (the client waits, its pipeline with it),
  * otherwise here -- then replies and frees the job. */
 static void vsearchExecute(qvClient *c, vsJob *job, int batch) {
-    if (vsearchThreaded(c, job)) {
+    /* One VSEARCH in a pipelined run of searches joins the run, cheap or not. */
+    int run = !batch && !job->nothread && !job->text && blockedSearchBatchable(c, job->idx);
+    if (run || vsearchThreaded(c, job)) {
         vsearchPoolJob *pj = zcalloc(sizeof(*pj));
         pj->base.work = vsearchPoolWork;
         pj->base.reply = vsearchPoolReply;
@@ -959,6 +961,10 @@ static void vsearchExecute(qvClient *c, vsJob *job, int batch) {
         poolStats st;
         poolGetStats(blockedPool(), &st);
         pj->base.parts = job->nq < st.threads ? job->nq : st.threads;
+        if (run) {
+            blockedSearchAppend(c, job->idx, &pj->base);
+            return;
+        }
         if (blockClientOnJob(c, job->idx, &pj->base) == C_OK) return;
         zfree(pj); /* a full queue: run it here */
     }

@@ -460,7 +460,9 @@ void vsimCommand(qvClient *c) {
     req.filter_ef = filter_ef < 0 ? (count > UINT32_MAX / 100 ? 0 : (uint32_t)(count * 100))
                                   : (filter_ef > UINT32_MAX ? 0 : (uint32_t)filter_ef);
     req.exact = truth;
-    if (vsimThreaded(c, idx, &req, nothread)) {
+    /* In a pipelined run of searches even a cheap one goes to the pool, with the others. */
+    int batch = !nothread && blockedSearchBatchable(c, idx);
+    if (batch || vsimThreaded(c, idx, &req, nothread)) {
         vsimJob *j = zcalloc(sizeof(*j));
         j->base.work = vsimWork;
         j->base.reply = vsimReply;
@@ -473,7 +475,8 @@ void vsimCommand(qvClient *c) {
         j->withscores = withscores;
         j->withattribs = withattribs;
         j->epsilon = epsilon;
-        if (blockClientOnJob(c, idx, &j->base) == C_OK) {
+        if (batch) blockedSearchAppend(c, idx, &j->base);
+        if (batch || blockClientOnJob(c, idx, &j->base) == C_OK) {
             blob = NULL; /* all owned by the job now */
             prog = NULL;
             hits = NULL;

@@ -132,6 +132,7 @@ typedef struct qvClient {
     struct qvClient *pending_next; /* server.clients_pending_write */
     struct clientJob *blocked_job; /* the worker job this client waits for (blocked.c) */
     void *vadd_batch;              /* pipelined VADDs being collected for the workers (blocked.c) */
+    void *search_batch;            /* pipelined searches being collected for the workers */
 } qvClient;
 
 typedef struct qvServer {
