@@ -194,10 +194,10 @@ static void encodeQ8(const qvSpace *s, const float *in, void *blob, double norm)
     if (max_abs > 0) {
         double mul = 127.0 / max_abs; /* max_abs >= smallest denormal, so mul is finite */
         for (uint32_t i = 0; i < s->dim; i++) {
-            double r = round((double)in[i] * mul);
-            if (r > 127) r = 127;
-            if (r < -127) r = -127;
-            q[i] = (int8_t)r;
+            /* round() half away from zero, without the libm call: truncating |x| + 0.5 */
+            double x = (double)in[i] * mul, a = fabs(x);
+            int32_t r = a >= 127.0 ? 127 : (int32_t)(a + 0.5);
+            q[i] = (int8_t)(x < 0 ? -r : r);
             sumsq += (uint32_t)((int32_t)q[i] * (int32_t)q[i]);
         }
     } else {
