@@ -8,11 +8,24 @@
 #define QV_HITHEAP_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "distance.h"
 
+/* (distance, id) as one unsigned integer with the same order: the float's bits made monotonic
+ * (negative values flipped whole, positive ones get the sign bit), the id below them. One
+ * integer comparison and no branch per heap step; -0.0 is made +0.0 first so that equal
+ * distances stay ties. */
+static inline uint64_t hitKey(qvHit h) {
+    float f = h.dist + 0.0f;
+    uint32_t u;
+    memcpy(&u, &f, sizeof(u));
+    u ^= (uint32_t)((int32_t)u >> 31) | 0x80000000u;
+    return ((uint64_t)u << 32) | h.id;
+}
+
 static inline int hitLess(qvHit a, qvHit b) {
-    return a.dist < b.dist || (a.dist == b.dist && a.id < b.id);
+    return hitKey(a) < hitKey(b);
 }
 
 /* ---- min-heap: the nearest hit on top (candidate queues) ---- */

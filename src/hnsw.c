@@ -143,6 +143,13 @@
 #define STORE(p, v)     __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define COUNT_ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
 
+/* An unvisited neighbour found by the first pass of a search step, with its vector's address
+ * (located once: the second pass computes the distance without locating it again). */
+typedef struct qvFresh {
+    uint32_t id;
+    const char *vec;
+} qvFresh;
+
 /* Per-thread scratch of a search or insert; see SEARCH SCRATCH above. */
 typedef struct hnswCtx {
     uint16_t *tags; /* visited epoch per id */
@@ -158,7 +165,7 @@ typedef struct hnswCtx {
     uint32_t vict_cap;
     qvHit *lv; /* insert: candidates per level, (efc + 1) each */
     uint32_t lv_cap;
-    uint32_t *fresh; /* search: the unvisited neighbours of the node being expanded (2M) */
+    qvFresh *fresh; /* search: the unvisited neighbours of the node being expanded (2M) */
     uint32_t fresh_cap;
     int in_use; /* taken from the pool (pool_lock) */
     struct hnswCtx *next_free;
@@ -483,7 +490,7 @@ static size_t ctxBytes(const hnswCtx *c) {
     return sizeof(*c) + (size_t)c->tags_cap * sizeof(uint16_t) +
            ((size_t)c->cand_cap + c->res_cap + c->sel_cap + c->vict_cap + c->lv_cap) *
                sizeof(qvHit) +
-           (size_t)c->fresh_cap * sizeof(uint32_t);
+           (size_t)c->fresh_cap * sizeof(qvFresh);
 }
 
 static void ctxFree(hnswCtx *c) {
@@ -558,7 +565,7 @@ static uint32_t searchLayer(hnswIndex *h, hnswCtx *c, const void *q, qvHit ep, u
     uint32_t nc = 0, nr = 0, fc = 0;
     c->res = growArray(h, c->res, &c->res_cap, ef + 1, sizeof(qvHit));
     c->cand = growArray(h, c->cand, &c->cand_cap, 64, sizeof(qvHit));
-    c->fresh = growArray(h, c->fresh, &c->fresh_cap, 2 * h->M, sizeof(uint32_t));
+    c->fresh = growArray(h, c->fresh, &c->fresh_cap, 2 * h->M, sizeof(qvFresh));
     ctxNewEpoch(c);
     visitOnce(c, ep.id);
     hitMinPush(c->cand, &nc, ep);
@@ -578,11 +585,11 @@ static uint32_t searchLayer(hnswIndex *h, hnswCtx *c, const void *q, qvHit ep, u
             if (!visitOnce(c, id)) continue;
             const char *v = vecOf(h, id);
             for (size_t o = 0; o < h->prefetch_bytes; o += 64) __builtin_prefetch(v + o);
-            c->fresh[nf++] = id;
+            c->fresh[nf++] = (qvFresh){id, v};
         }
         for (uint32_t i = 0; i < nf; i++) {
-            uint32_t id = c->fresh[i];
-            qvHit x = {id, dist(h, q, vecOf(h, id))};
+            uint32_t id = c->fresh[i].id;
+            qvHit x = {id, dist(h, q, c->fresh[i].vec)};
             (*visited)++;
             if (nr >= ef && !hitLess(x, c->res[0])) continue;
             if (nc == c->cand_cap)
