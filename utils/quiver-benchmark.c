@@ -600,19 +600,27 @@ static void *queryThread(void *arg) {
             inflight++;
         }
         if (!inflight) break;
+        /* Wait for one reply (this also sends what was appended), then take every reply that
+         * arrived with it before sending more: the next queries leave together in one write,
+         * as a pipelining client sends them, rather than one write per answer. */
         redisReply *r;
         if (redisGetReply(c, (void **)&r) != REDIS_OK) die("query: %s", c->errstr);
         double t1 = nowSec();
-        long i = ids[head];
-        if (r->type == REDIS_REPLY_ERROR) {
-            if (!__atomic_fetch_add(&s->errors, 1, __ATOMIC_RELAXED))
-                fprintf(stderr, "query error: %s\n", r->str);
+        while (r) {
+            long i = ids[head];
+            if (r->type == REDIS_REPLY_ERROR) {
+                if (!__atomic_fetch_add(&s->errors, 1, __ATOMIC_RELAXED))
+                    fprintf(stderr, "query error: %s\n", r->str);
+            }
+            s->lat[i] = t1 - sent[head];
+            s->recall[i] = recallOf(ds, (int)(i % ds->nq), r);
+            freeReplyObject(r);
+            head = (head + 1) % depth;
+            inflight--;
+            r = NULL;
+            if (inflight && redisGetReplyFromReader(c, (void **)&r) != REDIS_OK)
+                die("query: %s", c->errstr);
         }
-        s->lat[i] = t1 - sent[head];
-        s->recall[i] = recallOf(ds, (int)(i % ds->nq), r);
-        freeReplyObject(r);
-        head = (head + 1) % depth;
-        inflight--;
     }
     free(ids);
     free(sent);
