@@ -28,7 +28,14 @@
  * "busy": other clients' writes to it are parked before they run (blockedBeforeCommand) and
  * resume once the batch is published, so every write takes effect in the order the AOF has it.
  * Reply placeholders (deferred reply nodes) keep the batch's replies in their places among the
- * client's other replies; a write handler never spins on one (networking.c waits for the set). */
+ * client's other replies; a write handler never spins on one (networking.c waits for the set).
+ *
+ * SEARCH RUNS (blocked.h). The same shape for reads: a run of VSIM/VSEARCH on one key is one job
+ * whose parts take searches from a shared counter. Each search is the clientJob it would have
+ * been alone; the run's reply() fills each one's placeholder with that job's own reply()
+ * (clientFillDeferredNode), so a reply may be of any size and whatever replied inline in the
+ * middle of the run (an error, a NOTHREAD search) stays in its place. The run holds the index
+ * for all its searches (their ij.idx points at it without a reference of their own). */
 #include "blocked.h"
 
 #include <errno.h>

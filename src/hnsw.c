@@ -155,9 +155,11 @@ typedef struct hnswCtx {
     uint16_t *tags; /* visited epoch per id */
     uint32_t tags_cap;
     uint16_t epoch;
-    qvHit *cand; /* min-heap of candidates to expand */
+    uint64_t *cand; /* min-heap of candidates to expand (hitKey()s) */
     uint32_t cand_cap;
-    qvHit *res; /* max-heap of results (worst on top), sorted ascending afterwards */
+    uint64_t *rkey; /* max-heap of results while searching (hitKey()s, worst on top) */
+    uint32_t rkey_cap;
+    qvHit *res; /* the same results as hits when searchLayer returns (still a max-heap) */
     uint32_t res_cap;
     qvHit *sel; /* neighbour selection: kept then pruned (2 * candidates) */
     uint32_t sel_cap;
@@ -488,14 +490,15 @@ static void ctxRelease(hnswIndex *h, hnswCtx *c) {
 
 static size_t ctxBytes(const hnswCtx *c) {
     return sizeof(*c) + (size_t)c->tags_cap * sizeof(uint16_t) +
-           ((size_t)c->cand_cap + c->res_cap + c->sel_cap + c->vict_cap + c->lv_cap) *
-               sizeof(qvHit) +
+           ((size_t)c->cand_cap + c->rkey_cap) * sizeof(uint64_t) +
+           ((size_t)c->res_cap + c->sel_cap + c->vict_cap + c->lv_cap) * sizeof(qvHit) +
            (size_t)c->fresh_cap * sizeof(qvFresh);
 }
 
 static void ctxFree(hnswCtx *c) {
     zfree(c->tags);
     zfree(c->cand);
+    zfree(c->rkey);
     zfree(c->res);
     zfree(c->sel);
     zfree(c->vict);
@@ -564,19 +567,21 @@ static uint32_t searchLayer(hnswIndex *h, hnswCtx *c, const void *q, qvHit ep, u
                             uint64_t *visited, uint64_t *fchecks) {
     uint32_t nc = 0, nr = 0, fc = 0;
     c->res = growArray(h, c->res, &c->res_cap, ef + 1, sizeof(qvHit));
-    c->cand = growArray(h, c->cand, &c->cand_cap, 64, sizeof(qvHit));
+    c->rkey = growArray(h, c->rkey, &c->rkey_cap, ef + 1, sizeof(uint64_t));
+    c->cand = growArray(h, c->cand, &c->cand_cap, 64, sizeof(uint64_t));
     c->fresh = growArray(h, c->fresh, &c->fresh_cap, 2 * h->M, sizeof(qvFresh));
+    uint64_t *rk = c->rkey;
     ctxNewEpoch(c);
     visitOnce(c, ep.id);
-    hitMinPush(c->cand, &nc, ep);
+    keyMinPush(c->cand, &nc, hitKey(ep));
     if (filter) fc++;
-    if (!filter || filter(ep.id, fctx)) hitMaxPush(c->res, &nr, ep);
+    if (!filter || filter(ep.id, fctx)) keyMaxPush(rk, &nr, hitKey(ep));
 
     while (nc) {
-        qvHit cur = c->cand[0];
-        if (nr >= ef && hitLess(c->res[0], cur)) break;
-        hitMinPop(c->cand, &nc);
-        uint32_t *L = nodeList(h, nodeAt(h, cur.id), level);
+        uint64_t cur = c->cand[0];
+        if (nr >= ef && rk[0] < cur) break;
+        keyMinPop(c->cand, &nc);
+        uint32_t *L = nodeList(h, nodeAt(h, (uint32_t)cur), level);
         uint32_t n = listCount(L), nf = 0;
         /* Two passes: first pick the unvisited neighbours and prefetch their vectors, so the
          * memory latency of all of them overlaps; then compute the distances. */
@@ -589,24 +594,26 @@ static uint32_t searchLayer(hnswIndex *h, hnswCtx *c, const void *q, qvHit ep, u
         }
         for (uint32_t i = 0; i < nf; i++) {
             uint32_t id = c->fresh[i].id;
-            qvHit x = {id, dist(h, q, c->fresh[i].vec)};
+            uint64_t x = hitKey((qvHit){id, dist(h, q, c->fresh[i].vec)});
             (*visited)++;
-            if (nr >= ef && !hitLess(x, c->res[0])) continue;
+            if (nr >= ef && x >= rk[0]) continue;
             if (nc == c->cand_cap)
-                c->cand = growArray(h, c->cand, &c->cand_cap, nc + 1, sizeof(qvHit));
-            hitMinPush(c->cand, &nc, x);
+                c->cand = growArray(h, c->cand, &c->cand_cap, nc + 1, sizeof(uint64_t));
+            keyMinPush(c->cand, &nc, x);
             if (filter) {
                 if (max_fchecks && fc >= max_fchecks) goto out;
                 fc++;
                 if (!filter(id, fctx)) continue;
             }
             if (nr < ef)
-                hitMaxPush(c->res, &nr, x);
+                keyMaxPush(rk, &nr, x);
             else
-                hitMaxSiftDown(c->res, nr, x); /* replaces the worst */
+                keyMaxSiftDown(rk, nr, x); /* replaces the worst */
         }
     }
 out:
+    /* The key order is the hit order, so the converted array is still a max-heap. */
+    for (uint32_t i = 0; i < nr; i++) c->res[i] = hitFromKey(rk[i]);
     *fchecks += fc;
     return nr;
 }
