@@ -666,7 +666,7 @@ static void searchBatchFree(clientJob *cj) {
 
 int blockedSearchBatchable(qvClient *c, qvIndex *idx) {
     if (c->search_batch) return ((searchBatch *)c->search_batch)->idx == idx;
-    if (!pool || !blockedMayThread(c) || indexConfig(idx)->algo != QV_ALGO_HNSW) return 0;
+    if (!pool || !blockedMayThread(c)) return 0;
     return moreCommandsWait(c);
 }
 

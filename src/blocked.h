@@ -102,7 +102,7 @@ void blockedVaddFlush(qvClient *c); /* submits c's open batch (c waits for it) *
  * search.
  *
  * 1 if c's search on idx should join a run (one of c is open, or more commands wait in its
- * query buffer), given an HNSW index and a client that may use the pool. */
+ * query buffer), given a client that may use the pool. */
 int blockedSearchBatchable(qvClient *c, qvIndex *idx);
 /* Takes j (its inputs copied, as for blockClientOnJob) into c's open run, opening one. */
 void blockedSearchAppend(qvClient *c, qvIndex *idx, clientJob *j);

@@ -930,13 +930,11 @@ static void vsearchPoolFree(clientJob *cj) {
 }
 
 /* Worth the pool, by the same rules as VSIM (cmd_vset.c vsimThreaded): not NOTHREAD, a client
- * that may block, an HNSW engine, and a predicted cost over search-thread-min-us for the whole
- * batch. Hybrid (TEXT) queries stay on the loop thread: the inverted index is updated there by
- * every write and is not safe to read alongside. */
+ * that may block, and a predicted cost over search-thread-min-us for the whole batch. Hybrid
+ * (TEXT) queries stay on the loop thread: the inverted index is updated there by every write and
+ * is not safe to read alongside. */
 static int vsearchThreaded(qvClient *c, vsJob *job) {
-    if (job->nothread || job->text || !blockedMayThread(c) ||
-        indexConfig(job->idx)->algo != QV_ALGO_HNSW)
-        return 0;
+    if (job->nothread || job->text || !blockedMayThread(c)) return 0;
     qvSearchRequest req = {0};
     req.k = job->k ? job->k : 1;
     req.ef = job->ef;

@@ -337,10 +337,10 @@ static void vsimFree(clientJob *cj) {
     zfree(j);
 }
 
-/* Worth a thread: not NOTHREAD, the client may block (not in MULTI, ...), an HNSW engine (FLAT
- * takes no insert alongside a search), and a predicted cost above search-thread-min-us. */
+/* Worth a thread: not NOTHREAD, the client may block (not in MULTI, ...), and a predicted cost
+ * above search-thread-min-us. Both engines take inserts alongside their searches. */
 static int vsimThreaded(qvClient *c, qvIndex *idx, const qvSearchRequest *req, int nothread) {
-    if (nothread || !blockedMayThread(c) || indexConfig(idx)->algo != QV_ALGO_HNSW) return 0;
+    if (nothread || !blockedMayThread(c)) return 0;
     return indexSearchCostUs(idx, req) >= (double)server.search_thread_min_us;
 }
 

@@ -4,8 +4,16 @@
  * fill 256 KiB, an exact allocator size class, as in hnsw.c), each chunk's slots followed by one
  * live byte per slot. Chunks never move, so a
  * pointer to a stored vector stays valid for as long as its id lives, and a small index costs a
- * small chunk. The chunk table is a plain array that grows by doubling; it is only touched by
- * writers, which run exclusively (flat.h).
+ * small chunk. The chunk table grows by doubling into a new array; the old one is kept until
+ * flatFree, because a search running alongside the insert may still be reading it (all tables
+ * together stay under twice the last one).
+ *
+ * One writer, any number of searches at once (flat.h). The writer publishes in this order: the
+ * table, a new chunk's pointer, nchunks, the blob, the slot's live byte, id_bound -- each
+ * store of a count or flag with release semantics -- and a search reads id_bound, nchunks and
+ * the table with acquire loads first, and each live byte with an acquire load before its blob:
+ * whatever it counts in, it sees complete. A reused id was dead (live 0) while its slot was
+ * rewritten; deletions themselves never run alongside a search (the server defers them).
  *
  * Search: one pass over the live ids keeping the best k in a bounded max-heap. The heap lives in
  * the caller's output array (it has room for k), so a search allocates nothing; a final heap sort
@@ -28,11 +36,14 @@ struct flatIndex {
     size_t stride;        /* slot size: blob_bytes rounded up to 8 */
     uint32_t chunk_slots; /* slots per chunk beyond the first 1024 ids (>= 16) */
     uint64_t chunk_magic; /* floor(2^64 / chunk_slots) + 1, for the division */
-    uint8_t **chunks;     /* chunk c: capacity(c) slots, then capacity(c) live bytes */
-    uint32_t nchunks, tcap;
+    uint8_t **chunks;     /* atomic: chunk c: capacity(c) slots, then capacity(c) live bytes */
+    uint32_t nchunks;     /* atomic */
+    uint32_t tcap;
+    uint8_t ***old_tables; /* replaced chunk tables, freed by flatFree */
+    uint32_t nold;
     size_t slots;       /* slots in allocated chunks */
-    uint32_t id_bound;  /* ids in use are < this */
-    uint32_t size;      /* live ids */
+    uint32_t id_bound;  /* atomic: ids in use are < this */
+    uint32_t size;      /* atomic: live ids */
     uint32_t *free_ids; /* freed ids, a stack */
     uint32_t nfree, free_cap;
 };
@@ -59,10 +70,13 @@ static inline uint32_t chunkCapacity(const flatIndex *f, uint32_t c) {
     return f->chunk_slots;
 }
 
+#define LOAD_ACQ(p)     __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+
 static inline uint8_t *slotAt(const flatIndex *f, uint32_t id, uint8_t **live) {
     uint32_t c, off;
     chunkLocate(f, id, &c, &off);
-    uint8_t *chunk = f->chunks[c];
+    uint8_t *chunk = LOAD_ACQ(&f->chunks)[c];
     if (live) *live = chunk + (size_t)chunkCapacity(f, c) * f->stride + off;
     return chunk + (size_t)off * f->stride;
 }
@@ -88,6 +102,8 @@ void flatFree(flatIndex *f) {
     if (!f) return;
     for (uint32_t i = 0; i < f->nchunks; i++) zfree(f->chunks[i]);
     zfree(f->chunks);
+    for (uint32_t i = 0; i < f->nold; i++) zfree(f->old_tables[i]);
+    zfree(f->old_tables);
     zfree(f->free_ids);
     zfree(f);
 }
@@ -103,20 +119,29 @@ uint32_t flatInsert(flatIndex *f, const void *blob) {
         chunkLocate(f, id, &c, &off);
         if (c >= f->nchunks) {
             if (f->nchunks == f->tcap) {
-                f->tcap = f->tcap ? f->tcap * 2 : 16;
-                f->chunks = zrealloc(f->chunks, f->tcap * sizeof(*f->chunks));
+                /* A new table: a search may still be walking the old one. */
+                uint32_t tcap = f->tcap ? f->tcap * 2 : 16;
+                uint8_t **t = zmalloc(tcap * sizeof(*t));
+                if (f->nchunks) memcpy(t, f->chunks, f->nchunks * sizeof(*t));
+                if (f->chunks) {
+                    f->old_tables = zrealloc(f->old_tables, (f->nold + 1) * sizeof(*f->old_tables));
+                    f->old_tables[f->nold++] = f->chunks;
+                }
+                STORE_REL(&f->chunks, t);
+                f->tcap = tcap;
             }
             uint32_t cap = chunkCapacity(f, c);
-            f->chunks[f->nchunks++] = zcalloc((size_t)cap * (f->stride + 1));
+            f->chunks[f->nchunks] = zcalloc((size_t)cap * (f->stride + 1));
+            STORE_REL(&f->nchunks, f->nchunks + 1);
             f->slots += cap;
         }
-        f->id_bound++;
     }
     uint8_t *live;
     uint8_t *slot = slotAt(f, id, &live);
     memcpy(slot, blob, f->blob_bytes);
-    *live = 1;
-    f->size++;
+    STORE_REL(live, 1);
+    if (id == f->id_bound) STORE_REL(&f->id_bound, id + 1);
+    STORE_REL(&f->size, f->size + 1);
     return id;
 }
 
@@ -124,8 +149,8 @@ int flatDelete(flatIndex *f, uint32_t id) {
     if (!flatIsLive(f, id)) return -1;
     uint8_t *live;
     slotAt(f, id, &live);
-    *live = 0;
-    f->size--;
+    STORE_REL(live, 0);
+    STORE_REL(&f->size, f->size - 1);
     if (f->nfree == f->free_cap) {
         f->free_cap = f->free_cap ? f->free_cap * 2 : 64;
         f->free_ids = zrealloc(f->free_ids, f->free_cap * sizeof(uint32_t));
@@ -138,14 +163,17 @@ int flatSearch(const flatIndex *f, const void *query, uint32_t k, qvFilterFn fil
                qvHit *out) {
     uint32_t n = 0;
     if (k == 0) return 0;
-    /* Walk chunk by chunk: no per-id chunk lookup on the hot path. */
+    /* Walk chunk by chunk: no per-id chunk lookup on the hot path. What an insert running
+     * alongside adds after these loads is not seen (see the top of the file). */
+    uint32_t bound = LOAD_ACQ(&f->id_bound), nchunks = LOAD_ACQ(&f->nchunks);
+    uint8_t *const *table = LOAD_ACQ(&f->chunks);
     uint32_t id = 0;
-    for (uint32_t c = 0; c < f->nchunks && id < f->id_bound; c++) {
+    for (uint32_t c = 0; c < nchunks && id < bound; c++) {
         uint32_t cap = chunkCapacity(f, c);
-        const uint8_t *chunk = f->chunks[c];
+        const uint8_t *chunk = table[c];
         const uint8_t *live = chunk + (size_t)cap * f->stride;
-        for (uint32_t off = 0; off < cap && id < f->id_bound; off++, id++) {
-            if (!live[off]) continue;
+        for (uint32_t off = 0; off < cap && id < bound; off++, id++) {
+            if (!LOAD_ACQ(&live[off])) continue;
             if (filter && !filter(id, fctx)) continue;
             qvHit x = {id, qvSpaceDistance(&f->space, query, chunk + (size_t)off * f->stride)};
             hitTopkOffer(out, &n, k, x);
@@ -176,18 +204,18 @@ const void *flatVector(const flatIndex *f, uint32_t id) {
 }
 
 int flatIsLive(const flatIndex *f, uint32_t id) {
-    if (id >= f->id_bound) return 0;
+    if (id >= LOAD_ACQ(&f->id_bound)) return 0;
     uint8_t *live;
     slotAt(f, id, &live);
-    return *live;
+    return LOAD_ACQ(live);
 }
 
 uint32_t flatIdBound(const flatIndex *f) {
-    return f->id_bound;
+    return LOAD_ACQ(&f->id_bound);
 }
 
 uint32_t flatSize(const flatIndex *f) {
-    return f->size;
+    return LOAD_ACQ(&f->size);
 }
 
 const qvSpace *flatSpace(const flatIndex *f) {
@@ -197,8 +225,9 @@ const qvSpace *flatSpace(const flatIndex *f) {
 size_t flatMemoryUsage(const flatIndex *f, size_t *vectors_bytes, size_t *other_bytes) {
     size_t vec = f->slots * f->blob_bytes;
     size_t other = f->slots * (f->stride - f->blob_bytes + 1) +
-                   (size_t)f->tcap * sizeof(*f->chunks) + (size_t)f->free_cap * sizeof(uint32_t) +
-                   sizeof(*f);
+                   (size_t)f->tcap * 2 * sizeof(*f->chunks) /* old tables sum to < tcap */ +
+                   (size_t)f->nold * sizeof(*f->old_tables) +
+                   (size_t)f->free_cap * sizeof(uint32_t) + sizeof(*f);
     if (vectors_bytes) *vectors_bytes = vec;
     if (other_bytes) *other_bytes = other;
     return vec + other;

@@ -5,10 +5,11 @@
  * vectors. flatTopK is the same scan over any id -> blob mapping; tests and VSIM TRUTH use it as the
  * ground truth for an HNSW index's own vectors. No server dependencies.
  *
- * Concurrency: flatSearch / flatTopK may run in any number of threads at once and never allocate.
- * flatInsert and flatDelete need exclusive access (the caller's writer lock): a freed id's storage
- * is reused by a later insert. Storage never moves, so pointers from flatVector stay valid until
- * that id is deleted. */
+ * Concurrency: flatSearch / flatTopK may run in any number of threads at once and never allocate,
+ * and alongside ONE thread calling flatInsert (a search sees the vectors inserted before it
+ * started, and maybe some inserted meanwhile, each complete). flatDelete needs exclusive access:
+ * no search may run meanwhile (a freed id's storage is reused by a later insert). Storage never
+ * moves, so pointers from flatVector stay valid until that id is deleted. */
 #ifndef QV_FLAT_H
 #define QV_FLAT_H
 

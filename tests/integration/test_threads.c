@@ -149,6 +149,39 @@ Test(threads, nothread_and_multi_stay_inline, .fini = vtTeardown) {
     free(v);
 }
 
+/* An exact FLAT index searched on the pool while another client inserts into it: every search
+ * finds its own vector first (distance 0), the inserts all land, and the searches ran on the
+ * workers (FLAT takes one writer alongside its searches, flat.h). */
+Test(threads, flat_searches_on_the_pool_alongside_inserts, .fini = vtTeardown) {
+    startThreaded(NULL);
+    const int base = 3000, more = 3000, dim = 16, q = 300;
+    uint64_t seed = 41;
+    float *v = vtRandVectors(&seed, base + more, dim);
+    for (int i = base; i < base + more; i++) /* far from every base vector */
+        for (int j = 0; j < dim; j++) v[(size_t)i * dim + j] += 50.0f;
+    EXPECT_STATUS(cmd(vt_c, "IDX.CREATE k DIM %d ALGO FLAT METRIC L2 QUANT FP32", dim), "OK");
+    vtAddAll(vt_c, "k", v, base, dim, NULL);
+    long long sub0 = poolCounter(vt_c, "pool_jobs_submitted");
+    redisContext *loader = serverConnect(&vt_srv);
+    char name[32];
+    for (int i = base; i < base + more; i++)
+        appendVadd(loader, "k", v + (size_t)i * dim, dim, vtName(i, name));
+    for (int i = 0; i < q; i++) appendVsim(vt_c, "k", v + (size_t)i * dim, dim, 3, NULL, NULL);
+    flushOut(loader);
+    flushOut(vt_c);
+    for (int i = 0; i < q; i++) {
+        redisReply *r = nextReply(vt_c);
+        cr_assert(r->type == REDIS_REPLY_ARRAY && r->elements == 3, "%s", replyToString(r));
+        cr_assert_eq(vtNameId(r->element[0]), i, "query %d: %s", i, replyToString(r));
+        freeReplyObject(r);
+    }
+    for (int i = base; i < base + more; i++) vtInt(nextReply(loader), 1);
+    vtInt(cmd(vt_c, "VCARD k"), base + more);
+    cr_assert_gt(poolCounter(vt_c, "pool_jobs_submitted"), sub0, "FLAT searches use the pool");
+    redisFree(loader);
+    free(v);
+}
+
 /* ---- removing an index under running searches ---- */
 
 /* Eight clients keep the pool busy with pipelined searches on k while another client deletes
@@ -208,6 +241,7 @@ Test(threads, fifty_clients_search_while_one_loads, .fini = vtTeardown) {
     float *v = vtRandVectors(&seed, total, dim);
     vtAddAll(vt_c, "k", v, base, dim, "NOQUANT", NULL); /* TRUTH then equals the oracle */
     long long run0 = poolCounter(vt_c, "pool_jobs_run");
+    long long batched0 = poolCounter(vt_c, "search_batched");
 
     redisContext *loader = serverConnect(&vt_srv);
     redisContext *cs[50];
@@ -257,7 +291,10 @@ Test(threads, fifty_clients_search_while_one_loads, .fini = vtTeardown) {
         if (i - base < removed) vtInt(nextReply(loader), 1);
         if (i % 10 == 0) vtInt(nextReply(loader), 1);
     }
-    cr_assert_geq(poolCounter(vt_c, "pool_jobs_run") - run0, clients * per);
+    /* Each searcher's pipeline went to the pool as runs of searches (a search that arrives
+     * alone at the end of a read is a job of its own), the loader's VADDs as batches. */
+    cr_assert_geq(poolCounter(vt_c, "search_batched") - batched0, clients * per / 2);
+    cr_assert_geq(poolCounter(vt_c, "pool_jobs_run") - run0, clients);
 
     char *keep = calloc(total, 1);
     memset(keep + removed, 1, total - removed);

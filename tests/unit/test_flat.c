@@ -2,6 +2,8 @@
  * every distance), id reuse, filters, edge cases, storage stability across chunk growth, and
  * recall 1.0 against the siftsmall ground truth (cosine and L2). */
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -200,4 +202,71 @@ Test(flat, siftsmall_recall_l2) {
     double r = siftRecall(QV_METRIC_L2, "siftsmall_groundtruth.ivecs");
     fprintf(stderr, "FLAT siftsmall L2 fp32 recall@10 = %.4f\n", r);
     cr_assert_geq(r, 0.99);
+}
+
+/* ---- searches alongside one inserting thread (flat.h) ---- */
+
+/* Vector i is (i, i, ..., i): its L2 distance to the query (0, ..., 0) grows with i, so the
+ * exact answer is known at any moment: the k lowest ids inserted so far. */
+typedef struct concurrentRun {
+    flatIndex *f;
+    uint32_t dim;
+    uint32_t inserted; /* atomic: how many the writer has inserted */
+    int done;          /* atomic */
+    int bad;           /* atomic: a search saw something incomplete or out of order */
+    uint64_t searches;
+} concurrentRun;
+
+static void *searchWhileInserting(void *arg) {
+    concurrentRun *r = arg;
+    float zero[32] = {0};
+    qvHit out[8];
+    while (!__atomic_load_n(&r->done, __ATOMIC_ACQUIRE)) {
+        uint32_t before = __atomic_load_n(&r->inserted, __ATOMIC_ACQUIRE);
+        int n = flatSearch(r->f, zero, 8, NULL, NULL, out);
+        uint32_t want = before < 8 ? before : 8;
+        if ((uint32_t)n < want) __atomic_store_n(&r->bad, 1, __ATOMIC_RELAXED);
+        for (int i = 0; i < n; i++) {
+            /* ids in order 0, 1, 2...: each one's vector complete (its distance exact). */
+            float d = (float)out[i].id * (float)out[i].id * (float)r->dim;
+            if (out[i].id != (uint32_t)i || out[i].dist != d)
+                __atomic_store_n(&r->bad, 1, __ATOMIC_RELAXED);
+        }
+        __atomic_fetch_add(&r->searches, 1, __ATOMIC_RELEASE);
+    }
+    return NULL;
+}
+
+Test(flat, searches_alongside_one_writer) {
+    qvSpace s;
+    enum { DIM = 4, N = 60000, READERS = 2 };
+    cr_assert_eq(qvSpaceInit(&s, QV_METRIC_L2, QV_QUANT_FP32, DIM), 0);
+    flatIndex *f = flatCreate(&s);
+    concurrentRun runs[READERS];
+    pthread_t th[READERS];
+    for (int t = 0; t < READERS; t++) {
+        runs[t] = (concurrentRun){.f = f, .dim = DIM};
+        pthread_create(&th[t], NULL, searchWhileInserting, &runs[t]);
+    }
+    float v[DIM];
+    for (uint32_t i = 0; i < N; i++) { /* many chunks and several chunk-table growths */
+        for (int j = 0; j < DIM; j++) v[j] = (float)i;
+        cr_assert_eq(flatInsert(f, v), i);
+        for (int t = 0; t < READERS; t++)
+            __atomic_store_n(&runs[t].inserted, i + 1, __ATOMIC_RELEASE);
+        if (i % 2000 == 0) /* let every reader search a few times on this state */
+            for (int t = 0; t < READERS; t++) {
+                uint64_t seen = __atomic_load_n(&runs[t].searches, __ATOMIC_ACQUIRE);
+                while (__atomic_load_n(&runs[t].searches, __ATOMIC_ACQUIRE) < seen + 2)
+                    sched_yield();
+            }
+    }
+    for (int t = 0; t < READERS; t++) __atomic_store_n(&runs[t].done, 1, __ATOMIC_RELEASE);
+    for (int t = 0; t < READERS; t++) {
+        pthread_join(th[t], NULL);
+        cr_assert_eq(runs[t].bad, 0, "reader %d saw an incomplete or wrong answer", t);
+        cr_assert_geq(runs[t].searches, 2 * (N / 2000), "reader %d searched too little", t);
+    }
+    cr_assert_eq(flatSize(f), N);
+    flatFree(f);
 }
