@@ -463,7 +463,20 @@ void clientFillDeferredNode(qvClient *c, void *node, void (*emit)(qvClient *c, v
     c->reply_tail = b;
     emit(c, arg);
     if (rest) {
-        c->reply_tail->next = rest;
+        /* Nothing is appended to these blocks any more, but each was sized for appending
+         * (PROTO_REPLY_CHUNK): a run of 256 small replies would hold 4 MB. Give the room back. */
+        replyBlock **pp = &b->next, *last = b;
+        while (*pp) {
+            replyBlock *x = *pp;
+            if (!x->payload && x->used > 0 && x->size - x->used >= 1024) {
+                x = zrealloc(x, sizeof(*x) + x->used);
+                x->size = x->used;
+                *pp = x;
+            }
+            last = x;
+            pp = &x->next;
+        }
+        last->next = rest;
         c->reply_tail = tail;
     }
     markPendingWrite(c);
