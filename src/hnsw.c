@@ -728,7 +728,7 @@ static uint32_t pickVictim(hnswIndex *h, hnswCtx *c, uint32_t owner, uint32_t *L
 /* Links a and b at level l both ways (dab = their distance), in one of the modes above.
  * Evictions follow the rules of pickVictim, so connectivity is kept. Returns 1 if linked (or
  * already linked), 0 if not. */
-static int tryLink(hnswIndex *h, hnswCtx *c, uint32_t a, uint32_t b, int l, float dab, int force) {
+static int tryLink(hnswIndex *h, hnswCtx *c, uint32_t a, uint32_t b, int l, float dab, int mode) {
     if (a == b) return 0;
     uint8_t *na = nodeAt(h, a), *nb = nodeAt(h, b);
     uint8_t *first = a < b ? na : nb, *second = a < b ? nb : na;
@@ -746,13 +746,13 @@ static int tryLink(hnswIndex *h, hnswCtx *c, uint32_t a, uint32_t b, int l, floa
             goto unlock;
         }
         if (listCount(La) >= cap) {
-            if (!force) goto unlock;
+            if (mode != LINK_FORCE) goto unlock;
             va = pickVictim(h, c, a, La, HNSW_NONE, 0, l);
             if (va == HNSW_NONE) goto unlock;
         }
         if (listCount(Lb) >= cap) {
-            if (force == LINK_IF_ROOM) goto unlock;
-            vb = pickVictim(h, c, b, Lb, force ? HNSW_NONE : a, dab, l);
+            if (mode == LINK_IF_ROOM) goto unlock;
+            vb = pickVictim(h, c, b, Lb, mode == LINK_FORCE ? HNSW_NONE : a, dab, l);
             if (vb == HNSW_NONE) goto unlock;
         }
         if (va != HNSW_NONE) {
