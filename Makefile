@@ -116,11 +116,18 @@ sanitize: check-deps
 
 build-san-tests: $(UNIT_BINS) $(INTEG_BINS)
 
+# ThreadSanitizer: the pool and engine unit tests, then the threaded integration suites (normal
+# test clients) against a server built with TSan, which stops at its first report.
 TSAN_UNITS ?= $(wildcard tests/unit/test_pool.c tests/unit/test_hnsw.c tests/unit/test_flat.c)
+TSAN_INTEG ?= test_threads test_search_batch test_ingest
 tsan: check-deps
-	$(MAKE) BUILD=build-tsan MALLOC=libc OPT=-O1 SAN_CFLAGS="-fsanitize=thread" SAN_LDFLAGS="-fsanitize=thread" \
-	    UNIT_CFLAGS=-Itests/unit/tsan UNIT_LIBS= $(patsubst tests/unit/%.c,build-tsan/tests/unit/%,$(TSAN_UNITS))
+	$(MAKE) BUILD=build-tsan BINDIR=build-tsan MALLOC=libc OPT=-O1 SAN_CFLAGS="-fsanitize=thread" \
+	    SAN_LDFLAGS="-fsanitize=thread" UNIT_CFLAGS=-Itests/unit/tsan UNIT_LIBS= \
+	    $(patsubst tests/unit/%.c,build-tsan/tests/unit/%,$(TSAN_UNITS)) build-tsan/quiver-server
+	$(MAKE) $(patsubst %,$(BUILD)/tests/integration/%,$(TSAN_INTEG))
 	QUIVER_BUILD=build-tsan QUIVER_UNIT_ONLY="$(notdir $(basename $(TSAN_UNITS)))" scripts/run-tests.sh unit
+	QUIVER_SERVER=build-tsan/quiver-server QUIVER_INTEG_ONLY="$(TSAN_INTEG)" \
+	    TSAN_OPTIONS="halt_on_error=1" scripts/run-tests.sh integration
 
 # libFuzzer harnesses link the library modules they fuzz, built with clang and the fuzzer runtime.
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -Isrc -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined

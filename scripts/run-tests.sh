@@ -17,6 +17,7 @@
 #   QUIVER_BUILD       build directory holding tests/ (default: build)
 #   QUIVER_SERVER      server binary the tests start (default: src/quiver-server)
 #   QUIVER_UNIT_ONLY   "test_a test_b": run only these unit binaries (make tsan uses it)
+#   QUIVER_INTEG_ONLY  the same for the integration binaries
 #   QUIVER_TEST_TIMEOUT  seconds one binary or script may run before it counts as failed (600)
 #
 # Every binary or script counts as one result. Its output is kept and shown only when it fails,
@@ -111,7 +112,7 @@ suite_integration() {
         failed_names+=("quiver-server missing")
         return
     fi
-    run_binaries "$BUILD/tests/integration"
+    run_binaries "$BUILD/tests/integration" "${QUIVER_INTEG_ONLY:-}"
 }
 
 suite_interop() {
