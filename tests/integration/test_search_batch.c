@@ -4,7 +4,8 @@
  * inline alone. What must hold: every reply is the one the same command gets alone, in the
  * order sent, whatever lands in the middle of a run (a syntax error, an unknown element, a
  * NOTHREAD search, a hybrid VSEARCH, CLIENT REPLY SKIP, a command of another kind, a search of
- * another key), in RESP2 and RESP3, with replies larger than the output's blocks; a client
+ * another key, MULTI/EXEC, HELLO 3), in RESP2 and RESP3, with replies larger than the output's
+ * blocks; a client
  * that disconnects with a run in flight costs nothing; the INFO counters show that runs went
  * to the pool. */
 #include <unistd.h>
@@ -197,6 +198,47 @@ Test(search_batch, interruptions_keep_their_place, .fini = vtTeardown) {
     EXPECT_STATUS(nextReply(vt_c), "PONG");
     cr_assert_geq(poolCounter(vt_c, "search_batches") - b0, 3);
     free(r0), free(r1), free(r2), free(ele), free(vs);
+    free(v);
+}
+
+/* A transaction and a protocol switch in the middle of pipelined searches: the run before
+ * them replies first, the queued VSIM runs inline inside EXEC, and the run after HELLO 3
+ * answers in RESP3 (raw bytes: a map, since WITHSCORES). */
+Test(search_batch, multi_and_hello_between_runs, .fini = vtTeardown) {
+    vtSetup();
+    float *v;
+    loadIndex(500, 55, &v);
+    int fd = rawConnect(&vt_srv);
+    cr_assert_geq(fd, 0);
+    size_t len = 0;
+    char *req = malloc(8 * (256 + kDim * 4));
+    len = appendRawVsim(req, len, v);
+    len = appendRawVsim(req, len, v);
+    len += (size_t)sprintf(req + len, "*1\r\n$5\r\nMULTI\r\n");
+    len = appendRawVsim(req, len, v);
+    len += (size_t)sprintf(req + len, "*1\r\n$4\r\nEXEC\r\n");
+    len += (size_t)sprintf(req + len, "*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n");
+    len = appendRawVsim(req, len, v);
+    len = appendRawVsim(req, len, v);
+    rawSend(fd, req, len);
+    char *r[8];
+    size_t rl[8];
+    for (int i = 0; i < 8; i++) {
+        r[i] = rawReadReply(fd, &rl[i], 10000);
+        cr_assert_not_null(r[i], "reply %d", i);
+    }
+    cr_assert_str_eq(r[0], r[1], "the same query twice in one run");
+    cr_assert_eq(r[0][0], '*', "RESP2 before HELLO: %s", r[0]);
+    cr_assert_str_eq(r[2], "+OK\r\n");
+    cr_assert_str_eq(r[3], "+QUEUED\r\n");
+    cr_assert(!strncmp(r[4], "*1\r\n*", 5), "EXEC holds one VSIM reply: %s", r[4]);
+    cr_assert_str_eq(r[4] + 4, r[0], "the VSIM inside EXEC answers as the run did");
+    cr_assert_eq(r[5][0], '%', "HELLO 3 replies with a map");
+    cr_assert_eq(r[6][0], '%', "RESP3 after HELLO: WITHSCORES is a map: %s", r[6]);
+    cr_assert_str_eq(r[6], r[7]);
+    for (int i = 0; i < 8; i++) free(r[i]);
+    rawClose(fd);
+    free(req);
     free(v);
 }
 
