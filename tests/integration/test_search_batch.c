@@ -5,9 +5,8 @@
  * order sent, whatever lands in the middle of a run (a syntax error, an unknown element, a
  * NOTHREAD search, a hybrid VSEARCH, CLIENT REPLY SKIP, a command of another kind, a search of
  * another key, MULTI/EXEC, HELLO 3), in RESP2 and RESP3, with replies larger than the output's
- * blocks; a client
- * that disconnects with a run in flight costs nothing; the INFO counters show that runs went
- * to the pool. */
+ * blocks; a client that disconnects with a run in flight costs nothing; the INFO counters show
+ * that runs went to the pool. */
 #include <unistd.h>
 
 #include "test_vset_common.h"
