@@ -842,6 +842,21 @@ static void addReplyAttrValue(qvClient *c, const qvAttrs *a, const char *name, s
     }
 }
 
+/* Drops the hits whose element was removed after the search found it. A search on a worker
+ * runs while the loop goes on: a VREM (or a VADD that replaces the element's vector, or an
+ * element of a batch refused at publication) clears the id's name at once, before the reply is
+ * built, and such a row has no name, attributes or vector to show. The id itself cannot have
+ * been given to another element meanwhile: the engine deletes the node, and only then reuses
+ * its slot, once no job runs on the index, and the job that searched holds the index until its
+ * reply is written (index.h, SHARING WITH WORKERS). VSIM filters the same way
+ * (addReplySimResults in cmd_vset.c). */
+static void dropRemovedHits(qvIndex *idx, vsQuery *q) {
+    int kept = 0;
+    for (int i = 0; i < q->nhits; i++)
+        if (indexName(idx, q->hits[i].id, NULL)) q->hits[kept++] = q->hits[i];
+    q->nhits = kept;
+}
+
 /* The hits of one query: an array with one entry per hit, best first. Each entry is an array
  * whose first item is the element name; after it come the fields -- in RESP2 flat (name,
  * "distance", d, "score", s, <attr>, value, ..., "vector", [..]), in RESP3 as one map
@@ -851,6 +866,7 @@ static void addReplyQueryHits(qvClient *c, vsJob *job, vsQuery *q) {
     const qvSpace *sp = indexSpace(idx);
     int nfields = 2 + (job->text != NULL) + job->nret + job->withvectors;
     float *vec = job->withvectors ? zmalloc(sizeof(float) * sp->dim) : NULL;
+    dropRemovedHits(idx, q);
     addReplyArrayLen(c, q->nhits);
     for (int i = 0; i < q->nhits; i++) {
         const vsHit *h = &q->hits[i];
@@ -889,7 +905,7 @@ static void addReplyQueryHits(qvClient *c, vsJob *job, vsQuery *q) {
 
 /* Replies with the hits (VSEARCH) or one array of hits per query (VMSEARCH). Names are resolved
  * here, on the loop thread; an id cannot be freed under a job that holds the index (deletions on
- * a held index are deferred, blocked.c). */
+ * a held index are deferred, blocked.c), but its element may be gone (dropRemovedHits). */
 static void vsearchReply(qvClient *c, vsJob *job, int batch) {
     for (int i = 0; i < job->nq; i++) indexObserveSearch(job->idx, job->q[i].usec);
     if (batch) addReplyArrayLen(c, job->nq);
@@ -915,7 +931,9 @@ typedef struct vsearchPoolJob {
 static void vsearchPoolWork(clientJob *cj) {
     vsearchPoolJob *pj = (vsearchPoolJob *)cj;
     int i;
-    while ((i = atomic_fetch_add(&pj->next, 1)) < pj->job->nq) runTimedQuery(pj->job, i);
+    /* A VMSEARCH of a client that left stops after the query it is in. */
+    while (!clientJobCancelled(cj) && (i = atomic_fetch_add(&pj->next, 1)) < pj->job->nq)
+        runTimedQuery(pj->job, i);
 }
 
 static void vsearchPoolReply(qvClient *c, clientJob *cj) {

@@ -620,16 +620,20 @@ void vlinksCommand(qvClient *c) {
     int level = indexConfig(idx)->algo == QV_ALGO_HNSW ? indexNodeLevel(idx, id) : -1;
     addReplyArrayLen(c, level + 1);
     for (int l = level; l >= 0; l--) {
-        uint32_t n;
+        uint32_t n, shown = 0;
         const uint32_t *links = indexLinks(idx, id, l, &n);
+        /* A link may lead to a removed element whose node waits for its deferred deletion
+         * (searches were running): it has no name, and is not a neighbour any more. */
+        for (uint32_t j = 0; j < n; j++) shown += indexName(idx, links[j], NULL) != NULL;
         if (withscores)
-            addReplyMapLen(c, n);
+            addReplyMapLen(c, shown);
         else
-            addReplyArrayLen(c, n);
+            addReplyArrayLen(c, shown);
         for (uint32_t j = 0; j < n; j++) {
             size_t len;
             const char *name = indexName(idx, links[j], &len);
-            addReplyBulk(c, name ? name : "", name ? len : 0);
+            if (!name) continue;
+            addReplyBulk(c, name, len);
             if (withscores) {
                 float d = qvSpaceDistance(sp, indexVector(idx, id), indexVector(idx, links[j]));
                 addReplyDouble(c, qvSpaceScore(sp, d));
