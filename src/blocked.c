@@ -17,10 +17,17 @@
  * for searches, searches wait at most for the searches already running, and the loop thread never
  * waits at all. What a budget slice leaves is continued from a timer while the index is quiet.
  *
- * CANCELLATION. A disconnecting client's job is cancelled: still queued, it never runs; running,
- * it finishes and its reply is dropped (the client is CLOSE_ASAP); held, it is completed as
- * cancelled when its index is released. The client itself is freed by beforeSleep once unblocked.
+ * CANCELLATION. A disconnecting client's job is cancelled: every part still queued is taken out
+ * of the pool's queue (it never runs); a running part stops after the search it is in (work made
+ * of many searches checks clientJobCancelled between two) and its reply is dropped (the client is
+ * CLOSE_ASAP); held, it is completed as cancelled when its index is released. So a client that
+ * pipelined thousands of searches and hung up leaves nothing queued behind it, and its slot is
+ * freed (by beforeSleep, once unblocked) as soon as the searches running at that moment end.
  * Writes (VADD batches) are never cancelled: they were accepted, and logged, when they arrived.
+ * The job keeps the handle of each of its parts only while the pool owns that part (pjs[i] is
+ * cleared by the part's done()): the pool frees a job right after its done(), and a job of
+ * several parts outlives its first parts, so a handle kept longer would let poolCancel write
+ * into freed memory -- or into another client's job that reused it.
  *
  * VADD BATCHES (blocked.h). One job in several parts: each part is a pool job running the same
  * work(), which takes elements from a shared atomic counter, so the workers divide the batch
@@ -174,11 +181,18 @@ static void scheduleReady(void) {
         ready_timer = aeCreateTimeEvent(server.el, 0, readyTimerProc, NULL);
 }
 
+int clientJobCancelled(const clientJob *j) {
+    return __atomic_load_n(&j->cancelled, __ATOMIC_RELAXED);
+}
+
 /* The last step of every job: reply, unblock, drop the index, free. */
 static void finishJob(clientJob *j, int ran) {
     qvClient *c = j->client;
     qvIndex *idx = j->ij.idx;
-    if ((ran && !j->cancelled) || j->must_run) {
+    zfree(j->pjs);
+    j->pjs = NULL;
+    j->parts_submitted = 0;
+    if ((ran && !clientJobCancelled(j)) || j->must_run) {
         int skip = j->reply_skip && !(c->flags & CLIENT_REPLY_SKIP);
         if (skip) c->flags |= CLIENT_REPLY_SKIP;
         qvClient *prev = server.current_client;
@@ -204,27 +218,41 @@ static void jobWork(poolJob *pj, void *arg) {
     j->work(j);
 }
 
+/* One part is back from the pool (pj NULL: the part ran inline). Its handle is invalid from
+ * here on: forget it before anything else can cancel it. */
 static void jobDone(poolJob *pj, void *arg, int status) {
-    (void)pj;
     clientJob *j = arg;
+    for (int i = 0; pj && i < j->parts_submitted; i++)
+        if (j->pjs[i] == pj) j->pjs[i] = NULL;
     /* A write whose part was cancelled (shutdown) still happens: work() takes what is left. */
     if (status != POOL_OK && j->must_run) j->work(j);
+    if (status == POOL_OK) j->parts_ran++;
     if (--j->parts_left > 0) return;
     jobs_in_flight--;
-    finishJob(j, status == POOL_OK);
+    /* The parts share one task: if any of them ran, it ran to the end (or to a cancellation, and
+     * then nothing is replied anyway), whatever the status of the last one back. */
+    finishJob(j, j->parts_ran > 0);
 }
 
 /* Submits j's parts; C_ERR if not even one could be queued. */
 static int submitJob(clientJob *j) {
     int parts = j->parts > 0 ? j->parts : 1;
     j->parts_left = 0;
+    j->parts_ran = 0;
+    j->pjs = zcalloc(sizeof(*j->pjs) * (size_t)parts);
+    j->parts_submitted = parts;
     for (int i = 0; i < parts; i++) {
         poolJob *pj = poolSubmit(pool, jobWork, jobDone, j);
         if (!pj) break; /* a full queue: the parts already queued divide the work */
-        if (i == 0) j->pj = pj;
+        j->pjs[i] = pj;
         j->parts_left++;
     }
-    if (j->parts_left == 0) return C_ERR;
+    if (j->parts_left == 0) {
+        zfree(j->pjs);
+        j->pjs = NULL;
+        j->parts_submitted = 0;
+        return C_ERR;
+    }
     jobs_in_flight++;
     return C_OK;
 }
@@ -237,7 +265,9 @@ int blockClientOnJob(qvClient *c, qvIndex *idx, clientJob *j) {
     j->reply_skip = (c->flags & CLIENT_REPLY_SKIP) != 0;
     j->cancelled = 0;
     j->parts_left = 0;
-    j->pj = NULL;
+    j->parts_ran = 0;
+    j->parts_submitted = 0;
+    j->pjs = NULL;
     j->next = NULL;
     j->ij.idx = NULL;
     if (indexJobsInFlight(idx) == 0) {
@@ -276,9 +306,12 @@ void blockedClientClosing(qvClient *c) {
     /* The socket's EOF would keep firing while the client waits: stop reading now. */
     if (c->fd != -1) aeDeleteFileEvent(server.el, c->fd, AE_READABLE);
     clientJob *j = c->blocked_job;
-    if (!j || j->cancelled) return; /* no job: waiting for a batch on its index to finish */
-    j->cancelled = 1;
-    if (j->pj && !j->must_run) poolCancel(pool, j->pj); /* done() comes back either way */
+    if (!j || j->must_run || clientJobCancelled(j)) return; /* no job: waiting for a batch */
+    __atomic_store_n(&j->cancelled, 1, __ATOMIC_RELAXED);
+    /* Every part the pool still has: queued ones leave the queue now (their done() comes back
+     * from the next poolRunDone), running ones see the flag. */
+    for (int i = 0; i < j->parts_submitted; i++)
+        if (j->pjs[i]) poolCancel(pool, j->pjs[i]);
 }
 
 /* ---- quiet indexes: deferred work, then held jobs ---- */
@@ -314,7 +347,7 @@ static void releaseIdleIndex(qvIndex *idx) {
         rev = j->next;
         j->next = NULL;
         jobs_held--;
-        if (j->cancelled && !j->must_run) {
+        if (clientJobCancelled(j) && !j->must_run) {
             unblockClient(j->client);
             j->free(j);
         } else {
@@ -639,7 +672,7 @@ static void searchBatchWork(clientJob *cj) {
     searchBatch *b = (searchBatch *)cj;
     for (;;) {
         uint32_t i = __atomic_fetch_add(&b->next, 1, __ATOMIC_RELAXED);
-        if (i >= b->n) break;
+        if (i >= b->n || clientJobCancelled(cj)) break; /* the client left: stop here */
         b->jobs[i]->work(b->jobs[i]);
     }
 }

@@ -34,15 +34,25 @@ struct clientJob {
     /* private */
     qvClient *client;
     qvIndexJob ij; /* the reference that keeps the index alive while the job exists */
-    poolJob *pj;   /* NULL while held (index busy with deferred deletions) */
+    /* The pool job of each part while the pool has it (queued, running or finished but not yet
+     * back): an entry is cleared when its done() runs, so a cancellation never reaches a pool
+     * job that was freed. NULL while held (index busy with deferred deletions). */
+    poolJob **pjs;
     qvCommand *cmd;
     long long start_us;
-    int reply_skip; /* CLIENT REPLY SKIP was in force for this command */
-    int cancelled;
+    int reply_skip;         /* CLIENT REPLY SKIP was in force for this command */
+    int cancelled;          /* atomic: the client is gone (workers read it: clientJobCancelled) */
     int must_run;           /* a write: never cancelled, its reply() (the commit) always runs */
     int parts, parts_left;  /* pool jobs running work() at once (work() divides the task) */
+    int parts_submitted;    /* entries of pjs */
+    int parts_ran;          /* parts whose work() ran (the others were cancelled while queued) */
     struct clientJob *next; /* held-jobs list of the index */
 };
+
+/* Worker thread, inside work(): 1 once the job's client is gone and its reply will be dropped.
+ * Work made of many searches checks it between two of them, so a disconnected client's run
+ * stops at once instead of keeping a worker busy for nothing. */
+int clientJobCancelled(const clientJob *j);
 
 /* Creates the pool (io-threads) and registers it with the loop. The pool is never shut down:
  * the process exits with it (a job running at exit only reads memory that is not freed). */
