@@ -30,6 +30,19 @@ typedef struct raceState {
 
 static raceState rs;
 
+/* A sanitizer build of the server (make sanitize, make tsan) runs 3-10x slower: the tests load
+ * smaller sets there, so that they stay bounded. */
+static int sanitizerServer(void) {
+    const char *s = getenv("QUIVER_SERVER");
+    return s && (strstr(s, "build-san") || strstr(s, "build-tsan"));
+}
+
+/* The size of the set the tests 2 and 3 search: large enough for an EF 1500 search to take a
+ * while, which is what opens the windows they aim at. */
+static int heavySetSize(void) {
+    return sanitizerServer() ? 4000 : 20000;
+}
+
 static void raceInit(int n, float *v) {
     memset(&rs, 0, sizeof(rs));
     pthread_mutex_init(&rs.mu, NULL);
@@ -210,7 +223,7 @@ out:
 Test(concurrency, search_replies_skip_elements_removed_meanwhile, .fini = vtTeardown,
      .timeout = 300) {
     vtSetup();
-    const int n = 8000;
+    const int n = sanitizerServer() ? 3000 : 8000;
     loadSet(n, 11);
     pthread_t th[3];
     for (int i = 0; i < 3; i++)
@@ -219,7 +232,8 @@ Test(concurrency, search_replies_skip_elements_removed_meanwhile, .fini = vtTear
      * searches run on the workers. */
     redisContext *w = serverConnect(&vt_srv);
     uint64_t seed = 99;
-    for (int round = 0; round < 4000 && !raceStopped(); round++) {
+    int rounds = sanitizerServer() ? 1500 : 4000;
+    for (int round = 0; round < rounds && !raceStopped(); round++) {
         int i = (int)(vtRand(&seed) % n);
         char name[32];
         vtName(i, name);
@@ -359,7 +373,7 @@ static void waitSettled(redisContext *c, long long want) {
 
 Test(concurrency, disconnect_inside_a_pipelined_run, .fini = vtTeardown, .timeout = 300) {
     vtSetup();
-    loadSet(20000, 21);
+    loadSet(heavySetSize(), 21);
     size_t len;
     char *run = heavyRun(&len, 6, "1500");
     /* How long one run takes here (sanitizer builds are slower): the hang-ups below land at
@@ -381,7 +395,8 @@ Test(concurrency, disconnect_inside_a_pipelined_run, .fini = vtTeardown, .timeou
     for (int i = 0; i < 2; i++)
         pthread_create(&th[i], NULL, honestMain, (void *)(intptr_t)vt_srv.port);
     uint64_t seed = 3;
-    for (int round = 0; round < 300 && !raceStopped(); round++) {
+    int rounds = sanitizerServer() ? 120 : 300;
+    for (int round = 0; round < rounds && !raceStopped(); round++) {
         fd = rawConnect(&vt_srv);
         cr_assert_geq(fd, 0);
         rawSend(fd, run, len);
@@ -411,7 +426,7 @@ Test(concurrency, disconnect_inside_a_pipelined_run, .fini = vtTeardown, .timeou
 
 Test(concurrency, gone_clients_leave_no_work_behind, .fini = vtTeardown, .timeout = 300) {
     vtSetup();
-    loadSet(20000, 31);
+    loadSet(heavySetSize(), 31);
     const int clients = 40, per = 1000;
     size_t len;
     char *req = heavyRun(&len, per, "1000");
