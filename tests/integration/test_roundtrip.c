@@ -4,8 +4,9 @@
  * overflowing a float, L2/IP norms past the 1e18 bound), tiny and denormal, zero and negative
  * zero, NaN and infinite (as FP32 blobs and as VALUES text), for every metric and quantisation,
  * VADD-created sets, IDX.CREATE indexes (HNSW and FLAT) and REDUCE projections; element names
- * that are empty, hold NUL and binary bytes, unicode or 70,000 bytes; attributes with unicode,
- * escapes, deep nesting and big numbers. The test does not decide in advance which inputs are
+ * and key names that are empty, hold NUL and binary bytes, unicode or (names) 70,000 bytes;
+ * attributes with unicode, escapes, deep nesting (up to cJSON's limit and past it) and big
+ * numbers. The test does not decide in advance which inputs are
  * valid. It checks the property:
  *   - every refused input got a clear "ERR ..." reply, changed nothing, and the server lives;
  *   - every accepted input reads back identically (VEMB, VEMB RAW, VGETATTR, VISMEMBER per
@@ -101,6 +102,19 @@ static float blobVectors[][3] = {
     {0, 0, -INFINITY},
 };
 #define RT_NBLOB ((int)(sizeof(blobVectors) / sizeof(blobVectors[0])))
+
+/* Key names are binary-safe too: each of these gets one element "x" with attributes. */
+static const struct {
+    const char *s;
+    size_t len;
+} binKeys[] = {
+    {"", 0},
+    {"\0", 1},
+    {"k\0\xff\r\n", 5},
+    {"\xd0\xba\xd0\xbb\xd1\x8e\xd1\x87", 8},
+    {"*1\r\n$4\r\nPING\r\n", 14},
+};
+#define RT_NBINKEYS ((int)(sizeof(binKeys) / sizeof(binKeys[0])))
 
 static void noteAccepted(const char *key, const char *name, size_t nlen) {
     for (int i = 0; i < naccepted; i++)
@@ -250,11 +264,12 @@ static void throwInputs(redisContext *c) {
     int n = sprintf(big, "{\"s\":\"");
     for (size_t i = (size_t)n; i < biglen; i++) big[i] = (char)('A' + i % 26);
     memcpy(big + biglen, "\"}", 3);
-    char *deep = nestedJson(200), *deeper = nestedJson(5000);
+    char *deep = nestedJson(200), *deepest = nestedJson(999), *deeper = nestedJson(5000);
     const char *jsons[] = {
         "{\"s\":\"\xe5\x90\x8d\xe5\x89\x8d \xe2\x9c\x93 \xc3\xa9\"}",
         "{\"s\":\"a\\\"b\\\\c\\n\\t\\u0000d\\ud83d\\ude00\\u00e9\"}",
         deep,
+        deepest,
         deeper,
         "{\"n\":1e308}",
         "{\"n\":1e400}",
@@ -291,8 +306,18 @@ static void throwInputs(redisContext *c) {
     }
     free(big);
     free(deep);
+    free(deepest);
     free(deeper);
+    for (int k = 0; k < RT_NBINKEYS; k++) {
+        const char *argv[] = {"VADD", binKeys[k].s, "VALUES", "3",       "1",
+                              "-2",   "3",          "x",      "SETATTR", "{\"k\":1}"};
+        size_t lens[10];
+        for (int i = 0; i < 10; i++) lens[i] = strlen(argv[i]);
+        lens[1] = binKeys[k].len;
+        EXPECT_INTEGER(cmdArgv(c, 10, argv, lens), 1);
+    }
     EXPECT_STATUS(cmd(c, "PING"), "PONG");
+    cr_log_info("roundtrip inputs: %d elements accepted, %d VADDs refused", naccepted, nrefused);
     /* Sanity of the table itself: it exercises both outcomes. */
     cr_assert_gt(naccepted, 100, "accepted %d", naccepted);
     cr_assert_gt(nrefused, 50, "refused %d", nrefused);
@@ -324,6 +349,15 @@ static char *readBack(redisContext *c) {
         } else {
             dumpCmd(&b, r);
         }
+    }
+    for (int k = 0; k < RT_NBINKEYS; k++) {
+        const char *kk = binKeys[k].s;
+        size_t kl = binKeys[k].len;
+        sbuff(&b, "== binary key %d\n", k);
+        dumpCmd(&b, cmd(c, "TYPE %b", kk, kl));
+        dumpCmd(&b, cmd(c, "VCARD %b", kk, kl));
+        dumpCmd(&b, cmd(c, "VEMB %b x", kk, kl));
+        dumpCmd(&b, cmd(c, "VGETATTR %b x", kk, kl));
     }
     for (int i = 0; i < naccepted; i++) {
         const element *e = &accepted[i];
