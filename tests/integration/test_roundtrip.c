@@ -247,7 +247,7 @@ static void throwInputs(redisContext *c) {
         {"a\0b", 3},
         {bin, sizeof(bin)},
         {"\xe5\x90\x8d\xe5\x89\x8d \xe2\x9c\x93", 10},
-        {"\r\n*3\r\n$4\r\nVADD\r\n", 18},
+        {"\r\n*3\r\n$4\r\nVADD\r\n", 16},
         {" spaced name ", 13},
         {"\xff\xfe\xfd", 3},
         {longname, longlen},
