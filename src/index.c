@@ -389,6 +389,7 @@ size_t indexMemoryUsage(const qvIndex *idx, size_t *vectors, size_t *graph, size
 int indexEncodeVector(const qvIndex *idx, const float *in, uint32_t in_dim, int allow_reduced,
                       void *blob_out, float *norm_out, char *err, size_t errlen) {
     const qvIndexConfig *cfg = &idx->cfg;
+    float norm = 1;
     if (idx->proj && in_dim == cfg->input_dim) {
         float *tmp = zmalloc(sizeof(float) * cfg->dim);
         projApply(idx->proj, cfg->input_dim, cfg->dim, in, tmp);
@@ -401,23 +402,27 @@ int indexEncodeVector(const qvIndex *idx, const float *in, uint32_t in_dim, int 
                 return -1;
             }
         }
-        qvSpaceEncode(&idx->space, tmp, blob_out, norm_out);
+        qvSpaceEncode(&idx->space, tmp, blob_out, &norm);
         zfree(tmp);
-        return 0;
+    } else if (in_dim == cfg->dim && (!idx->proj || allow_reduced)) {
+        qvSpaceEncode(&idx->space, in, blob_out, &norm);
+    } else {
+        if (idx->proj)
+            snprintf(err, errlen,
+                     "Input dimension mismatch for projection - got %u but projection "
+                     "expects %u",
+                     in_dim, cfg->input_dim);
+        else
+            snprintf(err, errlen, "Vector dimension mismatch - got %u but set has %u", in_dim,
+                     cfg->dim);
+        return -1;
     }
-    if (in_dim == cfg->dim && (!idx->proj || allow_reduced)) {
-        qvSpaceEncode(&idx->space, in, blob_out, norm_out);
-        return 0;
-    }
-    if (idx->proj)
-        snprintf(err, errlen,
-                 "Input dimension mismatch for projection - got %u but projection "
-                 "expects %u",
-                 in_dim, cfg->input_dim);
-    else
-        snprintf(err, errlen, "Vector dimension mismatch - got %u but set has %u", in_dim,
-                 cfg->dim);
-    return -1;
+    /* The one validity rule (quant.h), which the snapshot writer and loader apply too: what is
+     * stored must load again. Queries are held to it as well, so that no distance the index
+     * computes -- between two elements or against a query -- is ever inf or NaN. */
+    if (quantCheckVector(&idx->space, blob_out, norm, err, errlen) != 0) return -1;
+    if (norm_out) *norm_out = norm;
+    return 0;
 }
 
 /* ---- elements ---- */

@@ -173,3 +173,18 @@ Test(bounds, vmsearch_count_beyond_arguments) {
     cr_assert(r->type == REDIS_REPLY_ARRAY && r->elements == 2, "%s", replyToString(r));
     freeReplyObject(r);
 }
+
+/* Queries are held to the stored-vector rule: with both sides within it, no distance is inf. */
+Test(bounds, huge_queries_are_refused) {
+    EXPECT_STATUS(cmd(c, "IDX.CREATE l2 DIM 2 METRIC L2 QUANT FP32"), "OK");
+    EXPECT_INTEGER(cmd(c, "VADD l2 VALUES 2 1 2 a"), 1);
+    EXPECT_ERROR(cmd(c, "VSIM l2 VALUES 2 3e38 3e38"),
+                 "ERR vector too large: its norm 4.24264e+38 exceeds 1e+18, the limit for L2 "
+                 "vectors");
+    EXPECT_ERROR_PREFIX(cmd(c, "VSEARCH l2 VALUES 2 -3e38 3e38"), "ERR vector too large: ");
+    EXPECT_ERROR_PREFIX(cmd(c, "VADD k VALUES 2 3e38 3e38 a"), "ERR vector too large: ");
+    EXPECT_INTEGER(cmd(c, "EXISTS k"), 0);
+    redisReply *r = cmd(c, "VSEARCH l2 VALUES 2 1e17 1e17");
+    cr_assert(r->type == REDIS_REPLY_ARRAY && r->elements == 1, "%s", replyToString(r));
+    freeReplyObject(r);
+}
