@@ -43,8 +43,8 @@
  *
  * Inputs must be finite (the command layer rejects NaN/inf). What may be stored is decided by
  * quantCheckVector (the end of this file), the one rule the command path, the snapshot writer
- * and the loader share: with it no distance between two stored vectors is inf or NaN. Queries are
- * not stored and are not held to it: a huge L2/IP query can give +/-inf distances, never NaN. */
+ * and the loader share: with it no distance between two stored vectors is inf or NaN (the index
+ * holds query vectors to it too, so no distance it computes is). */
 #include "quant.h"
 
 #include <math.h>
