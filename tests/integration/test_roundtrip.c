@@ -13,6 +13,7 @@
  *     element; TYPE, VCARD, VDIM, VINFO per key; DBSIZE and DEBUG DIGEST) after DEBUG RELOAD,
  *     after SAVE + restart, after an AOF replay + restart, after BGREWRITEAOF + restart and
  *     after DEBUG LOADAOF.
+ * Each key also takes 30 vectors of random bits (every sign and exponent).
  * Before the shared validity check (quantCheckVector) a COSINE vector of 3.4e38 components was
  * accepted and the next start refused the snapshot: the whole dataset was lost. */
 #include <float.h>
@@ -20,7 +21,8 @@
 
 #include "persist_common.h"
 
-#define RT_MAX_ACCEPTED 512
+#define RT_MAX_ACCEPTED 2048
+#define RT_RANDOM_BLOBS 30 /* per key: random bit patterns, every exponent */
 
 typedef struct element {
     const char *key;
@@ -228,6 +230,20 @@ static void throwInputs(redisContext *c) {
         for (int v = 0; v < RT_NBLOB; v++) {
             snprintf(name, sizeof(name), "b%d", v);
             vaddAttempt(c, &rtKeys[k], NULL, blobVectors[v], name, strlen(name), NULL, 0);
+        }
+        /* Random bits: any sign, any exponent (NaN and inf included), any mantissa. */
+        seedState = 7 + (uint64_t)k;
+        for (int v = 0; v < RT_RANDOM_BLOBS; v++) {
+            float f[3];
+            for (int i = 0; i < 3; i++) {
+                float u = rndf();
+                uint32_t bits;
+                memcpy(&bits, &u, 4);
+                bits = bits * 2654435761u ^ (uint32_t)(v * 40503 + i * 9973);
+                memcpy(&f[i], &bits, 4);
+            }
+            snprintf(name, sizeof(name), "r%d", v);
+            vaddAttempt(c, &rtKeys[k], NULL, f, name, strlen(name), NULL, 0);
         }
     }
 
