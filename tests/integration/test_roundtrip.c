@@ -6,14 +6,13 @@
  * VADD-created sets, IDX.CREATE indexes (HNSW and FLAT) and REDUCE projections; element names
  * and key names that are empty, hold NUL and binary bytes, unicode or (names) 70,000 bytes;
  * attributes with unicode, escapes, deep nesting (up to cJSON's limit and past it) and big
- * numbers. The test does not decide in advance which inputs are
- * valid. It checks the property:
+ * numbers; and per key 30 vectors of random bits (every sign and exponent). The test does not
+ * decide in advance which inputs are valid. It checks the property:
  *   - every refused input got a clear "ERR ..." reply, changed nothing, and the server lives;
  *   - every accepted input reads back identically (VEMB, VEMB RAW, VGETATTR, VISMEMBER per
  *     element; TYPE, VCARD, VDIM, VINFO per key; DBSIZE and DEBUG DIGEST) after DEBUG RELOAD,
  *     after SAVE + restart, after an AOF replay + restart, after BGREWRITEAOF + restart and
  *     after DEBUG LOADAOF.
- * Each key also takes 30 vectors of random bits (every sign and exponent).
  * Before the shared validity check (quantCheckVector) a COSINE vector of 3.4e38 components was
  * accepted and the next start refused the snapshot: the whole dataset was lost. */
 #include <float.h>
