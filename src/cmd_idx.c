@@ -63,6 +63,7 @@
 #include "hnsw.h"
 #include "index.h"
 #include "log.h"
+#include "projection.h"
 #include "quant.h"
 #include "textidx.h"
 #include "util.h"
@@ -232,6 +233,13 @@ void idxCreateCommand(qvClient *c) {
     }
     if (reduce && reduce >= dim) {
         addReplyError(c, "the REDUCE dimension must be smaller than DIM");
+        return;
+    }
+    if (reduce && !projSizeAllowed((uint32_t)dim, (uint32_t)reduce)) {
+        addReplyErrorFormat(c,
+                            "REDUCE projection too large: %lld x %lld floats, the limit is %u "
+                            "(DIM x REDUCE)",
+                            dim, reduce, PROJ_MAX_ENTRIES);
         return;
     }
     cfg.dim = reduce ? (uint32_t)reduce : (uint32_t)dim;
@@ -1011,7 +1019,9 @@ void vsearchCommand(qvClient *c) {
  * round trip; the reply holds one VSEARCH reply per query, in order. */
 void vmsearchCommand(qvClient *c) {
     long long n;
-    if (parseLongAt(c, 2, 1, VMSEARCH_MAX_QUERIES, &n) != 0) {
+    /* Each query takes at least two arguments: a count beyond them cannot be right, and is
+     * refused before the per-query array is allocated. */
+    if (parseLongAt(c, 2, 1, VMSEARCH_MAX_QUERIES, &n) != 0 || n > (c->argc - 3) / 2) {
         addReplyError(c, "invalid number of queries");
         return;
     }

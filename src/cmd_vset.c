@@ -34,6 +34,7 @@
 #include "db.h"
 #include "hnsw.h"
 #include "index.h"
+#include "projection.h"
 #include "quant.h"
 #include "util.h"
 
@@ -41,6 +42,9 @@
 #define VSET_MIN_M         4
 #define VSET_MAX_M         4096
 #define VSET_DEFAULT_COUNT 10
+/* VRANDMEMBER with a negative count may repeat elements, so nothing in the data bounds the
+ * reply: |count| is capped here instead (a reply of this many names is already tens of MB). */
+#define VSET_MAX_RANDOM_REPEATS 1000000
 
 /* ---- shared parsing ---- */
 
@@ -145,6 +149,14 @@ void vaddCommand(qvClient *c) {
         zfree(vec);
         return;
     }
+    if (reduce && !projSizeAllowed(dim, (uint32_t)reduce)) {
+        addReplyErrorFormat(c,
+                            "REDUCE projection too large: %u x %lld floats, the limit is %u "
+                            "(input dim x REDUCE dim)",
+                            dim, reduce, PROJ_MAX_ENTRIES);
+        zfree(vec);
+        return;
+    }
     int elem_pos = pos++;
     for (; pos < c->argc; pos++) {
         const char *opt = c->argv[pos];
@@ -226,6 +238,8 @@ void vaddCommand(qvClient *c) {
     }
     void *blob = zmalloc(indexSpace(idx)->blob_bytes);
     float norm = 1;
+    /* Refuses what could not be stored and loaded again (quantCheckVector, as the snapshot
+     * writer and loader). */
     if (indexEncodeVector(idx, vec, dim, 0, blob, &norm, err, sizeof(err)) != 0) {
         addReplyError(c, err);
         zfree(blob);
@@ -694,6 +708,14 @@ static uint64_t randomU64(void) {
     return r;
 }
 
+/* splitmix64: one getrandom() seeds a command's draws instead of a system call per element. */
+static uint64_t nextRandom(uint64_t *state) {
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
 static void addReplyElementName(qvClient *c, qvIndex *idx, uint32_t id) {
     size_t len;
     const char *name = indexName(idx, id, &len);
@@ -712,12 +734,16 @@ void vrandmemberCommand(qvClient *c) {
         addReplyError(c, "COUNT value is not an integer");
         return;
     }
-    if (count == LLONG_MIN) { /* -count would overflow; SRANDMEMBER's range is +-LONG_MAX too */
-        addReplyError(c, "value is out of range");
+    /* A negative count repeats elements, so only this bounds the loop and the reply (Redis
+     * itself would loop 9.2e18 times for -LLONG_MAX, and overflow on LLONG_MIN). */
+    if (count < -(long long)VSET_MAX_RANDOM_REPEATS) {
+        addReplyErrorFormat(c, "COUNT value is out of range, a negative COUNT must be >= -%d",
+                            VSET_MAX_RANDOM_REPEATS);
         return;
     }
     qvIndex *idx;
     if (lookupIndex(c, &idx) != 0) return;
+    if (idx && indexSize(idx) == 0) idx = NULL; /* an empty IDX.CREATE index has nothing to draw */
     if (!with_count) {
         if (!idx)
             addReplyNull(c);
@@ -730,11 +756,12 @@ void vrandmemberCommand(qvClient *c) {
         return;
     }
     uint32_t size = indexSize(idx);
+    uint64_t rng = randomU64();
     if (count < 0) {
         long long n = -count;
         addReplyArrayLen(c, n);
         for (long long i = 0; i < n; i++)
-            addReplyElementName(c, idx, indexRandomId(idx, randomU64()));
+            addReplyElementName(c, idx, indexRandomId(idx, nextRandom(&rng)));
         return;
     }
     /* Distinct elements: a partial Fisher-Yates shuffle over all ids gives a uniform sample. */
@@ -743,7 +770,7 @@ void vrandmemberCommand(qvClient *c) {
     uint32_t n = (uint64_t)count > size ? size : (uint32_t)count;
     if (n > total) n = total;
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t j = i + (uint32_t)(randomU64() % (total - i));
+        uint32_t j = i + (uint32_t)(nextRandom(&rng) % (total - i));
         uint32_t t = ids[i];
         ids[i] = ids[j];
         ids[j] = t;

@@ -389,26 +389,40 @@ size_t indexMemoryUsage(const qvIndex *idx, size_t *vectors, size_t *graph, size
 int indexEncodeVector(const qvIndex *idx, const float *in, uint32_t in_dim, int allow_reduced,
                       void *blob_out, float *norm_out, char *err, size_t errlen) {
     const qvIndexConfig *cfg = &idx->cfg;
+    float norm = 1;
     if (idx->proj && in_dim == cfg->input_dim) {
         float *tmp = zmalloc(sizeof(float) * cfg->dim);
         projApply(idx->proj, cfg->input_dim, cfg->dim, in, tmp);
-        qvSpaceEncode(&idx->space, tmp, blob_out, norm_out);
+        /* Finite inputs can project to inf (a sum of huge components) or NaN (inf - inf): no
+         * encoding is defined for those. */
+        for (uint32_t i = 0; i < cfg->dim; i++) {
+            if (!isfinite(tmp[i])) {
+                zfree(tmp);
+                snprintf(err, errlen, "vector too large: its projection overflows a float");
+                return -1;
+            }
+        }
+        qvSpaceEncode(&idx->space, tmp, blob_out, &norm);
         zfree(tmp);
-        return 0;
+    } else if (in_dim == cfg->dim && (!idx->proj || allow_reduced)) {
+        qvSpaceEncode(&idx->space, in, blob_out, &norm);
+    } else {
+        if (idx->proj)
+            snprintf(err, errlen,
+                     "Input dimension mismatch for projection - got %u but projection "
+                     "expects %u",
+                     in_dim, cfg->input_dim);
+        else
+            snprintf(err, errlen, "Vector dimension mismatch - got %u but set has %u", in_dim,
+                     cfg->dim);
+        return -1;
     }
-    if (in_dim == cfg->dim && (!idx->proj || allow_reduced)) {
-        qvSpaceEncode(&idx->space, in, blob_out, norm_out);
-        return 0;
-    }
-    if (idx->proj)
-        snprintf(err, errlen,
-                 "Input dimension mismatch for projection - got %u but projection "
-                 "expects %u",
-                 in_dim, cfg->input_dim);
-    else
-        snprintf(err, errlen, "Vector dimension mismatch - got %u but set has %u", in_dim,
-                 cfg->dim);
-    return -1;
+    /* The one validity rule (quant.h), which the snapshot writer and loader apply too: what is
+     * stored must load again. Queries are held to it as well, so that no distance the index
+     * computes -- between two elements or against a query -- is ever inf or NaN. */
+    if (quantCheckVector(&idx->space, blob_out, norm, err, errlen) != 0) return -1;
+    if (norm_out) *norm_out = norm;
+    return 0;
 }
 
 /* ---- elements ---- */
@@ -568,8 +582,22 @@ static qvAttrs *detachId(qvIndex *idx, uint32_t id) {
 static void compactNoteInsert(struct qvCompaction *c, uint32_t id);
 static void compactNoteDelete(struct qvCompaction *c, uint32_t id);
 
+/* The build width of one insert: the client's EF (VADD EF, up to 1,000,000) or the index's,
+ * capped by the nodes that exist. A width beyond them finds nothing more (the search already
+ * holds every node it can reach) but the engine sizes its scratch by it: 17 levels x EF hits,
+ * 136 MB for EF 1,000,000 into a ten-element set. */
+static uint32_t capWidth(const hnswIndex *h, uint32_t w) {
+    uint32_t bound = hnswIdBound(h) + 1; /* + the node being inserted */
+    return w > bound ? bound : w;
+}
+
+static uint32_t insertWidth(const qvIndex *idx, uint32_t ef) {
+    return capWidth(idx->hnsw, ef ? ef : idx->cfg.ef_construction);
+}
+
 static uint32_t engineInsert(qvIndex *idx, const void *blob, uint32_t ef) {
-    uint32_t id = idx->hnsw ? hnswInsert(idx->hnsw, blob, ef) : flatInsert(idx->flat, blob);
+    uint32_t id =
+        idx->hnsw ? hnswInsert(idx->hnsw, blob, insertWidth(idx, ef)) : flatInsert(idx->flat, blob);
     if (idx->compact && id != UINT32_MAX) compactNoteInsert(idx->compact, id);
     return id;
 }
@@ -658,7 +686,7 @@ int indexUpsert(qvIndex *idx, const char *name, size_t len, const void *blob, fl
 }
 
 uint32_t indexInsertNode(qvIndex *idx, const void *blob, uint32_t ef_construction) {
-    return hnswInsert(idx->hnsw, blob, ef_construction);
+    return hnswInsert(idx->hnsw, blob, insertWidth(idx, ef_construction));
 }
 
 int indexUpsertInserted(qvIndex *idx, const char *name, size_t len, uint32_t id, float norm,
@@ -839,6 +867,10 @@ int indexSearch(qvIndex *idx, const qvSearchRequest *req, qvHit *out) {
     uint32_t n = indexSize(idx);
     if (n == 0 || req->k == 0) return 0;
     uint32_t ef = req->ef ? req->ef : idx->cfg.ef_runtime;
+    /* A width beyond the nodes that exist finds nothing more, but the engine sizes its heaps by
+     * it (EF 1,000,000 on a small set would be 16 MB of scratch per search thread). */
+    uint32_t bound = idBound(idx);
+    if (ef > bound) ef = bound;
     if (ef < req->k) ef = req->k;
 
     /* The filter's evaluation stack lives on our stack unless the expression is huge. */
@@ -985,8 +1017,8 @@ qvCompaction *indexCompactBegin(qvIndex *idx) {
 void indexCompactBuild(qvCompaction *c) {
     for (uint32_t j = 0; j < c->n; j++) {
         const void *blob = c->blobs + (size_t)j * c->blob_bytes;
-        c->new_ids[j] =
-            c->hnsw ? hnswInsert(c->hnsw, blob, c->ef_construction) : flatInsert(c->flat, blob);
+        c->new_ids[j] = c->hnsw ? hnswInsert(c->hnsw, blob, capWidth(c->hnsw, c->ef_construction))
+                                : flatInsert(c->flat, blob);
     }
     zfree(c->blobs);
     c->blobs = NULL;
@@ -1021,8 +1053,8 @@ int indexCompactFinish(qvCompaction *c) {
     for (uint32_t id = 0; id < c->fresh_cap && id < old_bound; id++) {
         if (!c->fresh[id] || !isLive(idx, id)) continue;
         const void *blob = indexVector(idx, id);
-        remap[id] =
-            c->hnsw ? hnswInsert(c->hnsw, blob, c->ef_construction) : flatInsert(c->flat, blob);
+        remap[id] = c->hnsw ? hnswInsert(c->hnsw, blob, capWidth(c->hnsw, c->ef_construction))
+                            : flatInsert(c->flat, blob);
     }
     /* 2. The per-id tables and the names follow the new ids. */
     uint32_t new_bound = c->hnsw ? hnswIdBound(c->hnsw) : flatIdBound(c->flat);

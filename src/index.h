@@ -139,8 +139,10 @@ size_t indexMemoryUsage(const qvIndex *idx, size_t *vectors, size_t *graph, size
 
 /* Turns a client vector of in_dim floats into a stored blob: projects it when the index has a
  * REDUCE matrix and in_dim is its input dimension; a vector already of the stored dimension is
- * taken as is when `allow_reduced` (VSIM does, VADD does not). Returns 0, or -1 with Redis's
- * error text (without "ERR ") in err. blob_out must hold indexSpace(idx)->blob_bytes. */
+ * taken as is when `allow_reduced` (VSIM does, VADD does not). The result must pass
+ * quantCheckVector (quant.h), the rule the snapshot writer and loader share, so whatever VADD
+ * stores loads again; queries are held to it too. Returns 0, or -1 with Redis's error text (or
+ * the rule's reason; without "ERR ") in err. blob_out must hold indexSpace(idx)->blob_bytes. */
 int indexEncodeVector(const qvIndex *idx, const float *in, uint32_t in_dim, int allow_reduced,
                       void *blob_out, float *norm_out, char *err, size_t errlen);
 

@@ -11,6 +11,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The largest matrix a client may ask for: in_dim * out_dim floats (16 MiB). The matrix is built
+ * on the event loop when a set is created and every VADD multiplies by it, so an unbounded one
+ * stalls the server (16384 x 16384 is 1 GiB and seconds of work) or exhausts memory (65536^2 is
+ * 16 GiB). 4M entries still allow 4096 -> 1024, 16384 -> 256 or 65536 -> 64. The snapshot
+ * loader does not apply it: it reads whatever matrix a file holds, bounded by the file. */
+#define PROJ_MAX_ENTRIES (1u << 22)
+
+static inline int projSizeAllowed(uint32_t in_dim, uint32_t out_dim) {
+    return (uint64_t)in_dim * out_dim <= PROJ_MAX_ENTRIES;
+}
+
 /* Bytes of the matrix (out_dim rows of in_dim floats), for memory accounting and snapshots. */
 size_t projBytes(uint32_t in_dim, uint32_t out_dim);
 

@@ -41,11 +41,14 @@
  *        No norm or scale is kept: BIN is a recall-for-speed trade that Redis defines for cosine;
  *        for L2/IP it only ranks by sign agreement, which is documented rather than hidden.
  *
- * Inputs must be finite (the command layer rejects NaN/inf); finite inputs never produce a NaN
- * distance, though huge ones can give +/-inf for L2/IP. */
+ * Inputs must be finite (the command layer rejects NaN/inf). What may be stored is decided by
+ * quantCheckVector (the end of this file), the one rule the command path, the snapshot writer
+ * and the loader share: with it no distance between two stored vectors is inf or NaN (the index
+ * holds query vectors to it too, so no distance it computes is). */
 #include "quant.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #define QUANT_Q8_HDR       8
@@ -324,6 +327,73 @@ int quantBlobFromRaw(const qvSpace *s, const void *payload, size_t plen, float r
             }
             break;
         }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Validity (quant.h): one rule for the door, the snapshot writer and the loader
+ * ------------------------------------------------------------------------------------------- */
+
+int quantCheckVector(const qvSpace *s, const void *blob, float norm, char *err, size_t errlen) {
+    if (isinf(norm) && norm > 0) {
+        snprintf(err, errlen, "vector too large: its norm overflows a float");
+        return -1;
+    }
+    if (!(norm >= 0.0f)) { /* NaN or negative */
+        snprintf(err, errlen, "invalid vector norm %g", (double)norm);
+        return -1;
+    }
+    int bounded = s->metric != QV_METRIC_COSINE;
+    double sumsq = 0; /* of the stored vector, in double: it cannot overflow (see vecNorm) */
+    switch (s->quant) {
+        case QV_QUANT_FP32: {
+            for (uint32_t i = 0; i < s->dim; i++) {
+                float x;
+                memcpy(&x, (const char *)blob + 4 * (size_t)i, sizeof(x));
+                if (!isfinite(x)) {
+                    snprintf(err, errlen, "vector too large: component %u overflows a float", i);
+                    return -1;
+                }
+                sumsq += (double)x * (double)x;
+            }
+            break;
+        }
+        case QV_QUANT_Q8: {
+            float range = q8Range(blob);
+            if (!isfinite(range) || !(range >= 0.0f)) {
+                snprintf(err, errlen, "vector too large: its Q8 range overflows a float");
+                return -1;
+            }
+            const int8_t *q = q8Codes(blob);
+            uint64_t codes_sq = 0;
+            for (uint32_t i = 0; i < s->dim; i++) {
+                if (q[i] == -128) {
+                    snprintf(err, errlen, "Q8 code -128 out of range");
+                    return -1;
+                }
+                codes_sq += (uint64_t)((int32_t)q[i] * (int32_t)q[i]);
+            }
+            sumsq = (double)range * (double)range * (double)codes_sq / (127.0 * 127.0);
+            break;
+        }
+        case QV_QUANT_BIN: {
+            uint32_t rem = s->dim % 64;
+            uint64_t last;
+            memcpy(&last, (const char *)blob + 8 * (size_t)(quantBinWords(s->dim) - 1),
+                   sizeof(last));
+            if (rem && (last >> rem)) {
+                snprintf(err, errlen, "BIN padding bits are not zero");
+                return -1;
+            }
+            bounded = 0; /* signs only: every distance is a bounded count */
+            break;
+        }
+    }
+    if (bounded && sumsq > QUANT_MAX_NORM * QUANT_MAX_NORM) {
+        snprintf(err, errlen, "vector too large: its norm %g exceeds %g, the limit for %s vectors",
+                 sqrt(sumsq), QUANT_MAX_NORM, s->metric == QV_METRIC_L2 ? "L2" : "IP");
+        return -1;
     }
     return 0;
 }

@@ -44,6 +44,22 @@ size_t quantPayloadBytes(const qvSpace *s);
 int quantBlobFromRaw(const qvSpace *s, const void *payload, size_t plen, float range,
                      void *blob_out);
 
+/* Largest L2 norm a stored L2 or IP vector may have. Squared distances and dot products are
+ * summed in float: with both norms <= 1e18 they stay below 4e36, far from FLT_MAX (3.4e38), so
+ * no distance between stored vectors is ever inf or NaN. COSINE divides by the norm and only
+ * needs the norm itself to fit a float; BIN keeps signs only. */
+#define QUANT_MAX_NORM 1e18
+
+/* THE validity rule for a stored vector, shared by everything that stores one and everything
+ * that reads one back: the command path checks each encoded vector with it before storing, the
+ * snapshot writer before writing and the loader after reading, so nothing is ever accepted or
+ * written that a load would refuse. `blob` is as qvSpaceEncode (or quantBlobFromRaw) made it and
+ * `norm` what it returned in *norm_out. Checks: the norm finite and >= 0 (a COSINE vector whose
+ * norm overflows a float fails here); FP32 components finite; the Q8 range finite and >= 0, codes
+ * in [-127,127]; BIN padding bits zero; for L2 and IP (FP32, Q8) the vector's norm at most
+ * QUANT_MAX_NORM. Returns 0, or -1 with the reason (no "ERR " prefix) in err. */
+int quantCheckVector(const qvSpace *s, const void *blob, float norm, char *err, size_t errlen);
+
 /* VEMB's plain view: de-quantised and multiplied back by `norm` (the value qvSpaceEncode returned
  * in *norm_out), except BIN, which Redis returns as +1/-1 with no de-normalisation. */
 void quantDecodeOriginal(const qvSpace *s, const void *blob, float norm, float *out);

@@ -70,8 +70,11 @@
  * Validity (a reader checks all of it and refuses the file with "<reason> at offset <n>"):
  * magic, version, flags; every length within the file; enums in range; dim, input_dim, M, ef
  * bounds; count small enough that its minimal encoding fits in the rest of the file (so a
- * corrupt count cannot make us allocate); finite norms, ranges, FP32 components and projection
- * entries; Q8 codes in range and BIN padding zero; valid JSON attributes; unique names and keys;
+ * corrupt count cannot make us allocate); finite projection entries; Q8 ranges finite, codes in
+ * range and BIN padding zero in the raw payload; every vector through quantCheckVector (quant.h:
+ * finite norm and components, the L2/IP norm bound), the very rule the command path applies
+ * before storing and the writer before writing, so a file we write always loads; valid JSON
+ * attributes; unique names and keys;
  * levels and link counts within bounds, link ids < count; then the whole graph through
  * hnswValidate (symmetric links, no self or duplicate links, link levels, an entry point of the
  * top level, every node reachable). A checksum mismatch is reported before anything is parsed.
@@ -244,6 +247,16 @@ static int writeIndex(saveCtx *sc, const char *key, size_t klen, const qvIndex *
         const void *payload;
         size_t plen;
         float range;
+        /* Never write what the loader refuses: a vector failing the shared rule fails the save
+         * (ERANGE) instead of making the whole file unloadable at the next start. The command
+         * path refuses such vectors, so this only guards against a bug. */
+        char verr[128];
+        if (quantCheckVector(space, indexVector(idx, id), indexNorm(idx, id), verr, sizeof(verr)) !=
+            0) {
+            r->err = ERANGE;
+            ok = 0;
+            break;
+        }
         quantRawPayload(space, indexVector(idx, id), &payload, &plen, &range);
         wbufStr(b, name, nlen);
         wbufF32(b, indexNorm(idx, id));
@@ -489,18 +502,13 @@ static int readAux(loader *l, snapshotInfo *info) {
     return 0;
 }
 
-/* Checks a raw payload beyond its size: what quantBlobFromRaw would silently repair is
- * corruption in a file we wrote. */
+/* Checks a raw payload for what quantBlobFromRaw would silently repair (a bad Q8 range, code
+ * -128, BIN padding bits): that is corruption in a file we wrote. Whether the vector itself may
+ * be stored is quantCheckVector's call, on the blob (readIndex). */
 static int checkPayload(loader *l, const qvSpace *s, const unsigned char *p, size_t plen,
                         float range, size_t at) {
     switch (s->quant) {
-        case QV_QUANT_FP32:
-            for (uint32_t i = 0; i < s->dim; i++) {
-                float f;
-                memcpy(&f, p + 4 * (size_t)i, 4);
-                if (!isfinite(f)) return fail(l, at, "component %u of the vector is not finite", i);
-            }
-            break;
+        case QV_QUANT_FP32: break;
         case QV_QUANT_Q8:
             if (!isfinite(range) || range < 0) return fail(l, at, "bad Q8 range %g", range);
             for (uint32_t i = 0; i < s->dim; i++)
@@ -642,10 +650,7 @@ static int readIndex(loader *l, snapshotIndexFn *fn, void *priv, snapshotInfo *i
         if (rdStr(l, &name, &nlen, "element name")) goto err;
         at = l->pos;
         if (rdF32(l, &norm, "norm")) goto err;
-        if (!isfinite(norm) || norm < 0) {
-            fail(l, at, "element %u has a bad norm %g", i, norm);
-            goto err;
-        }
+        size_t norm_at = at;
         at = l->pos;
         if (rdStr(l, &json, &alen, "attributes") || rdF32(l, &range, "range")) goto err;
         qvAttrs *attrs = NULL;
@@ -665,6 +670,13 @@ static int readIndex(loader *l, snapshotIndexFn *fn, void *priv, snapshotInfo *i
             goto err;
         }
         quantBlobFromRaw(&space, l->p + l->pos, plen, range, blob);
+        /* The rule the command path applied before storing it, and the writer before saving. */
+        char verr[128];
+        if (quantCheckVector(&space, blob, norm, verr, sizeof(verr)) != 0) {
+            fail(l, norm_at, "element %u: %s", i, verr);
+            attrsFree(attrs);
+            goto err;
+        }
         l->pos += plen;
         uint8_t level = 0;
         if (hnsw) {

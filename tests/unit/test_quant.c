@@ -472,3 +472,115 @@ Test(quant, q8_cosine_close_to_fp32_on_sift) {
     free(qb);
     free(v);
 }
+
+/* ---- quantCheckVector: the one validity rule of the door, the writer and the loader ---- */
+
+static int checkEncoded(qvMetric m, qvQuant q, const float *v, uint32_t dim, char *err) {
+    qvSpace s;
+    cr_assert_eq(qvSpaceInit(&s, m, q, dim), 0);
+    unsigned char blob[4096];
+    float norm;
+    qvSpaceEncode(&s, v, blob, &norm);
+    return quantCheckVector(&s, blob, norm, err, 128);
+}
+
+Test(quant, check_cosine_norm_must_fit_a_float) {
+    static const qvQuant quants[] = {QV_QUANT_FP32, QV_QUANT_Q8, QV_QUANT_BIN};
+    const float huge[3] = {3.4e38f, 3.4e38f, 3.4e38f}, one_huge[3] = {3.4e38f, 0, 0};
+    const float tiny[3] = {0x1p-149f, 0, -0x1p-149f}, zero[3] = {0, -0.0f, 0};
+    char err[128];
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(checkEncoded(QV_METRIC_COSINE, quants[i], huge, 3, err), -1);
+        cr_assert(strstr(err, "norm overflows a float"), "%s", err);
+        cr_assert_eq(checkEncoded(QV_METRIC_COSINE, quants[i], one_huge, 3, err), 0, "%s", err);
+        cr_assert_eq(checkEncoded(QV_METRIC_COSINE, quants[i], tiny, 3, err), 0, "%s", err);
+        cr_assert_eq(checkEncoded(QV_METRIC_COSINE, quants[i], zero, 3, err), 0, "%s", err);
+    }
+}
+
+Test(quant, check_l2_ip_norm_bound) {
+    static const qvMetric metrics[] = {QV_METRIC_L2, QV_METRIC_IP};
+    static const qvQuant quants[] = {QV_QUANT_FP32, QV_QUANT_Q8};
+    const float at[3] = {1e18f * 0.999f, 0, 0}, past[3] = {1e19f, 0, 0};
+    const float huge[3] = {3.4e38f, -3.4e38f, 1};
+    char err[128];
+    for (int m = 0; m < 2; m++) {
+        for (int q = 0; q < 2; q++) {
+            cr_assert_eq(checkEncoded(metrics[m], quants[q], at, 3, err), 0, "%s", err);
+            cr_assert_eq(checkEncoded(metrics[m], quants[q], past, 3, err), -1);
+            cr_assert(strstr(err, "exceeds"), "%s", err);
+            cr_assert_eq(checkEncoded(metrics[m], quants[q], huge, 3, err), -1);
+        }
+        /* BIN keeps signs only: any finite vector is fine. */
+        cr_assert_eq(checkEncoded(metrics[m], QV_QUANT_BIN, huge, 3, err), 0, "%s", err);
+    }
+}
+
+/* What the rule buys: no distance between two vectors it accepts is inf or NaN, even at the
+ * bound and with opposite signs, for every metric and quantisation. */
+Test(quant, check_accepted_vectors_have_finite_distances) {
+    static const qvMetric metrics[] = {QV_METRIC_COSINE, QV_METRIC_L2, QV_METRIC_IP};
+    static const qvQuant quants[] = {QV_QUANT_FP32, QV_QUANT_Q8, QV_QUANT_BIN};
+    const uint32_t dim = 64;
+    static const float scales[] = {1.0f, 1e17f, 1.2e17f, 1e30f, 3.4e38f, 0x1p-149f};
+    float a[64], b[64];
+    unsigned char ba[512], bb[512];
+    char err[128];
+    for (int m = 0; m < 3; m++) {
+        for (int q = 0; q < 3; q++) {
+            qvSpace s;
+            qvSpaceInit(&s, metrics[m], quants[q], dim);
+            for (int t = 0; t < 200; t++) {
+                float sa = scales[t % 6], sb = scales[(t / 6) % 6];
+                for (uint32_t i = 0; i < dim; i++) {
+                    a[i] = rndf() * sa;
+                    b[i] = t % 2 ? -a[i] : rndf() * sb;
+                }
+                float na, nb;
+                qvSpaceEncode(&s, a, ba, &na);
+                qvSpaceEncode(&s, b, bb, &nb);
+                if (quantCheckVector(&s, ba, na, err, sizeof(err)) != 0 ||
+                    quantCheckVector(&s, bb, nb, err, sizeof(err)) != 0)
+                    continue;
+                float d = qvSpaceDistance(&s, ba, bb);
+                cr_assert(isfinite(d), "metric %d quant %d: distance %g", m, q, (double)d);
+            }
+        }
+    }
+}
+
+/* Blobs as a loader rebuilds them: each defect found, with a reason. */
+Test(quant, check_refuses_bad_blobs_and_norms) {
+    qvSpace s;
+    char err[128];
+    float v[3] = {1, 2, 3};
+    unsigned char blob[64];
+
+    qvSpaceInit(&s, QV_METRIC_L2, QV_QUANT_FP32, 3);
+    memcpy(blob, v, sizeof(v));
+    cr_assert_eq(quantCheckVector(&s, blob, 1.0f, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(quantCheckVector(&s, blob, NAN, err, sizeof(err)), -1);
+    cr_assert_eq(quantCheckVector(&s, blob, -1.0f, err, sizeof(err)), -1);
+    cr_assert_eq(quantCheckVector(&s, blob, INFINITY, err, sizeof(err)), -1);
+    float bad = NAN;
+    memcpy(blob + 4, &bad, 4);
+    cr_assert_eq(quantCheckVector(&s, blob, 1.0f, err, sizeof(err)), -1);
+    cr_assert(strstr(err, "component 1"), "%s", err);
+
+    qvSpaceInit(&s, QV_METRIC_COSINE, QV_QUANT_Q8, 3);
+    qvSpaceEncode(&s, v, blob, NULL);
+    cr_assert_eq(quantCheckVector(&s, blob, 3.7f, err, sizeof(err)), 0, "%s", err);
+    blob[8] = 0x80; /* code -128 */
+    cr_assert_eq(quantCheckVector(&s, blob, 3.7f, err, sizeof(err)), -1);
+    qvSpaceEncode(&s, v, blob, NULL);
+    float inf = INFINITY;
+    memcpy(blob, &inf, 4); /* the range */
+    cr_assert_eq(quantCheckVector(&s, blob, 3.7f, err, sizeof(err)), -1);
+
+    qvSpaceInit(&s, QV_METRIC_COSINE, QV_QUANT_BIN, 3);
+    qvSpaceEncode(&s, v, blob, NULL);
+    cr_assert_eq(quantCheckVector(&s, blob, 3.7f, err, sizeof(err)), 0, "%s", err);
+    blob[0] |= 0x80; /* bit 7: past dim 3 */
+    cr_assert_eq(quantCheckVector(&s, blob, 3.7f, err, sizeof(err)), -1);
+    cr_assert(strstr(err, "padding"), "%s", err);
+}

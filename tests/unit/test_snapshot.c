@@ -522,3 +522,26 @@ Test(snapshot, savefile_errors) {
     dictRelease(keys);
     removeTmpDir();
 }
+
+/* Never write what the loader refuses: an element that fails quantCheckVector (put in behind
+ * the command path's back here: VADD refuses it) fails the save instead of producing a file
+ * that the next start would refuse. */
+Test(snapshot, writer_refuses_what_the_loader_refuses) {
+    qvIndexConfig cfg = makeCfg(QV_ALGO_HNSW, QV_METRIC_COSINE, QV_QUANT_FP32, 3, 0);
+    qvIndex *idx = indexCreate(&cfg);
+    const float v[3] = {1, 0, 0};
+    cr_assert_eq(indexUpsert(idx, "ok", 2, v, 1.0f, 0, NULL, 0), 1);
+    dict *keys = dictCreate(freeValue);
+    cr_assert_eq(dictAdd(keys, "k", 1, idx), DICT_OK);
+    size_t len;
+    zfree(saveDict(keys, 1, &len)); /* valid: saves */
+
+    cr_assert_eq(indexUpsert(idx, "big", 3, v, INFINITY, 0, NULL, 0), 1); /* norm overflowed */
+    rio r;
+    rioInitWithGrowBuffer(&r);
+    snapshotSaveOpts opts = {0};
+    cr_assert_eq(snapshotWrite(&r, keys, &opts, NULL), -1);
+    cr_assert_eq(r.err, ERANGE);
+    zfree(rioGrowBufferTake(&r, &len));
+    dictRelease(keys);
+}
