@@ -12,6 +12,9 @@
  *   concurrent searches in parallel give the single-threaded answers bit for bit; parallel
  *              inserts alongside searches leave a valid graph with good recall. (Also run under
  *              -fsanitize=thread: see the report in the commit message / make tsan.)
+ *   duplicates 2000 copies of one vector (and near-copies, and copies mixed with distinct vectors)
+ *              cost no more distance computations than 2000 distinct vectors; links, validity,
+ *              a bounded search for the copy, recall of the distinct ones.
  *   edges      empty index, one element, k > size, deleting the entry point, deleting everything.
  *   restore    export through the accessors, restore, identical answers; corrupt inputs refused.
  *
@@ -390,6 +393,151 @@ Test(hnsw, clustered_duplicates_stay_connected) {
         }
         hnswFree(h);
     }
+}
+
+/* ---- duplicates: identical and near-identical vectors cost what distinct ones do ----
+ * Every distance inside a group of copies is the same (0), so whatever ranks by distance sees
+ * only ties: the engine once refused every copy at a full neighbour after scanning all of its
+ * links (3000 copies of one 128-d vector: 4x the distances of 3000 distinct vectors and 10x the
+ * time, most copies left with one or two links). Costs are counted as distance computations
+ * through a wrapped kernel, never timed. */
+
+static float (*dupDistKernel)(const qvSpace *, const void *, const void *);
+static uint64_t dupDistCalls;
+
+static float dupCountingDist(const qvSpace *s, const void *a, const void *b) {
+    dupDistCalls++;
+    return dupDistKernel(s, a, b);
+}
+
+typedef enum { DUP_DISTINCT, DUP_IDENTICAL, DUP_NEAR, DUP_MIXED } dupKind;
+
+/* Builds an index of n 128-d vectors of the given kind around `one` (the duplicated vector);
+ * returns it and, in *per_insert, the distance computations per insert. The vectors are kept in
+ * `blobs` (n * blob_bytes) for oracles. */
+static hnswIndex *dupBuild(qvSpace *sp, dupKind kind, uint32_t n, const float *one, uint8_t *blobs,
+                           double *per_insert) {
+    enum { DIM = 128 };
+    float v[DIM];
+    hnswIndex *h = hnswCreate(sp, 16, 200, 11);
+    dupDistCalls = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        for (int j = 0; j < DIM; j++) {
+            switch (kind) {
+                case DUP_DISTINCT: v[j] = gaussian(); break;
+                case DUP_IDENTICAL: v[j] = one[j]; break;
+                case DUP_NEAR: v[j] = one[j] + gaussian() * 1e-4f; break;
+                case DUP_MIXED: v[j] = i % 2 ? gaussian() : one[j]; break;
+            }
+        }
+        uint8_t *blob = blobs + (size_t)i * sp->blob_bytes;
+        qvSpaceEncode(sp, v, blob, NULL);
+        cr_assert_eq(hnswInsert(h, blob, 0), i);
+    }
+    *per_insert = (double)dupDistCalls / n;
+    return h;
+}
+
+/* The fewest level-0 links of any live node. */
+static uint32_t minLinks0(const hnswIndex *h) {
+    uint32_t min = UINT32_MAX, cnt;
+    for (uint32_t id = 0; id < hnswIdBound(h); id++)
+        if (hnswIsLive(h, id) && hnswNodeLinks(h, id, 0, &cnt) && cnt < min) min = cnt;
+    return min;
+}
+
+/* `full`: also near-identical and mixed (once is enough: those paths do not depend on the
+ * quantisation, and a TSan build runs this file at ~100 inserts/s). */
+static void dupCase(qvQuant quant, int full) {
+    enum { N = 2000, DIM = 128 };
+    qvSpace sp;
+    cr_assert_eq(qvSpaceInit(&sp, QV_METRIC_COSINE, quant, DIM), 0);
+    dupDistKernel = sp.dist;
+    sp.dist = dupCountingDist;
+    size_t bb = sp.blob_bytes;
+    float one[DIM];
+    for (int j = 0; j < DIM; j++) one[j] = gaussian();
+    uint8_t *blobs = malloc((size_t)N * bb), *qblob = malloc(bb), *queries = malloc(100 * bb);
+    for (int q = 0; q < 100; q++) { /* random queries, for recall against the exact answer */
+        float v[DIM];
+        for (int j = 0; j < DIM; j++) v[j] = gaussian();
+        qvSpaceEncode(&sp, v, queries + (size_t)q * bb, NULL);
+    }
+    qvSpaceEncode(&sp, one, qblob, NULL);
+    const char *qn = qvQuantName(quant);
+
+    double distinct, cost;
+    hnswIndex *h = dupBuild(&sp, DUP_DISTINCT, N, one, blobs, &distinct);
+    double distinct_recall = graphRecall(h, queries, 100, 10, 100, NULL, NULL);
+    hnswFree(h);
+
+    /* identical: no more distances than distinct vectors, every copy well linked, and a search
+     * for the duplicated vector itself finds ten copies without walking through all of them */
+    h = dupBuild(&sp, DUP_IDENTICAL, N, one, blobs, &cost);
+    assertValid(h, "2000 identical vectors");
+    uint32_t min = minLinks0(h);
+    fprintf(stderr,
+            "HNSW duplicates %s: distances per insert: distinct %.0f, identical %.0f (fewest "
+            "level-0 links %u)",
+            qn, distinct, cost, min);
+    cr_assert_leq(cost, distinct, "identical vectors cost %.0f distances per insert, distinct %.0f",
+                  cost, distinct);
+    cr_assert_geq(min, 8, "a copy has only %u links at level 0", min);
+    qvHit hits[10];
+    dupDistCalls = 0;
+    cr_assert_eq(hnswSearch(h, qblob, 10, 100, NULL, NULL, 0, hits), 10);
+    fprintf(stderr, ", search for the copy: %llu distances", (unsigned long long)dupDistCalls);
+    cr_assert_leq(dupDistCalls, 500, "the search computed %llu distances among 2000 copies",
+                  (unsigned long long)dupDistCalls);
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq(memcmp(hnswVector(h, hits[i].id), qblob, bb), 0, "hit %d is not a copy", i);
+    /* deleting half of the copies keeps the graph valid and the rest findable */
+    for (uint32_t id = 0; id < N; id += 2) cr_assert_eq(hnswDelete(h, id), 0);
+    assertValid(h, "after deleting half of the copies");
+    cr_assert_eq(hnswSearch(h, qblob, 10, 100, NULL, NULL, 0, hits), 10);
+    for (int i = 0; i < 10; i++) cr_assert_eq(hits[i].id % 2, 1u);
+    hnswFree(h);
+    if (!full) {
+        fprintf(stderr, "\n");
+        goto out;
+    }
+
+    /* near-identical: a tight cluster full of ties, not exact copies */
+    h = dupBuild(&sp, DUP_NEAR, N, one, blobs, &cost);
+    assertValid(h, "2000 near-identical vectors");
+    min = minLinks0(h);
+    fprintf(stderr, "; near-identical %.0f (fewest links %u)", cost, min);
+    cr_assert_leq(cost, 1.5 * distinct, "near-identical vectors: %.0f distances per insert", cost);
+    double near_recall = graphRecall(h, qblob, 1, 10, 100, NULL, NULL);
+    cr_assert_geq(near_recall, 0.9, "recall %.3f in the cluster", near_recall);
+    hnswFree(h);
+
+    /* mixed: half copies, half distinct, interleaved: the distinct ones are found as well as
+     * without the copies */
+    h = dupBuild(&sp, DUP_MIXED, N, one, blobs, &cost);
+    assertValid(h, "1000 copies + 1000 distinct vectors");
+    double mixed_recall = graphRecall(h, queries, 100, 10, 100, NULL, NULL);
+    min = minLinks0(h);
+    fprintf(stderr, "; mixed %.0f (fewest links %u); recall@10 ef 100: distinct %.3f, mixed %.3f\n",
+            cost, min, distinct_recall, mixed_recall);
+    cr_assert_leq(cost, distinct, "mixed: %.0f distances per insert", cost);
+    cr_assert_geq(min, 4, "mixed: a node has only %u links at level 0", min);
+    cr_assert_geq(mixed_recall, distinct_recall - 0.03, "mixed recall %.3f, distinct %.3f",
+                  mixed_recall, distinct_recall);
+    hnswFree(h);
+out:
+    free(blobs);
+    free(qblob);
+    free(queries);
+}
+
+Test(hnsw, duplicates_q8) {
+    dupCase(QV_QUANT_Q8, 1);
+}
+
+/* FP32 cosine: two copies are ~6e-8 apart (a rounding residue), not 0 */
+Test(hnsw, duplicates_fp32) {
+    dupCase(QV_QUANT_FP32, 0);
 }
 
 /* ---- filters ---- */
