@@ -1,7 +1,8 @@
 /* multi.c -- transactions. MULTI starts queuing; each queued command keeps its own copy of its
  * arguments (the query buffer they came from is reused). EXEC runs the queue atomically (nothing
- * else runs on the main thread meanwhile), or answers -EXECABORT if a command failed to queue,
- * or a null array if a WATCHed key changed. Client pipelines depend on this: redis-py's default
+ * else runs on the main thread meanwhile; a run of VADDs goes to the workers while EXEC waits for
+ * them, blocked.c), or answers -EXECABORT if a command failed to queue, or a null array if a
+ * WATCHed key changed. Client pipelines depend on this: redis-py's default
  * pipeline() wraps every batch in MULTI/EXEC, and Sentinel sends its failover as one.
  *
  * WATCH keeps, per watched key, the list of clients watching it (server.watched_keys), and each
