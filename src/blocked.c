@@ -65,8 +65,8 @@ typedef struct deferredRef {
 } deferredRef;
 static deferredRef *deferred_head;
 
-/* Ready clients are kept in a small growable array: a client appears at most once (it was
- * blocked, so it had exactly one job). */
+/* Ready clients are kept in a small growable array: a client appears once per job it was
+ * blocked on since the last round (once, except for an EXEC that waited for several batches). */
 static qvClient **ready;
 static size_t ready_len, ready_cap;
 
@@ -265,10 +265,12 @@ int blockClientOnJob(qvClient *c, qvIndex *idx, clientJob *j) {
 }
 
 void blockedClientFreed(qvClient *c) {
-    for (size_t i = 0; i < ready_len; i++) {
-        if (ready[i] != c) continue;
-        ready[i] = ready[--ready_len];
-        return;
+    /* Every occurrence: an EXEC that waited for several batches was unblocked once per batch. */
+    for (size_t i = 0; i < ready_len;) {
+        if (ready[i] == c)
+            ready[i] = ready[--ready_len];
+        else
+            i++;
     }
 }
 

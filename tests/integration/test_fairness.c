@@ -270,6 +270,49 @@ Test(fairness, client_leaving_with_a_backlog_is_freed) {
     free(req.p);
 }
 
+/* A client that leaves right after an EXEC that waited for several batches (it was unblocked
+ * once per batch, so it was queued to resume once per batch) is freed once, cleanly. */
+Test(fairness, client_leaving_after_exec_with_batches) {
+    serverStart(&srv, NULL);
+    redisContext *b = serverConnect(&srv);
+    const int dim = 8, n = 50;
+    uint64_t seed = 86;
+    float *v = vtRandVectors(&seed, 3 * n, dim);
+    char name[32];
+    for (int round = 0; round < 20; round++) {
+        buf_t req = {0};
+        const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
+        bufCommand(&req, 1, multi, NULL);
+        for (int k = 0; k < 3; k++) {
+            char key[16];
+            snprintf(key, sizeof(key), "k%d", k);
+            for (int i = 0; i < n; i++)
+                bufVadd(&req, key, v + (size_t)(k * n + i) * dim, dim, vtName(i, name));
+        }
+        bufCommand(&req, 1, exec, NULL);
+        bufEcho(&req, "after", round); /* something left to resume after the EXEC */
+        int a = rawConnect(&srv);
+        cr_assert_eq(rawSend(a, req.p, req.len), req.len);
+        rawClose(a);
+        free(req.p);
+        EXPECT_STATUS(cmd(b, "PING"), "PONG");
+    }
+    long long clients = 0;
+    for (int i = 0; i < 600; i++) {
+        clients = infoFieldLL(b, "clients", "connected_clients");
+        if (clients == 1) break;
+        usleep(50000);
+    }
+    cr_assert_eq(clients, 1);
+    for (int k = 0; k < 3; k++) {
+        char key[16];
+        snprintf(key, sizeof(key), "k%d", k);
+        cr_assert_eq(vtCard(b, key), n);
+    }
+    redisFree(b);
+    free(v);
+}
+
 /* ---- EXEC: atomic, and its runs of VADDs go to the workers ---- */
 
 static long long vaddBatched(redisContext *c) {
