@@ -693,11 +693,16 @@ static void addPendingInput(qvClient *c) {
 }
 
 /* One slice for each client that was waiting when the round began; those that still have input
- * queue up again behind them. Returns 0 (run again at the next iteration, without sleeping)
- * while any client waits. */
+ * queue up again behind them. Runs after the loop iteration's file events, so another client's
+ * command waits for at most the slice in progress when it arrived. Returns 0 (run again at the
+ * next iteration, without sleeping) while any client waits. */
 static int pendingInputTimerProc(aeEventLoop *el, long long id, void *data) {
     (void)el, (void)id, (void)data;
     if (pending_input_round) return 0; /* events served from inside a command (loading) */
+    /* The replies of the commands this iteration ran for other clients leave first (after the
+     * AOF, as in beforeSleep), or they would wait for the slices too. */
+    aofFlushBeforeReply();
+    handleClientsWithPendingWrites();
     pending_input_round = 1;
     size_t n = pending_input_len;
     for (size_t i = 0; i < n; i++) {
