@@ -72,8 +72,8 @@ typedef struct deferredRef {
 } deferredRef;
 static deferredRef *deferred_head;
 
-/* Ready clients are kept in a small growable array: a client appears at most once (it was
- * blocked, so it had exactly one job). */
+/* Ready clients are kept in a small growable array: a client appears once per job it was
+ * blocked on since the last round (once, except for an EXEC that waited for several batches). */
 static qvClient **ready;
 static size_t ready_len, ready_cap;
 
@@ -295,10 +295,12 @@ int blockClientOnJob(qvClient *c, qvIndex *idx, clientJob *j) {
 }
 
 void blockedClientFreed(qvClient *c) {
-    for (size_t i = 0; i < ready_len; i++) {
-        if (ready[i] != c) continue;
-        ready[i] = ready[--ready_len];
-        return;
+    /* Every occurrence: an EXEC that waited for several batches was unblocked once per batch. */
+    for (size_t i = 0; i < ready_len;) {
+        if (ready[i] == c)
+            ready[i] = ready[--ready_len];
+        else
+            i++;
     }
 }
 
@@ -520,7 +522,9 @@ static void vaddFree(clientJob *cj) {
     zfree(b);
 }
 
-static qvClient *loader; /* the AOF loader's client while it replays a file */
+static qvClient *loader;       /* the AOF loader's client while it replays a file */
+static qvClient *exec_client;  /* the client whose EXEC batches its runs of VADDs, if any */
+static int exec_run_continues; /* the queued command after the running VADD is one to its key */
 
 /* More than the running command waits in c's query buffer: a pipeline, worth dividing. */
 static int moreCommandsWait(const qvClient *c) {
@@ -534,6 +538,7 @@ int blockedVaddBatchable(qvClient *c, qvIndex *idx) {
     if (indexConfig(idx)->algo != QV_ALGO_HNSW) return 0;
     /* The loader's "pipeline" is the rest of the file (MULTI/EXEC blocks stay inline). */
     if (c == loader) return pool && !(c->flags & (CLIENT_MULTI | CLIENT_IN_EXEC));
+    if (c == exec_client) return exec_run_continues;
     if (!blockedMayThread(c)) return 0;
     if (moreCommandsWait(c)) return 1;
     qvSearchRequest req = {0};
@@ -815,13 +820,17 @@ void blockedAfterInput(qvClient *c) {
     if (c->search_batch) blockedSearchFlush(c);
 }
 
-/* The loader runs inside one call on the loop thread: it waits for its batch right there
- * (completions only: no other client's command runs in the middle of loading). */
+/* The loader and EXEC run inside one call on the loop thread: they wait for their batch right
+ * there (completions only: no other client's command runs meanwhile). Other clients' jobs that
+ * complete meanwhile resume their pipelines later, from a timer: the pool's wake-up is spent. */
 static void waitUnblocked(qvClient *c) {
+    int waited = 0;
     while (c->flags & CLIENT_BLOCKED) {
         struct pollfd pfd = {poolFd(pool), POLLIN, 0};
         if (poll(&pfd, 1, 100) > 0) poolRunDone(pool);
+        waited = 1;
     }
+    if (waited) scheduleReady();
 }
 
 void blockedLoaderBefore(qvClient *c, int argc, const char **argv, const size_t *argvlen) {
@@ -835,6 +844,57 @@ void blockedLoaderEnd(qvClient *c) {
     blockedVaddFlush(c);
     waitUnblocked(c);
     loader = NULL;
+}
+
+/* ---- runs of VADDs inside EXEC ----
+ * EXEC holds the loop for its whole queue (no other client's command runs in between), but
+ * that need not make its inserts serial: a run of queued VADDs to one key is a batch as in a
+ * pipeline, and the loop thread waits for the workers before the next command, so the
+ * transaction sees, and leaves, exactly what running it inline would. Other clients' batches
+ * are published before it starts: a completion arriving during the wait then only ever answers
+ * reads (searches), and the transaction never sees an index change under it. */
+
+static int isVaddQueued(const multiCmd *m, const char *key, size_t keylen) {
+    return isCommandTo((const char **)m->argv, m->argvlen, m->argc, "vadd", key, keylen);
+}
+
+/* 1 if mstate[i] is a VADD followed by a VADD to the same key. */
+static int vaddRunAt(const qvClient *c, int i) {
+    if (i + 1 >= c->mstate_count) return 0;
+    const multiCmd *m = &c->mstate[i];
+    return m->argc > 1 && isVaddQueued(m, m->argv[1], m->argvlen[1]) &&
+           isVaddQueued(&c->mstate[i + 1], m->argv[1], m->argvlen[1]);
+}
+
+void blockedExecBegin(qvClient *c) {
+    if (!pool || server.vset_force_single_thread || server.loading || (c->flags & CLIENT_FAKE))
+        return;
+    int runs = 0;
+    for (int i = 0; i < c->mstate_count && !runs; i++) runs = vaddRunAt(c, i);
+    if (!runs) return;
+    while (busy_head) { /* another client's batch is in flight: let it publish first */
+        struct pollfd pfd = {poolFd(pool), POLLIN, 0};
+        if (poll(&pfd, 1, 100) > 0) poolRunDone(pool);
+    }
+    scheduleReady();
+    exec_client = c;
+}
+
+void blockedExecBefore(qvClient *c, int i) {
+    if (c != exec_client) return;
+    vaddBatch *vb = c->vadd_batch;
+    const multiCmd *m = &c->mstate[i];
+    if (vb && !isVaddQueued(m, vb->key, vb->keylen)) blockedVaddFlush(c);
+    waitUnblocked(c); /* a batch that filled up, or the one just submitted */
+    exec_run_continues = vaddRunAt(c, i);
+}
+
+void blockedExecEnd(qvClient *c) {
+    if (c != exec_client) return;
+    blockedVaddFlush(c);
+    waitUnblocked(c);
+    exec_client = NULL;
+    exec_run_continues = 0;
 }
 
 /* ---- background free ---- */

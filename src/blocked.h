@@ -128,6 +128,13 @@ void blockedAfterInput(qvClient *c);
  * the end of the file (the open batch is inserted and published before this returns). */
 void blockedLoaderBefore(qvClient *c, int argc, const char **argv, const size_t *argvlen);
 void blockedLoaderEnd(qvClient *c);
+/* EXEC (multi.c): a run of queued VADDs to one key is inserted by the workers while the loop
+ * thread waits, so a big transaction costs what the same pipeline would, and stays atomic.
+ * Begin before the first queued command, Before(c, i) before each, End after the last (every
+ * batch is published before it returns). No-ops for a transaction without such a run. */
+void blockedExecBegin(qvClient *c);
+void blockedExecBefore(qvClient *c, int i);
+void blockedExecEnd(qvClient *c);
 
 /* Frees fn(arg) on a worker (big indexes: DEL returns at once); inline without a pool. */
 void blockedFreeInBackground(void (*fn)(void *), void *arg);

@@ -118,6 +118,12 @@ void processCommand(qvClient *c) {
     call(c, cmd);
 }
 
+static uint64_t last_call_end_us;
+
+uint64_t lastCallEndUs(void) {
+    return last_call_end_us;
+}
+
 void call(qvClient *c, qvCommand *cmd) {
     long long errors_before = server.stat_total_error_replies;
     qvClient *prev = server.current_client;
@@ -132,7 +138,8 @@ void call(qvClient *c, qvCommand *cmd) {
     long long dirty_before = server.dirty;
     uint64_t start = monotonicUs();
     cmd->proc(c);
-    long long duration = (long long)(monotonicUs() - start);
+    last_call_end_us = monotonicUs();
+    long long duration = (long long)(last_call_end_us - start);
     /* A write that changed the dataset is logged as received, in execution order. */
     if ((cmd->flags & CMD_WRITE) && server.dirty != dirty_before)
         aofPropagate(c);

@@ -7,6 +7,9 @@
 void processCommand(qvClient *c);
 /* Runs c->cmd with c->argv now, with statistics and the slow log. */
 void call(qvClient *c, qvCommand *cmd);
+/* monotonicUs() when the last call() returned: the input loop's slice clock reuses this read
+ * instead of taking its own per command. */
+uint64_t lastCallEndUs(void);
 /* Redis's "unknown command" text for argv (used by dispatch and by MULTI queuing). */
 void addReplyUnknownCommand(qvClient *c);
 

@@ -1,7 +1,8 @@
 /* multi.c -- transactions. MULTI starts queuing; each queued command keeps its own copy of its
  * arguments (the query buffer they came from is reused). EXEC runs the queue atomically (nothing
- * else runs on the main thread meanwhile), or answers -EXECABORT if a command failed to queue,
- * or a null array if a WATCHed key changed. Client pipelines depend on this: redis-py's default
+ * else runs on the main thread meanwhile; a run of VADDs goes to the workers while EXEC waits for
+ * them, blocked.c), or answers -EXECABORT if a command failed to queue, or a null array if a
+ * WATCHed key changed. Client pipelines depend on this: redis-py's default
  * pipeline() wraps every batch in MULTI/EXEC, and Sentinel sends its failover as one.
  *
  * WATCH keeps, per watched key, the list of clients watching it (server.watched_keys), and each
@@ -10,6 +11,7 @@
 
 #include <string.h>
 
+#include "blocked.h"
 #include "dispatch.h"
 
 typedef struct watchedKey {
@@ -112,14 +114,17 @@ void execCommand(qvClient *c) {
     qvCommand *orig_cmd = c->cmd;
     c->flags |= CLIENT_IN_EXEC;
     addReplyArrayLen(c, c->mstate_count);
+    blockedExecBegin(c); /* runs of VADDs go to the workers, the loop waiting for them */
     for (int i = 0; i < c->mstate_count; i++) {
         multiCmd *mc = &c->mstate[i];
+        blockedExecBefore(c, i);
         c->argc = mc->argc;
         c->argv = (const char **)mc->argv;
         c->argvlen = mc->argvlen;
         c->cmd = mc->cmd;
         call(c, mc->cmd);
     }
+    blockedExecEnd(c);
     c->flags &= ~CLIENT_IN_EXEC;
     c->argc = orig_argc;
     c->argv = orig_argv;

@@ -7,6 +7,16 @@
  * Every wait has a limit: client-query-buffer-limit bounds the buffer, the parser bounds header
  * lines and bulk lengths; a protocol error is answered and the connection closed after the reply.
  *
+ * Fairness: one client's pipeline gets at most CLIENT_SLICE_US of the loop per turn (at least one
+ * command). Redis bounds a turn by the bytes of one read (16 KB), which is not enough here: 16 KB
+ * of VEMBs is ~500 commands of up to a millisecond each, and a client that was blocked on a
+ * worker finds its whole backlog in the buffer at once. A client whose slice ran out with input
+ * left goes on the pending-input list; a zero timer gives each one its next slice after the
+ * other clients' events of that loop iteration, without waiting for new bytes. While a client is
+ * on that list, its socket is not read: the kernel's buffer, then TCP, hold the rest back, so
+ * the query buffer stays bounded by what was already read. Replies keep their order: a client's
+ * commands still run one after the other, only the turns are interleaved with other clients'.
+ *
  * Output: replies go into a fixed 16 KB buffer in the client, then into a list of blocks. Large
  * payloads handed over with addReplyBulkOwned() become their own block and are written from where
  * they lie (no copy). Nothing is written while a command runs: clients with replies are queued
@@ -29,15 +39,18 @@
 #include "blocked.h"
 #include "aof.h"
 #include "dispatch.h"
+#include "monotonic.h"
 #include "multi.h"
 #include "pubsub.h"
 #include "util.h"
 
 #define MAX_ACCEPTS_PER_CALL 1000
 #define IOV_BATCH            64
+#define CLIENT_SLICE_US      1000 /* loop time one client's pipeline gets per turn */
 
 static void readQueryFromClient(aeEventLoop *el, int fd, void *privdata, int mask);
 static void sendReplyToClient(aeEventLoop *el, int fd, void *privdata, int mask);
+static void forgetPendingInput(qvClient *c);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Accepting connections                                                                       */
@@ -260,6 +273,7 @@ void freeClient(qvClient *c) {
     if (server.current_client == c) server.current_client = NULL;
     if (c->flags & CLIENT_CLOSE_ASAP) server.clients_to_close--;
     blockedClientFreed(c);
+    forgetPendingInput(c);
     discardTransaction(c);
     unwatchAllKeys(c);
     pubsubUnsubscribeAll(c, 0);
@@ -645,14 +659,88 @@ static void setProtocolError(qvClient *c, const char *err) {
     c->flags |= CLIENT_CLOSE_AFTER_REPLY;
 }
 
+/* ---- the pending-input list (see the top of the file) ----
+ * A plain array in arrival order: only clients that used up a whole slice are on it, so it is
+ * short, and a linear search to find one costs nothing next to the slice it stands for. A freed
+ * client's slot is set to NULL, so a round in progress never touches it. */
+static qvClient **pending_input;
+static size_t pending_input_len, pending_input_cap;
+static long long pending_input_timer = -1;
+static int pending_input_round; /* a round runs: nested event processing must not start one */
+
+static long pendingInputIndex(const qvClient *c) {
+    for (size_t i = 0; i < pending_input_len; i++)
+        if (pending_input[i] == c) return (long)i;
+    return -1;
+}
+
+static void forgetPendingInput(qvClient *c) {
+    long i = pendingInputIndex(c);
+    if (i >= 0) pending_input[i] = NULL;
+}
+
+static int pendingInputTimerProc(aeEventLoop *el, long long id, void *data);
+
+static void addPendingInput(qvClient *c) {
+    if (pendingInputIndex(c) >= 0) return;
+    if (pending_input_len == pending_input_cap) {
+        pending_input_cap = pending_input_cap ? pending_input_cap * 2 : 16;
+        pending_input = zrealloc(pending_input, sizeof(*pending_input) * pending_input_cap);
+    }
+    pending_input[pending_input_len++] = c;
+    if (pending_input_timer == -1)
+        pending_input_timer = aeCreateTimeEvent(server.el, 0, pendingInputTimerProc, NULL);
+}
+
+/* One slice for each client that was waiting when the round began; those that still have input
+ * queue up again behind them. Runs after the loop iteration's file events, so another client's
+ * command waits for at most the slice in progress when it arrived. Returns 0 (run again at the
+ * next iteration, without sleeping) while any client waits. */
+static int pendingInputTimerProc(aeEventLoop *el, long long id, void *data) {
+    (void)el, (void)id, (void)data;
+    if (pending_input_round) return 0; /* events served from inside a command (loading) */
+    /* The replies of the commands this iteration ran for other clients leave first (after the
+     * AOF, as in beforeSleep), or they would wait for the slices too. */
+    aofFlushBeforeReply();
+    handleClientsWithPendingWrites();
+    pending_input_round = 1;
+    size_t n = pending_input_len;
+    for (size_t i = 0; i < n; i++) {
+        qvClient *c = pending_input[i];
+        if (!c) continue;
+        pending_input[i] = NULL; /* a slice that runs out queues it again, behind the others */
+        if (c->flags & (CLIENT_BLOCKED | CLIENT_CLOSE_ASAP | CLIENT_CLOSE_AFTER_REPLY))
+            continue; /* a blocked client is resumed by blocked.c when its job is done */
+        if (c->flags & CLIENT_EXECUTING) { /* its command serves events (loading): later */
+            addPendingInput(c);
+            continue;
+        }
+        c->last_interaction = time(NULL); /* busy with its backlog, not idle */
+        c->flags |= CLIENT_EXECUTING;
+        processInputBuffer(c);
+        c->flags &= ~CLIENT_EXECUTING;
+    }
+    size_t kept = 0;
+    for (size_t i = n; i < pending_input_len; i++)
+        if (pending_input[i]) pending_input[kept++] = pending_input[i];
+    pending_input_len = kept;
+    pending_input_round = 0;
+    if (pending_input_len) return 0;
+    pending_input_timer = -1;
+    return AE_NOMORE;
+}
+
 void processInputBuffer(qvClient *c) {
     static respLimits lim;
     lim.max_bulk_len = server.proto_max_bulk_len;
     lim.max_multibulk_len = 1024 * 1024;
     lim.max_inline_len = 64 * 1024;
+    uint64_t slice_start = monotonicUs();
+    int slice_used = 0;
 
     while (c->qb_pos < c->qb_len) {
         if (c->flags & (CLIENT_BLOCKED | CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)) break;
+        long long calls_before = server.stat_numcommands;
         size_t consumed = 0;
         int argc = 0;
         const char **argv = NULL;
@@ -689,8 +777,22 @@ void processInputBuffer(qvClient *c) {
         c->qb_pos += consumed;
         respParserReset(&c->parser);
         if (c->flags & CLIENT_CLOSE_ASAP) break;
+        /* The clock call() read when the command returned, if it ran (queued and refused
+         * commands don't): one clock read per command is a few percent of a PING. */
+        uint64_t now = server.stat_numcommands != calls_before ? lastCallEndUs() : monotonicUs();
+        if (now - slice_start >= CLIENT_SLICE_US) {
+            slice_used = 1; /* the other clients' turn */
+            break;
+        }
     }
     blockedAfterInput(c); /* an open VADD batch goes to the workers */
+    if (slice_used && c->qb_pos < c->qb_len &&
+        !(c->flags & (CLIENT_BLOCKED | CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP))) {
+        /* Nothing is read meanwhile, so the consumed prefix can stay: the next slice goes on
+         * from qb_pos, and one memmove drops it all when the backlog is done. */
+        addPendingInput(c);
+        return;
+    }
     /* Drop the consumed prefix (one memmove per read, of the incomplete tail only). */
     if (c->qb_pos > 0) {
         size_t remain = c->qb_len - c->qb_pos;
@@ -704,6 +806,8 @@ static void readQueryFromClient(aeEventLoop *el, int fd, void *privdata, int mas
     (void)el, (void)mask;
     qvClient *c = privdata;
     if (c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)) return;
+    /* A backlog waits for its next slice: read more once it is done (backpressure). */
+    if (c->qb_pos < c->qb_len && pendingInputIndex(c) >= 0) return;
 
     size_t readlen = PROTO_IOBUF_LEN;
     /* A big bulk argument: make room for all of it at once (one allocation, fewer reads). */

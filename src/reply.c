@@ -123,12 +123,20 @@ int formatDouble(char *buf, size_t size, double d) {
     /* Whole numbers print as integers ("50", not "5e+01"), as Redis does. */
     if (d == (double)(long long)d && fabs(d) < 1e17)
         return snprintf(buf, size, "%lld", (long long)d);
-    /* Otherwise the shortest %.Ng that reads back to the same double. */
-    for (int prec = 1; prec <= 17; prec++) {
-        int n = snprintf(buf, size, "%.*g", prec, d);
-        if (strtod(buf, NULL) == d) return n;
+    /* Otherwise the shortest %.Ng that reads back to the same double, found by bisection: if N
+     * digits read back, so do N+1 (the nearest (N+1)-digit decimal is at least as close), and 17
+     * always do. A float widened to double (every VEMB component) needs 16 or 17 digits, which a
+     * linear search reached after 17 printf/strtod pairs; this takes at most 5. */
+    int lo = 1, hi = 17;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        snprintf(buf, size, "%.*g", mid, d);
+        if (strtod(buf, NULL) == d)
+            hi = mid;
+        else
+            lo = mid + 1;
     }
-    return snprintf(buf, size, "%.17g", d);
+    return snprintf(buf, size, "%.*g", lo, d);
 }
 
 void addReplyDouble(qvClient *c, double d) {

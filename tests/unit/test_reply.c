@@ -324,3 +324,33 @@ Test(reply, format_double_shortest_round_trip) {
         cr_assert_eq(strtod(buf, NULL), rows[i].d);
     }
 }
+
+/* The shortest form by trying every precision: what formatDouble's bisection must match. */
+static void shortestByScan(char *buf, size_t size, double d) {
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, size, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d) return;
+    }
+}
+
+Test(reply, format_double_matches_exhaustive_search) {
+    char got[64], want[64];
+    uint64_t s = 42;
+    for (int i = 0; i < 200000; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        double d;
+        if (i % 3 == 0) {
+            d = (double)(float)((s >> 11) * (1.0 / 9007199254740992.0) * 2 - 1); /* a float */
+        } else if (i % 3 == 1) {
+            d = (s >> 11) * (1.0 / 9007199254740992.0) * 1e6; /* a double with a fraction */
+        } else {
+            uint64_t bits = s & ~(0x7ffULL << 52); /* any finite exponent */
+            bits |= (uint64_t)(1 + (s >> 40) % 2045) << 52;
+            memcpy(&d, &bits, sizeof(d));
+        }
+        if (d == (double)(long long)d && fabs(d) < 1e17) continue; /* the integer path */
+        formatDouble(got, sizeof(got), d);
+        shortestByScan(want, sizeof(want), d);
+        cr_assert_str_eq(got, want, "%.17g", d);
+    }
+}
