@@ -872,8 +872,11 @@ int aofReload(char *err, size_t errlen) {
         return C_ERR;
     }
     aofFlush(1);
-    dbEmpty();
-    return loadManifestFiles(aof.m, 0, err, errlen);
+    /* Into a new keyspace: an AOF that does not load leaves the dataset as it was. */
+    dict *old = dbStashKeys();
+    int rc = loadManifestFiles(aof.m, 0, err, errlen);
+    dbUnstashKeys(old, rc != C_OK);
+    return rc;
 }
 
 /* ---- INFO and commands ---- */

@@ -46,7 +46,8 @@ void aofShutdown(void);
 
 /* -MISCONF text while writing the AOF fails, else NULL. */
 const char *aofWriteError(void);
-/* DEBUG LOADAOF: flush, empty the keyspace, load the AOF again. C_OK or C_ERR (err set). */
+/* DEBUG LOADAOF: flush, load the AOF again in place of the keyspace. C_OK, or C_ERR (err set)
+ * with the keyspace unchanged. */
 int aofReload(char *err, size_t errlen);
 
 void aofInfo(char **buf, size_t *len, size_t *cap); /* the aof_* fields of INFO persistence */
