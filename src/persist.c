@@ -170,7 +170,10 @@ static void removeStaleTempFiles(const char *dir) {
         if (sscanf(de->d_name, "temp-%ld-%n", &pid, &n) != 1 || n == 0 || pid <= 0) continue;
         if (pid == (long)getpid() || pidRunning(pid)) continue;
         char path[PATH_MAX];
-        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        if (strcmp(dir, ".") == 0)
+            snprintf(path, sizeof(path), "%s", de->d_name);
+        else
+            snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
         if (unlink(path) == 0)
             serverLog(LL_NOTICE,
                       "Removed %s, left by a save or rewrite (pid %ld) that did not "
