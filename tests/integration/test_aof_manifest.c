@@ -101,6 +101,10 @@ Test(aof_manifest, empty_manifest) {
     expectRefusal("found an empty AOF manifest");
     writeFile(MANIFEST, "# nothing\n\n", 11);
     expectRefusal("found an empty AOF manifest");
+    char *out;
+    cr_assert_eq(runTool("quiver-check-aof", MANIFEST, &out), 1, "%s", out);
+    cr_assert(strstr(out, "names no file") && strstr(out, "AOF is not valid"), "%s", out);
+    free(out);
     writeFile(MANIFEST, text, n);
     cr_assert_eq(vcardAfterStart(), 100);
     free(text);
