@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "aof.h"
@@ -186,12 +187,15 @@ static void debugReloadCommand(qvClient *c) {
 }
 
 /* A real invalid write, not a raise(): the report must show a genuine fault (its address and
- * this frame). Volatile pointer and pointee: the compiler may neither drop the store (GCC does
- * for a plain int) nor turn it into a trap (SIGILL). */
+ * this frame). The target is a page mapped without access rights rather than NULL: UBSan builds
+ * would stop at a null store with their own report, and the compiler may drop or rewrite a
+ * store it can prove invalid; volatile keeps it as written. */
 static void debugSegfault(void) {
-    serverLog(LL_WARNING, "DEBUG SEGFAULT called: crashing");
-    volatile int *volatile nowhere = NULL;
-    *nowhere = 1;
+    void *page = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED) page = (void *)4096; /* below mmap_min_addr: unmapped too */
+    serverLog(LL_WARNING, "DEBUG SEGFAULT called: writing to %p", page);
+    volatile int *volatile target = page;
+    *target = 1;
 }
 
 /* Recursion without end (the depth check never fires; it keeps GCC from seeing an infinite
