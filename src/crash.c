@@ -124,7 +124,10 @@ static void *instructionPointer(void *secret) {
 }
 
 static void reportClient(int fd) {
-    put(fd, "\n------ CURRENT CLIENT INFO ------\n");
+    /* In a forked child (BGSAVE, rewrite) it is the command that started the child. */
+    put(fd, server.in_fork_child ? "\n------ CURRENT CLIENT INFO (of the parent, at the fork) "
+                                   "------\n"
+                                 : "\n------ CURRENT CLIENT INFO ------\n");
     qvClient *c = server.current_client;
     if (!c) {
         put(fd, "(no command was running on the main thread)\n");
