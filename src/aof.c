@@ -479,6 +479,16 @@ static void addHistory(aofManifest *m, const aofFileInfo *f) {
     m->nhist++;
 }
 
+/* Both sequence counters past every seq the manifest holds, history included: the manifest
+ * does not say whether a history entry was a base or an incr, and a new file must never take
+ * the name of one (it would be listed twice, and deleted as history). */
+static void seqsPastHistory(aofManifest *m) {
+    long long top = m->curr_base_seq > m->curr_incr_seq ? m->curr_base_seq : m->curr_incr_seq;
+    for (int i = 0; i < m->nhist; i++)
+        if (m->hist[i].seq > top) top = m->hist[i].seq;
+    m->curr_base_seq = m->curr_incr_seq = top;
+}
+
 int aofStart(char *err, size_t errlen) {
     if (aof.state != AOF_OFF) return C_OK;
     if (ensureDir(err, errlen) != 0) return C_ERR;
@@ -496,6 +506,7 @@ int aofStart(char *err, size_t errlen) {
         for (int i = 0; i < old->nincr; i++) addHistory(m, &old->incr[i]);
         for (int i = 0; i < old->nhist; i++) addHistory(m, &old->hist[i]);
         aofManifestFree(old);
+        seqsPastHistory(m);
     }
     zfree(mname);
     const char *name = aofManifestNewIncr(m, server.aof_filename);
@@ -830,10 +841,7 @@ void aofLoadAtStartup(void) {
                   "The AOF manifest %s lists no base and no incr file (the AOF was switched on "
                   "and never completed its first rewrite): loading the snapshot instead",
                   mpath);
-        long long top = m->curr_base_seq > m->curr_incr_seq ? m->curr_base_seq : m->curr_incr_seq;
-        for (int i = 0; i < m->nhist; i++)
-            if (m->hist[i].seq > top) top = m->hist[i].seq;
-        m->curr_base_seq = m->curr_incr_seq = top; /* no new name may be a history file's */
+        seqsPastHistory(m);
         zfree(mpath);
         createAofFromSnapshot(m);
         aof.m = m;

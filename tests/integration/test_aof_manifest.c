@@ -13,6 +13,8 @@
  *   switched_on_crash   CONFIG SET appendonly yes, kill -9 before the first base exists: the
  *                       restart (appendonly yes) loads the snapshot and builds a fresh AOF whose
  *                       names do not collide with the old files.
+ *   switched_on_twice   on, off and on again before any base: no name is reused, the restart
+ *                       starts from the snapshot.
  *   stale_incr_name     an orphan file under the name of the next incr file (a crash before its
  *                       manifest was saved) is emptied, not appended to. */
 #include "persist_common.h"
@@ -192,6 +194,28 @@ Test(aof_manifest, switched_on_crash) {
     killServer(&s);
     /* The fresh AOF holds exactly that, not the old 100 files' data. */
     cr_assert_eq(vcardAfterStart(), 5);
+}
+
+Test(aof_manifest, switched_on_twice) {
+    qvTestServer s;
+    startIn(&s, "--save \"\"");
+    redisContext *c = serverConnect(&s);
+    seedState = 4;
+    addElements(c, "k", 0, 3);
+    EXPECT_STATUS(cmd(c, "SAVE"), "OK");
+    /* On, off before the first base, on again: the second AOF must not reuse the first's
+     * names (its pending manifest would list a file twice). */
+    EXPECT_STATUS(cmd(c, "CONFIG SET rdb-key-save-delay 1000000"), "OK");
+    EXPECT_STATUS(cmd(c, "CONFIG SET appendonly yes"), "OK");
+    EXPECT_STATUS(cmd(c, "CONFIG SET appendonly no"), "OK");
+    EXPECT_STATUS(cmd(c, "CONFIG SET appendonly yes"), "OK");
+    redisFree(c);
+    killServer(&s);
+    startIn(&s, AOF_ARGS);
+    c = serverConnect(&s);
+    EXPECT_INTEGER(cmd(c, "VCARD k"), 3);
+    redisFree(c);
+    serverStop(&s);
 }
 
 Test(aof_manifest, stale_incr_name) {
