@@ -68,8 +68,9 @@ $(LIB): $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
+# -rdynamic: the crash report's backtrace names the server's functions (src/crash.c).
 $(SERVER): $(BUILD)/obj/server_main.o $(LIB)
-	$(CC) $(LDFLAGS_BASE) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS_BASE) -rdynamic -o $@ $^ $(LDLIBS)
 
 $(BUILD)/obj/server_main.o: src/server_main.c $(wildcard src/*.h) | $(BUILD)/obj
 	$(CC) $(CFLAGS) -c $< -o $@

@@ -3,8 +3,8 @@
  * STATES. OFF: nothing is logged. ON: every write goes to the current incr file and the manifest
  * on disk describes a complete dataset. WAIT_REWRITE: the AOF was just switched on at run time;
  * writes already go to a new incr file, but the dataset before it exists only in memory until
- * the first rewrite has written a base, so no manifest names these files yet (a crash meanwhile
- * falls back to the snapshot, as the AOF was never complete).
+ * the first rewrite has written a base, so the manifest on disk lists every file as history
+ * only (a crash meanwhile falls back to the snapshot, as the AOF was never complete).
  *
  * WRITING. Commands are appended in RESP to an in-memory buffer as they execute and written to
  * the incr file in beforeSleep, before the replies of that loop iteration are sent:
@@ -36,6 +36,10 @@
  * and offset. A torn last command -- or a MULTI without EXEC -- at the end of the LAST incr file
  * is what a crash leaves: with aof-load-truncated yes it is cut off (the file is truncated to the
  * last complete command) and logged; anywhere else it is fatal.
+ * The manifest is the only authority on what the dataset is, so start-up never guesses: no
+ * manifest while base or incr files are in the directory (deleted, lost), an empty manifest, or
+ * one naming a file that is not there stops start-up with the reason. Only "no AOF files at all"
+ * (first start) and "history only" (switched on, never completed) start from the snapshot.
  *
  * VADD ... CAS is logged as received: Quiver executes CAS inline (the candidate search and the
  * insert happen in one step on the main thread), so replaying the same command is the same
@@ -43,6 +47,7 @@
  * already deterministic in its stored result, and the AOF stays what clients sent. */
 #include "aof.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -228,7 +233,9 @@ void aofFlush(int force) {
 }
 
 void aofFlushBeforeReply(void) {
-    if (aof.len && server.aof_fsync == AOF_FSYNC_ALWAYS) aofFlush(0);
+    /* Every policy: a reply must never leave before its command reached at least the kernel
+     * (a process crash then loses nothing acknowledged; always also fsyncs here). */
+    if (aof.len) aofFlush(0);
 }
 
 const char *aofWriteError(void) {
@@ -240,9 +247,12 @@ const char *aofWriteError(void) {
 
 /* ---- files ---- */
 
-static int openIncr(const char *name, long long *size, char *err, size_t errlen) {
+/* Opens incr file `name` for appending. fresh: a new name no manifest lists yet, so a file
+ * already there under that name (left by a crash before its manifest was saved) holds nothing of
+ * the dataset and is emptied, never appended to. */
+static int openIncr(const char *name, int fresh, long long *size, char *err, size_t errlen) {
     char *path = aofPath(aofDir(), name);
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | (fresh ? O_TRUNC : 0), 0644);
     if (fd == -1) {
         snprintf(err, errlen, "Can't open the append-only file %s: %s", path, strerror(errno));
         zfree(path);
@@ -323,7 +333,7 @@ static int rewriteBackground(char *err, size_t errlen) {
         aofManifest *nm = aofManifestDup(aof.m);
         const char *name = aofManifestNewIncr(nm, server.aof_filename);
         long long size;
-        int fd = openIncr(name, &size, err, errlen);
+        int fd = openIncr(name, 1, &size, err, errlen);
         if (fd == -1) {
             aofManifestFree(nm);
             return C_ERR;
@@ -469,12 +479,22 @@ static void addHistory(aofManifest *m, const aofFileInfo *f) {
     m->nhist++;
 }
 
+/* Both sequence counters past every seq the manifest holds, history included: the manifest
+ * does not say whether a history entry was a base or an incr, and a new file must never take
+ * the name of one (it would be listed twice, and deleted as history). */
+static void seqsPastHistory(aofManifest *m) {
+    long long top = m->curr_base_seq > m->curr_incr_seq ? m->curr_base_seq : m->curr_incr_seq;
+    for (int i = 0; i < m->nhist; i++)
+        if (m->hist[i].seq > top) top = m->hist[i].seq;
+    m->curr_base_seq = m->curr_incr_seq = top;
+}
+
 int aofStart(char *err, size_t errlen) {
     if (aof.state != AOF_OFF) return C_OK;
     if (ensureDir(err, errlen) != 0) return C_ERR;
     bioInit();
-    /* Files of an earlier AOF describe an old dataset: the manifest goes now (so a crash before
-     * the new base exists cannot load it), its files with the first successful rewrite. */
+    /* Files of an earlier AOF describe an old dataset: they become history now (so a crash
+     * before the new base exists cannot load them) and go with the first successful rewrite. */
     aofManifest *old = NULL, *m = aofManifestCreate();
     char why[512];
     char *mname = aofManifestName(server.aof_filename);
@@ -486,14 +506,26 @@ int aofStart(char *err, size_t errlen) {
         for (int i = 0; i < old->nincr; i++) addHistory(m, &old->incr[i]);
         for (int i = 0; i < old->nhist; i++) addHistory(m, &old->hist[i]);
         aofManifestFree(old);
-        char *path = aofPath(aofDir(), mname);
-        unlink(path);
-        zfree(path);
+        seqsPastHistory(m);
     }
     zfree(mname);
     const char *name = aofManifestNewIncr(m, server.aof_filename);
+    /* On disk until the first base exists: a manifest of history only, the new incr file
+     * included. It says "no complete AOF here, the snapshot is the dataset" to a restart, which
+     * must not mistake these files for an AOF whose manifest was lost (aofLoadAtStartup). */
+    aofManifest *pending = aofManifestCreate();
+    pending->curr_base_seq = m->curr_base_seq;
+    pending->curr_incr_seq = m->curr_incr_seq;
+    for (int i = 0; i < m->nhist; i++) addHistory(pending, &m->hist[i]);
+    for (int i = 0; i < m->nincr; i++) addHistory(pending, &m->incr[i]);
+    int saved = saveManifest(pending, err, errlen);
+    aofManifestFree(pending);
+    if (saved != 0) {
+        aofManifestFree(m);
+        return C_ERR;
+    }
     long long size;
-    int fd = openIncr(name, &size, err, errlen);
+    int fd = openIncr(name, 1, &size, err, errlen);
     if (fd == -1) {
         aofManifestFree(m);
         return C_ERR;
@@ -691,11 +723,80 @@ static int loadManifestFiles(aofManifest *m, int serve_clients, char *err, size_
     return rc;
 }
 
+/* Names in the AOF directory that look like our base or incr files ("<appendfilename>.<seq>.
+ * base|incr..."): the first one found goes to `found` (empty if none). */
+static void findAofFiles(char *found, size_t foundlen) {
+    found[0] = '\0';
+    DIR *d = opendir(aofDir());
+    if (!d) return;
+    size_t plen = strlen(server.aof_filename);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        const char *n = de->d_name;
+        if (strncmp(n, server.aof_filename, plen) || n[plen] != '.') continue;
+        if (strstr(n + plen, ".base.") || strstr(n + plen, ".incr.")) {
+            snprintf(found, foundlen, "%s", n);
+            break;
+        }
+    }
+    closedir(d);
+}
+
+/* Every file the manifest names for the dataset must be there before anything loads: a missing
+ * one is a damaged AOF, never a shorter dataset. */
+static int checkManifestFiles(const aofManifest *m, char *err, size_t errlen) {
+    for (int i = -1; i < m->nincr; i++) {
+        const aofFileInfo *f = i == -1 ? m->base : &m->incr[i];
+        if (!f) continue;
+        char *path = aofPath(aofDir(), f->name);
+        struct stat st;
+        int ok = stat(path, &st) == 0;
+        if (!ok)
+            snprintf(err, errlen, "The %s AOF file %s named by the manifest can't be opened: %s",
+                     f->type == AOF_TYPE_BASE ? "base" : "incr", path, strerror(errno));
+        zfree(path);
+        if (!ok) return -1;
+    }
+    return 0;
+}
+
+/* No usable AOF (none yet, or one switched on at run time that never got its first base): the
+ * snapshot, if any, is the dataset; write it as the first base of m (whose sequence numbers
+ * continue past every name used before). */
+static void createAofFromSnapshot(aofManifest *m) {
+    char err[1024];
+    struct stat st;
+    if (stat(server.dbfilename, &st) == 0) {
+        loadingStart("the snapshot", (unsigned long long)st.st_size);
+        int r = persistLoadSnapshot(server.dbfilename, 1, err, sizeof(err));
+        loadingEnd(r == C_OK);
+        if (r == C_ERR) {
+            serverLog(LL_WARNING, "Fatal error loading the DB: %s. Exiting.", err);
+            exit(1);
+        }
+    }
+    if (ensureDir(err, sizeof(err)) != 0) goto fatal;
+    const char *base = aofManifestNewBase(m, server.aof_filename, 0);
+    serverLog(LL_NOTICE, "Creating AOF base file %s on server start", base);
+    if (writeBase(base, err, sizeof(err)) != 0) goto fatal;
+    aof.base_size = fileSize(base);
+    const char *incr = aofManifestNewIncr(m, server.aof_filename);
+    serverLog(LL_NOTICE, "Creating AOF incr file %s on server start", incr);
+    aof.fd = openIncr(incr, 1, &aof.incr_size, err, sizeof(err));
+    if (aof.fd == -1 || saveManifest(m, err, sizeof(err)) != 0) goto fatal;
+    if (m->nhist) deleteHistory(m);
+    return;
+fatal:
+    serverLog(LL_WARNING, "Fatal error setting up the AOF: %s. Exiting.", err);
+    exit(1);
+}
+
 void aofLoadAtStartup(void) {
     char err[1024];
     long long start = ustime();
     bioInit();
     char *mname = aofManifestName(server.aof_filename);
+    char *mpath = aofPath(aofDir(), mname);
     aofManifest *m = NULL;
     int rc = aofManifestLoad(aofDir(), mname, &m, err, sizeof(err));
     zfree(mname);
@@ -704,47 +805,69 @@ void aofLoadAtStartup(void) {
         exit(1);
     }
     if (rc == -2) {
-        /* No AOF yet: start from the snapshot (if any) and write the first base now. */
-        struct stat st;
-        if (stat(server.dbfilename, &st) == 0) {
-            loadingStart("the snapshot", (unsigned long long)st.st_size);
-            int r = persistLoadSnapshot(server.dbfilename, 1, err, sizeof(err));
-            loadingEnd(r == C_OK);
-            if (r == C_ERR) {
-                serverLog(LL_WARNING, "Fatal error loading the DB: %s. Exiting.", err);
-                exit(1);
-            }
-        }
-        if (ensureDir(err, sizeof(err)) != 0) goto fatal;
-        m = aofManifestCreate();
-        const char *base = aofManifestNewBase(m, server.aof_filename, 0);
-        serverLog(LL_NOTICE, "Creating AOF base file %s on server start", base);
-        if (writeBase(base, err, sizeof(err)) != 0) goto fatal;
-        aof.base_size = fileSize(base);
-        const char *incr = aofManifestNewIncr(m, server.aof_filename);
-        serverLog(LL_NOTICE, "Creating AOF incr file %s on server start", incr);
-        aof.fd = openIncr(incr, &aof.incr_size, err, sizeof(err));
-        if (aof.fd == -1 || saveManifest(m, err, sizeof(err)) != 0) goto fatal;
-    } else {
-        if (loadManifestFiles(m, 1, err, sizeof(err)) != C_OK) {
-            serverLog(LL_WARNING, "Fatal error loading the AOF: %s. Exiting.", err);
+        /* No manifest. Base or incr files without one are an AOF whose manifest was lost or
+         * deleted: starting from the snapshot (or empty) would drop its data now and, once new
+         * files reuse the old names, bring stale data back at a later restart. Never guess. */
+        char found[300];
+        findAofFiles(found, sizeof(found));
+        if (found[0]) {
+            serverLog(LL_WARNING,
+                      "Fatal error loading the AOF: the AOF manifest %s doesn't exist, but the AOF "
+                      "directory %s holds AOF files (%s, ...). Restore the manifest (quiver-check-"
+                      "aof can check a rebuilt one), or move those files away to start from the "
+                      "snapshot. Exiting.",
+                      mpath, aofDir(), found);
             exit(1);
         }
-        serverLog(LL_NOTICE, "DB loaded from append only file: %.3f seconds",
-                  (double)(ustime() - start) / 1000000);
-        aof.base_size = m->base ? fileSize(m->base->name) : 0;
-        for (int i = 0; i + 1 < m->nincr; i++) aof.older_incr_size += fileSize(m->incr[i].name);
-        if (m->nincr == 0) {
-            const char *incr = aofManifestNewIncr(m, server.aof_filename);
-            aof.fd = openIncr(incr, &aof.incr_size, err, sizeof(err));
-            if (aof.fd == -1 || saveManifest(m, err, sizeof(err)) != 0) goto fatal;
-        } else {
-            aof.fd = openIncr(m->incr[m->nincr - 1].name, &aof.incr_size, err, sizeof(err));
-            if (aof.fd == -1) goto fatal;
-        }
-        if (m->nhist) deleteHistory(m);
+        zfree(mpath);
+        m = aofManifestCreate();
+        createAofFromSnapshot(m);
+        aof.m = m;
+        goto on;
     }
+    if (!m->base && m->nincr == 0) {
+        if (m->nhist == 0) {
+            /* As Redis: an empty manifest is damage, not "no data". */
+            serverLog(LL_WARNING,
+                      "Fatal error loading the AOF: found an empty AOF manifest %s (it names no "
+                      "file). Restore it, or remove it and the AOF files to start from the "
+                      "snapshot. Exiting.",
+                      mpath);
+            exit(1);
+        }
+        /* History only: the AOF was switched on at run time and stopped before its first base
+         * was written (aofStart). It never held a complete dataset; the snapshot is the data. */
+        serverLog(LL_WARNING,
+                  "The AOF manifest %s lists no base and no incr file (the AOF was switched on "
+                  "and never completed its first rewrite): loading the snapshot instead",
+                  mpath);
+        seqsPastHistory(m);
+        zfree(mpath);
+        createAofFromSnapshot(m);
+        aof.m = m;
+        goto on;
+    }
+    zfree(mpath);
+    if (checkManifestFiles(m, err, sizeof(err)) != 0 ||
+        loadManifestFiles(m, 1, err, sizeof(err)) != C_OK) {
+        serverLog(LL_WARNING, "Fatal error loading the AOF: %s. Exiting.", err);
+        exit(1);
+    }
+    serverLog(LL_NOTICE, "DB loaded from append only file: %.3f seconds",
+              (double)(ustime() - start) / 1000000);
+    aof.base_size = m->base ? fileSize(m->base->name) : 0;
+    for (int i = 0; i + 1 < m->nincr; i++) aof.older_incr_size += fileSize(m->incr[i].name);
+    if (m->nincr == 0) {
+        const char *incr = aofManifestNewIncr(m, server.aof_filename);
+        aof.fd = openIncr(incr, 1, &aof.incr_size, err, sizeof(err));
+        if (aof.fd == -1 || saveManifest(m, err, sizeof(err)) != 0) goto fatal;
+    } else {
+        aof.fd = openIncr(m->incr[m->nincr - 1].name, 0, &aof.incr_size, err, sizeof(err));
+        if (aof.fd == -1) goto fatal;
+    }
+    if (m->nhist) deleteHistory(m);
     aof.m = m;
+on:
     aof.state = AOF_ON;
     aof.last_fsync_ms = mstime();
     return;
@@ -759,8 +882,11 @@ int aofReload(char *err, size_t errlen) {
         return C_ERR;
     }
     aofFlush(1);
-    dbEmpty();
-    return loadManifestFiles(aof.m, 0, err, errlen);
+    /* Into a new keyspace: an AOF that does not load leaves the dataset as it was. */
+    dict *old = dbStashKeys();
+    int rc = loadManifestFiles(aof.m, 0, err, errlen);
+    dbUnstashKeys(old, rc != C_OK);
+    return rc;
 }
 
 /* ---- INFO and commands ---- */

@@ -29,14 +29,16 @@ void aofPropagateExecEnd(void);
  * (always: now; everysec: in the background once a second). force: fsync now whatever the
  * policy (shutdown). */
 void aofFlush(int force);
-/* A reply is about to be written outside beforeSleep (a write handler): with appendfsync
- * always, the log goes first. */
+/* A reply is about to be written outside beforeSleep (a write handler): the log goes first
+ * (written; with appendfsync always, also fsynced). */
 void aofFlushBeforeReply(void);
 /* serverCron: scheduled and automatic rewrites. */
 void aofCron(void);
 
-/* Start-up (appendonly yes): loads the manifest's base and incr files; without a manifest loads
- * the snapshot if any and creates the AOF from the dataset. Exits on a file it cannot load. */
+/* Start-up (appendonly yes): loads the manifest's base and incr files; with no AOF files at all
+ * (or a manifest of history only: switched on, never completed) loads the snapshot if any and
+ * creates the AOF from the dataset. Exits on a file it cannot load, and on a missing manifest
+ * next to AOF files, an empty one, or one naming a missing file: never a guessed dataset. */
 void aofLoadAtStartup(void);
 /* CONFIG SET appendonly yes/no at run time. C_OK, or C_ERR with a reason in err. */
 int aofStart(char *err, size_t errlen);
@@ -46,7 +48,8 @@ void aofShutdown(void);
 
 /* -MISCONF text while writing the AOF fails, else NULL. */
 const char *aofWriteError(void);
-/* DEBUG LOADAOF: flush, empty the keyspace, load the AOF again. C_OK or C_ERR (err set). */
+/* DEBUG LOADAOF: flush, load the AOF again in place of the keyspace. C_OK, or C_ERR (err set)
+ * with the keyspace unchanged. */
 int aofReload(char *err, size_t errlen);
 
 void aofInfo(char **buf, size_t *len, size_t *cap); /* the aof_* fields of INFO persistence */

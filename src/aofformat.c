@@ -113,6 +113,15 @@ static int validName(const char *s, size_t len) {
     return 1;
 }
 
+static int manifestHasName(const aofManifest *m, const char *name) {
+    if (m->base && !strcmp(m->base->name, name)) return 1;
+    for (int i = 0; i < m->nincr; i++)
+        if (!strcmp(m->incr[i].name, name)) return 1;
+    for (int i = 0; i < m->nhist; i++)
+        if (!strcmp(m->hist[i].name, name)) return 1;
+    return 0;
+}
+
 int aofManifestParse(const char *text, size_t len, aofManifest **out, char *err, size_t errlen) {
     aofManifest *m = aofManifestCreate();
     size_t pos = 0;
@@ -170,10 +179,16 @@ int aofManifestParse(const char *text, size_t len, aofManifest **out, char *err,
                 }
                 type = v[0];
             }
-            /* Unknown keys are ignored: newer servers may add some. */
+            /* Unknown keys are ignored, as Redis does: a newer server may add some (Redis 7.4
+             * added startoffset/endoffset), and file, seq and type are still checked. */
         }
         if (!name[0] || seq < 0 || !type) {
             snprintf(err, errlen, "line %d: needs file, seq and type", lineno);
+            goto fail;
+        }
+        /* One name on two lines would load a file twice, or delete a live file as history. */
+        if (manifestHasName(m, name)) {
+            snprintf(err, errlen, "line %d: file %s is listed twice", lineno, name);
             goto fail;
         }
         if (type == AOF_TYPE_BASE) {

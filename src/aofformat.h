@@ -11,7 +11,8 @@
  *     file appendonly.aof.5.incr.aof seq 5 type i
  * type b = base (at most one), i = incr (in increasing seq order), h = history (a file no longer
  * part of the dataset, waiting to be deleted). Lines starting with '#' and blank lines are
- * ignored. A file name is a plain name (no '/'), at most 255 bytes. The manifest is replaced
+ * ignored; unknown keys on a line are ignored (a newer server may add some). A file name is a
+ * plain name (no '/'), at most 255 bytes, and appears on one line only. The manifest is replaced
  * atomically (temp file, fsync, rename, directory fsync), which is what makes a rewrite's switch
  * from old files to new ones a single step.
  *

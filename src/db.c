@@ -57,6 +57,21 @@ long long dbEmpty(void) {
     return n;
 }
 
+dict *dbStashKeys(void) {
+    dict *old = db0.keys;
+    db0.keys = dictCreate(freeValue);
+    return old;
+}
+
+void dbUnstashKeys(dict *old, int restore) {
+    if (restore) {
+        dictRelease(db0.keys);
+        db0.keys = old;
+    } else {
+        dictRelease(old);
+    }
+}
+
 const char *dbValueTypeName(const void *value) {
     return ((const qvValueHeader *)value)->type->name;
 }

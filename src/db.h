@@ -33,6 +33,12 @@ int dbDelete(const char *key, size_t len);           /* frees the value; C_ERR i
 void *dbUnlinkValue(const char *key, size_t len);    /* removes without freeing; NULL if missing */
 size_t dbSize(void);
 long long dbEmpty(void); /* FLUSHALL; returns keys removed */
+/* A load that must not lose the dataset if it fails (DEBUG RELOAD, DEBUG LOADAOF): dbStashKeys
+ * sets a new, empty keyspace and hands the old one to the caller; dbUnstashKeys then either
+ * puts it back, freeing what was loaded (restore = 1), or frees it (restore = 0). Both exist in
+ * memory meanwhile. */
+dict *dbStashKeys(void);
+void dbUnstashKeys(dict *old, int restore);
 const char *dbValueTypeName(const void *value);
 /* Called by every command that changes a key: WATCH and the dirty counter. */
 void keyModified(const char *key, size_t len);

@@ -3,8 +3,9 @@
  * through the AOF) and DIGEST /
  * DIGEST-VALUE (a content digest to compare two servers or a server before and after a reload
  * or an AOF replay). SET-ACTIVE-EXPIRE and friends are not here because Quiver has no expiry.
- * Everything in this file is safe on a production server apart from SLEEP and RELOAD blocking
- * the loop, which is their purpose.
+ * SEGFAULT, STACKOVERFLOW and PANIC crash the server on purpose, to check the crash report (crash.c). Everything
+ * else in this file is safe on a production server apart from SLEEP and RELOAD blocking the
+ * loop, which is their purpose.
  *
  * The digest covers what a client can read back: key names, each index's settings, and per
  * element its name, stored vector (raw payload and Q8 range), norm and attributes. It leaves the
@@ -16,8 +17,10 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "aof.h"
@@ -27,7 +30,8 @@
 #include "quant.h"
 #include "util.h"
 
-#define DIGEST_LANES 3
+#define DIGEST_LANES         3
+#define DEBUG_SLEEP_MAX_SECS 86400
 
 typedef struct digestBuf {
     unsigned char *p;
@@ -148,7 +152,8 @@ static void debugLoadAofCommand(qvClient *c) {
     addReplyOk(c);
 }
 
-/* DEBUG RELOAD [NOSAVE]: save the snapshot (unless NOSAVE), empty the keyspace, load it back. */
+/* DEBUG RELOAD [NOSAVE]: save the snapshot (unless NOSAVE), load it back in place of the
+ * keyspace. */
 static void debugReloadCommand(qvClient *c) {
     int save = 1;
     for (int i = 2; i < c->argc; i++) {
@@ -168,10 +173,12 @@ static void debugReloadCommand(qvClient *c) {
         return;
     }
     char err[1024];
-    dbEmpty();
+    /* Into a new keyspace: a file that does not load leaves the dataset as it was. */
+    dict *old = dbStashKeys();
     int rc = persistLoadSnapshot(server.dbfilename, 0, err, sizeof(err));
+    dbUnstashKeys(old, rc != C_OK);
     if (rc != C_OK) {
-        serverLog(LL_WARNING, "DEBUG RELOAD: %s", err);
+        serverLog(LL_WARNING, "DEBUG RELOAD: %s (the dataset in memory was kept)", err);
         addReplyErrorFormat(c, "Error trying to load the snapshot: %s", err);
         return;
     }
@@ -179,18 +186,46 @@ static void debugReloadCommand(qvClient *c) {
     addReplyOk(c);
 }
 
+/* A real invalid write, not a raise(): the report must show a genuine fault (its address and
+ * this frame). The target is a page mapped without access rights rather than NULL: UBSan builds
+ * would stop at a null store with their own report, and the compiler may drop or rewrite a
+ * store it can prove invalid; volatile keeps it as written. */
+static void debugSegfault(void) {
+    void *page = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED) page = (void *)4096; /* below mmap_min_addr: unmapped too */
+    serverLog(LL_WARNING, "DEBUG SEGFAULT called: writing to %p", page);
+    volatile int *volatile target = page;
+    *target = 1;
+}
+
+/* Recursion without end (the depth check never fires; it keeps GCC from seeing an infinite
+ * recursion), a kilobyte of stack per frame: the SIGSEGV of a stack overflow. */
+static volatile long debug_depth_limit = -1;
+static long debugRecurse(long depth) {
+    volatile char frame[1024];
+    frame[0] = (char)depth;
+    if (depth == debug_depth_limit) return frame[0];
+    return debugRecurse(depth + 1) + frame[0];
+}
+
 void debugCommand(qvClient *c) {
     if (!strcasecmp(c->argv[1], "help")) {
         static const char *help[] = {
             "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "SLEEP <seconds>",
-            "    Stop the server for <seconds>. Decimals allowed.",
+            "    Stop the server for <seconds> (0 to 86400). Decimals allowed.",
             "LOG <message>",
             "    Write <message> to the server log.",
             "RELOAD [NOSAVE]",
             "    Save the snapshot (unless NOSAVE), empty the dataset and load the snapshot back.",
             "LOADAOF",
             "    Flush the AOF to disk, empty the dataset and replay the AOF.",
+            "SEGFAULT",
+            "    Crash the server with a SIGSEGV (tests the crash report in the log).",
+            "STACKOVERFLOW",
+            "    Crash the server by overflowing the main thread's stack (SIGSEGV).",
+            "PANIC",
+            "    Crash the server with abort() (SIGABRT).",
             "DIGEST",
             "    Output a hex signature of the whole dataset (names, settings, vectors,",
             "    norms, attributes; not the graph).",
@@ -204,8 +239,15 @@ void debugCommand(qvClient *c) {
         for (int i = 0; i < n; i++) addReplyStatus(c, help[i]);
     } else if (!strcasecmp(c->argv[1], "sleep") && c->argc == 3) {
         double secs;
-        if (!string2d(c->argv[2], c->argvlen[2], &secs) || secs < 0 || !isfinite(secs)) {
+        if (!string2d(c->argv[2], c->argvlen[2], &secs) || !isfinite(secs)) {
             addReplyError(c, "value is not a valid float");
+            return;
+        }
+        /* Checked as a double: converting 1e300 seconds to microseconds in a long long is
+         * undefined (it came out negative: no sleep at all). */
+        if (secs < 0 || secs > DEBUG_SLEEP_MAX_SECS) {
+            addReplyErrorFormat(c, "DEBUG SLEEP takes seconds between 0 and %d",
+                                DEBUG_SLEEP_MAX_SECS);
             return;
         }
         long long usecs = (long long)(secs * 1000000);
@@ -223,6 +265,14 @@ void debugCommand(qvClient *c) {
         debugLoadAofCommand(c);
     } else if (!strcasecmp(c->argv[1], "reload")) {
         debugReloadCommand(c);
+    } else if (!strcasecmp(c->argv[1], "segfault") && c->argc == 2) {
+        debugSegfault();
+    } else if (!strcasecmp(c->argv[1], "stackoverflow") && c->argc == 2) {
+        serverLog(LL_WARNING, "DEBUG STACKOVERFLOW called: crashing");
+        addReplyLongLong(c, debugRecurse(0));
+    } else if (!strcasecmp(c->argv[1], "panic") && c->argc == 2) {
+        serverLog(LL_WARNING, "DEBUG PANIC called: aborting");
+        abort();
     } else if (!strcasecmp(c->argv[1], "log") && c->argc == 3) {
         serverLog(LL_WARNING, "DEBUG LOG: %s", c->argv[2]);
         addReplyOk(c);

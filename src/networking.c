@@ -747,6 +747,9 @@ void processInputBuffer(qvClient *c) {
         size_t *argvlen = NULL;
         char err[256];
         c->parser.unauth = !(c->flags & CLIENT_AUTHENTICATED);
+        /* The 16 KB bulk limit before AUTH must still let the configured password in. */
+        lim.unauth_bulk_len =
+            c->parser.unauth && server.requirepass ? (long long)strlen(server.requirepass) : 0;
         respStatus st =
             respParseCommand(&c->parser, &lim, c->querybuf + c->qb_pos, c->qb_len - c->qb_pos,
                              &consumed, &argc, &argv, &argvlen, err, sizeof(err));

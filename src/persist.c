@@ -23,6 +23,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,26 +142,51 @@ int persistLoadSnapshot(const char *path, int serve_clients, char *err, size_t e
 }
 
 /* A server or child killed mid-save leaves "temp-<pid>-<file>" behind (snapshot.c writes there
- * and renames). At start-up, remove the ones whose writer is gone, so a crash loop cannot fill
- * the disk; a live pid's file may belong to another server sharing the directory. */
-static void removeStaleTempFiles(void) {
-    DIR *d = opendir(".");
+ * and renames): in `dir` for snapshots, in the AOF directory for a rewrite's base. At start-up,
+ * remove the ones whose writer is gone, so a crash loop cannot fill the disk; a live pid's file
+ * may belong to another server sharing the directory. */
+/* Whether pid is a running process. A zombie is not: a dead writer whose parent has not
+ * reaped it yet must not keep its temp file alive. EPERM: someone else's, running. */
+static int pidRunning(long pid) {
+    if (kill((pid_t)pid, 0) == -1 && errno == ESRCH) return 0;
+    char path[64], buf[256];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    FILE *fp = fopen(path, "r");
+    if (!fp) return 1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')'); /* "pid (comm) S ...": comm may hold spaces */
+    return !(paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'));
+}
+
+static void removeStaleTempFiles(const char *dir) {
+    DIR *d = opendir(dir);
     if (!d) return;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         long pid;
         int n = 0;
         if (sscanf(de->d_name, "temp-%ld-%n", &pid, &n) != 1 || n == 0 || pid <= 0) continue;
-        if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
-        if (unlink(de->d_name) == 0)
-            serverLog(LL_NOTICE, "Removed %s, left by a save that did not finish", de->d_name);
+        if (pid == (long)getpid() || pidRunning(pid)) continue;
+        char path[PATH_MAX];
+        if (strcmp(dir, ".") == 0)
+            snprintf(path, sizeof(path), "%s", de->d_name);
+        else
+            snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        if (unlink(path) == 0)
+            serverLog(LL_NOTICE,
+                      "Removed %s, left by a save or rewrite (pid %ld) that did not "
+                      "finish",
+                      path, pid);
     }
     closedir(d);
 }
 
 void loadDataFromDisk(void) {
     long long start = ustime();
-    removeStaleTempFiles();
+    removeStaleTempFiles(".");
+    removeStaleTempFiles(server.aof_dirname);
     char err[1024];
     struct stat st;
     if (server.aof_enabled) {

@@ -47,6 +47,7 @@ void respLimitsDefault(respLimits *l) {
     l->max_bulk_len = 512LL * 1024 * 1024;
     l->max_multibulk_len = 1024LL * 1024;
     l->max_inline_len = 64 * 1024;
+    l->unauth_bulk_len = RESP_UNAUTH_MAX_BULK;
 }
 
 void respParserInit(respParser *p) {
@@ -328,7 +329,7 @@ static respStatus respParseMultibulk(respParser *p, const respLimits *lim, const
             if (!string2ll(buf + p->pos + 1, cr - p->pos - 1, &ll) || ll < 0 ||
                 ll > lim->max_bulk_len)
                 return respError(p, errbuf, errlen, "Protocol error: invalid bulk length");
-            if (ll > RESP_UNAUTH_MAX_BULK && p->unauth)
+            if (p->unauth && ll > RESP_UNAUTH_MAX_BULK && ll > lim->unauth_bulk_len)
                 return respError(p, errbuf, errlen, "Protocol error: unauthenticated bulk length");
             if (buf[cr + 1] != '\n')
                 return respError(p, errbuf, errlen, "Protocol error: invalid bulk length");

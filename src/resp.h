@@ -23,6 +23,8 @@ typedef struct respLimits {
     long long max_multibulk_len; /* max number of args, default 1024*1024 */
     size_t max_inline_len;       /* 64 KB: an inline line (or a '*'/'$' header line) longer than
                                     this with no newline yet is a protocol error */
+    long long unauth_bulk_len;   /* bulk limit before AUTH when above RESP_UNAUTH_MAX_BULK: the
+                                    password's length, so it always fits (0 = the default) */
 } respLimits;
 
 /* Redis's limits for a client that has not authenticated yet when a password is required: a short

@@ -25,6 +25,7 @@
 #include "cmd_vset.h"
 #include "config.h"
 #include "aof.h"
+#include "crash.h"
 #include "distance.h"
 #include "monotonic.h"
 #include "db.h"
@@ -137,6 +138,7 @@ static void setupSignalHandlers(void) {
     signal(SIGPIPE, SIG_IGN);
     /* A file size limit is a write error to report (-MISCONF, INFO), not a reason to die. */
     signal(SIGXFSZ, SIG_IGN);
+    crashInstallHandlers(); /* SIGSEGV & co write a bug report to the log */
 }
 
 int prepareForShutdown(int flags) {

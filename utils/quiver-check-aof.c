@@ -187,6 +187,21 @@ int main(int argc, char **argv) {
         printf("%s\n", err);
         return lrc == -2 ? 2 : 1;
     }
+    if (!m->base && m->nincr == 0) {
+        /* Judged as the server judges it at start-up (aofLoadAtStartup). */
+        if (m->nhist)
+            printf("The manifest %s lists history files only (the AOF was switched on and never "
+                   "completed its first rewrite): the server loads the snapshot instead\n",
+                   path);
+        else
+            printf("The manifest %s names no file: the server refuses an empty manifest\n", path);
+        printf(m->nhist ? "AOF is valid\n" : "AOF is not valid\n");
+        int empty = m->nhist == 0;
+        aofManifestFree(m);
+        free(dir);
+        free(copy);
+        return empty;
+    }
     printf("Checking the AOF set of manifest %s (%s%d incr file%s)\n", path,
            m->base ? "a base and " : "no base, ", m->nincr, m->nincr == 1 ? "" : "s");
     int rc = 0;
