@@ -6,8 +6,8 @@
 #   make MALLOC=libc     same with libc malloc
 #   make run             build and start the server on conf/quiver.conf
 #   make test            build and run every suite (unit, integration, interop, fuzz smoke)
-#   make sanitize        ASan+UBSan build (libc malloc) running the unit and integration tests
-#   make tsan            ThreadSanitizer build of the engine unit tests
+#   make sanitize        ASan+UBSan+LSan build (libc malloc) running the unit and integration tests
+#   make tsan            ThreadSanitizer: engine unit tests, threaded suites on a TSan server
 #   make fuzz            build the libFuzzer harnesses (clang) and run each briefly
 #   make deps            install the missing Debian packages (as root)
 #   make format-check    clang-format --dry-run over the tree
@@ -108,10 +108,16 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 # snprintf of an int into a small buffer); the normal build enforces warnings, this one is for
 # finding runtime errors, so those two stay warnings here instead of stopping it.
 SAN_WARN := -Wno-error=format-truncation -Wno-error=format-overflow
+# LeakSanitizer is on for the tests and for every server they start: the harness stops a server
+# with SIGTERM, it leaves through exit(), LSan checks it then, and a report makes the exit status
+# non-zero, which fails the test. tests/lsan.supp lists third-party leaks only.
+SAN_RUN_ENV := ASAN_OPTIONS=detect_leaks=1 \
+    LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+    UBSAN_OPTIONS=print_stacktrace=1
 sanitize: check-deps
 	$(MAKE) BUILD=build-san BINDIR=build-san MALLOC=libc OPT=-O1 SAN_CFLAGS="$(SAN_FLAGS) $(SAN_WARN)" \
 	    SAN_LDFLAGS="$(SAN_FLAGS)" all build-san-tests
-	QUIVER_BUILD=build-san QUIVER_SERVER=build-san/quiver-server ASAN_OPTIONS=detect_leaks=0 \
+	QUIVER_BUILD=build-san QUIVER_SERVER=build-san/quiver-server $(SAN_RUN_ENV) \
 	    scripts/run-tests.sh unit integration
 
 build-san-tests: $(UNIT_BINS) $(INTEG_BINS)
