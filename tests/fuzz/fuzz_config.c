@@ -13,8 +13,8 @@
  * skipped, unless with quiver.conf's harmless values (`dir ./`, `logfile ""`), as is any input
  * whose directive name is quoted (the splitter would unquote it into one of them);
  * tests/unit/test_config.c covers those three. The config is reset before each input, so that
- * an input's result never depends on the inputs before it. Seeds: tests/fuzz/seeds/fuzz_config/ (conf/quiver.conf, redis.conf
- * style files, quoting and every parameter type).
+ * an input's result never depends on the inputs before it. Seeds: tests/fuzz/seeds/fuzz_config/
+ * (conf/quiver.conf, redis.conf style files, quoting, every parameter type, crashing inputs).
  *
  * config.c needs the server's globals, so this harness links the whole library, built with
  * clang and the same sanitizers (the Makefile's fuzz-lib).
