@@ -6,8 +6,8 @@
 #   make MALLOC=libc     same with libc malloc
 #   make run             build and start the server on conf/quiver.conf
 #   make test            build and run every suite (unit, integration, interop, fuzz smoke)
-#   make sanitize        ASan+UBSan build (libc malloc) running the unit and integration tests
-#   make tsan            ThreadSanitizer build of the engine unit tests
+#   make sanitize        ASan+UBSan+LSan build (libc malloc) running the unit and integration tests
+#   make tsan            ThreadSanitizer: engine unit tests, threaded suites on a TSan server
 #   make fuzz            build the libFuzzer harnesses (clang) and run each briefly
 #   make deps            install the missing Debian packages (as root)
 #   make format-check    clang-format --dry-run over the tree
@@ -53,7 +53,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 
 SERVER := $(BINDIR)/quiver-server
 
-.PHONY: all run test test-unit test-integration test-interop sanitize tsan fuzz fuzz-build deps \
+.PHONY: all run test test-unit test-integration test-interop sanitize tsan fuzz fuzz-build fuzz-lib deps \
         format format-check clean check-deps
 
 all: $(SERVER) $(UTIL_BINS)
@@ -109,10 +109,16 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 # snprintf of an int into a small buffer); the normal build enforces warnings, this one is for
 # finding runtime errors, so those two stay warnings here instead of stopping it.
 SAN_WARN := -Wno-error=format-truncation -Wno-error=format-overflow
+# LeakSanitizer is on for the tests and for every server they start: the harness stops a server
+# with SIGTERM, it leaves through exit(), LSan checks it then, and a report makes the exit status
+# non-zero, which fails the test. tests/lsan.supp lists third-party leaks only.
+SAN_RUN_ENV := ASAN_OPTIONS=detect_leaks=1 \
+    LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+    UBSAN_OPTIONS=print_stacktrace=1
 sanitize: check-deps
 	$(MAKE) BUILD=build-san BINDIR=build-san MALLOC=libc OPT=-O1 SAN_CFLAGS="$(SAN_FLAGS) $(SAN_WARN)" \
 	    SAN_LDFLAGS="$(SAN_FLAGS)" all build-san-tests
-	QUIVER_BUILD=build-san QUIVER_SERVER=build-san/quiver-server ASAN_OPTIONS=detect_leaks=0 \
+	QUIVER_BUILD=build-san QUIVER_SERVER=build-san/quiver-server $(SAN_RUN_ENV) \
 	    scripts/run-tests.sh unit integration
 
 build-san-tests: $(UNIT_BINS) $(INTEG_BINS)
@@ -130,21 +136,36 @@ tsan: check-deps
 	QUIVER_SERVER=build-tsan/quiver-server QUIVER_INTEG_ONLY="$(TSAN_INTEG)" \
 	    TSAN_OPTIONS="halt_on_error=1" scripts/run-tests.sh integration
 
-# libFuzzer harnesses link the library modules they fuzz, built with clang and the fuzzer runtime.
-FUZZ_CFLAGS := -std=gnu11 -g -O1 -Isrc -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
+# libFuzzer harnesses link the library modules they fuzz (the "FUZZ_MODULES:" line of their header
+# comment), built with clang and the fuzzer runtime. A harness whose module needs the server's
+# globals (config.c) says "FUZZ_LIB: yes" and links the whole library instead, built with clang
+# and the same sanitizers into build-fuzz/ (fuzz-lib; built only when such a harness exists).
+# gcc's -Werror build owns the warnings; clang only warns here (it ignores gcc's optimize()).
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -Isrc -D_GNU_SOURCE -fsanitize=fuzzer $(FUZZ_SAN)
+FUZZ_LIBDIR := build-fuzz
 FUZZ_TIME ?= 20
-fuzz-build: | $(BUILD)/fuzz
+fuzz-lib:
+	$(MAKE) BUILD=$(FUZZ_LIBDIR) CC=clang MALLOC=libc OPT=-O1 EXTRA_CFLAGS=-Wno-error \
+	    SAN_CFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" $(FUZZ_LIBDIR)/libquiver.a
+
+fuzz-build: $(if $(shell grep -l '^ \* FUZZ_LIB: yes' $(FUZZ_SRCS)),fuzz-lib) | $(BUILD)/fuzz
 	@for f in $(FUZZ_SRCS); do \
 	    n=$$(basename $$f .c); mods=$$(sed -n 's/^ \* FUZZ_MODULES: *//p' $$f); \
-	    echo "clang $$n ($$mods)"; \
-	    clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/$$n $$f $$(for m in $$mods; do echo src/$$m.c; done) -lm -lcjson -lmsgpackc -pthread || exit 1; \
+	    if grep -q '^ \* FUZZ_LIB: yes' $$f; then \
+	        echo "clang $$n ($(FUZZ_LIBDIR)/libquiver.a)"; \
+	        clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/$$n $$f $(FUZZ_LIBDIR)/libquiver.a -lm -lcjson -lmsgpackc -pthread || exit 1; \
+	    else \
+	        echo "clang $$n ($$mods)"; \
+	        clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/$$n $$f $$(for m in $$mods; do echo src/$$m.c; done) -lm -lcjson -lmsgpackc -pthread || exit 1; \
+	    fi; \
 	done
 
 fuzz: fuzz-build
 	@for f in $(FUZZ_SRCS); do \
 	    n=$$(basename $$f .c); mkdir -p $(BUILD)/fuzz/corpus-$$n; \
 	    echo "fuzzing $$n for $(FUZZ_TIME)s"; \
-	    $(BUILD)/fuzz/$$n -max_total_time=$(FUZZ_TIME) -max_len=65536 -print_final_stats=1 \
+	    $(BUILD)/fuzz/$$n -max_total_time=$(FUZZ_TIME) -timeout=30 -max_len=65536 -print_final_stats=1 \
 	        -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus-$$n tests/fuzz/seeds/$$n \
 	        > $(BUILD)/fuzz/$$n.log 2>&1; st=$$?; \
 	    if [ $$st -ne 0 ]; then tail -n 60 $(BUILD)/fuzz/$$n.log; echo "$$n failed (exit $$st)"; exit 1; fi; \
@@ -165,4 +186,4 @@ format-check:
 	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format-check: $(words $(FORMAT_FILES)) files formatted as .clang-format says"
 
 clean:
-	rm -rf build build-san build-tsan $(SERVER) $(UTIL_BINS)
+	rm -rf build build-san build-tsan build-fuzz $(SERVER) $(UTIL_BINS)

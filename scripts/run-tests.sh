@@ -9,7 +9,8 @@
 #                test starts the real server itself)
 #   interop      every tests/interop/*.sh (bash) and tests/interop/*.py (/usr/bin/python3, which
 #                has Debian's python3-redis)
-#   fuzz         `make fuzz FUZZ_TIME=15`, a brief libFuzzer smoke run (skipped without clang)
+#   fuzz         `make fuzz FUZZ_TIME=15`, a brief libFuzzer smoke run of every harness from its
+#                committed seeds (skipped without clang)
 #   format       `make format-check`: the tree is formatted by the checked-in .clang-format
 #   all          all of the above
 #

@@ -19,6 +19,8 @@
 
 #define AOF_MAX_NAME     255
 #define AOF_MAX_MANIFEST (1024 * 1024)
+/* Seqs only grow by one per new file: the bound keeps curr_*_seq + 1 from overflowing. */
+#define AOF_MAX_SEQ (LLONG_MAX / 2)
 
 /* ---- manifest ---- */
 
@@ -122,6 +124,37 @@ static int manifestHasName(const aofManifest *m, const char *name) {
     return 0;
 }
 
+/* The seq a name written by aofBaseName() / aofIncrName() carries ("<anything>.<seq><suffix>"),
+ * or 0 if the name does not have that shape. */
+static long long seqInName(const char *name, const char *suffix) {
+    size_t len = strlen(name), slen = strlen(suffix);
+    if (len <= slen || strcmp(name + len - slen, suffix) != 0) return 0;
+    size_t end = len - slen, start = end;
+    while (start > 0 && name[start - 1] >= '0' && name[start - 1] <= '9') start--;
+    long long seq;
+    if (start == end || start == 0 || name[start - 1] != '.' ||
+        !string2ll(name + start, end - start, &seq) || seq > AOF_MAX_SEQ)
+        return 0;
+    return seq;
+}
+
+/* New files are named from curr_*_seq + 1. A listed file whose name carries a higher seq than
+ * its entry says (a manifest edited by hand, or a history entry of an incr file when no incr is
+ * left) would get its name reused, and history files are deleted by name: the new file would go
+ * with it. So the counters start above every seq that any listed name carries. */
+static void raiseSeqsAboveNames(aofManifest *m) {
+    aofFileInfo *all[3] = {m->base, m->incr, m->hist};
+    int counts[3] = {m->base ? 1 : 0, m->nincr, m->nhist};
+    for (int k = 0; k < 3; k++) {
+        for (int i = 0; i < counts[k]; i++) {
+            long long b = seqInName(all[k][i].name, ".base.qvs");
+            long long n = seqInName(all[k][i].name, ".incr.aof");
+            if (b > m->curr_base_seq) m->curr_base_seq = b;
+            if (n > m->curr_incr_seq) m->curr_incr_seq = n;
+        }
+    }
+}
+
 int aofManifestParse(const char *text, size_t len, aofManifest **out, char *err, size_t errlen) {
     aofManifest *m = aofManifestCreate();
     size_t pos = 0;
@@ -167,7 +200,7 @@ int aofManifestParse(const char *text, size_t len, aofManifest **out, char *err,
                 memcpy(name, v, vlen);
                 name[vlen] = '\0';
             } else if (klen == 3 && !memcmp(k, "seq", 3)) {
-                if (!string2ll(v, vlen, &seq) || seq <= 0) {
+                if (!string2ll(v, vlen, &seq) || seq <= 0 || seq > AOF_MAX_SEQ) {
                     snprintf(err, errlen, "line %d: invalid seq", lineno);
                     goto fail;
                 }
@@ -212,6 +245,7 @@ int aofManifestParse(const char *text, size_t len, aofManifest **out, char *err,
             appendInfo(&m->hist, &m->nhist, name, seq, type);
         }
     }
+    raiseSeqsAboveNames(m);
     *out = m;
     return 0;
 fail:

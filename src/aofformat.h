@@ -53,7 +53,9 @@ const char *aofManifestNewBase(aofManifest *m, const char *filename, int keep_in
 /* Drops the history entries (after their files were deleted). */
 void aofManifestClearHistory(aofManifest *m);
 
-/* Parses manifest text. Returns 0, or -1 with "line <n>: <reason>" in err. */
+/* Parses manifest text. Returns 0, or -1 with "line <n>: <reason>" in err. Seqs are at most
+ * LLONG_MAX / 2; curr_*_seq start above every seq a listed file's name carries, so that no new
+ * file can take the name of a listed one. */
 int aofManifestParse(const char *text, size_t len, aofManifest **out, char *err, size_t errlen);
 /* The manifest as text (zmalloc'ed; the caller frees). */
 char *aofManifestFormat(const aofManifest *m);

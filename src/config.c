@@ -449,12 +449,25 @@ static void bindLoad(configValue *out) {
     out->obj = l;
 }
 
+/* 1 if `s` written bare would not read back as this one word (empty, blanks, quotes, controls). */
+static int needsQuotes(const char *s) {
+    if (!*s) return 1;
+    for (; *s; s++)
+        if (!isgraph((unsigned char)*s) || *s == '"' || *s == '\'') return 1;
+    return 0;
+}
+
 static void bindFormat(const configValue *v, cbuf *out, int rewrite) {
     const bindList *l = v->obj;
     if (rewrite && l->count == 0) cbufPuts(out, "\"\"");
     for (int i = 0; i < l->count; i++) {
         if (i) cbufPuts(out, " ");
-        cbufPuts(out, l->addr[i]);
+        /* CONFIG REWRITE must write a file that starts the server again with the same
+         * addresses (an optional "-a b" written bare came back as "-a" and a required "b"). */
+        if (rewrite && needsQuotes(l->addr[i]))
+            cbufRepr(out, l->addr[i], strlen(l->addr[i]));
+        else
+            cbufPuts(out, l->addr[i]);
     }
 }
 
@@ -643,28 +656,40 @@ static void saveFormat(const configValue *v, cbuf *out, int rewrite) {
 static const configSpecial saveSpecial = {saveParse,   saveStore,  saveLoad,
                                           saveRelease, saveFormat, NULL};
 
+/* The rules the `save` lines of this start-up have set so far. initConfigValues() starts over
+ * (a process that loads its configuration twice, as the config fuzzer does, must not see the
+ * first load's lines as earlier lines of the second). */
+static int save_calls;
+static saveParam *save_accum;
+static int save_accum_len;
+
+static void resetSaveAccumulation(void) {
+    zfree(save_accum);
+    save_accum = NULL;
+    save_accum_len = 0;
+    save_calls = 0;
+}
+
 /* Start-up lines accumulate: the rules set by earlier `save` lines of this start-up, which the
  * line just stored replaced, are put back in front of it. The first call is the default's. */
 static int applySave(int loading, char *err) {
-    static int calls;
-    static saveParam *accum;
-    static int accum_len;
     (void)err;
     if (!loading) return C_OK;
-    if (calls++ >= 2 && server.saveparamslen > 0) {
-        saveParam *all = zmalloc(sizeof(saveParam) * (size_t)(accum_len + server.saveparamslen));
-        if (accum_len) memcpy(all, accum, sizeof(saveParam) * (size_t)accum_len);
-        memcpy(all + accum_len, server.saveparams,
+    if (save_calls++ >= 2 && server.saveparamslen > 0) {
+        saveParam *all =
+            zmalloc(sizeof(saveParam) * (size_t)(save_accum_len + server.saveparamslen));
+        if (save_accum_len) memcpy(all, save_accum, sizeof(saveParam) * (size_t)save_accum_len);
+        memcpy(all + save_accum_len, server.saveparams,
                sizeof(saveParam) * (size_t)server.saveparamslen);
         zfree(server.saveparams);
         server.saveparams = all;
-        server.saveparamslen += accum_len;
+        server.saveparamslen += save_accum_len;
     }
-    zfree(accum);
-    accum = zmalloc(sizeof(saveParam) * (size_t)(server.saveparamslen + 1));
+    zfree(save_accum);
+    save_accum = zmalloc(sizeof(saveParam) * (size_t)(server.saveparamslen + 1));
     if (server.saveparamslen)
-        memcpy(accum, server.saveparams, sizeof(saveParam) * (size_t)server.saveparamslen);
-    accum_len = server.saveparamslen;
+        memcpy(save_accum, server.saveparams, sizeof(saveParam) * (size_t)server.saveparamslen);
+    save_accum_len = server.saveparamslen;
     return C_OK;
 }
 
@@ -1127,6 +1152,7 @@ static void checkTableShape(void) {
 
 void initConfigValues(void) {
     checkTableShape();
+    resetSaveAccumulation();
     for (int i = 0; i < CONFIG_ROWS; i++) {
         const configRow *r = &config_table[i];
         char err[CONFIG_ERRLEN];
@@ -1372,9 +1398,12 @@ static void rewriteReadOld(rewriteState *st, const char *text) {
     while (*p) {
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        /* Past the whole line before the '\r' is trimmed: a last line "...\r" without '\n'
+         * used to leave p on its '\r' and loop forever, growing the list. */
+        const char *next = nl ? nl + 1 : p + len;
         if (len && p[len - 1] == '\r') len--;
         char *line = zmemdup(p, len);
-        p += (nl ? (size_t)(nl - p) + 1 : len);
+        p = next;
 
         const char *s = line;
         while (isspace((unsigned char)*s)) s++;

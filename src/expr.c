@@ -545,10 +545,11 @@ exprProgram *exprCompile(const char *src, size_t len, char *err, size_t errlen) 
         exprEmit(&c, top->op, NULL, 0);
         c.nops--;
     }
-    /* The item array no longer moves: point tuple literals at their items. */
+    /* The item array no longer moves: point tuple literals at their items. Only empty tuples
+     * ("[]") leave it NULL, and NULL + 0 is undefined in C (UBSan says so). */
     for (size_t i = 0; i < p->ncode; i++)
         if (p->code[i].op == EXPR_OP_PUSH && p->code[i].val.type == QV_VAL_TUPLE)
-            p->code[i].val.items = p->items + p->code[i].aux;
+            p->code[i].val.items = p->items ? p->items + p->code[i].aux : NULL;
     zfree(c.ops);
     zfree(c.selHash);
     zfree(copy);

@@ -16,7 +16,12 @@
  *   switched_on_twice   on, off and on again before any base: no name is reused, the restart
  *                       starts from the snapshot.
  *   stale_incr_name     an orphan file under the name of the next incr file (a crash before its
- *                       manifest was saved) is emptied, not appended to. */
+ *                       manifest was saved) is emptied, not appended to.
+ *   history_name_not_reused  (found by tests/fuzz/fuzz_aof.c) a manifest listing only a history
+ *                       incr file: the new incr file must get a fresh name. It took the history
+ *                       file's name, appended to that old file, then deleted it as history.
+ *   huge_seq_refused    a seq the next file's seq cannot follow is refused at start-up with the
+ *                       manifest's line, instead of overflowing. */
 #include "persist_common.h"
 
 TestSuite(aof_manifest, .init = makeDataDir, .fini = removeDataDir, .timeout = 180);
@@ -233,4 +238,59 @@ Test(aof_manifest, stale_incr_name) {
     redisFree(c);
     killServer(&s);
     cr_assert_eq(vcardAfterStart(), 1, "the old file's commands came back");
+}
+
+static void writeText(const char *path, const char *text) {
+    writeFile(path, text, strlen(text));
+}
+
+static void makeAofDir(void) {
+    cr_assert(mkdir(aofPathOf(""), 0755) == 0, "mkdir: %s", strerror(errno));
+}
+
+Test(aof_manifest, history_name_not_reused) {
+    makeAofDir();
+    writeText(aofPathOf("appendonly.aof.manifest"), "file appendonly.aof.1.incr.aof seq 1 type h\n");
+    /* The history file's content is an old dataset: it must never be replayed. */
+    writeText(
+        aofPathOf("appendonly.aof.3.incr.aof"),
+        "*6\r\n$4\r\nVADD\r\n$5\r\nghost\r\n$6\r\nVALUES\r\n$1\r\n1\r\n$1\r\n1\r\n$1\r\ng\r\n");
+
+    qvTestServer s;
+    startIn(&s, "--save \"\" --appendonly yes --appendfsync always");
+    redisContext *c = serverConnect(&s);
+    EXPECT_INTEGER(cmd(c, "VADD v VALUES 2 1 2 a"), 1);
+    EXPECT_INTEGER(cmd(c, "VADD v VALUES 2 3 4 b"), 1);
+    redisFree(c);
+    serverStop(&s);
+
+    char *m;
+    size_t n;
+    m = readFile(aofPathOf("appendonly.aof.manifest"), &n);
+    cr_assert(strstr(m, "appendonly.aof.1.incr.aof seq 1 type i") == NULL,
+              "the new incr file took the history file's name:\n%s", m);
+    free(m);
+
+    startIn(&s, "--save \"\" --appendonly yes");
+    c = serverConnect(&s);
+    EXPECT_INTEGER(cmd(c, "VCARD v"), 2);
+    EXPECT_INTEGER(cmd(c, "EXISTS ghost"), 0);
+    redisFree(c);
+    serverStop(&s);
+}
+
+Test(aof_manifest, huge_seq_refused) {
+    makeAofDir();
+    writeText(aofPathOf("appendonly.aof.manifest"),
+              "file appendonly.aof.1.incr.aof seq 9223372036854775807 type i\n");
+    writeText(aofPathOf("appendonly.aof.1.incr.aof"), "");
+    char port[16];
+    snprintf(port, sizeof(port), "%d", freePort());
+    const char *argv[] = {"--dir", datadir,  "--save", "",  "--appendonly",
+                          "yes",   "--port", port,     NULL};
+    char *out = NULL;
+    int code = runServerBinary(argv, NULL, &out);
+    cr_assert_eq(code, 1, "exit code %d, output:\n%s", code, out);
+    cr_assert(strstr(out, "line 1: invalid seq") != NULL, "output:\n%s", out);
+    free(out);
 }

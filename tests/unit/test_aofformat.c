@@ -91,6 +91,24 @@ Test(aofformat, manifest_bad_lines) {
     aofManifestFree(m);
 }
 
+/* Found by tests/fuzz/fuzz_aof.c: new files are named from curr_*_seq + 1, so those must start
+ * above the seq any listed name carries (history files are deleted by name), and must not
+ * overflow. */
+Test(aofformat, manifest_new_names_are_fresh) {
+    const char *text = "file a.aof.3.base.qvs seq 1 type b\n"
+                       "file a.aof.2.base.qvs seq 2 type h\n"
+                       "file a.aof.7.incr.aof seq 1 type h\n";
+    aofManifest *m;
+    cr_assert_eq(aofManifestParse(text, strlen(text), &m, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(m->curr_base_seq, 3);
+    cr_assert_eq(m->curr_incr_seq, 7);
+    cr_assert_str_eq(aofManifestNewIncr(m, "a.aof"), "a.aof.8.incr.aof");
+    cr_assert_str_eq(aofManifestNewBase(m, "a.aof", 1), "a.aof.4.base.qvs");
+    aofManifestFree(m);
+    expectBad("file a seq 9223372036854775807 type i\n", "line 1: invalid seq");
+    expectBad("file a seq 4611686018427387904 type i\n", "line 1: invalid seq");
+}
+
 Test(aofformat, manifest_save_load) {
     char dir[] = "/tmp/aofformat-XXXXXX";
     cr_assert_not_null(mkdtemp(dir));
