@@ -118,8 +118,8 @@ SAN_RUN_ENV := ASAN_OPTIONS=detect_leaks=1 \
 sanitize: check-deps
 	$(MAKE) BUILD=build-san BINDIR=build-san MALLOC=libc OPT=-O1 SAN_CFLAGS="$(SAN_FLAGS) $(SAN_WARN)" \
 	    SAN_LDFLAGS="$(SAN_FLAGS)" all build-san-tests
-	QUIVER_BUILD=build-san QUIVER_SERVER=build-san/quiver-server $(SAN_RUN_ENV) \
-	    scripts/run-tests.sh unit integration
+	QUIVER_BUILD=build-san QUIVER_SERVER=build-san/quiver-server QUIVER_TIMEOUT_SCALE=2 \
+	    $(SAN_RUN_ENV) scripts/run-tests.sh unit integration
 
 build-san-tests: $(UNIT_BINS) $(INTEG_BINS)
 
@@ -132,8 +132,9 @@ tsan: check-deps
 	    SAN_LDFLAGS="-fsanitize=thread" UNIT_CFLAGS=-Itests/unit/tsan UNIT_LIBS= \
 	    $(patsubst tests/unit/%.c,build-tsan/tests/unit/%,$(TSAN_UNITS)) build-tsan/quiver-server
 	$(MAKE) $(patsubst %,$(BUILD)/tests/integration/%,$(TSAN_INTEG))
-	QUIVER_BUILD=build-tsan QUIVER_UNIT_ONLY="$(notdir $(basename $(TSAN_UNITS)))" scripts/run-tests.sh unit
-	QUIVER_SERVER=build-tsan/quiver-server QUIVER_INTEG_ONLY="$(TSAN_INTEG)" \
+	QUIVER_BUILD=build-tsan QUIVER_UNIT_ONLY="$(notdir $(basename $(TSAN_UNITS)))" QUIVER_TEST_TIMEOUT=1500 \
+	    scripts/run-tests.sh unit
+	QUIVER_SERVER=build-tsan/quiver-server QUIVER_INTEG_ONLY="$(TSAN_INTEG)" QUIVER_TIMEOUT_SCALE=4 \
 	    TSAN_OPTIONS="halt_on_error=1" scripts/run-tests.sh integration
 
 # libFuzzer harnesses link the library modules they fuzz (the "FUZZ_MODULES:" line of their header
