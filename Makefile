@@ -4,12 +4,13 @@
 #
 #   make                 src/quiver-server (+ tools), -O2, jemalloc
 #   make MALLOC=libc     same with libc malloc
-#   make run             build and start the server on conf/quiver.conf
-#   make test            build and run every suite (unit, integration, interop, fuzz smoke)
+#   make run             install the build deps, build and start the server on conf/quiver.conf
+#   make test            install the build+test deps, build and run every suite (unit,
+#                        integration, interop, fuzz smoke)
 #   make sanitize        ASan+UBSan+LSan build (libc malloc) running the unit and integration tests
 #   make tsan            ThreadSanitizer: engine unit tests, threaded suites on a TSan server
 #   make fuzz            build the libFuzzer harnesses (clang) and run each briefly
-#   make deps            install the missing Debian packages (as root)
+#   make deps            install every missing dependency (as root): build, test and bench groups
 #   make format-check    clang-format --dry-run over the tree
 
 MALLOC ?= jemalloc
@@ -88,11 +89,16 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB) | $(BUILD)/tests/unit
 $(BUILD)/tests/integration/%: tests/integration/%.c $(INTEG_HELPERS) $(wildcard tests/integration/*.h) $(LIB) | $(BUILD)/tests/integration
 	$(CC) $(CFLAGS) -Itests/integration $(LDFLAGS_BASE) -o $@ $< $(INTEG_HELPERS) $(LIB) $(LDLIBS) -lhiredis -lcriterion
 
-run: $(SERVER)
+# The README's two commands install what they need first (as root), then build in a sub-make, so
+# that no compiler starts before its libraries are there (a prerequisite would run alongside).
+run:
+	@scripts/install-deps.sh build
+	@$(MAKE) --no-print-directory $(SERVER)
 	$(SERVER) conf/quiver.conf
 
-# The README's test command. Installs missing packages first when run as root.
-test: check-deps all $(UNIT_BINS) $(INTEG_BINS)
+test:
+	@scripts/install-deps.sh build test
+	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(INTEG_BINS)
 	QUIVER_BUILD=$(BUILD) scripts/run-tests.sh all
 
 test-unit: $(UNIT_BINS)
@@ -174,10 +180,11 @@ fuzz: fuzz-build
 	done
 
 deps:
-	scripts/install-deps.sh
+	scripts/install-deps.sh all
 
+# What the test targets need: the build and test groups (never the benchmark packages).
 check-deps:
-	@scripts/install-deps.sh --check-only || scripts/install-deps.sh
+	@scripts/install-deps.sh build test
 
 FORMAT_FILES = $(wildcard src/*.c src/*.h utils/*.c tests/unit/*.c tests/integration/*.c tests/integration/*.h tests/fuzz/*.c)
 format:

@@ -1,6 +1,6 @@
 /* ae.h -- the event loop: file events on descriptors, timers, and a before-sleep hook.
  *
- * The whole server runs on one of these (DESIGN.md §1). The API fits on one page on purpose:
+ * The whole server runs on one of these (docs/architecture.md §1). The API fits on one page on purpose:
  * register a handler for readable/writable on a fd, add timers that return their next period in
  * milliseconds (or AE_NOMORE), and set beforeSleep, where batched work happens (flushing output
  * to clients, later the AOF). The epoll backend hides behind a few static functions in

@@ -9,7 +9,7 @@
  * threads may read it concurrently; replacing an element's attributes means creating a new
  * qvAttrs and freeing the old one once no search can still see it (the index's business).
  *
- * Conversion of a top-level field (Redis 8 vector-set rules, see the reference §4):
+ * Conversion of a top-level field (Redis 8 vector-set rules, see docs/redis-compatibility.md §4):
  *   number -> QV_VAL_NUM          string -> QV_VAL_STR (JSON escapes decoded, \uXXXX included)
  *   true/false -> QV_VAL_NUM 1/0  null -> QV_VAL_NULL
  *   array of numbers/strings/booleans/nulls (converted as above) -> QV_VAL_TUPLE

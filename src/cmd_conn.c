@@ -1,5 +1,5 @@
 /* cmd_conn.c -- the commands a client library sends on connect and to manage its connection.
- * Their replies follow Redis 7 byte for byte where clients parse them (shared/reference/
+ * Their replies follow Redis 7 byte for byte where clients parse them (docs/
  * ecosystem.md §3): HELLO's map, CLIENT SETNAME's validation, SETINFO's attributes. */
 #include "cmd_conn.h"
 

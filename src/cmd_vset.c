@@ -2,7 +2,7 @@
  * VSETATTR VGETATTR VRANDMEMBER VISMEMBER VRANGE.
  *
  * Syntax, defaults, reply shapes (RESP2 and RESP3) and error texts follow Redis 8.8 as described
- * in shared/reference/redis-vectorsets.md, so clients' vector-set helpers work unchanged. Where
+ * in docs/redis-compatibility.md, so clients' vector-set helpers work unchanged. Where
  * the reference lists a Redis bug, Quiver does the documented right thing instead:
  *   - a VADD that updates an element is a write like any other (counted, WATCH-visible, and will
  *     be logged/replicated like every write);

@@ -1,5 +1,5 @@
 /* expr.c -- compiler and evaluator of FILTER expressions (see expr.h; the language is the one
- * of Redis 8 vector sets, reference §4).
+ * of Redis 8 vector sets, docs/redis-compatibility.md §4).
  *
  * How a program is compiled. One left-to-right pass turns the text into a postfix (RPN) program
  * with Dijkstra's shunting-yard: literals and selectors go straight to the output, operators wait
@@ -70,7 +70,7 @@ typedef enum {
     EXPR_OP_LPAREN, /* only on the compiler's operator stack */
 } exprOpcode;
 
-/* Precedence, higher binds tighter (reference §4 table; parentheses are handled apart). */
+/* Precedence, higher binds tighter (docs/redis-compatibility.md §4; parentheses are handled apart). */
 static const int exprPrec[] = {
     [EXPR_OP_NOT] = 6, [EXPR_OP_POW] = 5, [EXPR_OP_MUL] = 4, [EXPR_OP_DIV] = 4,
     [EXPR_OP_MOD] = 4, [EXPR_OP_ADD] = 3, [EXPR_OP_SUB] = 3, [EXPR_OP_GT] = 2,

@@ -1,4 +1,4 @@
-/* expr.h -- the FILTER expression language of Redis 8 vector sets (reference §4).
+/* expr.h -- the FILTER expression language of Redis 8 vector sets (docs/redis-compatibility.md §4).
  *
  * A filter is compiled once per query (exprCompile) and then evaluated once per candidate
  * element (exprEval) against that element's attributes. A compiled program is immutable: the

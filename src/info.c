@@ -1,5 +1,5 @@
 /* info.c -- INFO [section ...]. Field names are Redis's (clients, tools and Sentinel parse them:
- * see shared/reference/ecosystem.md §1.4 and §3), so a Redis dashboard reads Quiver unchanged.
+ * see docs/ecosystem.md §1.4 and §3), so a Redis dashboard reads Quiver unchanged.
  * Sections: server clients memory persistence stats replication cpu modules errorstats cluster
  * keyspace are "default"; commandstats is added by "all"/"everything"; subsystems register more
  * (infoRegisterSection). */

@@ -1,5 +1,5 @@
 /* pubsub.c -- channels and patterns. Sentinel needs this: sentinels discover each other by
- * publishing on __sentinel__:hello on the monitored servers (see shared/reference/ecosystem.md
+ * publishing on __sentinel__:hello on the monitored servers (see docs/ecosystem.md
  * §1). server.pubsub_channels maps a channel to the array of subscribed clients; each client keeps
  * the set of its channels so unsubscribing everything on disconnect is cheap. */
 #include "pubsub.h"

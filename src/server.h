@@ -2,7 +2,7 @@
  *
  * Only the types every subsystem shares live here; each subsystem has its own header for its
  * functions (networking.h, db.h, config.h, ...). All of this state is owned by the main thread
- * (DESIGN.md §1): worker threads never touch qvServer or qvClient fields, they get their inputs
+ * (docs/architecture.md §1): worker threads never touch qvServer or qvClient fields, they get their inputs
  * copied into a job and hand results back through the loop. */
 #ifndef QV_SERVER_H
 #define QV_SERVER_H

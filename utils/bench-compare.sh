@@ -51,10 +51,10 @@ while [ $# -gt 0 ]; do
 done
 
 DIR=""
-for d in "${QUIVER_DATASETS:-}" ../shared/datasets; do
+for d in "${QUIVER_DATASETS:-}" datasets; do
     if [ -n "$d" ] && [ -f "$d/${DATASET}_base.fvecs" ]; then DIR=$d; break; fi
 done
-[ -n "$DIR" ] || { echo "dataset $DATASET not found (\$QUIVER_DATASETS, ../shared/datasets)" >&2; exit 1; }
+[ -n "$DIR" ] || { echo "dataset $DATASET not found (datasets/, \$QUIVER_DATASETS)" >&2; exit 1; }
 TRUTH="$DIR/${DATASET}_groundtruth_cosine.ivecs"
 [ -f "$TRUTH" ] || TRUTH="$DIR/${DATASET}_groundtruth.ivecs"
 [ -x src/quiver-benchmark ] && [ -x src/quiver-server ] || make -s src/quiver-server src/quiver-benchmark

@@ -3,7 +3,7 @@
 
 Two measurements, against a running quiver-server:
 
-  datasets   For each shared .fvecs set (siftsmall, mnist10k: both L2 by nature), creates
+  datasets   For each .fvecs set in datasets/ (siftsmall, mnist10k: both L2 by nature), creates
              `IDX.CREATE key DIM d METRIC L2 QUANT <q>`, loads NAME_base.fvecs with pipelined
              VADD ... FP32, then runs every query of NAME_query.fvecs with
              `VSEARCH key FP32 <blob> K k EF ef` for each EF, one connection, one query at a time,
@@ -136,7 +136,7 @@ def bench_filtered(r, args):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=6379)
-    ap.add_argument("--datasets", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "datasets"))
+    ap.add_argument("--datasets", default=os.environ.get("QUIVER_DATASETS", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "datasets")))
     ap.add_argument("--sets", default="siftsmall,mnist10k")
     ap.add_argument("--quant", default="FP32")
     ap.add_argument("--ef", default="50,100,200")

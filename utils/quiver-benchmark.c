@@ -4,7 +4,7 @@
  * run works against quiver-server and against redis-server 8 and the two can be compared in one
  * go. A run:
  *   1. data: a TEXMEX .fvecs set (--dataset siftsmall finds NAME_base/_query/_groundtruth files in
- *      ../shared/datasets or $QUIVER_DATASETS) or generated vectors (--random N --dim D, with
+ *      --dataset-dir, $QUIVER_DATASETS or the repository's datasets/) or generated vectors (--random N --dim D, with
  *      --clusters C for clustered data), whose exact ground truth is computed here by brute force;
  *   2. load: DEL the key, then pipelined VADDs over --clients connections (each keeps --pipeline
  *      commands in flight), with a progress bar; reports vectors/s and the server's memory per
@@ -86,7 +86,7 @@ static void usage(void) {
         "                                    truth NAME_groundtruth_cosine.ivecs (else "
         "NAME_groundtruth.ivecs)\n"
         "                                    searched in --dataset-dir, $QUIVER_DATASETS, "
-        "../shared/datasets\n"
+        "datasets\n"
         "          --base F --query F [--truth F]   explicit files\n"
         "          --random N --dim D [--clusters C] [--queries Q] [--seed S]   generated "
         "(Gaussian, or\n"
@@ -295,7 +295,7 @@ static void loadDataset(dataset *ds) {
     char bp[1024], qp[1024], tp[1024];
     const char *tpath = NULL;
     if (o.dataset) {
-        const char *dirs[3] = {o.dataset_dir, getenv("QUIVER_DATASETS"), "../shared/datasets"};
+        const char *dirs[3] = {o.dataset_dir, getenv("QUIVER_DATASETS"), "datasets"};
         const char *found = NULL;
         if (strchr(o.dataset, '/')) {
             snprintf(bp, sizeof(bp), "%s_base.fvecs", o.dataset);

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""vset-recall.py -- recall@k and queries/s of VSIM on the shared .fvecs datasets.
+"""vset-recall.py -- recall@k and queries/s of VSIM on the .fvecs datasets in datasets/.
 
 Loads NAME_base.fvecs into a vector set with pipelined `VADD key FP32 <blob> <id>` (Redis 8
 syntax, so the same script measures any Redis-8-compatible server), then runs every query of
@@ -60,7 +60,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=6379)
-    ap.add_argument("--datasets", default=os.environ.get("QUIVER_DATASETS", "../shared/datasets"))
+    ap.add_argument("--datasets", default=os.environ.get("QUIVER_DATASETS", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "datasets")))
     ap.add_argument("--sets", default="siftsmall,mnist10k")
     ap.add_argument("--quant", default="Q8,NOQUANT")
     ap.add_argument("--ef", default="50,100,200,400")

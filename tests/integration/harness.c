@@ -9,10 +9,19 @@
  * understanding of the protocol, or a shared mistake would pass unnoticed.
  *
  * Why the server gets PR_SET_PDEATHSIG: criterion runs every test in a child process and may
- * kill it on timeout or a crash; the server must not outlive it and hold a port. */
+ * kill it on timeout or a crash; the server must not outlive it and hold a port.
+ *
+ * Why a started server is recognised by its process id and run_id, not by a PONG: a port picked
+ * free can be taken by a neighbour (another test binary, another engineer's server) before ours
+ * binds it; ours then exits with "Address already in use" while the neighbour answers on that
+ * port. So the harness asks INFO server and accepts only the server whose process_id is the
+ * process it forked (recording its run_id); when INFO is refused (-NOAUTH) it checks in /proc
+ * that the listening socket of the port belongs to that process. The same applies to the
+ * redis-sentinel processes it starts; s3rver is started on port 0 and reports its own port. */
 #include "harness.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -161,6 +170,96 @@ static int pingOnce(qvTestServer *s, int timeout_ms) {
     return ok;
 }
 
+/* 1 if the TCP socket listening on `port` is one of process pid's descriptors: the socket's
+ * inode from /proc/net/tcp{,6} (state 0A = LISTEN), then /proc/<pid>/fd for "socket:[inode]". */
+static int listenerOwnedBy(pid_t pid, int port) {
+    unsigned long inodes[8];
+    int ninodes = 0;
+    const char *tables[2] = {"/proc/net/tcp", "/proc/net/tcp6"};
+    for (int t = 0; t < 2; t++) {
+        FILE *fp = fopen(tables[t], "r");
+        if (!fp) continue;
+        char line[512];
+        while (fgets(line, sizeof(line), fp) && ninodes < 8) {
+            char local[128];
+            unsigned st;
+            unsigned long inode;
+            /* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+            if (sscanf(line, " %*d: %127s %*s %x %*s %*s %*s %*s %*s %lu", local, &st, &inode) != 3)
+                continue;
+            const char *colon = strrchr(local, ':');
+            if (st == 0x0A && colon && (int)strtol(colon + 1, NULL, 16) == port)
+                inodes[ninodes++] = inode;
+        }
+        fclose(fp);
+    }
+    if (ninodes == 0) return 0;
+    char fddir[64];
+    snprintf(fddir, sizeof(fddir), "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(fddir);
+    if (!d) return 0;
+    int owned = 0;
+    struct dirent *e;
+    while (!owned && (e = readdir(d)) != NULL) {
+        char path[400], target[128];
+        snprintf(path, sizeof(path), "%s/%s", fddir, e->d_name);
+        ssize_t n = readlink(path, target, sizeof(target) - 1);
+        if (n <= 0) continue;
+        target[n] = '\0';
+        unsigned long inode;
+        if (sscanf(target, "socket:[%lu]", &inode) != 1) continue;
+        for (int i = 0; i < ninodes; i++)
+            if (inodes[i] == inode) owned = 1;
+    }
+    closedir(d);
+    return owned;
+}
+
+/* The value of "field:" in an INFO text, copied to out (empty if absent). */
+static void infoTextField(const char *info, const char *field, char *out, size_t outlen) {
+    size_t flen = strlen(field);
+    out[0] = '\0';
+    for (const char *p = info; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+        if (strncmp(p, field, flen) == 0 && p[flen] == ':') {
+            size_t vlen = strcspn(p + flen + 1, "\r\n");
+            if (vlen >= outlen) vlen = outlen - 1;
+            memcpy(out, p + flen + 1, vlen);
+            out[vlen] = '\0';
+            return;
+        }
+    }
+}
+
+/* 1 if the process we started is the one answering on s->port within timeout_ms, recording its
+ * run_id in s->runid; 0 if nobody answers, or somebody else does (a neighbour on a reused port).
+ * INFO server gives process_id and run_id (Quiver, and redis-sentinel alike; allowed while
+ * loading). A refused INFO (-NOAUTH with requirepass) falls back to who owns the listener. */
+static int answersAsOurs(qvTestServer *s, int timeout_ms) {
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", s->port, tv);
+    if (!c || c->err) {
+        if (c) redisFree(c);
+        return 0;
+    }
+    redisSetTimeout(c, tv);
+    redisReply *r = redisCommand(c, "INFO server");
+    int ours = 0;
+    if (r && r->type == REDIS_REPLY_STRING) {
+        char pid[32], runid[64];
+        infoTextField(r->str, "process_id", pid, sizeof(pid));
+        infoTextField(r->str, "run_id", runid, sizeof(runid));
+        if (pid[0] && atol(pid) == (long)s->pid) {
+            ours = 1;
+            snprintf(s->runid, sizeof(s->runid), "%.40s", runid);
+        }
+    } else if (r && r->type == REDIS_REPLY_ERROR) {
+        ours = listenerOwnedBy(s->pid, s->port);
+    }
+    if (r) freeReplyObject(r);
+    redisFree(c);
+    return ours;
+}
+
 /* Non-blocking reap: records the status and clears pid if the process has exited. */
 static int reaped(qvTestServer *s) {
     if (s->pid <= 0) return 1;
@@ -195,17 +294,60 @@ static pid_t spawn(qvTestServer *s, char **argv) {
     return pid;
 }
 
-void serverStart(qvTestServer *s, const char *extra_args) {
+/* The temp dir and log file of a process about to start; kind says how it is stopped. */
+static void prepareProcess(qvTestServer *s, int kind, const char *prefix) {
     signal(SIGPIPE, SIG_IGN);
     memset(s, 0, sizeof(*s));
     s->status = -1;
+    s->kind = kind;
+    snprintf(s->dir, sizeof(s->dir), "%s/%s-XXXXXX", tmpBase(), prefix);
+    cr_assert(mkdtemp(s->dir) != NULL, "mkdtemp %s: %s", s->dir, strerror(errno));
+}
+
+/* Kills a process that did not come up and fails the test with its log. */
+static void failStart(qvTestServer *s, const char *what, const char *args) {
+    int exited = s->pid == 0;
+    if (!exited) {
+        kill(s->pid, SIGKILL);
+        waitpid(s->pid, NULL, 0);
+        s->pid = 0;
+    }
+    cr_assert_fail("%s did not start (%s, args '%s')\n%s", what,
+                   exited ? "process exited" : "not answering as itself within 10 s",
+                   args ? args : "", logTail(s));
+}
+
+/* Spawns argv (whose port word is rewritten on each attempt through portstr) until the process
+ * answers as itself; a port lost to a neighbour before the bind is retried with another one.
+ * first_port > 0 is tried first (the tests of this very check use it). Returns 1 once up. */
+static int startOnSomePort(qvTestServer *s, char **argv, char *portstr, int first_port) {
+    for (int attempt = 0; attempt < 5; attempt++) {
+        s->port = attempt == 0 && first_port > 0 ? first_port : freePort();
+        snprintf(portstr, 16, "%d", s->port);
+        remove(s->logfile);
+        s->runid[0] = '\0';
+        s->status = -1;
+        s->pid = spawn(s, argv);
+
+        long long deadline = nowMs() + START_TIMEOUT_MS;
+        while (nowMs() < deadline) {
+            if (reaped(s)) break;
+            if (answersAsOurs(s, 500)) return 1;
+            sleepMs(20);
+        }
+        if (s->pid == 0 && serverLogContains(s, "Address already in use")) continue;
+        break;
+    }
+    return 0;
+}
+
+void serverStartAt(qvTestServer *s, int port, const char *extra_args) {
     const char *bin = serverBinary();
     cr_assert(access(bin, X_OK) == 0,
               "server binary %s not found (run from the repository root "
               "or set QUIVER_SERVER): %s",
               bin, strerror(errno));
-    snprintf(s->dir, sizeof(s->dir), "%s/qv-XXXXXX", tmpBase());
-    cr_assert(mkdtemp(s->dir) != NULL, "mkdtemp %s: %s", s->dir, strerror(errno));
+    prepareProcess(s, QV_PROC_QUIVER, "qv");
     snprintf(s->logfile, sizeof(s->logfile), "%s/quiver.log", s->dir);
 
     char *extra = strdup(extra_args ? extra_args : "");
@@ -218,51 +360,138 @@ void serverStart(qvTestServer *s, const char *extra_args) {
         }
     }
 
-    /* A port picked free can be taken by someone else before the server binds it: retry. */
-    for (int attempt = 0; attempt < 5; attempt++) {
-        s->port = freePort();
-        char portstr[16];
-        snprintf(portstr, sizeof(portstr), "%d", s->port);
-        char *argv[MAX_ARGS];
-        int argc = 0;
-        argv[argc++] = (char *)bin;
-        int first = 0;
-        if (nwords > 0 && strncmp(words[0], "--", 2) != 0) argv[argc++] = words[first++];
-        argv[argc++] = "--port";
-        argv[argc++] = portstr;
-        argv[argc++] = "--bind";
-        argv[argc++] = "127.0.0.1";
-        argv[argc++] = "--dir";
-        argv[argc++] = s->dir;
-        argv[argc++] = "--logfile";
-        argv[argc++] = s->logfile;
-        for (int i = first; i < nwords; i++) argv[argc++] = words[i];
-        argv[argc] = NULL;
-        remove(s->logfile);
-        s->pid = spawn(s, argv);
-
-        long long deadline = nowMs() + START_TIMEOUT_MS;
-        while (nowMs() < deadline) {
-            if (reaped(s)) break;
-            if (pingOnce(s, 500)) {
-                free(extra);
-                return;
-            }
-            sleepMs(20);
-        }
-        if (s->pid == 0 && serverLogContains(s, "Address already in use")) continue;
-        break;
-    }
+    char portstr[16] = "";
+    char *argv[MAX_ARGS];
+    int argc = 0;
+    argv[argc++] = (char *)bin;
+    int first = 0;
+    if (nwords > 0 && strncmp(words[0], "--", 2) != 0) argv[argc++] = words[first++];
+    argv[argc++] = "--port";
+    argv[argc++] = portstr;
+    argv[argc++] = "--bind";
+    argv[argc++] = "127.0.0.1";
+    argv[argc++] = "--dir";
+    argv[argc++] = s->dir;
+    argv[argc++] = "--logfile";
+    argv[argc++] = s->logfile;
+    for (int i = first; i < nwords; i++) argv[argc++] = words[i];
+    argv[argc] = NULL;
+    int up = startOnSomePort(s, argv, portstr, port);
     free(extra);
-    int exited = s->pid == 0;
-    if (!exited) {
-        kill(s->pid, SIGKILL);
-        waitpid(s->pid, NULL, 0);
-        s->pid = 0;
+    if (!up) failStart(s, "server", extra_args);
+}
+
+void serverStart(qvTestServer *s, const char *extra_args) {
+    serverStartAt(s, 0, extra_args);
+}
+
+/* Replaces every "$MASTER_PORT" of args by port (malloc'ed result). */
+static char *withMasterPort(const char *args, int port) {
+    const char *tag = "$MASTER_PORT";
+    size_t taglen = strlen(tag), cap = strlen(args) + 1, len = 0;
+    for (const char *p = strstr(args, tag); p; p = strstr(p + taglen, tag)) cap += 16;
+    char *out = malloc(cap);
+    for (const char *p = args; *p;) {
+        if (strncmp(p, tag, taglen) == 0) {
+            len += (size_t)snprintf(out + len, cap - len, "%d", port);
+            p += taglen;
+        } else {
+            out[len++] = *p++;
+        }
     }
-    cr_assert_fail("server did not start (%s, args '%s')\n%s",
-                   exited ? "process exited" : "no PONG within 10 s", extra_args ? extra_args : "",
-                   logTail(s));
+    out[len] = '\0';
+    return out;
+}
+
+void serverStartGroup(qvTestServer *servers, int n, const char *const *extra_args) {
+    for (int i = 0; i < n; i++) {
+        const char *args = extra_args && extra_args[i] ? extra_args[i] : "";
+        char *expanded = withMasterPort(args, i > 0 ? servers[0].port : 0);
+        serverStart(&servers[i], expanded);
+        free(expanded);
+    }
+}
+
+void serverStopGroup(qvTestServer *servers, int n) {
+    /* Replicas first, the master last, as an operator would. */
+    for (int i = n - 1; i >= 0; i--) serverStop(&servers[i]);
+}
+
+static const char *sentinelBinary(void) {
+    const char *p = getenv("QUIVER_SENTINEL");
+    return p && p[0] ? p : "/usr/bin/redis-sentinel";
+}
+
+void sentinelStart(qvTestServer *s, const char *config) {
+    const char *bin = sentinelBinary();
+    cr_assert(access(bin, X_OK) == 0,
+              "%s not found: install Debian's redis-sentinel (scripts/install-deps.sh test) or "
+              "set QUIVER_SENTINEL",
+              bin);
+    prepareProcess(s, QV_PROC_SENTINEL, "sentinel");
+    snprintf(s->logfile, sizeof(s->logfile), "%s/sentinel.log", s->dir);
+    snprintf(s->conffile, sizeof(s->conffile), "%s/sentinel.conf", s->dir);
+    /* Sentinel rewrites its config file (it must be writable), so each gets its own copy; the
+     * port is given on the command line, which overrides the file on every attempt. */
+    FILE *fp = fopen(s->conffile, "w");
+    cr_assert(fp != NULL, "%s: %s", s->conffile, strerror(errno));
+    fprintf(fp, "bind 127.0.0.1\ndir %s\nlogfile %s\n%s\n", s->dir, s->logfile,
+            config ? config : "");
+    fclose(fp);
+    char portstr[16] = "";
+    char *argv[] = {(char *)bin, s->conffile, "--port", portstr, NULL};
+    if (!startOnSomePort(s, argv, portstr, 0)) failStart(s, "redis-sentinel", config);
+}
+
+void sentinelStartSet(qvTestServer *sentinels, int n, const char *config) {
+    for (int i = 0; i < n; i++) sentinelStart(&sentinels[i], config);
+}
+
+static const char *s3Binary(void) {
+    const char *p = getenv("QUIVER_S3RVER");
+    return p && p[0] ? p : "tests/node_modules/.bin/s3rver";
+}
+
+void s3Start(qvTestServer *s, const char *bucket) {
+    const char *bin = s3Binary();
+    cr_assert(access(bin, X_OK) == 0,
+              "%s not found: scripts/install-deps.sh test installs s3rver into tests/node_modules "
+              "(or set QUIVER_S3RVER)",
+              bin);
+    prepareProcess(s, QV_PROC_S3, "s3");
+    /* s3rver logs to stdout, which spawn() puts in stdout.log: that is its log file. */
+    snprintf(s->logfile, sizeof(s->logfile), "%s/stdout.log", s->dir);
+    char data[300];
+    snprintf(data, sizeof(data), "%s/data", s->dir);
+    cr_assert(mkdir(data, 0700) == 0, "mkdir %s: %s", data, strerror(errno));
+    /* Port 0: the kernel picks a free port at bind time and s3rver prints it, so no neighbour
+     * can take it first. */
+    char *argv[12];
+    int argc = 0;
+    argv[argc++] = (char *)bin;
+    argv[argc++] = "--directory";
+    argv[argc++] = data;
+    argv[argc++] = "--address";
+    argv[argc++] = "127.0.0.1";
+    argv[argc++] = "--port";
+    argv[argc++] = "0";
+    if (bucket && bucket[0]) {
+        argv[argc++] = "--configure-bucket";
+        argv[argc++] = (char *)bucket;
+    }
+    argv[argc] = NULL;
+    s->pid = spawn(s, argv);
+    long long deadline = nowMs() + 30000; /* node takes a few seconds on a loaded machine */
+    const char *ready = "S3rver listening on 127.0.0.1:";
+    while (nowMs() < deadline && !reaped(s)) {
+        char *log = serverLog(s);
+        char *at = strstr(log, ready);
+        if (at) s->port = atoi(at + strlen(ready));
+        free(log);
+        if (s->port > 0) return;
+        sleepMs(50);
+    }
+    failStart(s, "s3rver", bucket);
 }
 
 int serverWaitExit(qvTestServer *s, int timeout_ms) {
@@ -277,9 +506,12 @@ int serverWaitExit(qvTestServer *s, int timeout_ms) {
 /* How a server may end: exit 0, or SIGKILL (which only a test sends on purpose, or we after a
  * timeout). Anything else is a crash at exit or, in the sanitizer build, an ASan/UBSan report
  * (exit status 1, or SIGABRT), which a test must not swallow. */
-static int abnormalEnd(int status) {
+static int abnormalEnd(const qvTestServer *s) {
+    int status = s->status;
     if (status == -1) return 0; /* reaped by someone else: unknown */
     if (WIFEXITED(status)) return WEXITSTATUS(status) != 0;
+    /* node (s3rver) has no SIGTERM handler: dying of it is its normal end. */
+    if (s->kind == QV_PROC_S3 && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) return 0;
     return WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL;
 }
 
@@ -292,10 +524,10 @@ void serverStop(qvTestServer *s) {
             waitpid(s->pid, &s->status, 0);
             s->pid = 0;
             problem = "did not exit within 10 s of SIGTERM";
-        } else if (abnormalEnd(s->status)) {
+        } else if (abnormalEnd(s)) {
             problem = "did not exit cleanly on SIGTERM";
         }
-    } else if (s->dir[0] && abnormalEnd(s->status)) {
+    } else if (s->dir[0] && abnormalEnd(s)) {
         problem = "had died during the test (crash or sanitizer report)";
     }
     char why[4200];
@@ -312,16 +544,8 @@ int serverAlive(qvTestServer *s) {
     return pingOnce(s, 5000);
 }
 
-int runServerBinary(const char *const *args, const char *dir, char **output) {
+int runProgram(const char *const *argv, const char *dir, char **output) {
     signal(SIGPIPE, SIG_IGN);
-    const char *bin = serverBinary();
-    char abs[4096];
-    cr_assert(realpath(bin, abs) != NULL, "server binary %s: %s", bin, strerror(errno));
-    const char *argv[MAX_ARGS];
-    int argc = 0;
-    argv[argc++] = abs;
-    for (int i = 0; args && args[i] && argc < MAX_ARGS - 1; i++) argv[argc++] = args[i];
-    argv[argc] = NULL;
     int pfd[2];
     cr_assert(pipe(pfd) == 0);
     pid_t pid = fork();
@@ -334,7 +558,7 @@ int runServerBinary(const char *const *args, const char *dir, char **output) {
         dup2(pfd[1], STDOUT_FILENO);
         dup2(pfd[1], STDERR_FILENO);
         close(pfd[0]);
-        execv(abs, (char *const *)argv);
+        execvp(argv[0], (char *const *)argv);
         _exit(127);
     }
     close(pfd[1]);
@@ -361,13 +585,25 @@ int runServerBinary(const char *const *args, const char *dir, char **output) {
         kill(pid, SIGKILL);
         waitpid(pid, &st, 0);
         free(buf);
-        cr_assert_fail("quiver-server %s did not exit within 10 s", args && args[0] ? args[0] : "");
+        cr_assert_fail("%s %s did not exit within 10 s", argv[0], argv[1] ? argv[1] : "");
     }
     if (output)
         *output = buf;
     else
         free(buf);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int runServerBinary(const char *const *args, const char *dir, char **output) {
+    const char *bin = serverBinary();
+    char abs[4096];
+    cr_assert(realpath(bin, abs) != NULL, "server binary %s: %s", bin, strerror(errno));
+    const char *argv[MAX_ARGS];
+    int argc = 0;
+    argv[argc++] = abs;
+    for (int i = 0; args && args[i] && argc < MAX_ARGS - 1; i++) argv[argc++] = args[i];
+    argv[argc] = NULL;
+    return runProgram(argv, dir, output);
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -23,6 +23,10 @@
 #include <criterion/criterion.h>
 #include <hiredis/hiredis.h>
 
+/* What a qvTestServer runs: a quiver-server (serverStart), a redis-sentinel (sentinelStart) or
+ * a local S3 server (s3Start). serverStop() stops any of them. */
+enum { QV_PROC_QUIVER = 0, QV_PROC_SENTINEL, QV_PROC_S3 };
+
 typedef struct qvTestServer {
     pid_t pid;            /* 0 once stopped (or never started) */
     int port;             /* TCP port on 127.0.0.1 */
@@ -30,18 +34,48 @@ typedef struct qvTestServer {
     char logfile[512];    /* --logfile, inside dir */
     char unixsocket[300]; /* set when extra_args has "--unixsocket auto" (dir/quiver.sock) */
     int status;           /* waitpid() status once the process was reaped, -1 before */
+    int kind;             /* QV_PROC_*: how it is started and what a clean stop looks like */
+    char runid[41];       /* INFO server run_id of the process we started ("" if INFO was
+                             refused at start, e.g. -NOAUTH; always "" for s3rver) */
+    char conffile[512];   /* sentinels: their config file (dir/sentinel.conf) */
 } qvTestServer;
 
 /* Starts the server on a free port in a fresh temp dir (--port, --bind 127.0.0.1, --dir,
  * --logfile, then extra_args, e.g. "--maxclients 5"; words are split on spaces, "double quotes"
  * group, and "--unixsocket auto" becomes a socket in the temp dir; a first word not starting
- * with "--" is a config file and goes first, as quiver-server wants). Waits until PING gets a
- * reply, any reply: -NOAUTH and -LOADING count (tests of loading rely on it; wait for INFO
- * loading:0 when a dataset must be loaded). Fails the test after 10 s or if the process exits
- * first (showing its log). */
+ * with "--" is a config file and goes first, as quiver-server wants). Waits until the process
+ * it forked answers on the port as itself: INFO server's process_id is that process (its run_id
+ * goes to s->runid), or, when INFO is refused (-NOAUTH), the port's listening socket belongs to
+ * it. A loading server counts (INFO works while loading; wait for INFO loading:0 when a dataset
+ * must be loaded). A neighbour answering on the port is never taken for ours: our process exits
+ * with "Address already in use" and another port is tried. Fails the test after 10 s or if the
+ * process exits first (showing its log). */
 void serverStart(qvTestServer *s, const char *extra_args);
+/* The same, trying `port` first (0: a free one). */
+void serverStartAt(qvTestServer *s, int port, const char *extra_args);
+/* Starts n servers side by side, each as serverStart with its own extra_args[i] (NULL or a NULL
+ * entry: none); in the arguments of servers[1..n-1], "$MASTER_PORT" becomes servers[0]'s port,
+ * so a master and its replicas are one call. serverStopGroup stops the replicas, then the
+ * master. */
+void serverStartGroup(qvTestServer *servers, int n, const char *const *extra_args);
+void serverStopGroup(qvTestServer *servers, int n);
+/* Starts Debian's redis-sentinel ($QUIVER_SENTINEL, default /usr/bin/redis-sentinel) on a free
+ * port in a fresh temp dir with its own writable config file: "bind 127.0.0.1", dir, logfile,
+ * then `config` (e.g. "sentinel monitor m 127.0.0.1 6379 2\n..."). Recognised like a server (its
+ * INFO server process_id). sentinelStartSet starts n of them with the same config. Stop each
+ * with serverStop(). */
+void sentinelStart(qvTestServer *s, const char *config);
+void sentinelStartSet(qvTestServer *sentinels, int n, const char *config);
+/* Starts a local S3 server (npm's s3rver, installed by scripts/install-deps.sh test into
+ * tests/node_modules, or $QUIVER_S3RVER) on 127.0.0.1 with its data in a fresh temp dir;
+ * `bucket` (may be NULL) is created at start. s->port is the HTTP port it reports (it binds
+ * port 0, so no neighbour can take it). Anonymous path-style requests are accepted:
+ * http://127.0.0.1:<port>/<bucket>/<key>. Fails the test if it does not listen within 30 s.
+ * Stop it with serverStop(). */
+void s3Start(qvTestServer *s, const char *bucket);
 /* SIGTERM, wait (SIGKILL after 10 s), remove the temp dir. Safe to call twice. Fails the test
- * if a running server does not exit with status 0 (a crash at exit, a sanitizer report). */
+ * if a running server does not exit with status 0 (a crash at exit, a sanitizer report; for
+ * s3rver, dying of the SIGTERM is its normal end). */
 void serverStop(qvTestServer *s);
 /* 1 if the process runs and answers PING on a fresh connection within 5 s (-NOAUTH counts). */
 int serverAlive(qvTestServer *s);
@@ -56,6 +90,8 @@ int serverLogContains(qvTestServer *s, const char *needle);
  * (NULL: current directory), stdin from /dev/null, and captures stdout+stderr into *output
  * (malloc'ed). Returns the exit code, 128+signal if killed; fails the test after 10 s. */
 int runServerBinary(const char *const *args, const char *dir, char **output);
+/* The same for any program: argv[0] is found in $PATH (e.g. "curl", "redis-cli"). */
+int runProgram(const char *const *argv, const char *dir, char **output);
 
 /* A free TCP port on 127.0.0.1 right now (bind to port 0 and ask). */
 int freePort(void);

@@ -1,7 +1,7 @@
 /* test_conn.c -- the connection commands client libraries send on connect and to manage their
  * connection (PING ECHO HELLO AUTH QUIT RESET SELECT, CLIENT ...), checked against the real
  * server with hiredis and, where the exact bytes or the closing of the socket matter, a raw
- * socket. Expected texts are Redis 7's (shared/reference/ecosystem.md §3 says which ones
+ * socket. Expected texts are Redis 7's (docs/ecosystem.md §3 says which ones
  * clients parse). */
 #include <stdio.h>
 #include <string.h>

@@ -5,7 +5,7 @@
  *   update      reply 0, VEMB shows the new vector, attributes kept unless SETATTR ("" removes),
  *               hnsw-max-node-uid grows, CAS on the update path.
  *   options     CAS, NOQUANT/Q8/BIN, EF, M, SETATTR in any order; quantisation and M fixed at
- *               creation -- Quiver only rejects an explicit, different value (reference §8.1).
+ *               creation -- Quiver only rejects an explicit, different value (docs/redis-compatibility.md §6).
  *   reduce      REDUCE: VDIM/VINFO, repeat or omit it later, the three projection errors, the
  *               projection is linear (checked through VEMB), TRUTH = brute force on VEMB.
  *   rejected    NaN/Inf, wrong dimension, malformed vector and options, invalid JSON: the error

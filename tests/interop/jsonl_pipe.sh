@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SERVER=${QUIVER_SERVER:-src/quiver-server}
-DATASETS=${QUIVER_DATASETS:-../shared/datasets}
+DATASETS=${QUIVER_DATASETS:-datasets}
 TMP=$(mktemp -d "${QUIVER_TEST_TMPDIR:-/tmp}/jsonl-pipe.XXXXXX")
 PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$SERVER" --port "$PORT" --bind 127.0.0.1 --dir "$TMP" --logfile "$TMP/server.log" &

@@ -2,7 +2,7 @@
 """redis_py_vset.py -- interop of Debian's python3-redis (4.3.4) with Quiver's vector sets.
 
 redis-py 4.3.4 has no vset() helpers, so every command goes through execute_command with the
-exact argument lists redis-py 6.x/8.x's helpers put on the wire (shared/reference/ecosystem.md
+exact argument lists redis-py 6.x/8.x's helpers put on the wire (docs/ecosystem.md
 §3.1): VALUES with floats written by repr(), FP32 with a little-endian float32 blob, SETATTR with
 json.dumps output (spaces after ':' and ','), fixed option order, vsetattr(None) sending "{}".
 Replies are decoded the way those helpers' callbacks do (flat WITHSCORES pairs -> dict of float,

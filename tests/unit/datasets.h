@@ -1,7 +1,8 @@
-/* datasets.h -- header-only loader for the TEXMEX .fvecs / .ivecs files in the shared datasets
- * folder (see its README), for unit tests and tools.
+/* datasets.h -- header-only loader for the TEXMEX .fvecs / .ivecs files in the repository's
+ * datasets/ folder (datasets/README.md gives their origin and layout), for unit and integration
+ * tests.
  *
- * The folder is $QUIVER_DATASETS, or "../shared/datasets" relative to the current directory (tests
+ * The folder is $QUIVER_DATASETS if set, else "datasets" relative to the current directory (tests
  * run from the repository root). A missing folder or a malformed file is an error with a message,
  * never a silent skip: a recall test that does not run must not look like one that passed.
  *
@@ -19,7 +20,7 @@
 
 static inline const char *dsDir(void) {
     const char *d = getenv("QUIVER_DATASETS");
-    return d && *d ? d : "../shared/datasets";
+    return d && *d ? d : "datasets";
 }
 
 /* Writes "<dir>/<file>" to buf. Returns 0, or -1 with err set if the folder does not exist. */
@@ -27,11 +28,10 @@ static inline int dsPath(char *buf, size_t len, const char *file, char *err, siz
     struct stat st;
     const char *dir = dsDir();
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(
-            err, errlen,
-            "datasets folder '%.300s' not found (set QUIVER_DATASETS, or run from the repo root "
-            "with ../shared/datasets present)",
-            dir);
+        snprintf(err, errlen,
+                 "datasets folder '%.300s' not found (run from the repository root, or set "
+                 "QUIVER_DATASETS)",
+                 dir);
         return -1;
     }
     snprintf(buf, len, "%s/%s", dir, file);

@@ -154,7 +154,7 @@ Test(commands, no_duplicates) {
 }
 
 /* The commands client libraries send on connect exist with Redis's arity
- * (shared/reference/ecosystem.md §3). */
+ * (docs/ecosystem.md §3). */
 Test(commands, client_handshake_commands) {
     struct {
         const char *name;

@@ -1,7 +1,7 @@
 /* test_hnsw.c -- unit tests of hnsw.c.
  *
  *   recall     siftsmall (10k x 128) with M 16, ef_construction 200, searched at ef 100 (Redis's
- *              default), k 10, against the shared ground-truth files: COSINE FP32 / Q8 and L2;
+ *              default), k 10, against the ground-truth files in datasets/: COSINE FP32 / Q8 and L2;
  *              mnist10k (9k x 784) COSINE Q8;
  *              also graph recall against flatTopK over the index's own (quantised) vectors, the
  *              level distribution and the bytes per element.
@@ -18,7 +18,7 @@
  *   edges      empty index, one element, k > size, deleting the entry point, deleting everything.
  *   restore    export through the accessors, restore, identical answers; corrupt inputs refused.
  *
- * Datasets come from $QUIVER_DATASETS or ../shared/datasets (tests run from the repo root). */
+ * Datasets come from the repository's datasets/ folder (tests run from the repo root). */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <pthread.h>

@@ -2,8 +2,7 @@
  *
  * Round trips, raw payloads (Redis layouts), Redis's score examples, zero vectors, the largest
  * dim, agreement between kernel tables through whole spaces, "never NaN", and Q8 cosine against
- * FP32 cosine on real SIFT vectors (from $QUIVER_DATASETS, default ../shared/datasets, relative
- * to the repo root where tests run). */
+ * FP32 cosine on real SIFT vectors (datasets/siftsmall_base.fvecs, see tests/unit/datasets.h). */
 #include <criterion/criterion.h>
 #include <float.h>
 #include <math.h>
@@ -11,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "datasets.h"
 #include "distance.h"
 #include "quant.h"
 
@@ -395,31 +395,12 @@ Test(quant, max_dim) {
 
 /* ---- real data ---- */
 
-static float *loadFvecs(const char *name, uint32_t *dim_out, uint32_t max_n, uint32_t *n_out) {
-    const char *dir = getenv("QUIVER_DATASETS");
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/%s", dir ? dir : "../shared/datasets", name);
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) return NULL;
-    int32_t dim;
-    float *v = NULL;
-    uint32_t n = 0;
-    while (n < max_n && fread(&dim, 4, 1, f) == 1) {
-        if (dim <= 0 || dim > QV_MAX_DIM) break;
-        v = realloc(v, (size_t)(n + 1) * dim * 4);
-        if (fread(v + (size_t)n * dim, 4, dim, f) != (size_t)dim) break;
-        n++;
-        *dim_out = (uint32_t)dim;
-    }
-    fclose(f);
-    *n_out = n;
-    return v;
-}
-
 Test(quant, q8_cosine_close_to_fp32_on_sift) {
     uint32_t dim = 0, n = 0;
-    float *v = loadFvecs("siftsmall_base.fvecs", &dim, 2000, &n);
-    if (v == NULL) cr_skip_test("siftsmall_base.fvecs not found (set QUIVER_DATASETS)");
+    char err[512];
+    float *v = dsLoadFvecs("siftsmall_base.fvecs", &n, &dim, err, sizeof(err));
+    cr_assert(v != NULL, "%s", err);
+    if (n > 2000) n = 2000; /* the first 2000 rows are plenty for the error statistics */
     cr_assert_eq(dim, 128);
     cr_assert(n >= 1000);
     qvSpace f, q, bn;
