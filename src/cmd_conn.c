@@ -418,7 +418,7 @@ void clientReplyCommand(qvClient *c) {
 }
 
 void clientHelpCommand(qvClient *c) {
-    static const char *help[] = {
+    static const char *const help[] = {
         "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "GETNAME",
         "    Return the name of the current connection.",
@@ -464,8 +464,7 @@ void clientHelpCommand(qvClient *c) {
         "    * LIB-VER: the client lib version.",
         "HELP",
         "    Print this help.",
+        NULL,
     };
-    int n = (int)(sizeof(help) / sizeof(help[0]));
-    addReplyArrayLen(c, n);
-    for (int i = 0; i < n; i++) addReplyStatus(c, help[i]);
+    addReplyHelp(c, help);
 }

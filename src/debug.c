@@ -210,7 +210,7 @@ static long debugRecurse(long depth) {
 
 void debugCommand(qvClient *c) {
     if (!strcasecmp(c->argv[1], "help")) {
-        static const char *help[] = {
+        static const char *const help[] = {
             "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "SLEEP <seconds>",
             "    Stop the server for <seconds> (0 to 86400). Decimals allowed.",
@@ -233,10 +233,9 @@ void debugCommand(qvClient *c) {
             "    Output a hex signature of the values of the given keys.",
             "HELP",
             "    Print this help.",
+            NULL,
         };
-        int n = (int)(sizeof(help) / sizeof(help[0]));
-        addReplyArrayLen(c, n);
-        for (int i = 0; i < n; i++) addReplyStatus(c, help[i]);
+        addReplyHelp(c, help);
     } else if (!strcasecmp(c->argv[1], "sleep") && c->argc == 3) {
         double secs;
         if (!string2d(c->argv[2], c->argvlen[2], &secs) || !isfinite(secs)) {
