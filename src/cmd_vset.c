@@ -708,14 +708,6 @@ static uint64_t randomU64(void) {
     return r;
 }
 
-/* splitmix64: one getrandom() seeds a command's draws instead of a system call per element. */
-static uint64_t nextRandom(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 static void addReplyElementName(qvClient *c, qvIndex *idx, uint32_t id) {
     size_t len;
     const char *name = indexName(idx, id, &len);
@@ -756,12 +748,12 @@ void vrandmemberCommand(qvClient *c) {
         return;
     }
     uint32_t size = indexSize(idx);
-    uint64_t rng = randomU64();
+    uint64_t rng = randomU64(); /* one getrandom() seeds the draws, not a system call each */
     if (count < 0) {
         long long n = -count;
         addReplyArrayLen(c, n);
         for (long long i = 0; i < n; i++)
-            addReplyElementName(c, idx, indexRandomId(idx, nextRandom(&rng)));
+            addReplyElementName(c, idx, indexRandomId(idx, splitmix64Next(&rng)));
         return;
     }
     /* Distinct elements: a partial Fisher-Yates shuffle over all ids gives a uniform sample. */
@@ -770,7 +762,7 @@ void vrandmemberCommand(qvClient *c) {
     uint32_t n = (uint64_t)count > size ? size : (uint32_t)count;
     if (n > total) n = total;
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t j = i + (uint32_t)(nextRandom(&rng) % (total - i));
+        uint32_t j = i + (uint32_t)(splitmix64Next(&rng) % (total - i));
         uint32_t t = ids[i];
         ids[i] = ids[j];
         ids[j] = t;

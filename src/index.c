@@ -836,13 +836,7 @@ static double estimateSelectivity(qvIndex *idx, filterCtx *fc) {
     uint64_t r;
     getRandomBytes((unsigned char *)&r, sizeof(r));
     for (uint32_t i = 0; i < samples; i++) {
-        /* splitmix64 step: cheap, well spread. */
-        r += 0x9e3779b97f4a7c15ULL;
-        uint64_t z = r;
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-        z ^= z >> 31;
-        uint32_t id = indexRandomId(idx, z);
+        uint32_t id = indexRandomId(idx, splitmix64Next(&r));
         if (id != UINT32_MAX && filterPasses(id, fc)) pass++;
     }
     return (double)pass / samples;
