@@ -81,7 +81,7 @@ static inline uint8_t *slotAt(const flatIndex *f, uint32_t id, uint8_t **live) {
     return chunk + (size_t)off * f->stride;
 }
 
-/* ---- the bounded heap shared by flatSearch and flatTopK ---- */
+/* ---- the bounded heap of flatTopK ---- */
 
 /* ---- index ---- */
 
@@ -157,30 +157,6 @@ int flatDelete(flatIndex *f, uint32_t id) {
     }
     f->free_ids[f->nfree++] = id;
     return 0;
-}
-
-int flatSearch(const flatIndex *f, const void *query, uint32_t k, qvFilterFn filter, void *fctx,
-               qvHit *out) {
-    uint32_t n = 0;
-    if (k == 0) return 0;
-    /* Walk chunk by chunk: no per-id chunk lookup on the hot path. What an insert running
-     * alongside adds after these loads is not seen (see the top of the file). */
-    uint32_t bound = LOAD_ACQ(&f->id_bound), nchunks = LOAD_ACQ(&f->nchunks);
-    uint8_t *const *table = LOAD_ACQ(&f->chunks);
-    uint32_t id = 0;
-    for (uint32_t c = 0; c < nchunks && id < bound; c++) {
-        uint32_t cap = chunkCapacity(f, c);
-        const uint8_t *chunk = table[c];
-        const uint8_t *live = chunk + (size_t)cap * f->stride;
-        for (uint32_t off = 0; off < cap && id < bound; off++, id++) {
-            if (!LOAD_ACQ(&live[off])) continue;
-            if (filter && !filter(id, fctx)) continue;
-            qvHit x = {id, qvSpaceDistance(&f->space, query, chunk + (size_t)off * f->stride)};
-            hitTopkOffer(out, &n, k, x);
-        }
-    }
-    hitMaxSortAsc(out, n);
-    return (int)n;
 }
 
 int flatTopK(const qvSpace *s, const void *query, uint32_t k, uint32_t id_bound,

@@ -5,8 +5,8 @@
  * vectors. flatTopK is the same scan over any id -> blob mapping; tests and VSIM TRUTH use it as the
  * ground truth for an HNSW index's own vectors. No server dependencies.
  *
- * Concurrency: flatSearch / flatTopK may run in any number of threads at once and never allocate,
- * and alongside ONE thread calling flatInsert (a search sees the vectors inserted before it
+ * Concurrency: flatTopK over flatVector may run in any number of threads at once and never
+ * allocates, and alongside ONE thread calling flatInsert (a search sees the vectors inserted before it
  * started, and maybe some inserted meanwhile, each complete). flatDelete needs exclusive access:
  * no search may run meanwhile (a freed id's storage is reused by a later insert). Storage never
  * moves, so pointers from flatVector stay valid until that id is deleted. */
@@ -32,11 +32,6 @@ uint32_t flatInsert(flatIndex *f, const void *blob);
 /* Returns 0, or -1 if id is not live. */
 int flatDelete(flatIndex *f, uint32_t id);
 
-/* Exact top-k of the live vectors passing filter (NULL = all): writes up to k hits to out (room
- * for k), nearest first, ties by lower id; returns how many. */
-int flatSearch(const flatIndex *f, const void *query, uint32_t k, qvFilterFn filter, void *fctx,
-               qvHit *out);
-
 const void *flatVector(const flatIndex *f, uint32_t id); /* NULL if not live */
 int flatIsLive(const flatIndex *f, uint32_t id);
 uint32_t flatIdBound(const flatIndex *f); /* every id in use is < this */
@@ -47,7 +42,9 @@ const qvSpace *flatSpace(const flatIndex *f);
 size_t flatMemoryUsage(const flatIndex *f, size_t *vectors_bytes, size_t *other_bytes);
 
 /* Exact top-k over ids [0, id_bound): get(id, gctx) returns the blob of id or NULL if there is no
- * such id; filter as above. Same output contract as flatSearch. */
+ * such id (for a flatIndex: flatVector and flatIdBound); filter (NULL = all) keeps an id when it
+ * returns non-zero. Writes up to k hits to out (room for k), nearest first, ties by lower id;
+ * returns how many. */
 int flatTopK(const qvSpace *s, const void *query, uint32_t k, uint32_t id_bound,
              const void *(*get)(uint32_t id, void *ctx), void *gctx, qvFilterFn filter, void *fctx,
              qvHit *out);

@@ -136,6 +136,7 @@
 #include <string.h>
 
 #include "hitheap.h"
+#include "util.h"
 #include "zmalloc.h"
 
 /* ---- slot layout (offsets in bytes) ---- */
@@ -190,7 +191,6 @@ typedef struct hnswCtx {
     uint32_t lv_cap;
     qvFresh *fresh; /* search: the unvisited neighbours of the node being expanded (2M) */
     uint32_t fresh_cap;
-    int in_use; /* taken from the pool (pool_lock) */
     struct hnswCtx *next_free;
     struct hnswCtx *next_all;
 } hnswCtx;
@@ -377,13 +377,6 @@ static int hitCmpAsc(const void *a, const void *b) {
     return -hitCmpDesc(a, b);
 }
 
-static uint64_t splitmix64(uint64_t x) {
-    x += 0x9E3779B97F4A7C15ULL;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-    return x ^ (x >> 31);
-}
-
 /* P(level >= l) = 4^-l: two random bits per extra level (mult = 1/ln 4 in the paper's terms). */
 static int randomLevel(hnswIndex *h) {
     uint64_t n = COUNT_ADD(&h->rng, 1);
@@ -491,7 +484,6 @@ static hnswCtx *ctxAcquire(hnswIndex *h) {
         h->pool_all = c;
         COUNT_ADD(&h->pool_bytes, sizeof(*c));
     }
-    c->in_use = 1;
     pthread_mutex_unlock(&h->pool_lock);
 
     uint32_t bound = LOAD(&h->id_bound);
@@ -511,17 +503,9 @@ static hnswCtx *ctxAcquire(hnswIndex *h) {
 
 static void ctxRelease(hnswIndex *h, hnswCtx *c) {
     pthread_mutex_lock(&h->pool_lock);
-    c->in_use = 0;
     c->next_free = h->pool_free;
     h->pool_free = c;
     pthread_mutex_unlock(&h->pool_lock);
-}
-
-static size_t ctxBytes(const hnswCtx *c) {
-    return sizeof(*c) + (size_t)c->tags_cap * sizeof(uint16_t) +
-           ((size_t)c->cand_cap + c->rkey_cap) * sizeof(uint64_t) +
-           ((size_t)c->res_cap + c->sel_cap + c->vict_cap + c->lv_cap) * sizeof(qvHit) +
-           (size_t)c->fresh_cap * sizeof(qvFresh);
 }
 
 static void ctxFree(hnswCtx *c) {
@@ -534,23 +518,6 @@ static void ctxFree(hnswCtx *c) {
     zfree(c->lv);
     zfree(c->fresh);
     zfree(c);
-}
-
-void hnswTrimScratch(hnswIndex *h) {
-    pthread_mutex_lock(&h->pool_lock);
-    hnswCtx **pp = &h->pool_all;
-    while (*pp) {
-        hnswCtx *c = *pp;
-        if (c->in_use) {
-            pp = &c->next_all;
-            continue;
-        }
-        *pp = c->next_all;
-        __atomic_fetch_sub(&h->pool_bytes, ctxBytes(c), __ATOMIC_RELAXED);
-        ctxFree(c);
-    }
-    h->pool_free = NULL;
-    pthread_mutex_unlock(&h->pool_lock);
 }
 
 static void ctxNewEpoch(hnswCtx *c) {
