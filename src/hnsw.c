@@ -111,7 +111,9 @@
  *   - A node found through a link may be newer than the search's visited array; it is skipped as
  *     if visited (it was inserted after the search began).
  *   - Delete, restore, validate and free need EXCLUSIVE access: a deleted slot is reused, so no
- *     search may still be walking it. The index layer holds a writer lock for them.
+ *     search may still be walking it. The index layer takes no lock for that: it runs deletions
+ *     only when no job is on the index (index.h, deferred deletions), restores and validates an
+ *     index no job can see yet (snapshot loading), and frees it after the last reference.
  *   Rejected: one reader-writer lock per index (an insert stalls every search: Redis's VADD vs
  *   VSIM); locking each node a search expands (a lock on the hottest path, for nothing that the
  *   acquire/release publication does not already give).
