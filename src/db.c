@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "multi.h"
 #include "util.h"
 
@@ -147,7 +148,7 @@ static void scanCollect(void *priv, const dictEntry *e) {
     size_t klen;
     const char *k = dictGetKey(e, &klen);
     if (st->count == st->cap) {
-        st->cap = st->cap ? st->cap * 2 : 16;
+        st->cap = vecGrowCap(st->cap, st->count + 1, 16, VEC_CAP_MAX(st->cap));
         st->keys = zrealloc(st->keys, sizeof(char *) * st->cap);
         st->lens = zrealloc(st->lens, sizeof(size_t) * st->cap);
     }

@@ -23,6 +23,7 @@
 
 #include <string.h>
 
+#include "buf.h"
 #include "hitheap.h"
 #include "zmalloc.h"
 
@@ -120,7 +121,8 @@ uint32_t flatInsert(flatIndex *f, const void *blob) {
         if (c >= f->nchunks) {
             if (f->nchunks == f->tcap) {
                 /* A new table: a search may still be walking the old one. */
-                uint32_t tcap = f->tcap ? f->tcap * 2 : 16;
+                uint32_t tcap =
+                    (uint32_t)vecGrowCap(f->tcap, (size_t)f->nchunks + 1, 16, UINT32_MAX);
                 uint8_t **t = zmalloc(tcap * sizeof(*t));
                 if (f->nchunks) memcpy(t, f->chunks, f->nchunks * sizeof(*t));
                 if (f->chunks) {
@@ -151,10 +153,7 @@ int flatDelete(flatIndex *f, uint32_t id) {
     slotAt(f, id, &live);
     STORE_REL(live, 0);
     STORE_REL(&f->size, f->size - 1);
-    if (f->nfree == f->free_cap) {
-        f->free_cap = f->free_cap ? f->free_cap * 2 : 64;
-        f->free_ids = zrealloc(f->free_ids, f->free_cap * sizeof(uint32_t));
-    }
+    VEC_RESERVE(f->free_ids, f->free_cap, (size_t)f->nfree + 1, 64);
     f->free_ids[f->nfree++] = id;
     return 0;
 }

@@ -137,6 +137,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "hitheap.h"
 #include "util.h"
 #include "zmalloc.h"
@@ -402,7 +403,7 @@ static void ensureChunks(hnswIndex *h, uint32_t id) {
     while (h->nchunks <= c) {
         uint32_t n = h->nchunks;
         if (n == h->tcap) {
-            uint32_t ncap = h->tcap ? h->tcap * 2 : 16;
+            uint32_t ncap = (uint32_t)vecGrowCap(h->tcap, (size_t)n + 1, 16, UINT32_MAX);
             uint8_t **nb = zmalloc((ncap + 1) * sizeof(*nb));
             nb[0] = (uint8_t *)h->tbase; /* retire the old table: searches may still read it */
             if (n) memcpy(nb + 1, h->chunks, n * sizeof(*nb));
@@ -438,10 +439,7 @@ static uint32_t allocId(hnswIndex *h) {
 }
 
 static void freeIdPush(hnswIndex *h, uint32_t id) {
-    if (h->nfree == h->free_cap) {
-        h->free_cap = h->free_cap ? h->free_cap * 2 : 64;
-        h->free_ids = zrealloc(h->free_ids, h->free_cap * sizeof(uint32_t));
-    }
+    VEC_RESERVE(h->free_ids, h->free_cap, (size_t)h->nfree + 1, 64);
     h->free_ids[h->nfree++] = id;
 }
 
@@ -467,8 +465,7 @@ static void nodeInit(hnswIndex *h, uint8_t *n, int level, const void *blob) {
 
 static void *growArray(hnswIndex *h, void *p, uint32_t *cap, uint32_t need, size_t elem) {
     if (need <= *cap) return p;
-    uint32_t ncap = *cap ? *cap : 64;
-    while (ncap < need) ncap = ncap > UINT32_MAX / 2 ? need : ncap * 2;
+    uint32_t ncap = (uint32_t)vecGrowCap(*cap, need, 64, UINT32_MAX);
     p = zrealloc(p, (size_t)ncap * elem);
     COUNT_ADD(&h->pool_bytes, (size_t)(ncap - *cap) * elem);
     *cap = ncap;
