@@ -1283,14 +1283,6 @@ uint32_t hnswSize(const hnswIndex *h) {
     return LOAD(&h->size);
 }
 
-uint32_t hnswM(const hnswIndex *h) {
-    return h->M;
-}
-
-uint32_t hnswEfConstruction(const hnswIndex *h) {
-    return h->ef_construction;
-}
-
 const qvSpace *hnswSpace(const hnswIndex *h) {
     return &h->space;
 }

@@ -69,8 +69,6 @@ int hnswSearch(hnswIndex *h, const void *query, uint32_t k, uint32_t ef, qvFilte
 
 /* ---- accessors ---- */
 uint32_t hnswSize(const hnswIndex *h); /* live nodes */
-uint32_t hnswM(const hnswIndex *h);
-uint32_t hnswEfConstruction(const hnswIndex *h);
 const qvSpace *hnswSpace(const hnswIndex *h);
 int hnswMaxLevel(const hnswIndex *h);               /* -1 when empty */
 uint32_t hnswEntryPoint(const hnswIndex *h);        /* HNSW_NONE when empty */
