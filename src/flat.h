@@ -1,9 +1,10 @@
 /* flat.h -- exact (brute-force) k-NN: the FLAT index algorithm and the recall oracle.
  *
- * A flatIndex stores blobs (distance.h) by dense internal id and answers k-NN queries by scanning
- * every live vector, so its answers are exact with respect to the stored (possibly quantised)
- * vectors. flatTopK is the same scan over any id -> blob mapping; tests and VSIM TRUTH use it as the
- * ground truth for an HNSW index's own vectors. No server dependencies.
+ * A flatIndex stores blobs (distance.h) by dense internal id; k-NN queries scan every live vector
+ * with flatTopK, so their answers are exact with respect to the stored (possibly quantised)
+ * vectors. flatTopK takes any id -> blob mapping: the index layer gives it a FLAT index's slots
+ * (flatVector) or an HNSW index's own vectors (VSIM TRUTH, and the tests' recall oracle). No
+ * server dependencies.
  *
  * Concurrency: flatTopK over flatVector may run in any number of threads at once and never
  * allocates, and alongside ONE thread calling flatInsert (a search sees the vectors inserted before it
