@@ -101,16 +101,6 @@ long long aeCreateTimeEvent(aeEventLoop *el, long long milliseconds, aeTimeProc 
     return te->id;
 }
 
-int aeDeleteTimeEvent(aeEventLoop *el, long long id) {
-    for (aeTimeEvent *te = el->timeEventHead; te; te = te->next) {
-        if (te->id == id) {
-            te->deleted = 1;
-            return AE_OK;
-        }
-    }
-    return AE_ERR;
-}
-
 /* Milliseconds until the nearest timer, or -1 if there is none. */
 static long long msUntilNearestTimer(aeEventLoop *el) {
     long long now = aeMonotonicMs(), best = -1;

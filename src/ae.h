@@ -37,7 +37,7 @@ typedef struct aeTimeEvent {
     long long when_ms; /* monotonic milliseconds */
     aeTimeProc *proc;
     void *clientData;
-    int deleted;
+    int deleted; /* its proc returned AE_NOMORE: unlinked and freed on the next pass */
     struct aeTimeEvent *next;
 } aeTimeEvent;
 
@@ -66,7 +66,6 @@ void aeDeleteFileEvent(aeEventLoop *el, int fd, int mask);
 int aeGetFileEvents(aeEventLoop *el, int fd);
 long long aeCreateTimeEvent(aeEventLoop *el, long long milliseconds, aeTimeProc *proc,
                             void *clientData);
-int aeDeleteTimeEvent(aeEventLoop *el, long long id);
 int aeProcessEvents(aeEventLoop *el, int dont_wait); /* returns the number of events handled */
 void aeMain(aeEventLoop *el);
 void aeSetBeforeSleepProc(aeEventLoop *el, aeBeforeSleepProc *beforesleep);

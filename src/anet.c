@@ -32,12 +32,6 @@ int anetNonBlock(char *err, int fd) {
     return ANET_OK;
 }
 
-int anetCloexec(int fd) {
-    int flags = fcntl(fd, F_GETFD);
-    if (flags == -1) return ANET_ERR;
-    return fcntl(fd, F_SETFD, flags | FD_CLOEXEC) == -1 ? ANET_ERR : ANET_OK;
-}
-
 int anetEnableTcpNoDelay(char *err, int fd) {
     int yes = 1;
     if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes)) == -1) {

@@ -20,7 +20,6 @@ int anetUnixServer(char *err, const char *path, unsigned int perm, int backlog);
 int anetTcpAccept(char *err, int serversock, char *ip, size_t ip_len, int *port);
 int anetUnixAccept(char *err, int serversock);
 int anetNonBlock(char *err, int fd);
-int anetCloexec(int fd);
 int anetEnableTcpNoDelay(char *err, int fd);
 int anetKeepAlive(char *err, int fd, int interval);
 /* "ip:port" of the peer / of our side, IPv6 bracketed ("[::1]:6379") as Redis 7 prints it;

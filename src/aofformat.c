@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "resp.h"
 #include "util.h"
 #include "zmalloc.h"
@@ -253,31 +254,14 @@ fail:
     return -1;
 }
 
-static void catf(char **buf, size_t *len, size_t *cap, const char *fmt, ...) {
-    va_list ap;
-    for (;;) {
-        va_start(ap, fmt);
-        int n = vsnprintf(*buf + *len, *cap - *len, fmt, ap);
-        va_end(ap);
-        if (n >= 0 && (size_t)n < *cap - *len) {
-            *len += (size_t)n;
-            return;
-        }
-        *cap = *cap * 2 + (size_t)(n > 0 ? n : 64);
-        *buf = zrealloc(*buf, *cap);
-    }
-}
-
 char *aofManifestFormat(const aofManifest *m) {
-    size_t cap = 256, len = 0;
-    char *buf = zmalloc(cap);
-    buf[0] = '\0';
-    if (m->base) catf(&buf, &len, &cap, "file %s seq %lld type b\n", m->base->name, m->base->seq);
+    qvBuf b = {0};
+    if (m->base) bufPrintf(&b, "file %s seq %lld type b\n", m->base->name, m->base->seq);
     for (int i = 0; i < m->nhist; i++)
-        catf(&buf, &len, &cap, "file %s seq %lld type h\n", m->hist[i].name, m->hist[i].seq);
+        bufPrintf(&b, "file %s seq %lld type h\n", m->hist[i].name, m->hist[i].seq);
     for (int i = 0; i < m->nincr; i++)
-        catf(&buf, &len, &cap, "file %s seq %lld type i\n", m->incr[i].name, m->incr[i].seq);
-    return buf;
+        bufPrintf(&b, "file %s seq %lld type i\n", m->incr[i].name, m->incr[i].seq);
+    return bufDetach(&b, NULL); /* "" for an empty manifest */
 }
 
 char *aofPath(const char *dir, const char *name) {
@@ -451,14 +435,12 @@ int aofScanResp(const char *buf, size_t len, aofCommandFn *fn, void *priv, aofSc
         /* NUL-terminated copies: commands compare options with strcasecmp. */
         size_t need = 0;
         for (int i = 0; i < argc; i++) need += al[i] + 1;
-        if (need > scratchcap) {
-            scratchcap = need * 2;
-            scratch = zrealloc(scratch, scratchcap);
-        }
+        VEC_RESERVE(scratch, scratchcap, need, 256);
         if ((size_t)argc > argcap) {
-            argcap = (size_t)argc * 2;
-            argv = zrealloc(argv, sizeof(char *) * argcap);
-            lens = zrealloc(lens, sizeof(size_t) * argcap);
+            size_t ncap = vecGrowCap(argcap, (size_t)argc, 16, SIZE_MAX);
+            argv = zrealloc(argv, sizeof(char *) * ncap);
+            lens = zrealloc(lens, sizeof(size_t) * ncap);
+            argcap = ncap;
         }
         char *w = scratch;
         for (int i = 0; i < argc; i++) {

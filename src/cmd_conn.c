@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <sys/time.h>
 
+#include "buf.h"
 #include "multi.h"
 #include "networking.h"
 #include "pubsub.h"
@@ -263,8 +264,8 @@ void clientListCommand(qvClient *c) {
         addReplyErrorSyntax(c);
         return;
     }
-    size_t cap = 4096, len = 0;
-    char *out = zmalloc(cap);
+    qvBuf out = {0};
+    bufReserve(&out, 4096);
     for (qvClient *cl = server.clients; cl; cl = cl->next) {
         if (type != -1 && clientType(cl) != type) continue;
         if (nids) {
@@ -274,18 +275,12 @@ void clientListCommand(qvClient *c) {
             if (!found) continue;
         }
         char *info = clientInfoString(cl);
-        size_t il = strlen(info);
-        if (len + il + 2 > cap) {
-            cap = (len + il + 2) * 2;
-            out = zrealloc(out, cap);
-        }
-        memcpy(out + len, info, il);
-        len += il;
-        out[len++] = '\n';
+        bufPuts(&out, info);
+        bufPutc(&out, '\n');
         zfree(info);
     }
-    addReplyVerbatim(c, out, len, "txt");
-    zfree(out);
+    addReplyVerbatim(c, out.p, out.len, "txt");
+    bufFree(&out);
     zfree(ids);
 }
 
@@ -418,7 +413,7 @@ void clientReplyCommand(qvClient *c) {
 }
 
 void clientHelpCommand(qvClient *c) {
-    static const char *help[] = {
+    static const char *const help[] = {
         "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "GETNAME",
         "    Return the name of the current connection.",
@@ -464,8 +459,7 @@ void clientHelpCommand(qvClient *c) {
         "    * LIB-VER: the client lib version.",
         "HELP",
         "    Print this help.",
+        NULL,
     };
-    int n = (int)(sizeof(help) / sizeof(help[0]));
-    addReplyArrayLen(c, n);
-    for (int i = 0; i < n; i++) addReplyStatus(c, help[i]);
+    addReplyHelp(c, help);
 }

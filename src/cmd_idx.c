@@ -58,6 +58,7 @@
 #include <strings.h>
 
 #include "blocked.h"
+#include "cmd_args.h"
 #include "cmd_vset.h"
 #include "db.h"
 #include "hnsw.h"
@@ -68,9 +69,6 @@
 #include "textidx.h"
 #include "util.h"
 
-#define IDX_MIN_M             4 /* same bounds as VADD M */
-#define IDX_MAX_M             4096
-#define IDX_MAX_EF            1000000
 #define VSEARCH_DEFAULT_K     10
 #define VSEARCH_MAX_K         1000000
 #define VSEARCH_RADIUS_START  64 /* first k of a RADIUS search without K; grows x4 */
@@ -80,31 +78,12 @@
 
 /* ---- shared helpers ---- */
 
-/* Looks the key up: -1 after replying WRONGTYPE if it holds something else; *out NULL if
- * missing. */
-static int lookupIndexKey(qvClient *c, const char *key, size_t len, qvIndex **out) {
-    void *v = dbLookup(key, len);
-    if (v && ((qvValueHeader *)v)->type != &vectorsetKeyType) {
-        addReplyError(c, "WRONGTYPE Operation against a key holding the wrong kind of value");
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 /* The existing index at argv[1], or NULL after replying "no such index" (or WRONGTYPE). */
 static qvIndex *requireIndex(qvClient *c) {
     qvIndex *idx;
     if (lookupIndexKey(c, c->argv[1], c->argvlen[1], &idx) != 0) return NULL;
     if (!idx) addReplyError(c, "no such index");
     return idx;
-}
-
-static int parseLongAt(qvClient *c, int i, long long min, long long max, long long *out) {
-    long long v;
-    if (i >= c->argc || !string2ll(c->argv[i], c->argvlen[i], &v) || v < min || v > max) return -1;
-    *out = v;
-    return 0;
 }
 
 static const char *algoName(qvAlgo a) {
@@ -157,9 +136,9 @@ void idxCreateCommand(qvClient *c) {
         if (!strcasecmp(opt, "IFNOTEXISTS")) {
             ifnotexists = 1;
         } else if (!strcasecmp(opt, "DIM")) {
-            if (parseLongAt(c, ++i, 1, QV_MAX_DIM, &dim) != 0) goto invalid;
+            if (parseLongArg(c, ++i, 1, QV_MAX_DIM, &dim) != 0) goto invalid;
         } else if (!strcasecmp(opt, "REDUCE")) {
-            if (parseLongAt(c, ++i, 1, QV_MAX_DIM, &reduce) != 0) goto invalid;
+            if (parseLongArg(c, ++i, 1, QV_MAX_DIM, &reduce) != 0) goto invalid;
         } else if (!strcasecmp(opt, "METRIC")) {
             if (!has_val) goto invalid;
             if (!strcasecmp(val, "COSINE"))
@@ -192,13 +171,13 @@ void idxCreateCommand(qvClient *c) {
                 goto invalid;
             i++;
         } else if (!strcasecmp(opt, "M")) {
-            if (parseLongAt(c, ++i, IDX_MIN_M, IDX_MAX_M, &v) != 0) goto invalid;
+            if (parseLongArg(c, ++i, QV_CMD_MIN_M, QV_CMD_MAX_M, &v) != 0) goto invalid;
             cfg.M = (uint32_t)v;
         } else if (!strcasecmp(opt, "EF_CONSTRUCTION")) {
-            if (parseLongAt(c, ++i, 1, IDX_MAX_EF, &v) != 0) goto invalid;
+            if (parseLongArg(c, ++i, 1, QV_CMD_MAX_EF, &v) != 0) goto invalid;
             cfg.ef_construction = (uint32_t)v;
         } else if (!strcasecmp(opt, "EF_RUNTIME")) {
-            if (parseLongAt(c, ++i, 1, IDX_MAX_EF, &v) != 0) goto invalid;
+            if (parseLongArg(c, ++i, 1, QV_CMD_MAX_EF, &v) != 0) goto invalid;
             cfg.ef_runtime = (uint32_t)v;
         } else if (!strcasecmp(opt, "TEXT")) {
             if (ntext || !has_val || isCreateOption(val)) goto invalid;
@@ -215,7 +194,7 @@ void idxCreateCommand(qvClient *c) {
                 textlen[ntext++] = c->argvlen[i];
             }
         } else if (!strcasecmp(opt, "MAXELEMENTS")) {
-            if (parseLongAt(c, ++i, 1, UINT32_MAX - 1, &v) != 0) goto invalid;
+            if (parseLongArg(c, ++i, 1, UINT32_MAX - 1, &v) != 0) goto invalid;
             cfg.max_elements = (uint32_t)v;
         } else {
             addReplyErrorFormat(c, "unknown option '%.*s' in IDX.CREATE",
@@ -550,7 +529,7 @@ static int parseQuery(qvClient *c, qvIndex *idx, int *pos, vsQuery *q) {
     float *vec = NULL;
     uint32_t dim = 0;
     char err[256];
-    if (vsetParseVector(c, pos, &vec, &dim) != 0) {
+    if (parseVectorArg(c, pos, &vec, &dim) != 0) {
         addReplyError(c, "invalid vector specification");
         return -1;
     }
@@ -574,17 +553,11 @@ static int parseSearchOptions(qvClient *c, int pos, vsJob *job, const char *cmdn
     for (; pos < c->argc; pos++) {
         const char *opt = c->argv[pos];
         if (!strcasecmp(opt, "K")) {
-            if (parseLongAt(c, ++pos, 1, VSEARCH_MAX_K, &v) != 0) {
-                addReplyError(c, "invalid K");
-                return -1;
-            }
+            if (parseLongArgOrReply(c, ++pos, 1, VSEARCH_MAX_K, &v, "invalid K") != 0) return -1;
             job->k = (uint32_t)v;
             job->k_given = 1;
         } else if (!strcasecmp(opt, "EF")) {
-            if (parseLongAt(c, ++pos, 1, IDX_MAX_EF, &v) != 0) {
-                addReplyError(c, "invalid EF");
-                return -1;
-            }
+            if (parseLongArgOrReply(c, ++pos, 1, QV_CMD_MAX_EF, &v, "invalid EF") != 0) return -1;
             job->ef = (uint32_t)v;
         } else if (!strcasecmp(opt, "FILTER")) {
             if (++pos >= c->argc) {
@@ -594,10 +567,8 @@ static int parseSearchOptions(qvClient *c, int pos, vsJob *job, const char *cmdn
             filter_src = c->argv[pos]; /* the last FILTER wins, as VSIM */
             filterlen = c->argvlen[pos];
         } else if (!strcasecmp(opt, "FILTER-EF")) {
-            if (parseLongAt(c, ++pos, 0, LLONG_MAX, &filter_ef) != 0) {
-                addReplyError(c, "invalid FILTER-EF");
+            if (parseLongArgOrReply(c, ++pos, 0, LLONG_MAX, &filter_ef, "invalid FILTER-EF") != 0)
                 return -1;
-            }
         } else if (!strcasecmp(opt, "RADIUS")) {
             double r;
             if (++pos >= c->argc || !string2d(c->argv[pos], c->argvlen[pos], &r) || !isfinite(r)) {
@@ -607,7 +578,7 @@ static int parseSearchOptions(qvClient *c, int pos, vsJob *job, const char *cmdn
             job->has_radius = 1;
             job->radius = r;
         } else if (!strcasecmp(opt, "RETURN")) {
-            if (job->ret || parseLongAt(c, ++pos, 1, 1024, &v) != 0 || pos + v >= c->argc) {
+            if (job->ret || parseLongArg(c, ++pos, 1, 1024, &v) != 0 || pos + v >= c->argc) {
                 addReplyError(c, "invalid RETURN");
                 return -1;
             }
@@ -1021,7 +992,7 @@ void vmsearchCommand(qvClient *c) {
     long long n;
     /* Each query takes at least two arguments: a count beyond them cannot be right, and is
      * refused before the per-query array is allocated. */
-    if (parseLongAt(c, 2, 1, VMSEARCH_MAX_QUERIES, &n) != 0 || n > (c->argc - 3) / 2) {
+    if (parseLongArg(c, 2, 1, VMSEARCH_MAX_QUERIES, &n) != 0 || n > (c->argc - 3) / 2) {
         addReplyError(c, "invalid number of queries");
         return;
     }

@@ -31,6 +31,7 @@
 #include <strings.h>
 
 #include "blocked.h"
+#include "cmd_args.h"
 #include "db.h"
 #include "hnsw.h"
 #include "index.h"
@@ -38,84 +39,10 @@
 #include "quant.h"
 #include "util.h"
 
-#define VSET_MAX_EF        1000000
-#define VSET_MIN_M         4
-#define VSET_MAX_M         4096
 #define VSET_DEFAULT_COUNT 10
 /* VRANDMEMBER with a negative count may repeat elements, so nothing in the data bounds the
  * reply: |count| is capped here instead (a reply of this many names is already tens of MB). */
 #define VSET_MAX_RANDOM_REPEATS 1000000
-
-/* ---- shared parsing ---- */
-
-/* Looks the key up; replies WRONGTYPE (and returns -1) if it holds something else. */
-static int lookupIndex(qvClient *c, qvIndex **out) {
-    void *v = dbLookup(c->argv[1], c->argvlen[1]);
-    if (v && ((qvValueHeader *)v)->type != &vectorsetKeyType) {
-        addReplyError(c, "WRONGTYPE Operation against a key holding the wrong kind of value");
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-/* Parses "FP32 <blob>" or "VALUES <n> v1 .. vn" at argv[*pos]. On success the floats are in a
- * zmalloc'ed array and *pos is past the vector. NaN and infinities are refused: they would
- * poison every distance computed against them. */
-static int parseVector(qvClient *c, int *pos, float **out, uint32_t *dim) {
-    int i = *pos;
-    if (i >= c->argc) return -1;
-    if (!strcasecmp(c->argv[i], "FP32")) {
-        if (i + 1 >= c->argc) return -1;
-        size_t len = c->argvlen[i + 1];
-        if (len < 4 || len % 4 != 0 || len / 4 > QV_MAX_DIM) return -1;
-        float *v = zmalloc(len);
-        memcpy(v, c->argv[i + 1], len); /* little-endian wire format == host order on x86/ARM */
-        for (size_t j = 0; j < len / 4; j++) {
-            if (!isfinite(v[j])) {
-                zfree(v);
-                return -1;
-            }
-        }
-        *out = v;
-        *dim = (uint32_t)(len / 4);
-        *pos = i + 2;
-        return 0;
-    }
-    if (!strcasecmp(c->argv[i], "VALUES")) {
-        long long n;
-        if (i + 1 >= c->argc || !string2ll(c->argv[i + 1], c->argvlen[i + 1], &n) || n < 1 ||
-            n > QV_MAX_DIM || i + 2 + n > c->argc)
-            return -1;
-        float *v = zmalloc(sizeof(float) * n);
-        for (long long j = 0; j < n; j++) {
-            double d;
-            if (!string2d(c->argv[i + 2 + j], c->argvlen[i + 2 + j], &d) || !isfinite(d) ||
-                !isfinite((float)d)) {
-                zfree(v);
-                return -1;
-            }
-            v[j] = (float)d;
-        }
-        *out = v;
-        *dim = (uint32_t)n;
-        *pos = i + 2 + (int)n;
-        return 0;
-    }
-    return -1;
-}
-
-int vsetParseVector(qvClient *c, int *pos, float **out, uint32_t *dim) {
-    return parseVector(c, pos, out, dim);
-}
-
-static int parseLongArg(qvClient *c, int i, long long min, long long max, long long *out) {
-    if (i >= c->argc) return -1;
-    long long v;
-    if (!string2ll(c->argv[i], c->argvlen[i], &v) || v < min || v > max) return -1;
-    *out = v;
-    return 0;
-}
 
 /* ---- VADD ---- */
 
@@ -133,13 +60,12 @@ void vaddCommand(qvClient *c) {
     char err[256];
 
     if (!strcasecmp(c->argv[pos], "REDUCE")) {
-        if (parseLongArg(c, pos + 1, 1, QV_MAX_DIM, &reduce) != 0) {
-            addReplyError(c, "invalid vector specification");
+        if (parseLongArgOrReply(c, pos + 1, 1, QV_MAX_DIM, &reduce,
+                                "invalid vector specification") != 0)
             return;
-        }
         pos += 2;
     }
-    if (parseVector(c, &pos, &vec, &dim) != 0 || pos >= c->argc) {
+    if (parseVectorArg(c, &pos, &vec, &dim) != 0 || pos >= c->argc) {
         addReplyError(c, "invalid vector specification");
         zfree(vec);
         return;
@@ -171,15 +97,11 @@ void vaddCommand(qvClient *c) {
         } else if (!strcasecmp(opt, "BIN")) {
             quant = QV_QUANT_BIN;
         } else if (!strcasecmp(opt, "EF")) {
-            if (parseLongArg(c, ++pos, 1, VSET_MAX_EF, &ef) != 0) {
-                addReplyError(c, "invalid EF");
+            if (parseLongArgOrReply(c, ++pos, 1, QV_CMD_MAX_EF, &ef, "invalid EF") != 0)
                 goto cleanup;
-            }
         } else if (!strcasecmp(opt, "M")) {
-            if (parseLongArg(c, ++pos, VSET_MIN_M, VSET_MAX_M, &m) != 0) {
-                addReplyError(c, "invalid M");
+            if (parseLongArgOrReply(c, ++pos, QV_CMD_MIN_M, QV_CMD_MAX_M, &m, "invalid M") != 0)
                 goto cleanup;
-            }
         } else if (!strcasecmp(opt, "SETATTR")) {
             if (++pos >= c->argc) {
                 addReplyError(c, "invalid option after element");
@@ -381,7 +303,7 @@ void vsimCommand(qvClient *c) {
         ele = c->argv[pos + 1];
         elelen = c->argvlen[pos + 1];
         pos += 2;
-    } else if (parseVector(c, &pos, &vec, &dim) != 0) {
+    } else if (parseVectorArg(c, &pos, &vec, &dim) != 0) {
         addReplyError(c, "invalid vector specification");
         return;
     }
@@ -396,15 +318,11 @@ void vsimCommand(qvClient *c) {
         } else if (!strcasecmp(opt, "NOTHREAD")) {
             nothread = 1;
         } else if (!strcasecmp(opt, "COUNT")) {
-            if (parseLongArg(c, ++pos, 1, LLONG_MAX, &count) != 0) {
-                addReplyError(c, "invalid COUNT");
+            if (parseLongArgOrReply(c, ++pos, 1, LLONG_MAX, &count, "invalid COUNT") != 0)
                 goto cleanup;
-            }
         } else if (!strcasecmp(opt, "EF")) {
-            if (parseLongArg(c, ++pos, 1, VSET_MAX_EF, &ef) != 0) {
-                addReplyError(c, "invalid EF");
+            if (parseLongArgOrReply(c, ++pos, 1, QV_CMD_MAX_EF, &ef, "invalid EF") != 0)
                 goto cleanup;
-            }
         } else if (!strcasecmp(opt, "EPSILON")) {
             double e;
             if (++pos >= c->argc || !string2d(c->argv[pos], c->argvlen[pos], &e) || !(e > 0)) {
@@ -421,10 +339,8 @@ void vsimCommand(qvClient *c) {
             filterlen = c->argvlen[pos];
         } else if (!strcasecmp(opt, "FILTER-EF")) {
             /* 0 = unlimited, as Redis documents (Redis 8.8 itself rejects 0). */
-            if (parseLongArg(c, ++pos, 0, LLONG_MAX, &filter_ef) != 0) {
-                addReplyError(c, "invalid FILTER-EF");
+            if (parseLongArgOrReply(c, ++pos, 0, LLONG_MAX, &filter_ef, "invalid FILTER-EF") != 0)
                 goto cleanup;
-            }
         } else {
             addReplyError(c, "syntax error in VSIM command");
             goto cleanup;
@@ -708,14 +624,6 @@ static uint64_t randomU64(void) {
     return r;
 }
 
-/* splitmix64: one getrandom() seeds a command's draws instead of a system call per element. */
-static uint64_t nextRandom(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 static void addReplyElementName(qvClient *c, qvIndex *idx, uint32_t id) {
     size_t len;
     const char *name = indexName(idx, id, &len);
@@ -756,12 +664,12 @@ void vrandmemberCommand(qvClient *c) {
         return;
     }
     uint32_t size = indexSize(idx);
-    uint64_t rng = randomU64();
+    uint64_t rng = randomU64(); /* one getrandom() seeds the draws, not a system call each */
     if (count < 0) {
         long long n = -count;
         addReplyArrayLen(c, n);
         for (long long i = 0; i < n; i++)
-            addReplyElementName(c, idx, indexRandomId(idx, nextRandom(&rng)));
+            addReplyElementName(c, idx, indexRandomId(idx, splitmix64Next(&rng)));
         return;
     }
     /* Distinct elements: a partial Fisher-Yates shuffle over all ids gives a uniform sample. */
@@ -770,7 +678,7 @@ void vrandmemberCommand(qvClient *c) {
     uint32_t n = (uint64_t)count > size ? size : (uint32_t)count;
     if (n > total) n = total;
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t j = i + (uint32_t)(nextRandom(&rng) % (total - i));
+        uint32_t j = i + (uint32_t)(splitmix64Next(&rng) % (total - i));
         uint32_t t = ids[i];
         ids[i] = ids[j];
         ids[j] = t;

@@ -613,7 +613,7 @@ void commandListCommand(qvClient *c) {
 }
 
 void commandHelpCommand(qvClient *c) {
-    static const char *help[] = {
+    static const char *const help[] = {
         "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "(no subcommand)",
         "    Return details about all commands.",
@@ -631,8 +631,7 @@ void commandHelpCommand(qvClient *c) {
         "    commands are returned.",
         "HELP",
         "    Print this help.",
+        NULL,
     };
-    int n = (int)(sizeof(help) / sizeof(help[0]));
-    addReplyArrayLen(c, n);
-    for (int i = 0; i < n; i++) addReplyStatus(c, help[i]);
+    addReplyHelp(c, help);
 }

@@ -1863,7 +1863,7 @@ void configRewriteCommand(qvClient *c) {
 }
 
 void configHelpCommand(qvClient *c) {
-    static const char *help[] = {
+    static const char *const help[] = {
         "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "GET <pattern>",
         "    Return parameters matching the glob-like <pattern> and their values.",
@@ -1875,8 +1875,7 @@ void configHelpCommand(qvClient *c) {
         "    Rewrite the configuration file.",
         "HELP",
         "    Prints this help.",
+        NULL,
     };
-    int n = (int)(sizeof(help) / sizeof(help[0]));
-    addReplyArrayLen(c, n);
-    for (int i = 0; i < n; i++) addReplyStatus(c, help[i]);
+    addReplyHelp(c, help);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "multi.h"
 #include "util.h"
 
@@ -147,7 +148,7 @@ static void scanCollect(void *priv, const dictEntry *e) {
     size_t klen;
     const char *k = dictGetKey(e, &klen);
     if (st->count == st->cap) {
-        st->cap = st->cap ? st->cap * 2 : 16;
+        st->cap = vecGrowCap(st->cap, st->count + 1, 16, VEC_CAP_MAX(st->cap));
         st->keys = zrealloc(st->keys, sizeof(char *) * st->cap);
         st->lens = zrealloc(st->lens, sizeof(size_t) * st->cap);
     }
@@ -327,14 +328,13 @@ void memoryUsageCommand(qvClient *c) {
 }
 
 void memoryHelpCommand(qvClient *c) {
-    static const char *help[] = {
+    static const char *const help[] = {
         "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "USAGE <key> [SAMPLES <count>]",
         "    Return memory in bytes used by <key> and its value.",
         "HELP",
         "    Print this help.",
+        NULL,
     };
-    int n = (int)(sizeof(help) / sizeof(help[0]));
-    addReplyArrayLen(c, n);
-    for (int i = 0; i < n; i++) addReplyStatus(c, help[i]);
+    addReplyHelp(c, help);
 }

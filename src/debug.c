@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "aof.h"
+#include "buf.h"
 #include "db.h"
 #include "index.h"
 #include "persist.h"
@@ -33,30 +34,14 @@
 #define DIGEST_LANES         3
 #define DEBUG_SLEEP_MAX_SECS 86400
 
-typedef struct digestBuf {
-    unsigned char *p;
-    size_t len, cap;
-} digestBuf;
-
-static void digestPut(digestBuf *b, const void *src, size_t n) {
-    if (b->cap - b->len < n) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap - b->len < n) cap *= 2;
-        b->p = zrealloc(b->p, cap);
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, src, n);
-    b->len += n;
-}
-
 /* A length, then the bytes: no two different field sequences serialise the same. */
-static void digestField(digestBuf *b, const void *src, size_t n) {
+static void digestField(qvBuf *b, const void *src, size_t n) {
     uint64_t len = n;
-    digestPut(b, &len, sizeof(len));
-    digestPut(b, src, n);
+    bufAppend(b, &len, sizeof(len));
+    bufAppend(b, src, n);
 }
 
-static void digestHash(const digestBuf *b, uint64_t out[DIGEST_LANES]) {
+static void digestHash(const qvBuf *b, uint64_t out[DIGEST_LANES]) {
     static const uint8_t keys[DIGEST_LANES][16] = {"quiver-digest-01", "quiver-digest-02",
                                                    "quiver-digest-03"};
     for (int i = 0; i < DIGEST_LANES; i++) out[i] = dictSipHash(b->p, b->len, keys[i], 1, 2);
@@ -68,7 +53,7 @@ static void digestIndex(const char *key, size_t klen, const qvIndex *idx,
     const qvIndexConfig *cfg = indexConfig(idx);
     const qvSpace *space = indexSpace(idx);
     uint64_t sum[DIGEST_LANES] = {0}, h[DIGEST_LANES];
-    digestBuf b = {0};
+    qvBuf b = {0};
     uint32_t count;
     uint32_t *ids = indexAllIds(idx, &count);
     for (uint32_t i = 0; i < count; i++) {
@@ -210,7 +195,7 @@ static long debugRecurse(long depth) {
 
 void debugCommand(qvClient *c) {
     if (!strcasecmp(c->argv[1], "help")) {
-        static const char *help[] = {
+        static const char *const help[] = {
             "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "SLEEP <seconds>",
             "    Stop the server for <seconds> (0 to 86400). Decimals allowed.",
@@ -233,10 +218,9 @@ void debugCommand(qvClient *c) {
             "    Output a hex signature of the values of the given keys.",
             "HELP",
             "    Print this help.",
+            NULL,
         };
-        int n = (int)(sizeof(help) / sizeof(help[0]));
-        addReplyArrayLen(c, n);
-        for (int i = 0; i < n; i++) addReplyStatus(c, help[i]);
+        addReplyHelp(c, help);
     } else if (!strcasecmp(c->argv[1], "sleep") && c->argc == 3) {
         double secs;
         if (!string2d(c->argv[2], c->argvlen[2], &secs) || !isfinite(secs)) {

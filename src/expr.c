@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "zmalloc.h"
 
 /* ---------------------------------------------------------------- program ------------------ */
@@ -121,18 +122,9 @@ typedef struct exprCompiler {
     size_t errpos;
 } exprCompiler;
 
-/* Grows *arr (elements of `size` bytes) so that index `need - 1` is valid. */
-static void exprReserve(void **arr, size_t *cap, size_t need, size_t size) {
-    if (need <= *cap) return;
-    size_t ncap = *cap ? *cap * 2 : 16;
-    while (ncap < need) ncap *= 2;
-    *arr = zrealloc(*arr, ncap * size);
-    *cap = ncap;
-}
-
 static void exprEmit(exprCompiler *c, uint32_t op, const qvValue *val, uint32_t aux) {
     exprProgram *p = c->p;
-    exprReserve((void **)&p->code, &c->codeCap, p->ncode + 1, sizeof(exprInstr));
+    VEC_RESERVE(p->code, c->codeCap, p->ncode + 1, 16);
     exprInstr *in = &p->code[p->ncode++];
     memset(in, 0, sizeof(*in));
     in->op = op;
@@ -146,7 +138,7 @@ static void exprEmit(exprCompiler *c, uint32_t op, const qvValue *val, uint32_t 
 }
 
 static void exprPushOp(exprCompiler *c, uint32_t op, size_t pos) {
-    exprReserve((void **)&c->ops, &c->opsCap, c->nops + 1, sizeof(exprOpEntry));
+    VEC_RESERVE(c->ops, c->opsCap, c->nops + 1, 16);
     c->ops[c->nops].op = op;
     c->ops[c->nops].pos = pos;
     c->nops++;
@@ -305,7 +297,7 @@ static int exprParseTuple(exprCompiler *c, qvValue *v, uint32_t *first) {
             } else if (!exprParseNumber(c, &item)) {
                 goto err;
             }
-            exprReserve((void **)&p->items, &c->itemsCap, c->nitems + 1, sizeof(qvValue));
+            VEC_RESERVE(p->items, c->itemsCap, c->nitems + 1, 16);
             p->items[c->nitems++] = item;
             n++;
             exprSkipSpace(c);
@@ -370,7 +362,7 @@ static size_t exprSelectorIndex(exprCompiler *c, const char *name, size_t nlen) 
     memcpy(copy, name, nlen);
     copy[nlen] = '\0';
     c->poolNext += nlen + 1;
-    exprReserve((void **)&p->sels, &c->selsCap, p->nsels + 1, sizeof(exprSelector));
+    VEC_RESERVE(p->sels, c->selsCap, p->nsels + 1, 16);
     p->sels[p->nsels].name = copy;
     p->sels[p->nsels].len = nlen;
     c->selHash[j] = (uint32_t)(p->nsels + 1);

@@ -23,6 +23,7 @@
 
 #include <string.h>
 
+#include "buf.h"
 #include "hitheap.h"
 #include "zmalloc.h"
 
@@ -81,7 +82,7 @@ static inline uint8_t *slotAt(const flatIndex *f, uint32_t id, uint8_t **live) {
     return chunk + (size_t)off * f->stride;
 }
 
-/* ---- the bounded heap shared by flatSearch and flatTopK ---- */
+/* ---- the bounded heap of flatTopK ---- */
 
 /* ---- index ---- */
 
@@ -120,7 +121,8 @@ uint32_t flatInsert(flatIndex *f, const void *blob) {
         if (c >= f->nchunks) {
             if (f->nchunks == f->tcap) {
                 /* A new table: a search may still be walking the old one. */
-                uint32_t tcap = f->tcap ? f->tcap * 2 : 16;
+                uint32_t tcap =
+                    (uint32_t)vecGrowCap(f->tcap, (size_t)f->nchunks + 1, 16, UINT32_MAX);
                 uint8_t **t = zmalloc(tcap * sizeof(*t));
                 if (f->nchunks) memcpy(t, f->chunks, f->nchunks * sizeof(*t));
                 if (f->chunks) {
@@ -151,36 +153,9 @@ int flatDelete(flatIndex *f, uint32_t id) {
     slotAt(f, id, &live);
     STORE_REL(live, 0);
     STORE_REL(&f->size, f->size - 1);
-    if (f->nfree == f->free_cap) {
-        f->free_cap = f->free_cap ? f->free_cap * 2 : 64;
-        f->free_ids = zrealloc(f->free_ids, f->free_cap * sizeof(uint32_t));
-    }
+    VEC_RESERVE(f->free_ids, f->free_cap, (size_t)f->nfree + 1, 64);
     f->free_ids[f->nfree++] = id;
     return 0;
-}
-
-int flatSearch(const flatIndex *f, const void *query, uint32_t k, qvFilterFn filter, void *fctx,
-               qvHit *out) {
-    uint32_t n = 0;
-    if (k == 0) return 0;
-    /* Walk chunk by chunk: no per-id chunk lookup on the hot path. What an insert running
-     * alongside adds after these loads is not seen (see the top of the file). */
-    uint32_t bound = LOAD_ACQ(&f->id_bound), nchunks = LOAD_ACQ(&f->nchunks);
-    uint8_t *const *table = LOAD_ACQ(&f->chunks);
-    uint32_t id = 0;
-    for (uint32_t c = 0; c < nchunks && id < bound; c++) {
-        uint32_t cap = chunkCapacity(f, c);
-        const uint8_t *chunk = table[c];
-        const uint8_t *live = chunk + (size_t)cap * f->stride;
-        for (uint32_t off = 0; off < cap && id < bound; off++, id++) {
-            if (!LOAD_ACQ(&live[off])) continue;
-            if (filter && !filter(id, fctx)) continue;
-            qvHit x = {id, qvSpaceDistance(&f->space, query, chunk + (size_t)off * f->stride)};
-            hitTopkOffer(out, &n, k, x);
-        }
-    }
-    hitMaxSortAsc(out, n);
-    return (int)n;
 }
 
 int flatTopK(const qvSpace *s, const void *query, uint32_t k, uint32_t id_bound,

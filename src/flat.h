@@ -1,12 +1,13 @@
 /* flat.h -- exact (brute-force) k-NN: the FLAT index algorithm and the recall oracle.
  *
- * A flatIndex stores blobs (distance.h) by dense internal id and answers k-NN queries by scanning
- * every live vector, so its answers are exact with respect to the stored (possibly quantised)
- * vectors. flatTopK is the same scan over any id -> blob mapping; tests and VSIM TRUTH use it as the
- * ground truth for an HNSW index's own vectors. No server dependencies.
+ * A flatIndex stores blobs (distance.h) by dense internal id; k-NN queries scan every live vector
+ * with flatTopK, so their answers are exact with respect to the stored (possibly quantised)
+ * vectors. flatTopK takes any id -> blob mapping: the index layer gives it a FLAT index's slots
+ * (flatVector) or an HNSW index's own vectors (VSIM TRUTH, and the tests' recall oracle). No
+ * server dependencies.
  *
- * Concurrency: flatSearch / flatTopK may run in any number of threads at once and never allocate,
- * and alongside ONE thread calling flatInsert (a search sees the vectors inserted before it
+ * Concurrency: flatTopK over flatVector may run in any number of threads at once and never
+ * allocates, and alongside ONE thread calling flatInsert (a search sees the vectors inserted before it
  * started, and maybe some inserted meanwhile, each complete). flatDelete needs exclusive access:
  * no search may run meanwhile (a freed id's storage is reused by a later insert). Storage never
  * moves, so pointers from flatVector stay valid until that id is deleted. */
@@ -32,11 +33,6 @@ uint32_t flatInsert(flatIndex *f, const void *blob);
 /* Returns 0, or -1 if id is not live. */
 int flatDelete(flatIndex *f, uint32_t id);
 
-/* Exact top-k of the live vectors passing filter (NULL = all): writes up to k hits to out (room
- * for k), nearest first, ties by lower id; returns how many. */
-int flatSearch(const flatIndex *f, const void *query, uint32_t k, qvFilterFn filter, void *fctx,
-               qvHit *out);
-
 const void *flatVector(const flatIndex *f, uint32_t id); /* NULL if not live */
 int flatIsLive(const flatIndex *f, uint32_t id);
 uint32_t flatIdBound(const flatIndex *f); /* every id in use is < this */
@@ -47,7 +43,9 @@ const qvSpace *flatSpace(const flatIndex *f);
 size_t flatMemoryUsage(const flatIndex *f, size_t *vectors_bytes, size_t *other_bytes);
 
 /* Exact top-k over ids [0, id_bound): get(id, gctx) returns the blob of id or NULL if there is no
- * such id; filter as above. Same output contract as flatSearch. */
+ * such id (for a flatIndex: flatVector and flatIdBound); filter (NULL = all) keeps an id when it
+ * returns non-zero. Writes up to k hits to out (room for k), nearest first, ties by lower id;
+ * returns how many. */
 int flatTopK(const qvSpace *s, const void *query, uint32_t k, uint32_t id_bound,
              const void *(*get)(uint32_t id, void *ctx), void *gctx, qvFilterFn filter, void *fctx,
              qvHit *out);

@@ -111,7 +111,9 @@
  *   - A node found through a link may be newer than the search's visited array; it is skipped as
  *     if visited (it was inserted after the search began).
  *   - Delete, restore, validate and free need EXCLUSIVE access: a deleted slot is reused, so no
- *     search may still be walking it. The index layer holds a writer lock for them.
+ *     search may still be walking it. The index layer takes no lock for that: it runs deletions
+ *     only when no job is on the index (index.h, deferred deletions), restores and validates an
+ *     index no job can see yet (snapshot loading), and frees it after the last reference.
  *   Rejected: one reader-writer lock per index (an insert stalls every search: Redis's VADD vs
  *   VSIM); locking each node a search expands (a lock on the hottest path, for nothing that the
  *   acquire/release publication does not already give).
@@ -135,7 +137,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "hitheap.h"
+#include "util.h"
 #include "zmalloc.h"
 
 /* ---- slot layout (offsets in bytes) ---- */
@@ -190,7 +194,6 @@ typedef struct hnswCtx {
     uint32_t lv_cap;
     qvFresh *fresh; /* search: the unvisited neighbours of the node being expanded (2M) */
     uint32_t fresh_cap;
-    int in_use; /* taken from the pool (pool_lock) */
     struct hnswCtx *next_free;
     struct hnswCtx *next_all;
 } hnswCtx;
@@ -377,13 +380,6 @@ static int hitCmpAsc(const void *a, const void *b) {
     return -hitCmpDesc(a, b);
 }
 
-static uint64_t splitmix64(uint64_t x) {
-    x += 0x9E3779B97F4A7C15ULL;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-    return x ^ (x >> 31);
-}
-
 /* P(level >= l) = 4^-l: two random bits per extra level (mult = 1/ln 4 in the paper's terms). */
 static int randomLevel(hnswIndex *h) {
     uint64_t n = COUNT_ADD(&h->rng, 1);
@@ -407,7 +403,7 @@ static void ensureChunks(hnswIndex *h, uint32_t id) {
     while (h->nchunks <= c) {
         uint32_t n = h->nchunks;
         if (n == h->tcap) {
-            uint32_t ncap = h->tcap ? h->tcap * 2 : 16;
+            uint32_t ncap = (uint32_t)vecGrowCap(h->tcap, (size_t)n + 1, 16, UINT32_MAX);
             uint8_t **nb = zmalloc((ncap + 1) * sizeof(*nb));
             nb[0] = (uint8_t *)h->tbase; /* retire the old table: searches may still read it */
             if (n) memcpy(nb + 1, h->chunks, n * sizeof(*nb));
@@ -443,10 +439,7 @@ static uint32_t allocId(hnswIndex *h) {
 }
 
 static void freeIdPush(hnswIndex *h, uint32_t id) {
-    if (h->nfree == h->free_cap) {
-        h->free_cap = h->free_cap ? h->free_cap * 2 : 64;
-        h->free_ids = zrealloc(h->free_ids, h->free_cap * sizeof(uint32_t));
-    }
+    VEC_RESERVE(h->free_ids, h->free_cap, (size_t)h->nfree + 1, 64);
     h->free_ids[h->nfree++] = id;
 }
 
@@ -472,8 +465,7 @@ static void nodeInit(hnswIndex *h, uint8_t *n, int level, const void *blob) {
 
 static void *growArray(hnswIndex *h, void *p, uint32_t *cap, uint32_t need, size_t elem) {
     if (need <= *cap) return p;
-    uint32_t ncap = *cap ? *cap : 64;
-    while (ncap < need) ncap = ncap > UINT32_MAX / 2 ? need : ncap * 2;
+    uint32_t ncap = (uint32_t)vecGrowCap(*cap, need, 64, UINT32_MAX);
     p = zrealloc(p, (size_t)ncap * elem);
     COUNT_ADD(&h->pool_bytes, (size_t)(ncap - *cap) * elem);
     *cap = ncap;
@@ -491,7 +483,6 @@ static hnswCtx *ctxAcquire(hnswIndex *h) {
         h->pool_all = c;
         COUNT_ADD(&h->pool_bytes, sizeof(*c));
     }
-    c->in_use = 1;
     pthread_mutex_unlock(&h->pool_lock);
 
     uint32_t bound = LOAD(&h->id_bound);
@@ -511,17 +502,9 @@ static hnswCtx *ctxAcquire(hnswIndex *h) {
 
 static void ctxRelease(hnswIndex *h, hnswCtx *c) {
     pthread_mutex_lock(&h->pool_lock);
-    c->in_use = 0;
     c->next_free = h->pool_free;
     h->pool_free = c;
     pthread_mutex_unlock(&h->pool_lock);
-}
-
-static size_t ctxBytes(const hnswCtx *c) {
-    return sizeof(*c) + (size_t)c->tags_cap * sizeof(uint16_t) +
-           ((size_t)c->cand_cap + c->rkey_cap) * sizeof(uint64_t) +
-           ((size_t)c->res_cap + c->sel_cap + c->vict_cap + c->lv_cap) * sizeof(qvHit) +
-           (size_t)c->fresh_cap * sizeof(qvFresh);
 }
 
 static void ctxFree(hnswCtx *c) {
@@ -534,23 +517,6 @@ static void ctxFree(hnswCtx *c) {
     zfree(c->lv);
     zfree(c->fresh);
     zfree(c);
-}
-
-void hnswTrimScratch(hnswIndex *h) {
-    pthread_mutex_lock(&h->pool_lock);
-    hnswCtx **pp = &h->pool_all;
-    while (*pp) {
-        hnswCtx *c = *pp;
-        if (c->in_use) {
-            pp = &c->next_all;
-            continue;
-        }
-        *pp = c->next_all;
-        __atomic_fetch_sub(&h->pool_bytes, ctxBytes(c), __ATOMIC_RELAXED);
-        ctxFree(c);
-    }
-    h->pool_free = NULL;
-    pthread_mutex_unlock(&h->pool_lock);
 }
 
 static void ctxNewEpoch(hnswCtx *c) {
@@ -1315,14 +1281,6 @@ void hnswFree(hnswIndex *h) {
 
 uint32_t hnswSize(const hnswIndex *h) {
     return LOAD(&h->size);
-}
-
-uint32_t hnswM(const hnswIndex *h) {
-    return h->M;
-}
-
-uint32_t hnswEfConstruction(const hnswIndex *h) {
-    return h->ef_construction;
 }
 
 const qvSpace *hnswSpace(const hnswIndex *h) {

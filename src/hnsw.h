@@ -69,8 +69,6 @@ int hnswSearch(hnswIndex *h, const void *query, uint32_t k, uint32_t ef, qvFilte
 
 /* ---- accessors ---- */
 uint32_t hnswSize(const hnswIndex *h); /* live nodes */
-uint32_t hnswM(const hnswIndex *h);
-uint32_t hnswEfConstruction(const hnswIndex *h);
 const qvSpace *hnswSpace(const hnswIndex *h);
 int hnswMaxLevel(const hnswIndex *h);               /* -1 when empty */
 uint32_t hnswEntryPoint(const hnswIndex *h);        /* HNSW_NONE when empty */
@@ -89,9 +87,6 @@ uint32_t hnswRandomLive(const hnswIndex *h, uint64_t r);
  * Either pointer may be NULL. Returns the sum. */
 size_t hnswMemoryUsage(const hnswIndex *h, size_t *vectors_bytes, size_t *graph_bytes);
 void hnswGetStats(const hnswIndex *h, hnswStats *out);
-/* Frees the search scratch (visited arrays, heaps) of threads not searching right now; it is
- * made again on demand. For after a burst of concurrent searches. Safe at any time. */
-void hnswTrimScratch(hnswIndex *h);
 
 /* Checks every invariant: link counts within limits; no self, duplicate or dangling links; every
  * link symmetric and pointing to a node that exists at that level; size, level counts and entry

@@ -11,6 +11,7 @@
 
 #include "blocked.h"
 #include "flat.h"
+#include "buf.h"
 #include "hnsw.h"
 #include "projection.h"
 #include "quant.h"
@@ -432,8 +433,7 @@ int indexEncodeVector(const qvIndex *idx, const float *in, uint32_t in_dim, int 
  * a worker that sees a capacity sees arrays at least that long. */
 static void ensureIdCapacity(qvIndex *idx, uint32_t id) {
     if (id < idx->id_cap) return;
-    uint32_t old = idx->id_cap, cap = old ? old : 16;
-    while (cap <= id) cap *= 2;
+    uint32_t old = idx->id_cap, cap = (uint32_t)vecGrowCap(old, (size_t)id + 1, 16, UINT32_MAX);
     dictEntry **entry = zcalloc(sizeof(dictEntry *) * cap);
     float *norm = zcalloc(sizeof(float) * cap);
     qvAttrs **attrs = zcalloc(sizeof(qvAttrs *) * cap);
@@ -618,10 +618,7 @@ static void removeNode(qvIndex *idx, uint32_t id) {
         engineDelete(idx, id);
         return;
     }
-    if (idx->ndead == idx->dead_cap) {
-        idx->dead_cap = idx->dead_cap ? idx->dead_cap * 2 : 64;
-        idx->dead = zrealloc(idx->dead, sizeof(uint32_t) * idx->dead_cap);
-    }
+    VEC_RESERVE(idx->dead, idx->dead_cap, (size_t)idx->ndead + 1, 64);
     if (idx->ndead == 0) idx->dead_since = mstime();
     idx->dead[idx->ndead] = id;
     STORE(&idx->ndead, idx->ndead + 1); /* searches read it: filter the dead out */
@@ -836,13 +833,7 @@ static double estimateSelectivity(qvIndex *idx, filterCtx *fc) {
     uint64_t r;
     getRandomBytes((unsigned char *)&r, sizeof(r));
     for (uint32_t i = 0; i < samples; i++) {
-        /* splitmix64 step: cheap, well spread. */
-        r += 0x9e3779b97f4a7c15ULL;
-        uint64_t z = r;
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-        z ^= z >> 31;
-        uint32_t id = indexRandomId(idx, z);
+        uint32_t id = indexRandomId(idx, splitmix64Next(&r));
         if (id != UINT32_MAX && filterPasses(id, fc)) pass++;
     }
     return (double)pass / samples;
@@ -964,8 +955,7 @@ static void compactOrphan(qvCompaction *c) {
 
 static void compactNoteInsert(qvCompaction *c, uint32_t id) {
     if (id >= c->fresh_cap) {
-        uint32_t cap = c->fresh_cap ? c->fresh_cap : 64;
-        while (cap <= id) cap *= 2;
+        uint32_t cap = (uint32_t)vecGrowCap(c->fresh_cap, (size_t)id + 1, 64, UINT32_MAX);
         c->fresh = zrealloc(c->fresh, cap);
         memset(c->fresh + c->fresh_cap, 0, cap - c->fresh_cap);
         c->fresh_cap = cap;
@@ -1058,8 +1048,7 @@ int indexCompactFinish(qvCompaction *c) {
     }
     /* 2. The per-id tables and the names follow the new ids. */
     uint32_t new_bound = c->hnsw ? hnswIdBound(c->hnsw) : flatIdBound(c->flat);
-    uint32_t cap = 16;
-    while (cap < new_bound) cap *= 2;
+    uint32_t cap = (uint32_t)vecGrowCap(0, new_bound, 16, UINT32_MAX);
     dictEntry **entry = zcalloc(sizeof(dictEntry *) * cap);
     float *norm = zcalloc(sizeof(float) * cap);
     qvAttrs **attrs = zcalloc(sizeof(qvAttrs *) * cap);

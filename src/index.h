@@ -4,7 +4,7 @@
  * blobs), the element names (a dict name -> id, and id -> name through the dict entry), each
  * element's original norm (to give back the vector the client sent, VEMB) and JSON attributes
  * (attrs.c), and the optional REDUCE projection. The command layers (cmd_vset.c for Redis 8's
- * V* commands, later cmd_idx.c for IDX.* and VSEARCH) parse and reply; everything that changes or
+ * V* commands, cmd_idx.c for IDX.* and VSEARCH) parse and reply; everything that changes or
  * searches an index goes through this API so both layers behave the same.
  *
  * Filtered search (indexSearch): Redis 8 only walks the graph, skipping elements that fail the
@@ -36,8 +36,9 @@
  *     per-id tables are retired and freed once every job begun before that has ended.
  *   - Tables grow by copy and publish (release store); workers read through acquire loads.
  * Deferred deletions wait for a quiet moment; when too many wait, new jobs are held until the
- * running ones end (indexNeedsQuiet, blocked.c), so deletions cannot starve. FLAT engines take no
- * insert alongside a search: VSIM runs inline on them. */
+ * running ones end (indexNeedsQuiet, blocked.c), so deletions cannot starve. FLAT engines get no
+ * insert from a worker (batched VADDs are HNSW only): their inserts run on the loop thread, the
+ * one inserter flat.h allows alongside the pool's searches. */
 #ifndef QV_INDEX_H
 #define QV_INDEX_H
 

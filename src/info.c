@@ -13,26 +13,24 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "db.h"
 #include "monotonic.h"
 #include "networking.h"
 #include "persist.h"
 #include "pubsub.h"
 
+/* The three pointers are a qvBuf's fields (buf.h) spelled out, so that sections elsewhere
+ * (aof.c, blocked.c) append without including buf.h. */
 void infoAppend(char **buf, size_t *len, size_t *cap, const char *fmt, ...) {
+    qvBuf b = {*buf, *len, *cap};
     va_list ap;
-    for (;;) {
-        va_start(ap, fmt);
-        int n = vsnprintf(*buf + *len, *cap - *len, fmt, ap);
-        va_end(ap);
-        if (n < 0) return;
-        if ((size_t)n < *cap - *len) {
-            *len += (size_t)n;
-            return;
-        }
-        *cap = (*cap + (size_t)n) * 2;
-        *buf = zrealloc(*buf, *cap);
-    }
+    va_start(ap, fmt);
+    bufVprintf(&b, fmt, ap);
+    va_end(ap);
+    *buf = b.p;
+    *len = b.len;
+    *cap = b.cap;
 }
 
 #define APPEND(...) infoAppend(buf, len, cap, __VA_ARGS__)

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "anet.h"
+#include "buf.h"
 #include "config.h"
 #include "db.h"
 #include "index.h"
@@ -213,71 +214,50 @@ static void sectionVectors(char **buf, size_t *len, size_t *cap) {
 
 /* ---- the Prometheus text ---- */
 
-typedef struct out {
-    char *p;
-    size_t len, cap;
-} out;
-
-static void outf(out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void outf(out *o, const char *fmt, ...) {
-    va_list ap;
-    for (;;) {
-        va_start(ap, fmt);
-        int n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) return;
-        if ((size_t)n < o->cap - o->len) {
-            o->len += (size_t)n;
-            return;
-        }
-        o->cap = (o->cap + (size_t)n) * 2;
-        o->p = zrealloc(o->p, o->cap);
-    }
-}
-
 /* A label value: \ " and newline escaped as the format requires; other control bytes become '_'. */
-static void outLabel(out *o, const char *s, size_t len) {
+static void outLabel(qvBuf *o, const char *s, size_t len) {
     for (size_t i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)s[i];
         if (ch == '\\')
-            outf(o, "\\\\");
+            bufPrintf(o, "\\\\");
         else if (ch == '"')
-            outf(o, "\\\"");
+            bufPrintf(o, "\\\"");
         else if (ch == '\n')
-            outf(o, "\\n");
+            bufPrintf(o, "\\n");
         else if (ch < 0x20 || ch == 0x7f)
-            outf(o, "_");
+            bufPrintf(o, "_");
         else
-            outf(o, "%c", ch);
+            bufPrintf(o, "%c", ch);
     }
 }
 
-static void outMeta(out *o, const char *name, const char *type, const char *help) {
-    outf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+static void outMeta(qvBuf *o, const char *name, const char *type, const char *help) {
+    bufPrintf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* One histogram series: buckets (cumulative, le in seconds), _sum (seconds) and _count. */
-static void outHist(out *o, const char *name, const char *label, const char *value, size_t vlen,
+static void outHist(qvBuf *o, const char *name, const char *label, const char *value, size_t vlen,
                     const uint64_t *bucket, uint64_t usec) {
     uint64_t cum = 0;
     for (int i = 0; i < QV_LATENCY_BUCKETS; i++) {
         cum += bucket[i];
-        outf(o, "%s_bucket{%s=\"", name, label);
+        bufPrintf(o, "%s_bucket{%s=\"", name, label);
         outLabel(o, value, vlen);
         if (i < QV_LATENCY_BUCKETS - 1)
-            outf(o, "\",le=\"%g\"} %llu\n", qvLatencyBoundsUs[i] / 1e6, (unsigned long long)cum);
+            bufPrintf(o, "\",le=\"%g\"} %llu\n", qvLatencyBoundsUs[i] / 1e6,
+                      (unsigned long long)cum);
         else
-            outf(o, "\",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+            bufPrintf(o, "\",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
     }
-    outf(o, "%s_sum{%s=\"", name, label);
+    bufPrintf(o, "%s_sum{%s=\"", name, label);
     outLabel(o, value, vlen);
-    outf(o, "\"} %.6f\n%s_count{%s=\"", usec / 1e6, name, label);
+    bufPrintf(o, "\"} %.6f\n%s_count{%s=\"", usec / 1e6, name, label);
     outLabel(o, value, vlen);
-    outf(o, "\"} %llu\n", (unsigned long long)cum);
+    bufPrintf(o, "\"} %llu\n", (unsigned long long)cum);
 }
 
 typedef struct cmdPass {
-    out *o;
+    qvBuf *o;
     int pass; /* 0 histogram, 1 calls, 2 failed, 3 rejected */
 } cmdPass;
 
@@ -298,13 +278,13 @@ static void renderCommand(qvCommand *cmd, void *priv) {
     const char *metric = cp->pass == 1   ? "quiver_command_calls_total"
                          : cp->pass == 2 ? "quiver_command_failed_calls_total"
                                          : "quiver_command_rejected_calls_total";
-    outf(cp->o, "%s{cmd=\"", metric);
+    bufPrintf(cp->o, "%s{cmd=\"", metric);
     outLabel(cp->o, name, strlen(name));
-    outf(cp->o, "\"} %lld\n", v);
+    bufPrintf(cp->o, "\"} %lld\n", v);
 }
 
 typedef struct idxPass {
-    out *o;
+    qvBuf *o;
     int pass;
 } idxPass;
 
@@ -312,7 +292,7 @@ static const char *memory_parts[] = {"vectors", "graph", "attributes", "names", 
 
 static void renderIndex(const char *name, size_t len, qvIndex *idx, void *priv) {
     idxPass *ip = priv;
-    out *o = ip->o;
+    qvBuf *o = ip->o;
     const qvIndexStats *st = indexStats(idx);
     size_t part[5];
     indexMemoryUsage(idx, &part[0], &part[1], &part[2], &part[3]);
@@ -331,9 +311,9 @@ static void renderIndex(const char *name, size_t len, qvIndex *idx, void *priv) 
             break;
         case 2:
             for (int i = 0; i < 5; i++) {
-                outf(o, "quiver_index_memory_bytes{index=\"");
+                bufPrintf(o, "quiver_index_memory_bytes{index=\"");
                 outLabel(o, name, len);
-                outf(o, "\",part=\"%s\"} %zu\n", memory_parts[i], part[i]);
+                bufPrintf(o, "\",part=\"%s\"} %zu\n", memory_parts[i], part[i]);
             }
             return;
         case 3:
@@ -361,13 +341,13 @@ static void renderIndex(const char *name, size_t len, qvIndex *idx, void *priv) 
                     st->search_latency, st->search_usec);
             return;
     }
-    outf(o, "%s{index=\"", metric);
+    bufPrintf(o, "%s{index=\"", metric);
     outLabel(o, name, len);
-    outf(o, "\"} %llu\n", v);
+    bufPrintf(o, "\"} %llu\n", v);
 }
 
 /* The fields of one INFO section as gauges (see CONTENT above). */
-static void renderInfoSection(out *o, const char *section, int strings_as_info) {
+static void renderInfoSection(qvBuf *o, const char *section, int strings_as_info) {
     const char *want[1] = {section};
     char *text = genInfoString(want, 1);
     for (char *line = strtok(text, "\r\n"); line; line = strtok(NULL, "\r\n")) {
@@ -387,25 +367,26 @@ static void renderInfoSection(out *o, const char *section, int strings_as_info) 
         /* Ids (replid, run_id) are text even when they happen to be all digits. */
         int is_id = strstr(field, "replid") != NULL || strstr(field, "run_id") != NULL;
         if (!is_id && value[0] && *end == '\0' && errno == 0 && isfinite(d)) {
-            outf(o, "# TYPE quiver_%s_%s gauge\nquiver_%s_%s %.17g\n", section, field, section,
-                 field, d);
+            bufPrintf(o, "# TYPE quiver_%s_%s gauge\nquiver_%s_%s %.17g\n", section, field, section,
+                      field, d);
         } else if (strings_as_info && !strchr(value, '=')) {
-            outf(o, "# TYPE quiver_%s_%s_info gauge\nquiver_%s_%s_info{value=\"", section, field,
-                 section, field);
+            bufPrintf(o, "# TYPE quiver_%s_%s_info gauge\nquiver_%s_%s_info{value=\"", section,
+                      field, section, field);
             outLabel(o, value, strlen(value));
-            outf(o, "\"} 1\n");
+            bufPrintf(o, "\"} 1\n");
         }
     }
     zfree(text);
 }
 
 char *metricsRender(size_t *len) {
-    out o = {zmalloc(16384), 0, 16384};
+    qvBuf o = {0};
+    bufReserve(&o, 16384);
     outMeta(&o, "quiver_build_info", "gauge", "Quiver version and the Redis version it speaks.");
-    outf(&o, "quiver_build_info{version=\"%s\",redis_version=\"%s\"} 1\n", QUIVER_VERSION,
-         QUIVER_REDIS_COMPAT_VERSION);
+    bufPrintf(&o, "quiver_build_info{version=\"%s\",redis_version=\"%s\"} 1\n", QUIVER_VERSION,
+              QUIVER_REDIS_COMPAT_VERSION);
     outMeta(&o, "quiver_uptime_seconds", "gauge", "Seconds since the server started.");
-    outf(&o, "quiver_uptime_seconds %lld\n", (long long)(time(NULL) - server.start_time));
+    bufPrintf(&o, "quiver_uptime_seconds %lld\n", (long long)(time(NULL) - server.start_time));
 
     outMeta(&o, "quiver_command_duration_seconds", "histogram",
             "Time spent executing each command, by command.");
@@ -441,8 +422,7 @@ char *metricsRender(size_t *len) {
     renderInfoSection(&o, "stats", 0);
     renderInfoSection(&o, "persistence", 1);
     renderInfoSection(&o, "replication", 1);
-    *len = o.len;
-    return o.p;
+    return bufDetach(&o, len);
 }
 
 /* ---- the HTTP endpoint ---- */
@@ -498,17 +478,12 @@ static void writeConn(aeEventLoop *el, int fd, void *priv, int mask) {
 static void respond(metricsConn *mc, const char *status, const char *ctype, const char *body,
                     size_t bodylen, int head_only) {
     aeDeleteFileEvent(server.el, mc->fd, AE_READABLE);
-    out o = {zmalloc(bodylen + 256), 0, bodylen + 256};
-    outf(&o, "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-         status, ctype, bodylen);
-    if (!head_only) {
-        if (o.len + bodylen > o.cap) {
-            o.cap = o.len + bodylen;
-            o.p = zrealloc(o.p, o.cap);
-        }
-        memcpy(o.p + o.len, body, bodylen);
-        o.len += bodylen;
-    }
+    qvBuf o = {0};
+    bufReserve(&o, bodylen + 256);
+    bufPrintf(&o,
+              "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+              status, ctype, bodylen);
+    if (!head_only) bufAppend(&o, body, bodylen);
     mc->resp = o.p;
     mc->resplen = o.len;
     writeConn(server.el, mc->fd, mc, AE_WRITABLE);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "blocked.h"
+#include "buf.h"
 #include "dispatch.h"
 
 typedef struct watchedKey {
@@ -40,10 +41,7 @@ static dict *watchedKeysDict(void) {
 void queueMultiCommand(qvClient *c, qvCommand *cmd) {
     /* Once a queuing error happened, EXEC will fail anyway: don't waste memory. */
     if (c->flags & CLIENT_DIRTY_EXEC) return;
-    if (c->mstate_count == c->mstate_cap) {
-        c->mstate_cap = c->mstate_cap ? c->mstate_cap * 2 : 8;
-        c->mstate = zrealloc(c->mstate, sizeof(multiCmd) * c->mstate_cap);
-    }
+    VEC_RESERVE(c->mstate, c->mstate_cap, (size_t)c->mstate_count + 1, 8);
     multiCmd *mc = &c->mstate[c->mstate_count++];
     mc->argc = c->argc;
     mc->cmd = cmd;
@@ -159,10 +157,7 @@ void watchCommand(qvClient *c) {
             w = zcalloc(sizeof(*w));
             dictAdd(d, c->argv[i], c->argvlen[i], w);
         }
-        if (w->count == w->cap) {
-            w->cap = w->cap ? w->cap * 2 : 4;
-            w->clients = zrealloc(w->clients, sizeof(qvClient *) * w->cap);
-        }
+        VEC_RESERVE(w->clients, w->cap, (size_t)w->count + 1, 4);
         w->clients[w->count++] = c;
         watchedKey *wk = zmalloc(sizeof(*wk));
         wk->key = zmemdup(c->argv[i], c->argvlen[i]);

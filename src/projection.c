@@ -32,6 +32,7 @@
 #include <math.h>
 
 #include "distance.h"
+#include "util.h"
 #include "zmalloc.h"
 
 #define PROJ_LANES 16
@@ -41,13 +42,6 @@ size_t projBytes(uint32_t in_dim, uint32_t out_dim) {
     return (size_t)in_dim * (size_t)out_dim * sizeof(float);
 }
 
-static uint64_t projNext(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 float *projCreate(uint32_t in_dim, uint32_t out_dim) {
     if (out_dim == 0 || out_dim > in_dim || in_dim > QV_MAX_DIM) return NULL;
     size_t n = (size_t)in_dim * out_dim;
@@ -55,7 +49,7 @@ float *projCreate(uint32_t in_dim, uint32_t out_dim) {
     float s = (float)(1.0 / sqrt((double)out_dim));
     uint64_t state = PROJ_SEED ^ ((uint64_t)in_dim << 32 | out_dim), bits = 0;
     for (size_t k = 0; k < n; k++) {
-        if (k % 64 == 0) bits = projNext(&state);
+        if (k % 64 == 0) bits = splitmix64Next(&state);
         m[k] = (bits >> (k % 64)) & 1 ? s : -s;
     }
     return m;

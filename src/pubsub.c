@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "buf.h"
 #include "networking.h"
 #include "util.h"
 
@@ -65,10 +66,7 @@ static int subscribeTo(qvClient *c, dict **mine, dict *all, const char *ch, size
         s = zcalloc(sizeof(*s));
         dictAdd(all, ch, len, s);
     }
-    if (s->count == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 4;
-        s->clients = zrealloc(s->clients, sizeof(qvClient *) * s->cap);
-    }
+    VEC_RESERVE(s->clients, s->cap, (size_t)s->count + 1, 4);
     s->clients[s->count++] = c;
     return 1;
 }

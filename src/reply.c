@@ -248,6 +248,13 @@ void addReplyPushLen(qvClient *c, long len) {
     addReplyPrefixedLen(c, c->resp >= 3 ? '>' : '*', len);
 }
 
+void addReplyHelp(qvClient *c, const char *const *lines) {
+    long n = 0;
+    while (lines[n]) n++;
+    addReplyArrayLen(c, n);
+    for (long i = 0; i < n; i++) addReplyStatus(c, lines[i]);
+}
+
 void addReplyEmptyArray(qvClient *c) {
     addReplyRaw(c, "*0\r\n", 4);
 }

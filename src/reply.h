@@ -50,6 +50,9 @@ void addReplyMapLen(struct qvClient *c, long len); /* len = number of key/value 
 void addReplySetLen(struct qvClient *c, long len);
 void addReplyPushLen(struct qvClient *c, long len);
 void addReplyEmptyArray(struct qvClient *c);
+/* A HELP reply: one status line per entry of `lines`, which ends with NULL. Every container
+ * command's HELP subcommand answers through this, so the shape is the same everywhere. */
+void addReplyHelp(struct qvClient *c, const char *const *lines);
 
 /* Deferred lengths: when the number of items is known only after producing them. */
 void *addReplyDeferredLen(struct qvClient *c);

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "buf.h"
 #include "util.h"
 #include "zmalloc.h"
 
@@ -101,10 +102,8 @@ size_t respParserWantBytes(const respParser *p) {
 
 /* Make room for at least n arguments. */
 static void respEnsureArgs(respParser *p, long long n) {
-    int cap;
     if (n <= p->argcap) return;
-    cap = p->argcap ? p->argcap : 8;
-    while (cap < n) cap = cap > INT_MAX / 2 ? INT_MAX : cap * 2;
+    int cap = (int)vecGrowCap((size_t)p->argcap, (size_t)n, 8, INT_MAX);
     p->argoff = zrealloc(p->argoff, sizeof(size_t) * (size_t)cap);
     p->argvlen = zrealloc(p->argvlen, sizeof(size_t) * (size_t)cap);
     p->argv = zrealloc((void *)p->argv, sizeof(char *) * (size_t)cap);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "util.h"
 #include "zmalloc.h"
 
@@ -58,12 +59,7 @@ void rioSetAutoSync(rio *r, uint64_t bytes) {
 /* ---- growing memory buffer ---- */
 
 static int growWrite(rio *r, const void *buf, size_t len) {
-    if (r->io.grow.cap - r->io.grow.len < len) {
-        size_t cap = r->io.grow.cap ? r->io.grow.cap : 4096;
-        while (cap - r->io.grow.len < len) cap *= 2;
-        r->io.grow.data = zrealloc(r->io.grow.data, cap);
-        r->io.grow.cap = cap;
-    }
+    VEC_RESERVE(r->io.grow.data, r->io.grow.cap, r->io.grow.len + len, 4096);
     memcpy(r->io.grow.data + r->io.grow.len, buf, len);
     r->io.grow.len += len;
     return 1;

@@ -133,7 +133,7 @@ void slowlogResetCommand(qvClient *c) {
 }
 
 void slowlogHelpCommand(qvClient *c) {
-    static const char *help[] = {
+    static const char *const help[] = {
         "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "GET [<count>]",
         "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
@@ -146,8 +146,7 @@ void slowlogHelpCommand(qvClient *c) {
         "    Reset the slowlog.",
         "HELP",
         "    Print this help.",
+        NULL,
     };
-    int n = (int)(sizeof(help) / sizeof(help[0]));
-    addReplyArrayLen(c, n);
-    for (int i = 0; i < n; i++) addReplyStatus(c, help[i]);
+    addReplyHelp(c, help);
 }

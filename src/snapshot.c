@@ -108,6 +108,7 @@
 #include <unistd.h>
 
 #include "attrs.h"
+#include "buf.h"
 #include "hnsw.h"
 #include "projection.h"
 #include "quant.h"
@@ -130,47 +131,32 @@
 
 /* ============================== Writing ============================== */
 
-/* A growable scratch buffer: one element is assembled here and written with one rioWrite. */
-typedef struct wbuf {
-    unsigned char *p;
-    size_t len, cap;
-} wbuf;
+/* One element is assembled in a qvBuf (buf.h) and written with one rioWrite. */
 
-static void wbufPut(wbuf *b, const void *src, size_t n) {
-    if (b->cap - b->len < n) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap - b->len < n) cap *= 2;
-        b->p = zrealloc(b->p, cap);
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, src, n);
-    b->len += n;
+static void wbufU8(qvBuf *b, uint8_t v) {
+    bufAppend(b, &v, 1);
 }
 
-static void wbufU8(wbuf *b, uint8_t v) {
-    wbufPut(b, &v, 1);
+static void wbufU32(qvBuf *b, uint32_t v) {
+    bufAppend(b, &v, 4);
 }
 
-static void wbufU32(wbuf *b, uint32_t v) {
-    wbufPut(b, &v, 4);
+static void wbufF32(qvBuf *b, float v) {
+    bufAppend(b, &v, 4);
 }
 
-static void wbufF32(wbuf *b, float v) {
-    wbufPut(b, &v, 4);
-}
-
-static void wbufStr(wbuf *b, const void *s, size_t len) {
+static void wbufStr(qvBuf *b, const void *s, size_t len) {
     wbufU32(b, (uint32_t)len);
-    wbufPut(b, s, len);
+    bufAppend(b, s, len);
 }
 
-static int flushWbuf(rio *r, wbuf *b) {
+static int flushWbuf(rio *r, qvBuf *b) {
     int ok = rioWrite(r, b->p, b->len);
-    b->len = 0;
+    bufClear(b);
     return ok;
 }
 
-static int writeAux(rio *r, wbuf *b, const char *name, const char *value) {
+static int writeAux(rio *r, qvBuf *b, const char *name, const char *value) {
     wbufU8(b, SNAP_SECTION_AUX);
     wbufStr(b, name, strlen(name));
     wbufStr(b, value, strlen(value));
@@ -179,7 +165,7 @@ static int writeAux(rio *r, wbuf *b, const char *name, const char *value) {
 
 typedef struct saveCtx {
     rio *r;
-    wbuf b;
+    qvBuf b;
     const snapshotSaveOpts *opts;
     uint64_t elements;      /* written so far */
     uint64_t progress_next; /* byte count of the next progress call */
@@ -194,7 +180,7 @@ static void saveProgress(saveCtx *sc) {
 /* One 'I' section. Elements are written in increasing id order, renumbered 0..count-1. */
 static int writeIndex(saveCtx *sc, const char *key, size_t klen, const qvIndex *idx) {
     rio *r = sc->r;
-    wbuf *b = &sc->b;
+    qvBuf *b = &sc->b;
     const qvIndexConfig *cfg = indexConfig(idx);
     const qvSpace *space = indexSpace(idx);
     int hnsw = cfg->algo == QV_ALGO_HNSW;
@@ -262,7 +248,7 @@ static int writeIndex(saveCtx *sc, const char *key, size_t klen, const qvIndex *
         wbufF32(b, indexNorm(idx, id));
         wbufStr(b, json, alen);
         wbufF32(b, range);
-        wbufPut(b, payload, plen);
+        bufAppend(b, payload, plen);
         if (hnsw) {
             int level = indexNodeLevel(idx, id);
             wbufU8(b, (uint8_t)level);
@@ -284,7 +270,7 @@ static int writeIndex(saveCtx *sc, const char *key, size_t klen, const qvIndex *
 
 int snapshotWrite(rio *r, dict *keys, const snapshotSaveOpts *opts, snapshotInfo *info) {
     saveCtx sc = {r, {0}, opts, 0, 0};
-    wbuf *b = &sc.b;
+    qvBuf *b = &sc.b;
     snapshotInfo local;
     if (!info) info = &local;
     memset(info, 0, sizeof(*info));

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "dict.h"
 #include "zmalloc.h"
 
@@ -126,14 +127,8 @@ typedef struct tokList {
 
 static void tokCollect(const char *tok, size_t len, void *arg) {
     tokList *l = arg;
-    if (l->used + len > l->cap) {
-        l->cap = (l->used + len) * 2;
-        l->buf = zrealloc(l->buf, l->cap);
-    }
-    if (l->n == l->ncap) {
-        l->ncap = l->ncap ? l->ncap * 2 : 32;
-        l->tok = zrealloc(l->tok, sizeof(tokRef) * l->ncap);
-    }
+    VEC_RESERVE(l->buf, l->cap, l->used + len, 256);
+    VEC_RESERVE(l->tok, l->ncap, (size_t)l->n + 1, 32);
     memcpy(l->buf + l->used, tok, len);
     l->tok[l->n].off = l->used;
     l->tok[l->n].len = len;
@@ -166,8 +161,7 @@ static void tokFree(tokList *l) {
 
 static void ensureDoc(textIndex *t, uint32_t id) {
     if (id < t->doc_cap) return;
-    uint32_t cap = t->doc_cap ? t->doc_cap : 64;
-    while (cap <= id) cap *= 2;
+    uint32_t cap = (uint32_t)vecGrowCap(t->doc_cap, (size_t)id + 1, 64, UINT32_MAX);
     t->docs = zrealloc(t->docs, sizeof(docInfo) * cap);
     memset(t->docs + t->doc_cap, 0, sizeof(docInfo) * (cap - t->doc_cap));
     t->doc_cap = cap;
@@ -224,7 +218,7 @@ void textSet(textIndex *t, uint32_t id, const char *const *parts, const size_t *
             t->bytes += sizeof(termInfo) + tlen;
         }
         if (ti->n == ti->cap) {
-            uint32_t cap = ti->cap ? ti->cap * 2 : 2;
+            uint32_t cap = (uint32_t)vecGrowCap(ti->cap, (size_t)ti->n + 1, 2, UINT32_MAX);
             ti->post = zrealloc(ti->post, sizeof(posting) * cap);
             t->bytes += sizeof(posting) * (cap - ti->cap);
             ti->cap = cap;
@@ -310,10 +304,7 @@ int textSearch(const textIndex *t, const textQuery *q, uint32_t k, qvFilterFn fi
         for (uint32_t j = 0; j < ti->n; j++) {
             uint32_t id = ti->post[j].id;
             if (acc[id] == 0) {
-                if (nt == tcap) {
-                    tcap = tcap ? tcap * 2 : 64;
-                    touched = zrealloc(touched, sizeof(uint32_t) * tcap);
-                }
+                VEC_RESERVE(touched, tcap, (size_t)nt + 1, 64);
                 touched[nt++] = id;
             }
             acc[id] += termScore(t, q->t[i].idf, ti->post[j].tf, t->docs[id].len);

@@ -37,6 +37,24 @@ int stringmatch(const char *pattern, const char *s, int nocase);
 /* Cryptographic-quality randomness from the kernel (getrandom, /dev/urandom as fallback). Used for
  * run ids, replication ids and hash seeds. getRandomHexChars writes len chars of [0-9a-f], no NUL. */
 void getRandomBytes(unsigned char *p, size_t len);
+
+/* splitmix64 (Steele, Lea and Flood, 2014): adds the golden gamma to x and mixes the sum with two
+ * xor-shift-multiply rounds. Cheap and well spread: the level draws of HNSW, the random
+ * projection's signs (whose output is part of the snapshot format, so this must never change)
+ * and the random draws of VRANDMEMBER and the filter's selectivity sample all use it. */
+static inline uint64_t splitmix64(uint64_t x) {
+    uint64_t z = x + 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* The generator form: advances *state by the gamma and returns the next value. */
+static inline uint64_t splitmix64Next(uint64_t *state) {
+    uint64_t z = splitmix64(*state);
+    *state += 0x9e3779b97f4a7c15ULL;
+    return z;
+}
 void getRandomHexChars(char *p, size_t len);
 
 /* "100", "64k" (1000), "64kb" (1024), "512m", "512mb", "1g", "1gb", "10b"; units are

@@ -35,6 +35,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "util.h"
+
 /* ------------------------------------------------------------------------------------------ */
 /* Options                                                                                    */
 /* ------------------------------------------------------------------------------------------ */
@@ -174,12 +176,9 @@ static int fileExists(const char *p) {
     return stat(p, &st) == 0;
 }
 
-/* splitmix64 + Box-Muller: reproducible Gaussian numbers. */
+/* splitmix64 (util.h) + Box-Muller: reproducible Gaussian numbers. */
 static uint64_t rngNext(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    return splitmix64Next(s);
 }
 
 static double rngGauss(uint64_t *s) {

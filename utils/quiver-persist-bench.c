@@ -26,6 +26,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "util.h"
+
 #define BATCH 1000
 
 static double now(void) {
@@ -37,10 +39,7 @@ static double now(void) {
 static uint64_t rng = 0x1234567;
 
 static float rndf(void) {
-    uint64_t z = (rng += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
+    uint64_t z = splitmix64Next(&rng);
     return (float)((z >> 11) * (1.0 / 9007199254740992.0) * 2.0 - 1.0);
 }
 

@@ -17,7 +17,7 @@
  * error): that is what `aof-load-truncated yes` and quiver-check-aof --fix rely on.
  * Seeds: tests/fuzz/seeds/fuzz_aof/ (manifests and incr files written by the server, torn tails).
  *
- * FUZZ_MODULES: aofformat resp zmalloc util
+ * FUZZ_MODULES: aofformat resp zmalloc util buf
  */
 #include <limits.h>
 #include <stdint.h>

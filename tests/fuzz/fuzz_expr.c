@@ -6,7 +6,7 @@
  * a disagreement or any sanitizer report is a bug). The input is also offered to attrsCreate as
  * JSON, and when valid it is read by a fixed set of programs. Seeds: tests/fuzz/seeds/fuzz_expr/.
  *
- * FUZZ_MODULES: expr attrs zmalloc
+ * FUZZ_MODULES: expr attrs zmalloc buf
  */
 #include <stdint.h>
 #include <stdlib.h>

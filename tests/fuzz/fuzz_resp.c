@@ -9,7 +9,7 @@
  * Each input is tried with the default limits and with tiny ones, so limits are exercised by short
  * inputs too.
  *
- * FUZZ_MODULES: resp zmalloc util
+ * FUZZ_MODULES: resp zmalloc util buf
  */
 #include <stdint.h>
 #include <stdio.h>

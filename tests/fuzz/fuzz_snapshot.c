@@ -11,7 +11,7 @@
  * left in the file before allocating. Seeds: tests/fuzz/seeds/fuzz_snapshot/ (small snapshots of
  * every index kind, written by the server).
  *
- * FUZZ_MODULES: snapshot rio index hnsw flat quant distance distance_avx2 distance_avx512 projection attrs expr dict zmalloc util textidx omap
+ * FUZZ_MODULES: snapshot rio index hnsw flat quant distance distance_avx2 distance_avx512 projection attrs expr dict zmalloc util textidx buf
  */
 #include <stdint.h>
 #include <stdlib.h>

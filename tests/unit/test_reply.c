@@ -84,6 +84,17 @@ Test(reply, simple_types) {
                ":-9223372036854775808\r\n");
 }
 
+/* The HELP of every container command: an array of status lines, the NULL not counted. */
+Test(reply, help_lines) {
+    static const char *const help[] = {"FOO <subcommand>. Subcommands are:", "HELP",
+                                       "    Print this help.", NULL};
+    addReplyHelp(c, help);
+    static const char *const none[] = {NULL};
+    addReplyHelp(c, none);
+    EXPECT_OUT("*3\r\n+FOO <subcommand>. Subcommands are:\r\n+HELP\r\n+    Print this help.\r\n"
+               "*0\r\n");
+}
+
 Test(reply, errors_prefix_codes_and_counts) {
     addReplyError(c, "plain message");
     addReplyError(c, "WRONGTYPE Operation against a key holding the wrong kind of value");
