@@ -61,6 +61,7 @@
 
 #include "aofformat.h"
 #include "bio.h"
+#include "batch.h"
 #include "blocked.h"
 #include "child.h"
 #include "db.h"
@@ -603,8 +604,9 @@ static int execLogged(void *priv, int argc, char **argv, size_t *lens, size_t of
         snprintf(err, errlen, "'%s' is not a write command, at offset %zu", cmd->fullname, offset);
         return -1;
     }
-    /* A run of VADDs to one key is inserted by the workers, as a client's pipeline would be. */
-    blockedLoaderBefore(fc, argc, (const char **)argv, lens);
+    /* An ordered-input client: a run of VADDs to one key is inserted by the workers, as a
+     * client's pipeline would be. */
+    batchOrderedBefore(fc, argc, (const char **)argv, lens);
     fc->argc = argc;
     fc->argv = (const char **)argv;
     fc->argvlen = lens;
@@ -648,7 +650,7 @@ static int loadRespFile(const char *name, int last, loadCtx *lc, char *err, size
     aofScanResult res;
     char why[512];
     int scan = aofScanResp(map, (size_t)st.st_size, execLogged, lc, &res, why, sizeof(why));
-    blockedLoaderEnd(lc->client); /* the last batch is in before anything else looks */
+    batchOrderedEnd(lc->client); /* the last batch is in before anything else looks */
     munmap((void *)map, (size_t)st.st_size);
     if (scan != 0) {
         snprintf(err, errlen,
@@ -695,7 +697,7 @@ static int loadManifestFiles(aofManifest *m, int serve_clients, char *err, size_
     if (m->base) total += (unsigned long long)fileSize(m->base->name);
     for (int i = 0; i < m->nincr; i++) total += (unsigned long long)fileSize(m->incr[i].name);
     loadingStart("the append only file", total);
-    loadCtx lc = {createClient(-1, CLIENT_FAKE), 0, serve_clients};
+    loadCtx lc = {createClient(-1, CLIENT_FAKE | CLIENT_ORDERED_INPUT), 0, serve_clients};
     int rc = C_OK;
     if (m->base) {
         char *path = aofPath(aofDir(), m->base->name);

@@ -77,18 +77,13 @@ void processCommand(qvClient *c) {
         rejectCommand(c, cmd);
         return;
     }
-    if ((c->flags & CLIENT_PUBSUB) && c->resp == 2) {
-        const char *n = cmd->fullname;
-        if (strcmp(n, "ping") && strcmp(n, "subscribe") && strcmp(n, "unsubscribe") &&
-            strcmp(n, "psubscribe") && strcmp(n, "punsubscribe") && strcmp(n, "quit") &&
-            strcmp(n, "reset") && strcmp(n, "ssubscribe") && strcmp(n, "sunsubscribe")) {
-            addReplyErrorFormat(c,
-                                "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
-                                "PING / QUIT / RESET are allowed in this context",
-                                cmd->fullname);
-            rejectCommand(c, cmd);
-            return;
-        }
+    if ((c->flags & CLIENT_PUBSUB) && c->resp == 2 && !(cmd->flags & CMD_PUBSUB_CTX)) {
+        addReplyErrorFormat(c,
+                            "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
+                            "PING / QUIT / RESET are allowed in this context",
+                            cmd->fullname);
+        rejectCommand(c, cmd);
+        return;
     }
     if (server.loading && !(cmd->flags & CMD_LOADING)) {
         addReplyError(c, "LOADING Quiver is loading the dataset in memory");
@@ -103,9 +98,7 @@ void processCommand(qvClient *c) {
         return;
     }
     /* Inside MULTI everything but the transaction commands is queued. */
-    if ((c->flags & CLIENT_MULTI) && cmd->proc != execCommand && cmd->proc != discardCommand &&
-        cmd->proc != multiCommand && cmd->proc != watchCommand && strcmp(cmd->fullname, "quit") &&
-        strcmp(cmd->fullname, "reset")) {
+    if ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_TX_CONTROL)) {
         if (cmd->flags & CMD_NO_MULTI) {
             addReplyErrorFormat(c, "Command not allowed inside a transaction");
             rejectCommand(c, cmd);

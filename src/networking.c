@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "anet.h"
+#include "batch.h"
 #include "blocked.h"
 #include "aof.h"
 #include "dispatch.h"
@@ -211,7 +212,7 @@ void closeListeningSockets(int unlink_unix_socket) {
 /* Client lifecycle                                                                            */
 /* ------------------------------------------------------------------------------------------ */
 
-qvClient *createClient(int fd, int flags) {
+qvClient *createClient(int fd, uint64_t flags) {
     qvClient *c = zcalloc(sizeof(*c));
     c->fd = fd;
     c->flags = flags;
@@ -320,6 +321,8 @@ void freeClientsInAsyncFreeQueue(void) {
 /* ------------------------------------------------------------------------------------------ */
 
 int clientType(const qvClient *c) {
+    if (c->flags & CLIENT_MASTER) return CLIENT_TYPE_MASTER;
+    if (c->flags & CLIENT_REPLICA) return CLIENT_TYPE_REPLICA;
     if (c->flags & CLIENT_PUBSUB) return CLIENT_TYPE_PUBSUB;
     return CLIENT_TYPE_NORMAL;
 }
@@ -340,7 +343,9 @@ static void markPendingWrite(qvClient *c) {
 /* Close clients whose reply backlog exceeds client-output-buffer-limit of their class: the hard
  * limit at once, the soft limit once it has been exceeded for soft_limit_seconds. */
 static void checkOutputBufferLimits(qvClient *c) {
-    const clientBufferLimit *lim = &server.client_obuf_limits[clientType(c)];
+    int type = clientType(c);
+    if (type >= CLIENT_TYPE_COUNT) return; /* a master link has no limit class */
+    const clientBufferLimit *lim = &server.client_obuf_limits[type];
     size_t used = c->reply_bytes;
     int hard = lim->hard_limit_bytes && used >= lim->hard_limit_bytes;
     int soft = lim->soft_limit_bytes && used >= lim->soft_limit_bytes;
@@ -760,7 +765,7 @@ void processInputBuffer(qvClient *c) {
             c->qb_pos = c->qb_len; /* nothing after a protocol error is trusted */
             break;
         }
-        if (argc > 0 && blockedBeforeCommand(c, argc, argv, argvlen)) {
+        if (argc > 0 && batchBeforeCommand(c, argc, argv, argvlen)) {
             /* Blocked before running it (a VADD batch went to the workers, or this command
              * writes an index one is filling): it stays in the buffer and is parsed again. */
             respParserReset(&c->parser);
@@ -788,7 +793,7 @@ void processInputBuffer(qvClient *c) {
             break;
         }
     }
-    blockedAfterInput(c); /* an open VADD batch goes to the workers */
+    batchAfterInput(c); /* an open VADD batch goes to the workers */
     if (slice_used && c->qb_pos < c->qb_len &&
         !(c->flags & (CLIENT_BLOCKED | CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP))) {
         /* Nothing is read meanwhile, so the consumed prefix can stay: the next slice goes on
@@ -875,6 +880,7 @@ const char *clientTypeName(int type) {
         case CLIENT_TYPE_NORMAL: return "normal";
         case CLIENT_TYPE_REPLICA: return "replica";
         case CLIENT_TYPE_PUBSUB: return "pubsub";
+        case CLIENT_TYPE_MASTER: return "master";
     }
     return "unknown";
 }
@@ -883,12 +889,14 @@ int clientTypeByName(const char *name) {
     if (!strcasecmp(name, "normal")) return CLIENT_TYPE_NORMAL;
     if (!strcasecmp(name, "replica") || !strcasecmp(name, "slave")) return CLIENT_TYPE_REPLICA;
     if (!strcasecmp(name, "pubsub")) return CLIENT_TYPE_PUBSUB;
-    if (!strcasecmp(name, "master")) return CLIENT_TYPE_COUNT; /* no masters yet: matches none */
+    if (!strcasecmp(name, "master")) return CLIENT_TYPE_MASTER;
     return -1;
 }
 
 char *clientInfoString(qvClient *c) {
     char flags[16], *p = flags;
+    if (c->flags & CLIENT_REPLICA) *p++ = 'S';
+    if (c->flags & CLIENT_MASTER) *p++ = 'M';
     if (c->flags & CLIENT_MULTI) *p++ = 'x';
     if (c->flags & CLIENT_BLOCKED) *p++ = 'b';
     if (c->flags & CLIENT_PUBSUB) *p++ = 'P';
