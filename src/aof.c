@@ -70,6 +70,7 @@
 #include "multi.h"
 #include "networking.h"
 #include "persist.h"
+#include "propagate.h"
 #include "snapshot.h"
 #include "util.h"
 
@@ -101,9 +102,8 @@ static struct {
     long long rewrites, rewrite_failures;
     int last_bgrewrite_status;
     size_t last_cow;
-    int exec_multi_emitted; /* MULTI written for the EXEC in progress */
-    char last_error[512];   /* why the last rewrite failed */
-} aof = {AOF_OFF, -1, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, C_OK, "", 0, 0, 0, -1, 0, 0, C_OK, 0, 0, ""};
+    char last_error[512]; /* why the last rewrite failed */
+} aof = {AOF_OFF, -1, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, C_OK, "", 0, 0, 0, -1, 0, 0, C_OK, 0, ""};
 
 static const char *aofDir(void) {
     return server.aof_dirname;
@@ -134,25 +134,13 @@ static void feedCommand(int argc, const char *const *argv, const size_t *lens) {
     }
 }
 
-static void feedWord(const char *word) {
-    size_t len = strlen(word);
-    feedCommand(1, &word, &len);
+/* The AOF as a propagation sink (propagate.h): every write while the AOF is on, MULTI/EXEC
+ * around a transaction's included. */
+static int aofSinkEnabled(void) {
+    return aof.state != AOF_OFF;
 }
 
-void aofPropagate(qvClient *c) {
-    if (aof.state == AOF_OFF || server.loading) return;
-    if ((c->flags & CLIENT_IN_EXEC) && !aof.exec_multi_emitted) {
-        feedWord("MULTI");
-        aof.exec_multi_emitted = 1;
-    }
-    feedCommand(c->argc, c->argv, c->argvlen);
-}
-
-void aofPropagateExecEnd(void) {
-    if (!aof.exec_multi_emitted) return;
-    aof.exec_multi_emitted = 0;
-    if (aof.state != AOF_OFF) feedWord("EXEC");
-}
+static propagateSink aof_sink = {"aof", aofSinkEnabled, feedCommand, 0, NULL};
 
 /* ---- writing ---- */
 
@@ -955,6 +943,7 @@ static qvCommand aof_commands[] = {
 /* clang-format on */
 
 void aofRegisterCommands(void) {
+    propagateRegisterSink(&aof_sink);
     childSetDoneHandler(CHILD_TYPE_AOF, rewriteDone);
     commandRegisterTable(aof_commands);
 }

@@ -8,11 +8,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "aof.h"
 #include "metrics.h"
 #include "monotonic.h"
 #include "multi.h"
 #include "persist.h"
+#include "propagate.h"
 #include "slowlog.h"
 
 /* "unknown command 'foo', with args beginning with: 'a' 'b' " exactly as Redis 7 words it,
@@ -135,9 +135,9 @@ void call(qvClient *c, qvCommand *cmd) {
     long long duration = (long long)(last_call_end_us - start);
     /* A write that changed the dataset is logged as received, in execution order. */
     if ((cmd->flags & CMD_WRITE) && server.dirty != dirty_before)
-        aofPropagate(c);
+        propagateCommand(c);
     else if (cmd->proc == execCommand)
-        aofPropagateExecEnd();
+        propagateExecEnd();
     if (skip_this) c->flags &= ~CLIENT_REPLY_SKIP;
     server.current_client = prev;
 
