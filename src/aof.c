@@ -343,7 +343,7 @@ static int rewriteBackground(char *err, size_t errlen) {
         aof.m = nm;
     }
     /* 2. The child writes the next base. */
-    pid_t pid = childFork(CHILD_TYPE_AOF, persistKeyspaceElements());
+    pid_t pid = childFork(CHILD_TYPE_AOF, persistKeyspaceElements(), NULL, 0);
     if (pid == 0) {
         char *name = aofBaseName(server.aof_filename, aof.m->curr_base_seq + 1);
         char why[1024];
@@ -944,6 +944,6 @@ static qvCommand aof_commands[] = {
 
 void aofRegisterCommands(void) {
     propagateRegisterSink(&aof_sink);
-    childSetDoneHandler(CHILD_TYPE_AOF, rewriteDone);
+    childRegisterKind(CHILD_TYPE_AOF, "aof-rewrite", rewriteDone);
     commandRegisterTable(aof_commands);
 }
