@@ -685,7 +685,7 @@ static int loadManifestFiles(aofManifest *m, int serve_clients, char *err, size_
     if (m->base) total += (unsigned long long)fileSize(m->base->name);
     for (int i = 0; i < m->nincr; i++) total += (unsigned long long)fileSize(m->incr[i].name);
     loadingStart("the append only file", total);
-    loadCtx lc = {createClient(-1, CLIENT_FAKE | CLIENT_ORDERED_INPUT), 0, serve_clients};
+    loadCtx lc = {createClient(NULL, CLIENT_FAKE | CLIENT_ORDERED_INPUT), 0, serve_clients};
     int rc = C_OK;
     if (m->base) {
         char *path = aofPath(aofDir(), m->base->name);

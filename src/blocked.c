@@ -40,6 +40,7 @@
 
 #include "batch.h"
 #include "child.h"
+#include "connection.h"
 #include "info.h"
 #include "networking.h"
 
@@ -293,7 +294,7 @@ void blockedClientFreed(qvClient *c) {
 
 void blockedClientClosing(qvClient *c) {
     /* The socket's EOF would keep firing while the client waits: stop reading now. */
-    if (c->fd != -1) aeDeleteFileEvent(server.el, c->fd, AE_READABLE);
+    if (c->conn) connSetReadHandler(c->conn, NULL);
     clientJob *j = c->blocked_job;
     if (!j || j->must_run || clientJobCancelled(j)) return; /* no job: waiting for a batch */
     __atomic_store_n(&j->cancelled, 1, __ATOMIC_RELAXED);

@@ -96,7 +96,7 @@ typedef struct multiCmd {
 
 typedef struct qvClient {
     uint64_t id;                  /* CLIENT ID: increments from 1, never reused */
-    int fd;                       /* -1 for fake clients */
+    struct connection *conn;      /* NULL for fake clients (connection.h) */
     uint64_t flags;               /* CLIENT_* */
     int resp;                     /* 2 or 3 */
     int db;                       /* always 0; kept for CLIENT LIST */
