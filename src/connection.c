@@ -39,6 +39,10 @@ connection *connCreate(const connectionType *ct) {
     return connNew(ct, -1, CONN_STATE_NONE);
 }
 
+connection *connCreateFromFd(const connectionType *ct, int fd) {
+    return connNew(ct, fd, CONN_STATE_CONNECTED);
+}
+
 static void setErrno(connection *conn, int err) {
     conn->last_errno = err;
 }

@@ -72,6 +72,9 @@ void connSetEventLoop(struct aeEventLoop *el);
 
 /* A new, unconnected connection of type ct (for connConnect). */
 connection *connCreate(const connectionType *ct);
+/* Wraps a connected, non-blocking descriptor of type ct (a socketpair end, a socket handed over
+ * by another part of the server); the connection owns it from here on. */
+connection *connCreateFromFd(const connectionType *ct, int fd);
 /* Connects conn (non-blocking) and calls on_connected(conn) from the event loop once it is up
  * (state CONNECTED) or failed (state ERROR, connGetLastError). C_OK when started (0), -1 if it
  * failed at once (connGetLastError; on_connected is not called). */
