@@ -1,7 +1,7 @@
 /* blocked.h -- clients waiting on the worker pool: jobs (block/unblock), held jobs, deferred
  * deletions and background frees. Batching pipelined commands into jobs is batch.h's.
  *
- * A command that is worth a thread (a VSIM over a big index, later a batch of pipelined VADDs)
+ * A command that is worth a thread (a VSIM over a big index, a batch of pipelined VADDs)
  * becomes a job: its inputs are copied into it, its client is blocked (CLIENT_BLOCKED: the rest
  * of that client's pipeline waits in its query buffer, replies stay in order), the job holds a
  * reference to the index (indexJobBegin), and a worker runs it. When it is done the loop thread

@@ -363,3 +363,33 @@ Test(ingest, batched_errors_are_counted, .fini = vtTeardown) {
     cr_assert_eq(statCount(vt_c, "stats", "total_error_replies", ""), refused);
     free(v);
 }
+
+/* The AOF loader is an ordered-input client: replaying a run of VADDs, it hands them to the
+ * workers as one batch, exactly as a pipelining client would, and the replay ends in the same
+ * dataset. */
+Test(ingest, aof_replay_batches_like_a_pipeline, .fini = vtTeardown) {
+    serverStart(&vt_srv, "--save \"\" --appendonly yes");
+    vt_c = serverConnect(&vt_srv);
+    const int dim = 16, n = 1500;
+    uint64_t seed = 17;
+    float *v = vtRandVectors(&seed, n, dim);
+    char name[32];
+    for (int i = 0; i < n; i++)
+        appendVaddOpts(vt_c, "k", v + (size_t)i * dim, dim, vtName(i, name), NULL, NULL);
+    flushOut(vt_c);
+    for (int i = 0; i < n; i++) {
+        redisReply *r = nextReply(vt_c);
+        cr_assert_eq(r->type, REDIS_REPLY_INTEGER, "%s", replyToString(r));
+        freeReplyObject(r);
+    }
+    char *live = digestOf(vt_c);
+    long long before = batched(vt_c);
+    EXPECT_STATUS(cmd(vt_c, "DEBUG LOADAOF"), "OK");
+    cr_assert_geq(batched(vt_c) - before, n, "the replay did not batch its VADDs");
+    char *replayed = digestOf(vt_c);
+    cr_assert_str_eq(replayed, live);
+    vtInt(cmd(vt_c, "VCARD k"), n);
+    free(live);
+    free(replayed);
+    free(v);
+}
