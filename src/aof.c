@@ -61,6 +61,7 @@
 
 #include "aofformat.h"
 #include "bio.h"
+#include "batch.h"
 #include "blocked.h"
 #include "child.h"
 #include "db.h"
@@ -69,6 +70,7 @@
 #include "multi.h"
 #include "networking.h"
 #include "persist.h"
+#include "propagate.h"
 #include "snapshot.h"
 #include "util.h"
 
@@ -100,9 +102,8 @@ static struct {
     long long rewrites, rewrite_failures;
     int last_bgrewrite_status;
     size_t last_cow;
-    int exec_multi_emitted; /* MULTI written for the EXEC in progress */
-    char last_error[512];   /* why the last rewrite failed */
-} aof = {AOF_OFF, -1, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, C_OK, "", 0, 0, 0, -1, 0, 0, C_OK, 0, 0, ""};
+    char last_error[512]; /* why the last rewrite failed */
+} aof = {AOF_OFF, -1, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, C_OK, "", 0, 0, 0, -1, 0, 0, C_OK, 0, ""};
 
 static const char *aofDir(void) {
     return server.aof_dirname;
@@ -133,25 +134,13 @@ static void feedCommand(int argc, const char *const *argv, const size_t *lens) {
     }
 }
 
-static void feedWord(const char *word) {
-    size_t len = strlen(word);
-    feedCommand(1, &word, &len);
+/* The AOF as a propagation sink (propagate.h): every write while the AOF is on, MULTI/EXEC
+ * around a transaction's included. */
+static int aofSinkEnabled(void) {
+    return aof.state != AOF_OFF;
 }
 
-void aofPropagate(qvClient *c) {
-    if (aof.state == AOF_OFF || server.loading) return;
-    if ((c->flags & CLIENT_IN_EXEC) && !aof.exec_multi_emitted) {
-        feedWord("MULTI");
-        aof.exec_multi_emitted = 1;
-    }
-    feedCommand(c->argc, c->argv, c->argvlen);
-}
-
-void aofPropagateExecEnd(void) {
-    if (!aof.exec_multi_emitted) return;
-    aof.exec_multi_emitted = 0;
-    if (aof.state != AOF_OFF) feedWord("EXEC");
-}
+static propagateSink aof_sink = {"aof", aofSinkEnabled, feedCommand, 0, NULL};
 
 /* ---- writing ---- */
 
@@ -354,7 +343,7 @@ static int rewriteBackground(char *err, size_t errlen) {
         aof.m = nm;
     }
     /* 2. The child writes the next base. */
-    pid_t pid = childFork(CHILD_TYPE_AOF, persistKeyspaceElements());
+    pid_t pid = childFork(CHILD_TYPE_AOF, persistKeyspaceElements(), NULL, 0);
     if (pid == 0) {
         char *name = aofBaseName(server.aof_filename, aof.m->curr_base_seq + 1);
         char why[1024];
@@ -603,8 +592,9 @@ static int execLogged(void *priv, int argc, char **argv, size_t *lens, size_t of
         snprintf(err, errlen, "'%s' is not a write command, at offset %zu", cmd->fullname, offset);
         return -1;
     }
-    /* A run of VADDs to one key is inserted by the workers, as a client's pipeline would be. */
-    blockedLoaderBefore(fc, argc, (const char **)argv, lens);
+    /* An ordered-input client: a run of VADDs to one key is inserted by the workers, as a
+     * client's pipeline would be. */
+    batchOrderedBefore(fc, argc, (const char **)argv, lens);
     fc->argc = argc;
     fc->argv = (const char **)argv;
     fc->argvlen = lens;
@@ -648,7 +638,7 @@ static int loadRespFile(const char *name, int last, loadCtx *lc, char *err, size
     aofScanResult res;
     char why[512];
     int scan = aofScanResp(map, (size_t)st.st_size, execLogged, lc, &res, why, sizeof(why));
-    blockedLoaderEnd(lc->client); /* the last batch is in before anything else looks */
+    batchOrderedEnd(lc->client); /* the last batch is in before anything else looks */
     munmap((void *)map, (size_t)st.st_size);
     if (scan != 0) {
         snprintf(err, errlen,
@@ -695,7 +685,7 @@ static int loadManifestFiles(aofManifest *m, int serve_clients, char *err, size_
     if (m->base) total += (unsigned long long)fileSize(m->base->name);
     for (int i = 0; i < m->nincr; i++) total += (unsigned long long)fileSize(m->incr[i].name);
     loadingStart("the append only file", total);
-    loadCtx lc = {createClient(-1, CLIENT_FAKE), 0, serve_clients};
+    loadCtx lc = {createClient(NULL, CLIENT_FAKE | CLIENT_ORDERED_INPUT), 0, serve_clients};
     int rc = C_OK;
     if (m->base) {
         char *path = aofPath(aofDir(), m->base->name);
@@ -953,6 +943,7 @@ static qvCommand aof_commands[] = {
 /* clang-format on */
 
 void aofRegisterCommands(void) {
-    childSetDoneHandler(CHILD_TYPE_AOF, rewriteDone);
+    propagateRegisterSink(&aof_sink);
+    childRegisterKind(CHILD_TYPE_AOF, "aof-rewrite", rewriteDone);
     commandRegisterTable(aof_commands);
 }

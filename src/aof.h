@@ -4,11 +4,10 @@
  * on and off at run time, and loading it at start-up. The files and the manifest are
  * aofformat.c's. Main thread only.
  *
- * Who feeds it: call() (dispatch.c) hands every write command that changed the dataset to
- * aofPropagate(), in execution order, with its arguments as received. Anything else that
- * executes writes (a worker batch of VADDs) must do the same, in arrival order, BEFORE the reply
- * is queued: with appendfsync always the log is written and fsynced in beforeSleep before any
- * reply of that loop iteration goes out. */
+ * Who feeds it: it is a sink of propagate.c, which hands it every write that changed the
+ * dataset, in the order the writes took effect (propagate.h has the rule), before the reply is
+ * queued: with appendfsync always the log is written and fsynced in beforeSleep before any reply
+ * of that loop iteration goes out. */
 #ifndef QV_AOF_H
 #define QV_AOF_H
 
@@ -18,12 +17,6 @@
 #define AOF_FSYNC_NO       0
 #define AOF_FSYNC_ALWAYS   1
 #define AOF_FSYNC_EVERYSEC 2
-
-/* Logs c's current command (a write that changed the dataset). Inside EXEC, the transaction is
- * wrapped in MULTI ... EXEC so that a replay applies it whole or not at all. */
-void aofPropagate(qvClient *c);
-/* call() after EXEC: closes the MULTI block aofPropagate opened, if any. */
-void aofPropagateExecEnd(void);
 
 /* beforeSleep, before replies are written: writes the buffered commands and fsyncs by policy
  * (always: now; everysec: in the background once a second). force: fsync now whatever the
@@ -54,6 +47,6 @@ int aofReload(char *err, size_t errlen);
 
 void aofInfo(char **buf, size_t *len, size_t *cap); /* the aof_* fields of INFO persistence */
 void bgrewriteaofCommand(qvClient *c);
-void aofRegisterCommands(void);
+void aofRegisterCommands(void); /* and registers the AOF as a propagation sink */
 
 #endif

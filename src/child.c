@@ -1,11 +1,11 @@
-/* child.c -- forking the snapshot/rewrite child and following it (see child.h).
+/* child.c -- the registry of child kinds, forking a child and following it (see child.h).
  *
  * Fork discipline, in this order (after Redis's rdbSaveBackground / childinfo.c):
  *   1. Guard: one child at a time; the pre-fork hook lets write work on other threads finish, so
  *      the keyspace the child copies is one the main thread could see between two commands.
  *   2. A pipe (close-on-exec, non-blocking read end) for the child's reports.
  *   3. fork(). In the child, before anything else: close every descriptor except stdin/stdout/
- *      stderr and the pipe -- listening sockets, client sockets, the epoll instance, the worker
+ *      stderr, the pipe and those its kind asked to keep -- listening sockets, client sockets, the epoll instance, the worker
  *      pool's eventfd. A client socket kept open by a child would keep that TCP connection
  *      alive after the parent closed it (CLIENT KILL, timeouts, a replica dropped), and the
  *      epoll instance is shared with the parent: any change through it would change the
@@ -50,7 +50,12 @@ typedef struct childMsg {
 static childState cs = {CHILD_TYPE_NONE, -1, -1, 0, 0, 0, 0, 0, 0, 0, ""};
 static int pipe_rd = -1; /* parent: read end */
 static int pipe_wr = -1; /* child: write end */
-static childDoneFn *handlers[3];
+/* The registry of child kinds, indexed by CHILD_TYPE_*. */
+typedef struct childKind {
+    const char *name; /* NULL: not registered */
+    childDoneFn *done;
+} childKind;
+static childKind kinds[CHILD_TYPE_MAX];
 static void (*prefork_hook)(void);
 
 /* Child-side state. */
@@ -70,8 +75,15 @@ int childActiveType(void) {
     return cs.pid != -1 ? cs.type : CHILD_TYPE_NONE;
 }
 
-void childSetDoneHandler(int type, childDoneFn *fn) {
-    if (type > 0 && type < 3) handlers[type] = fn;
+void childRegisterKind(int type, const char *name, childDoneFn *done) {
+    if (type <= CHILD_TYPE_NONE || type >= CHILD_TYPE_MAX) return;
+    kinds[type].name = name;
+    kinds[type].done = done;
+}
+
+const char *childKindName(int type) {
+    if (type <= CHILD_TYPE_NONE || type >= CHILD_TYPE_MAX || !kinds[type].name) return "none";
+    return kinds[type].name;
 }
 
 void childSetPreForkHook(void (*fn)(void)) {
@@ -97,15 +109,33 @@ static size_t readPrivateDirty(void) {
     return kb * 1024;
 }
 
-static void closeAllBut(int keep) {
-    if (keep > 3) {
-        if (close_range(3, (unsigned)keep - 1, 0) == -1)
-            for (int fd = 3; fd < keep; fd++) close(fd);
+/* Closes [lo, hi] (hi ~0U: to the end), by range when the kernel can. */
+static void closeRange(unsigned lo, unsigned hi) {
+    if (lo > hi || close_range(lo, hi, 0) == 0) return;
+    long max = sysconf(_SC_OPEN_MAX);
+    unsigned end = hi;
+    if (end == ~0U) end = (unsigned)(max > 0 ? max : 65536) - 1;
+    for (unsigned fd = lo; fd <= end; fd++) close((int)fd);
+}
+
+/* Closes every descriptor from 3 up except those in keep (n of them, any order). */
+static void closeAllBut(const int *keep, int n) {
+    int sorted[CHILD_KEEP_MAX + 1];
+    for (int i = 0; i < n; i++) { /* insertion sort: a handful of descriptors */
+        int v = keep[i], j = i;
+        while (j > 0 && sorted[j - 1] > v) {
+            sorted[j] = sorted[j - 1];
+            j--;
+        }
+        sorted[j] = v;
     }
-    if (close_range((unsigned)keep + 1, ~0U, 0) == -1) {
-        long max = sysconf(_SC_OPEN_MAX);
-        for (long fd = keep + 1; fd < (max > 0 ? max : 65536); fd++) close((int)fd);
+    unsigned lo = 3;
+    for (int i = 0; i < n; i++) {
+        if (sorted[i] < (int)lo) continue; /* stdio, or a duplicate */
+        if ((unsigned)sorted[i] > lo) closeRange(lo, (unsigned)sorted[i] - 1);
+        lo = (unsigned)sorted[i] + 1;
     }
+    closeRange(lo, ~0U);
 }
 
 static void childSend(int measure_cow) {
@@ -146,9 +176,14 @@ void childExit(int code) {
 
 /* ---- the parent side ---- */
 
-pid_t childFork(int type, unsigned long long total) {
+pid_t childFork(int type, unsigned long long total, const int *keep_fds, int nkeep) {
     if (cs.pid != -1) {
         errno = EBUSY;
+        return -1;
+    }
+    if (type <= CHILD_TYPE_NONE || type >= CHILD_TYPE_MAX || !kinds[type].name || nkeep < 0 ||
+        nkeep > CHILD_KEEP_MAX || (nkeep && !keep_fds)) {
+        errno = EINVAL;
         return -1;
     }
     if (prefork_hook) prefork_hook();
@@ -166,7 +201,10 @@ pid_t childFork(int type, unsigned long long total) {
         pipe_wr = fds[1];
         int flags = fcntl(pipe_wr, F_GETFL);
         fcntl(pipe_wr, F_SETFL, flags | O_NONBLOCK);
-        closeAllBut(pipe_wr);
+        int keep[CHILD_KEEP_MAX + 1];
+        for (int i = 0; i < nkeep; i++) keep[i] = keep_fds[i];
+        keep[nkeep] = pipe_wr;
+        closeAllBut(keep, nkeep + 1);
         signal(SIGTERM, SIG_DFL);
         signal(SIGINT, SIG_DFL);
         signal(SIGUSR1, SIG_DFL);
@@ -218,7 +256,7 @@ static void finishChild(int status) {
     int type = cs.type;
     cs.pid = -1;
     dictSetResizeEnabled(1);
-    if (handlers[type]) handlers[type](exitcode, bysignal);
+    if (kinds[type].done) kinds[type].done(exitcode, bysignal);
 }
 
 void childCron(void) {

@@ -1,10 +1,13 @@
-/* child.h -- the one forked child the server may have at a time (a BGSAVE or an AOF rewrite):
- * forking with the fork discipline, the progress pipe, reaping, killing, INFO's fork fields.
+/* child.h -- the one forked child the server may have at a time (a BGSAVE or an AOF rewrite;
+ * a diskless sync to replicas and an S3 upload next): a registry of child kinds, forking with the
+ * fork discipline, the progress pipe, reaping, killing, INFO's fork fields.
  *
  * Only the main thread forks, between commands. The child keeps nothing it must not (sockets are
  * closed, signal handlers reset), reports progress and its copy-on-write size to the parent over
  * a pipe, and leaves with _exit. The parent reads the pipe and reaps the child from the cron,
- * then calls the owner's done handler (persist.c for snapshots, aof.c for rewrites). */
+ * then calls the done handler its kind registered (persist.c for snapshots, aof.c for rewrites).
+ * A kind whose child must keep descriptors open (the sockets of a diskless sync, an uploader's
+ * connection) names them at the fork; every other descriptor is closed in the child. */
 #ifndef QV_CHILD_H
 #define QV_CHILD_H
 
@@ -14,8 +17,10 @@
 #include "server.h"
 
 #define CHILD_TYPE_NONE     0
-#define CHILD_TYPE_SNAPSHOT 1 /* BGSAVE */
-#define CHILD_TYPE_AOF      2 /* BGREWRITEAOF */
+#define CHILD_TYPE_SNAPSHOT 1  /* BGSAVE */
+#define CHILD_TYPE_AOF      2  /* BGREWRITEAOF */
+#define CHILD_TYPE_MAX      8  /* room in the registry: kinds are small integers below this */
+#define CHILD_KEEP_MAX      16 /* descriptors a child may keep besides stdio and its pipe */
 
 #define CHILD_ERRLEN 512
 
@@ -39,10 +44,12 @@ const childState *childInfo(void);
 int childActive(void);     /* a child of any type runs */
 int childActiveType(void); /* CHILD_TYPE_* */
 
-/* Forks a child of `type` that will process `total` units. In the child: sets it up (closes every
- * descriptor but the standard ones and the progress pipe, resets signals, marks the log) and
- * returns 0. In the parent: returns the pid, or -1 with errno set (no child then). */
-pid_t childFork(int type, unsigned long long total);
+/* Forks a child of the registered kind `type` that will process `total` units. keep_fds (nkeep
+ * of them, at most CHILD_KEEP_MAX; NULL/0 for none) are descriptors the child keeps open. In the
+ * child: sets it up (closes every descriptor but the standard ones, the progress pipe and
+ * keep_fds, resets signals, marks the log) and returns 0. In the parent: returns the pid, or -1
+ * with errno set (no child then; EINVAL for an unregistered kind or too many descriptors). */
+pid_t childFork(int type, unsigned long long total, const int *keep_fds, int nkeep);
 
 /* Child side: reports progress; measures the copy-on-write size at most once a second.
  * Cheap enough to call per element. */
@@ -59,10 +66,13 @@ void childCron(void);
  * bysignal = SIGUSR1. No-op without a child. */
 void childKill(void);
 
-/* Done handlers, by type: exitcode is the child's exit status (0 = success), bysignal the signal
- * that killed it (0 = none). */
+/* A kind's done handler: exitcode is the child's exit status (0 = success), bysignal the signal
+ * that killed it (0 = none). Runs in the parent once the child is reaped. */
 typedef void childDoneFn(int exitcode, int bysignal);
-void childSetDoneHandler(int type, childDoneFn *fn);
+/* Registers child kind `type` (1 .. CHILD_TYPE_MAX-1) at start-up, by the subsystem that forks
+ * it: its name (for the log: "snapshot", "aof-rewrite") and its done handler. */
+void childRegisterKind(int type, const char *name, childDoneFn *done);
+const char *childKindName(int type); /* "none" for CHILD_TYPE_NONE or an unregistered kind */
 
 /* Called before every fork: whatever must be quiescent for the child to see a consistent
  * keyspace (write batches running on workers) waits here. */

@@ -57,6 +57,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "batch.h"
 #include "blocked.h"
 #include "cmd_args.h"
 #include "cmd_vset.h"
@@ -944,7 +945,7 @@ static int vsearchThreaded(qvClient *c, vsJob *job) {
  * otherwise here -- then replies and frees the job. */
 static void vsearchExecute(qvClient *c, vsJob *job, int batch) {
     /* One VSEARCH in a pipelined run of searches joins the run, cheap or not. */
-    int run = !batch && !job->nothread && !job->text && blockedSearchBatchable(c, job->idx);
+    int run = !batch && !job->nothread && !job->text && batchSearchBatchable(c, job->idx);
     if (run || vsearchThreaded(c, job)) {
         vsearchPoolJob *pj = zcalloc(sizeof(*pj));
         pj->base.work = vsearchPoolWork;
@@ -957,7 +958,7 @@ static void vsearchExecute(qvClient *c, vsJob *job, int batch) {
         poolGetStats(blockedPool(), &st);
         pj->base.parts = job->nq < st.threads ? job->nq : st.threads;
         if (run) {
-            blockedSearchAppend(c, job->idx, &pj->base);
+            batchSearchAppend(c, job->idx, &pj->base);
             return;
         }
         if (blockClientOnJob(c, job->idx, &pj->base) == C_OK) return;
@@ -1066,7 +1067,7 @@ static qvCommand idx_commands[] = {
     {"idx.list", idxListCommand, 1, CMD_READONLY, ACL_READ | ACL_SLOW, 0, 0, 0, "module", "List the indexes", "0.1.0", "O(N) where N is the number of keys"},
     {"idx.info", idxInfoCommand, 2, CMD_READONLY, ACL_READ | ACL_SLOW, IKEY, "module", "Return the settings, size, memory and statistics of an index", "0.1.0", "O(N) where N is the number of elements with attributes", index_args},
     {"idx.compact", idxCompactCommand, -2, CMD_ADMIN, ACL_ADMIN | ACL_SLOW, IKEY, "module", "Rebuild an index's engine from its live elements in the background, reclaiming deleted slots", "0.1.0", "O(N log N) in the background", compact_args},
-    {"vsearch", vsearchCommand, -4, CMD_READONLY | CMD_MAY_THREAD, ACL_READ | ACL_SLOW, IKEY, "module", "k-NN or range search with filters, returning distances, scores, attributes and vectors", "0.1.0", "O(log(N)) for HNSW, O(N) for FLAT or a selective filter", search_args},
+    {"vsearch", vsearchCommand, -4, CMD_READONLY | CMD_MAY_THREAD | CMD_SEARCH_RUN, ACL_READ | ACL_SLOW, IKEY, "module", "k-NN or range search with filters, returning distances, scores, attributes and vectors", "0.1.0", "O(log(N)) for HNSW, O(N) for FLAT or a selective filter", search_args},
     {"vmsearch", vmsearchCommand, -5, CMD_READONLY | CMD_MAY_THREAD, ACL_READ | ACL_SLOW, IKEY, "module", "Run several VSEARCH queries with the same options in one call", "0.1.0", "O(Q*log(N)) for Q queries", msearch_args},
     {NULL}};
 /* clang-format on */

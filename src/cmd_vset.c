@@ -30,6 +30,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "batch.h"
 #include "blocked.h"
 #include "cmd_args.h"
 #include "db.h"
@@ -169,10 +170,10 @@ void vaddCommand(qvClient *c) {
         goto cleanup;
     }
     if (created) dbAdd(c->argv[1], c->argvlen[1], idx);
-    if (blockedVaddBatchable(c, idx)) {
+    if (batchVaddBatchable(c, idx)) {
         /* Part of a pipelined run: inserted by the workers, replied to when published. */
-        if (blockedVaddAppend(c, idx, c->argv[elem_pos], c->argvlen[elem_pos], blob, norm,
-                              attr != NULL, attrs, (uint32_t)ef) != 0) {
+        if (batchVaddAppend(c, idx, c->argv[elem_pos], c->argvlen[elem_pos], blob, norm,
+                            attr != NULL, attrs, (uint32_t)ef) != 0) {
             zfree(blob);
             addReplyError(c, "vector set is full");
             goto cleanup;
@@ -391,7 +392,7 @@ void vsimCommand(qvClient *c) {
                                   : (filter_ef > UINT32_MAX ? 0 : (uint32_t)filter_ef);
     req.exact = truth;
     /* In a pipelined run of searches even a cheap one goes to the pool, with the others. */
-    int batch = !nothread && blockedSearchBatchable(c, idx);
+    int batch = !nothread && batchSearchBatchable(c, idx);
     if (batch || vsimThreaded(c, idx, &req, nothread)) {
         vsimJob *j = zcalloc(sizeof(*j));
         j->base.work = vsimWork;
@@ -405,7 +406,7 @@ void vsimCommand(qvClient *c) {
         j->withscores = withscores;
         j->withattribs = withattribs;
         j->epsilon = epsilon;
-        if (batch) blockedSearchAppend(c, idx, &j->base);
+        if (batch) batchSearchAppend(c, idx, &j->base);
         if (batch || blockClientOnJob(c, idx, &j->base) == C_OK) {
             blob = NULL; /* all owned by the job now */
             prog = NULL;
@@ -805,8 +806,8 @@ static const qvCommandArg key_args[] = {{"key", ARG_KEY, NULL, 0, NULL}, {NULL, 
 /* clang-format off */
 #define VKEY 1, 1, 1
 static qvCommand vset_commands[] = {
-    {"vadd", vaddCommand, -5, CMD_WRITE | CMD_DENYOOM, ACL_WRITE, VKEY, "module", "Add one or more elements to a vector set, or update its vector if it already exists", "8.0.0", "O(log(N)) for each element added, where N is the number of elements in the vector set.", vadd_args},
-    {"vsim", vsimCommand, -4, CMD_READONLY | CMD_MAY_THREAD, ACL_READ, VKEY, "module", "Return elements by vector similarity", "8.0.0", "O(log(N)) where N is the number of elements in the vector set.", vsim_args},
+    {"vadd", vaddCommand, -5, CMD_WRITE | CMD_DENYOOM | CMD_BATCH_VADD, ACL_WRITE, VKEY, "module", "Add one or more elements to a vector set, or update its vector if it already exists", "8.0.0", "O(log(N)) for each element added, where N is the number of elements in the vector set.", vadd_args},
+    {"vsim", vsimCommand, -4, CMD_READONLY | CMD_MAY_THREAD | CMD_SEARCH_RUN, ACL_READ, VKEY, "module", "Return elements by vector similarity", "8.0.0", "O(log(N)) where N is the number of elements in the vector set.", vsim_args},
     {"vrem", vremCommand, 3, CMD_WRITE, ACL_WRITE, VKEY, "module", "Remove an element from a vector set", "8.0.0", "O(log(N)) for each element removed, where N is the number of elements in the vector set.", key_elem_args},
     {"vemb", vembCommand, -3, CMD_READONLY | CMD_FAST, ACL_READ, VKEY, "module", "Return the vector associated with an element", "8.0.0", "O(1)", key_elem_args},
     {"vcard", vcardCommand, 2, CMD_READONLY | CMD_FAST, ACL_READ, VKEY, "module", "Return the number of elements in a vector set", "8.0.0", "O(1)", key_args},

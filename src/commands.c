@@ -186,12 +186,12 @@ static qvCommand pubsub_subcommands[] = {
 
 static qvCommand core_commands[] = {
     /* connection */
-    {"ping", pingCommand, -1, CMD_FAST | CMD_SENTINEL, ACL_FAST | ACL_CONNECTION, NOKEYS, "connection", "Returns the server's liveliness response.", "1.0.0", "O(1)", args_ping},
+    {"ping", pingCommand, -1, CMD_FAST | CMD_SENTINEL | CMD_PUBSUB_CTX, ACL_FAST | ACL_CONNECTION, NOKEYS, "connection", "Returns the server's liveliness response.", "1.0.0", "O(1)", args_ping},
     {"echo", echoCommand, 2, CMD_LOADING | CMD_STALE | CMD_FAST, ACL_FAST | ACL_CONNECTION, NOKEYS, "connection", "Returns the given string.", "1.0.0", "O(1)", args_echo},
     {"hello", helloCommand, -1, CONN_FLAGS | CMD_FAST | CMD_NO_AUTH | CMD_SENTINEL | CMD_ALLOW_BUSY, ACL_FAST | ACL_CONNECTION, NOKEYS, "connection", "Handshakes with the server.", "6.0.0", "O(1)", args_hello},
     {"auth", authCommand, -2, CONN_FLAGS | CMD_FAST | CMD_NO_AUTH | CMD_SENTINEL | CMD_ALLOW_BUSY, ACL_FAST | ACL_CONNECTION, NOKEYS, "connection", "Authenticates the connection.", "1.0.0", "O(N) where N is the number of passwords defined for the user", args_auth},
-    {"quit", quitCommand, -1, CONN_FLAGS | CMD_FAST | CMD_NO_AUTH | CMD_ALLOW_BUSY, ACL_FAST | ACL_CONNECTION, NOKEYS, "connection", "Closes the connection.", "1.0.0", "O(1)"},
-    {"reset", resetCommand, 1, CONN_FLAGS | CMD_FAST | CMD_NO_AUTH | CMD_ALLOW_BUSY, ACL_FAST | ACL_CONNECTION, NOKEYS, "connection", "Resets the connection.", "6.2.0", "O(1)"},
+    {"quit", quitCommand, -1, CONN_FLAGS | CMD_FAST | CMD_NO_AUTH | CMD_ALLOW_BUSY | CMD_PUBSUB_CTX | CMD_TX_CONTROL, ACL_FAST | ACL_CONNECTION, NOKEYS, "connection", "Closes the connection.", "1.0.0", "O(1)"},
+    {"reset", resetCommand, 1, CONN_FLAGS | CMD_FAST | CMD_NO_AUTH | CMD_ALLOW_BUSY | CMD_PUBSUB_CTX | CMD_TX_CONTROL, ACL_FAST | ACL_CONNECTION, NOKEYS, "connection", "Resets the connection.", "6.2.0", "O(1)"},
     {"select", selectCommand, 2, CMD_LOADING | CMD_STALE | CMD_FAST, ACL_FAST | ACL_CONNECTION, NOKEYS, "connection", "Changes the selected database (only 0 exists).", "1.0.0", "O(1)", args_select},
     {"client", NULL, -2, CMD_SENTINEL, ACL_SLOW, NOKEYS, "connection", "A container for client connection commands.", "2.4.0", "Depends on subcommand.", NULL, client_subcommands},
     /* server */
@@ -217,16 +217,16 @@ static qvCommand core_commands[] = {
     {"renamenx", renamenxCommand, 3, CMD_WRITE | CMD_FAST, ACL_KEYSPACE | ACL_WRITE | ACL_FAST, 1, 2, 1, "generic", "Renames a key only when the target key name doesn't exist.", "1.0.0", "O(1)", args_rename},
     {"randomkey", randomkeyCommand, 1, CMD_READONLY, ACL_KEYSPACE | ACL_READ, NOKEYS, "generic", "Returns a random key name from the database.", "1.0.0", "O(1)"},
     /* transactions */
-    {"multi", multiCommand, 1, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY, ACL_FAST | ACL_TRANSACTION, NOKEYS, "transactions", "Starts a transaction.", "1.2.0", "O(1)"},
-    {"exec", execCommand, 1, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_SKIP_SLOWLOG, ACL_SLOW | ACL_TRANSACTION, NOKEYS, "transactions", "Executes all commands in a transaction.", "1.2.0", "Depends on commands in the transaction"},
-    {"discard", discardCommand, 1, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY, ACL_FAST | ACL_TRANSACTION, NOKEYS, "transactions", "Discards a transaction.", "2.0.0", "O(N), when N is the number of queued commands"},
-    {"watch", watchCommand, -2, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY, ACL_FAST | ACL_TRANSACTION, 1, -1, 1, "transactions", "Monitors changes to keys to determine the execution of a transaction.", "2.2.0", "O(1) for every key.", args_keys},
+    {"multi", multiCommand, 1, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY | CMD_TX_CONTROL, ACL_FAST | ACL_TRANSACTION, NOKEYS, "transactions", "Starts a transaction.", "1.2.0", "O(1)"},
+    {"exec", execCommand, 1, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_SKIP_SLOWLOG | CMD_TX_CONTROL, ACL_SLOW | ACL_TRANSACTION, NOKEYS, "transactions", "Executes all commands in a transaction.", "1.2.0", "Depends on commands in the transaction"},
+    {"discard", discardCommand, 1, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY | CMD_TX_CONTROL, ACL_FAST | ACL_TRANSACTION, NOKEYS, "transactions", "Discards a transaction.", "2.0.0", "O(N), when N is the number of queued commands"},
+    {"watch", watchCommand, -2, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY | CMD_TX_CONTROL, ACL_FAST | ACL_TRANSACTION, 1, -1, 1, "transactions", "Monitors changes to keys to determine the execution of a transaction.", "2.2.0", "O(1) for every key.", args_keys},
     {"unwatch", unwatchCommand, 1, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY, ACL_FAST | ACL_TRANSACTION, NOKEYS, "transactions", "Forgets about watched keys of a transaction.", "2.2.0", "O(1)"},
     /* pub/sub */
-    {"subscribe", subscribeCommand, -2, CMD_PUBSUB | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_SENTINEL, ACL_PUBSUB | ACL_SLOW, NOKEYS, "pubsub", "Listens for messages published to channels.", "2.0.0", "O(N) where N is the number of channels to subscribe to.", args_channels},
-    {"unsubscribe", unsubscribeCommand, -1, CMD_PUBSUB | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_SENTINEL, ACL_PUBSUB | ACL_SLOW, NOKEYS, "pubsub", "Stops listening to messages posted to channels.", "2.0.0", "O(N) where N is the number of channels to unsubscribe.", args_channels_opt},
-    {"psubscribe", psubscribeCommand, -2, CMD_PUBSUB | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_SENTINEL, ACL_PUBSUB | ACL_SLOW, NOKEYS, "pubsub", "Listens for messages published to channels that match one or more patterns.", "2.0.0", "O(N) where N is the number of patterns to subscribe to.", args_patterns},
-    {"punsubscribe", punsubscribeCommand, -1, CMD_PUBSUB | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_SENTINEL, ACL_PUBSUB | ACL_SLOW, NOKEYS, "pubsub", "Stops listening to messages published to channels that match one or more patterns.", "2.0.0", "O(N) where N is the number of patterns to unsubscribe.", args_patterns_opt},
+    {"subscribe", subscribeCommand, -2, CMD_PUBSUB | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_SENTINEL | CMD_PUBSUB_CTX, ACL_PUBSUB | ACL_SLOW, NOKEYS, "pubsub", "Listens for messages published to channels.", "2.0.0", "O(N) where N is the number of channels to subscribe to.", args_channels},
+    {"unsubscribe", unsubscribeCommand, -1, CMD_PUBSUB | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_SENTINEL | CMD_PUBSUB_CTX, ACL_PUBSUB | ACL_SLOW, NOKEYS, "pubsub", "Stops listening to messages posted to channels.", "2.0.0", "O(N) where N is the number of channels to unsubscribe.", args_channels_opt},
+    {"psubscribe", psubscribeCommand, -2, CMD_PUBSUB | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_SENTINEL | CMD_PUBSUB_CTX, ACL_PUBSUB | ACL_SLOW, NOKEYS, "pubsub", "Listens for messages published to channels that match one or more patterns.", "2.0.0", "O(N) where N is the number of patterns to subscribe to.", args_patterns},
+    {"punsubscribe", punsubscribeCommand, -1, CMD_PUBSUB | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_SENTINEL | CMD_PUBSUB_CTX, ACL_PUBSUB | ACL_SLOW, NOKEYS, "pubsub", "Stops listening to messages published to channels that match one or more patterns.", "2.0.0", "O(N) where N is the number of patterns to unsubscribe.", args_patterns_opt},
     {"publish", publishCommand, 3, CMD_PUBSUB | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_SENTINEL, ACL_PUBSUB | ACL_FAST, NOKEYS, "pubsub", "Posts a message to a channel.", "2.0.0", "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).", args_publish},
     {"pubsub", NULL, -2, 0, ACL_SLOW, NOKEYS, "pubsub", "A container for Pub/Sub commands.", "2.8.0", "Depends on subcommand.", NULL, pubsub_subcommands},
     CMD_END};

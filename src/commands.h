@@ -21,6 +21,12 @@
  *   CMD_ALLOW_BUSY allowed while a script/long job holds the server
  *   CMD_MAY_THREAD may run on the worker pool (VSIM, VSEARCH)
  *   CMD_SKIP_SLOWLOG never logged in the slow log (EXEC logs its commands itself)
+ *   CMD_BATCH_VADD a pipelined run of it to one key is inserted by the workers as one batch
+ *                  (batch.c); the command hands its element to batchVaddAppend
+ *   CMD_SEARCH_RUN a pipelined run of these searches on one key is one worker job (batch.c)
+ *   CMD_PUBSUB_CTX allowed while a RESP2 client is subscribed (PING, (P)(UN)SUBSCRIBE, QUIT, RESET)
+ *   CMD_TX_CONTROL runs at once inside MULTI instead of being queued (EXEC, DISCARD, MULTI, WATCH,
+ *                  QUIT, RESET)
  *   CMD_SKIP_MONITOR / CMD_NO_PROPAGATE reserved for replication commands
  */
 #ifndef QV_COMMANDS_H
@@ -48,6 +54,10 @@ struct qvClient;
 #define CMD_SKIP_MONITOR (1ULL << 14)
 #define CMD_NO_PROPAGATE (1ULL << 15)
 #define CMD_SENTINEL     (1ULL << 16)
+#define CMD_BATCH_VADD   (1ULL << 17)
+#define CMD_SEARCH_RUN   (1ULL << 18)
+#define CMD_PUBSUB_CTX   (1ULL << 19)
+#define CMD_TX_CONTROL   (1ULL << 20)
 
 /* ACL categories (names as Redis prints them, "@keyspace" etc.). */
 #define ACL_KEYSPACE    (1ULL << 0)

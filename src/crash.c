@@ -136,7 +136,7 @@ static void reportClient(int fd) {
     put(fd, "id=");
     putUnsigned(fd, c->id, 10);
     put(fd, " addr=");
-    put(fd, c->fd == -1 ? "(internal)" : c->addr);
+    put(fd, !c->conn ? "(internal)" : c->addr);
     if (c->name) {
         put(fd, " name=");
         putArg(fd, c->name, strlen(c->name));

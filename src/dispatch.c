@@ -8,11 +8,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "aof.h"
 #include "metrics.h"
 #include "monotonic.h"
 #include "multi.h"
 #include "persist.h"
+#include "propagate.h"
 #include "slowlog.h"
 
 /* "unknown command 'foo', with args beginning with: 'a' 'b' " exactly as Redis 7 words it,
@@ -77,18 +77,13 @@ void processCommand(qvClient *c) {
         rejectCommand(c, cmd);
         return;
     }
-    if ((c->flags & CLIENT_PUBSUB) && c->resp == 2) {
-        const char *n = cmd->fullname;
-        if (strcmp(n, "ping") && strcmp(n, "subscribe") && strcmp(n, "unsubscribe") &&
-            strcmp(n, "psubscribe") && strcmp(n, "punsubscribe") && strcmp(n, "quit") &&
-            strcmp(n, "reset") && strcmp(n, "ssubscribe") && strcmp(n, "sunsubscribe")) {
-            addReplyErrorFormat(c,
-                                "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
-                                "PING / QUIT / RESET are allowed in this context",
-                                cmd->fullname);
-            rejectCommand(c, cmd);
-            return;
-        }
+    if ((c->flags & CLIENT_PUBSUB) && c->resp == 2 && !(cmd->flags & CMD_PUBSUB_CTX)) {
+        addReplyErrorFormat(c,
+                            "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
+                            "PING / QUIT / RESET are allowed in this context",
+                            cmd->fullname);
+        rejectCommand(c, cmd);
+        return;
     }
     if (server.loading && !(cmd->flags & CMD_LOADING)) {
         addReplyError(c, "LOADING Quiver is loading the dataset in memory");
@@ -103,9 +98,7 @@ void processCommand(qvClient *c) {
         return;
     }
     /* Inside MULTI everything but the transaction commands is queued. */
-    if ((c->flags & CLIENT_MULTI) && cmd->proc != execCommand && cmd->proc != discardCommand &&
-        cmd->proc != multiCommand && cmd->proc != watchCommand && strcmp(cmd->fullname, "quit") &&
-        strcmp(cmd->fullname, "reset")) {
+    if ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_TX_CONTROL)) {
         if (cmd->flags & CMD_NO_MULTI) {
             addReplyErrorFormat(c, "Command not allowed inside a transaction");
             rejectCommand(c, cmd);
@@ -142,9 +135,9 @@ void call(qvClient *c, qvCommand *cmd) {
     long long duration = (long long)(last_call_end_us - start);
     /* A write that changed the dataset is logged as received, in execution order. */
     if ((cmd->flags & CMD_WRITE) && server.dirty != dirty_before)
-        aofPropagate(c);
+        propagateCommand(c);
     else if (cmd->proc == execCommand)
-        aofPropagateExecEnd();
+        propagateExecEnd();
     if (skip_this) c->flags &= ~CLIENT_REPLY_SKIP;
     server.current_client = prev;
 

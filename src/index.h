@@ -161,7 +161,7 @@ const qvAttrs *indexAttrs(const qvIndex *idx, uint32_t id);
 int indexUpsert(qvIndex *idx, const char *name, size_t len, const void *blob, float norm,
                 int set_attrs, qvAttrs *attrs, uint32_t ef_construction);
 int indexRemove(qvIndex *idx, const char *name, size_t len); /* 1 removed, 0 missing */
-/* Batched VADDs (blocked.c): workers insert nodes with indexInsertNode (any thread, HNSW only,
+/* Batched VADDs (batch.c): workers insert nodes with indexInsertNode (any thread, HNSW only,
  * alongside searches and each other; the node belongs to no element and no search returns it),
  * then the loop thread gives each its element with indexUpsertInserted, which is indexUpsert
  * without the engine insert (-1: the engine refused, id UINT32_MAX, or MAXELEMENTS; the node is

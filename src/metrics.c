@@ -40,6 +40,7 @@
 #include "anet.h"
 #include "buf.h"
 #include "config.h"
+#include "connection.h"
 #include "db.h"
 #include "index.h"
 #include "info.h"
@@ -428,7 +429,7 @@ char *metricsRender(size_t *len) {
 /* ---- the HTTP endpoint ---- */
 
 typedef struct metricsConn {
-    int fd;
+    connection *conn;
     char req[METRICS_MAX_REQUEST];
     size_t reqlen;
     char *resp; /* the whole response once known */
@@ -443,8 +444,7 @@ static int nconns;
 static long long timeout_timer = -1;
 
 static void closeConn(metricsConn *mc) {
-    aeDeleteFileEvent(server.el, mc->fd, AE_READABLE | AE_WRITABLE);
-    close(mc->fd);
+    connClose(mc->conn);
     if (mc->prev)
         mc->prev->next = mc->next;
     else
@@ -455,18 +455,17 @@ static void closeConn(metricsConn *mc) {
     zfree(mc);
 }
 
-static void writeConn(aeEventLoop *el, int fd, void *priv, int mask) {
-    (void)el, (void)fd, (void)mask;
-    metricsConn *mc = priv;
+static void writeConn(connection *conn);
+
+static void writeResponse(metricsConn *mc) {
     while (mc->sent < mc->resplen) {
-        ssize_t n = write(mc->fd, mc->resp + mc->sent, mc->resplen - mc->sent);
+        ssize_t n = connWrite(mc->conn, mc->resp + mc->sent, mc->resplen - mc->sent);
         if (n > 0) {
             mc->sent += (size_t)n;
         } else if (n < 0 && errno == EINTR) {
             continue;
         } else if (n < 0 && errno == EAGAIN) {
-            if (!(aeGetFileEvents(server.el, mc->fd) & AE_WRITABLE))
-                aeCreateFileEvent(server.el, mc->fd, AE_WRITABLE, writeConn, mc);
+            if (!connHasWriteHandler(mc->conn)) connSetWriteHandler(mc->conn, writeConn);
             return;
         } else {
             break;
@@ -475,9 +474,13 @@ static void writeConn(aeEventLoop *el, int fd, void *priv, int mask) {
     closeConn(mc);
 }
 
+static void writeConn(connection *conn) {
+    writeResponse(connGetPrivateData(conn));
+}
+
 static void respond(metricsConn *mc, const char *status, const char *ctype, const char *body,
                     size_t bodylen, int head_only) {
-    aeDeleteFileEvent(server.el, mc->fd, AE_READABLE);
+    connSetReadHandler(mc->conn, NULL);
     qvBuf o = {0};
     bufReserve(&o, bodylen + 256);
     bufPrintf(&o,
@@ -486,7 +489,7 @@ static void respond(metricsConn *mc, const char *status, const char *ctype, cons
     if (!head_only) bufAppend(&o, body, bodylen);
     mc->resp = o.p;
     mc->resplen = o.len;
-    writeConn(server.el, mc->fd, mc, AE_WRITABLE);
+    writeResponse(mc);
 }
 
 static void plain(metricsConn *mc, const char *status, const char *msg) {
@@ -528,10 +531,9 @@ static void handleRequest(metricsConn *mc) {
     zfree(body);
 }
 
-static void readConn(aeEventLoop *el, int fd, void *priv, int mask) {
-    (void)el, (void)mask;
-    metricsConn *mc = priv;
-    ssize_t n = read(fd, mc->req + mc->reqlen, sizeof(mc->req) - mc->reqlen - 1);
+static void readConn(connection *conn) {
+    metricsConn *mc = connGetPrivateData(conn);
+    ssize_t n = connRead(conn, mc->req + mc->reqlen, sizeof(mc->req) - mc->reqlen - 1);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
     if (n <= 0) {
         closeConn(mc);
@@ -564,18 +566,18 @@ static void acceptMetrics(aeEventLoop *el, int fd, void *priv, int mask) {
     for (int i = 0; i < 16; i++) {
         char ip[NET_IP_STR_LEN], err[ANET_ERR_LEN];
         int port;
-        int cfd = anetTcpAccept(err, fd, ip, sizeof(ip), &port);
-        if (cfd == ANET_ERR) return;
+        connection *conn = connAccept(&connTcpType, fd, ip, sizeof(ip), &port, err, sizeof(err));
+        if (!conn) return;
         if (nconns >= METRICS_MAX_CONNS) {
-            close(cfd);
+            connClose(conn);
             continue;
         }
-        anetNonBlock(NULL, cfd);
         metricsConn *mc = zcalloc(sizeof(*mc));
-        mc->fd = cfd;
+        mc->conn = conn;
         mc->created_ms = mstime();
-        if (aeCreateFileEvent(server.el, cfd, AE_READABLE, readConn, mc) == AE_ERR) {
-            close(cfd);
+        connSetPrivateData(conn, mc);
+        if (connSetReadHandler(conn, readConn) == -1) {
+            connClose(conn);
             zfree(mc);
             continue;
         }
@@ -599,13 +601,13 @@ static int openListener(char *err, size_t errlen) {
     if (!server.metrics_port) return C_OK;
     char aerr[ANET_ERR_LEN] = "";
     const char *bind = server.metrics_bind && server.metrics_bind[0] ? server.metrics_bind : NULL;
-    int fd = anetTcpServer(aerr, server.metrics_port, bind, server.tcp_backlog);
-    if (fd == ANET_ERR) {
+    int fd = connListen(&connTcpType, bind, server.metrics_port, 0, server.tcp_backlog, aerr,
+                        sizeof(aerr));
+    if (fd == -1) {
         snprintf(err, errlen, "Could not listen for metrics on %s:%d: %s", bind ? bind : "*",
                  server.metrics_port, aerr);
         return C_ERR;
     }
-    anetNonBlock(NULL, fd);
     if (aeCreateFileEvent(server.el, fd, AE_READABLE, acceptMetrics, NULL) == AE_ERR) {
         close(fd);
         snprintf(err, errlen, "Could not register the metrics listener");

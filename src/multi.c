@@ -11,6 +11,7 @@
 
 #include <string.h>
 
+#include "batch.h"
 #include "blocked.h"
 #include "buf.h"
 #include "dispatch.h"
@@ -112,17 +113,17 @@ void execCommand(qvClient *c) {
     qvCommand *orig_cmd = c->cmd;
     c->flags |= CLIENT_IN_EXEC;
     addReplyArrayLen(c, c->mstate_count);
-    blockedExecBegin(c); /* runs of VADDs go to the workers, the loop waiting for them */
+    batchExecBegin(c); /* runs of VADDs go to the workers, the loop waiting for them */
     for (int i = 0; i < c->mstate_count; i++) {
         multiCmd *mc = &c->mstate[i];
-        blockedExecBefore(c, i);
+        batchExecBefore(c, i);
         c->argc = mc->argc;
         c->argv = (const char **)mc->argv;
         c->argvlen = mc->argvlen;
         c->cmd = mc->cmd;
         call(c, mc->cmd);
     }
-    blockedExecEnd(c);
+    batchExecEnd(c);
     c->flags &= ~CLIENT_IN_EXEC;
     c->argc = orig_argc;
     c->argv = orig_argv;

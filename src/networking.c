@@ -36,7 +36,9 @@
 #include <unistd.h>
 
 #include "anet.h"
+#include "batch.h"
 #include "blocked.h"
+#include "connection.h"
 #include "aof.h"
 #include "dispatch.h"
 #include "monotonic.h"
@@ -48,8 +50,8 @@
 #define IOV_BATCH            64
 #define CLIENT_SLICE_US      1000 /* loop time one client's pipeline gets per turn */
 
-static void readQueryFromClient(aeEventLoop *el, int fd, void *privdata, int mask);
-static void sendReplyToClient(aeEventLoop *el, int fd, void *privdata, int mask);
+static void readQueryFromClient(connection *conn);
+static void sendReplyToClient(connection *conn);
 static void forgetPendingInput(qvClient *c);
 
 /* ------------------------------------------------------------------------------------------ */
@@ -62,42 +64,36 @@ static int isLoopbackAddr(const char *ip) {
            strncmp(ip, "::ffff:127.", 11) == 0;
 }
 
-static void acceptCommonHandler(int fd, int flags, const char *ip) {
-    char err[ANET_ERR_LEN];
+/* Refuses a fresh connection with an error line (best effort: the socket is new, so the write
+ * nearly always goes through) and closes it. */
+static void rejectConnection(connection *conn, const char *msg) {
+    if (connWrite(conn, msg, strlen(msg)) == -1) { /* nothing to do */
+    }
+    server.stat_rejected_conn++;
+    connClose(conn);
+}
+
+static void acceptCommonHandler(connection *conn, uint64_t flags, const char *ip) {
     if (server.clients_count >= server.maxclients) {
-        static const char *msg = "-ERR max number of clients reached\r\n";
-        /* Best effort: the socket is fresh, so the write nearly always goes through. */
-        if (write(fd, msg, strlen(msg)) == -1) { /* nothing to do */
-        }
-        server.stat_rejected_conn++;
-        close(fd);
+        rejectConnection(conn, "-ERR max number of clients reached\r\n");
         return;
     }
     if (server.protected_mode && ip && !isLoopbackAddr(ip) &&
         (!server.requirepass || server.requirepass[0] == '\0') && server.bindaddr_count == 0) {
-        static const char *msg =
-            "-DENIED Quiver is running in protected mode because protected mode is enabled and "
-            "no password is set for the default user. Connect from the loopback interface, set a "
-            "password (requirepass), bind an explicit address, or disable protected mode "
-            "(protected-mode no).\r\n";
-        if (write(fd, msg, strlen(msg)) == -1) { /* nothing to do */
-        }
-        server.stat_rejected_conn++;
-        close(fd);
-        return;
-    }
-    if (anetNonBlock(err, fd) == ANET_ERR) {
-        serverLog(LL_WARNING, "Error accepting a client connection: %s", err);
-        close(fd);
+        rejectConnection(
+            conn, "-DENIED Quiver is running in protected mode because protected mode is enabled "
+                  "and no password is set for the default user. Connect from the loopback "
+                  "interface, set a password (requirepass), bind an explicit address, or disable "
+                  "protected mode (protected-mode no).\r\n");
         return;
     }
     if (!(flags & CLIENT_UNIX_SOCKET)) {
-        anetEnableTcpNoDelay(NULL, fd);
-        if (server.tcpkeepalive) anetKeepAlive(NULL, fd, server.tcpkeepalive);
+        anetEnableTcpNoDelay(NULL, connGetFd(conn));
+        if (server.tcpkeepalive) anetKeepAlive(NULL, connGetFd(conn), server.tcpkeepalive);
     }
-    qvClient *c = createClient(fd, flags);
+    qvClient *c = createClient(conn, flags);
     if (!c) {
-        close(fd);
+        connClose(conn);
         return;
     }
     server.stat_numconnections++;
@@ -107,14 +103,15 @@ static void acceptTcpHandler(aeEventLoop *el, int fd, void *privdata, int mask) 
     (void)el, (void)privdata, (void)mask;
     char ip[NET_IP_STR_LEN], err[ANET_ERR_LEN];
     for (int i = 0; i < MAX_ACCEPTS_PER_CALL; i++) {
-        int port, cfd = anetTcpAccept(err, fd, ip, sizeof(ip), &port);
-        if (cfd == ANET_ERR) {
+        int port;
+        connection *conn = connAccept(&connTcpType, fd, ip, sizeof(ip), &port, err, sizeof(err));
+        if (!conn) {
             if (errno != EWOULDBLOCK && errno != EAGAIN)
                 serverLog(LL_WARNING, "Accepting client connection: %s", err);
             return;
         }
         serverLog(LL_VERBOSE, "Accepted %s:%d", ip, port);
-        acceptCommonHandler(cfd, 0, ip);
+        acceptCommonHandler(conn, 0, ip);
     }
 }
 
@@ -122,14 +119,14 @@ static void acceptUnixHandler(aeEventLoop *el, int fd, void *privdata, int mask)
     (void)el, (void)privdata, (void)mask;
     char err[ANET_ERR_LEN];
     for (int i = 0; i < MAX_ACCEPTS_PER_CALL; i++) {
-        int cfd = anetUnixAccept(err, fd);
-        if (cfd == ANET_ERR) {
+        connection *conn = connAccept(&connUnixType, fd, NULL, 0, NULL, err, sizeof(err));
+        if (!conn) {
             if (errno != EWOULDBLOCK && errno != EAGAIN)
                 serverLog(LL_WARNING, "Accepting client connection: %s", err);
             return;
         }
         serverLog(LL_VERBOSE, "Accepted connection to %s", server.unixsocket);
-        acceptCommonHandler(cfd, CLIENT_UNIX_SOCKET, NULL);
+        acceptCommonHandler(conn, CLIENT_UNIX_SOCKET, NULL);
     }
 }
 
@@ -141,8 +138,8 @@ static int listenOn(const char *addr) {
         optional = 1;
         a++;
     }
-    int fd = anetTcpServer(err, server.port, a, server.tcp_backlog);
-    if (fd == ANET_ERR) {
+    int fd = connListen(&connTcpType, a, server.port, 0, server.tcp_backlog, err, sizeof(err));
+    if (fd == -1) {
         if (optional && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL ||
                          errno == EPROTONOSUPPORT || errno == ESOCKTNOSUPPORT || errno == EINVAL)) {
             serverLog(LL_NOTICE, "Skipping optional bind address %s: %s", a, err);
@@ -152,7 +149,6 @@ static int listenOn(const char *addr) {
                   server.port, err);
         return C_ERR;
     }
-    anetNonBlock(NULL, fd);
     server.listen_fds[server.listen_count++] = fd;
     if (aeCreateFileEvent(server.el, fd, AE_READABLE, acceptTcpHandler, NULL) == AE_ERR) {
         serverLog(LL_WARNING, "Unrecoverable error creating a file event for the listener");
@@ -174,13 +170,12 @@ int listenOnConfiguredAddresses(void) {
     }
     if (server.unixsocket && server.unixsocket[0]) {
         char err[ANET_ERR_LEN];
-        server.unix_fd =
-            anetUnixServer(err, server.unixsocket, server.unixsocketperm, server.tcp_backlog);
-        if (server.unix_fd == ANET_ERR) {
+        server.unix_fd = connListen(&connUnixType, server.unixsocket, 0, server.unixsocketperm,
+                                    server.tcp_backlog, err, sizeof(err));
+        if (server.unix_fd == -1) {
             serverLog(LL_WARNING, "Failed opening Unix socket: %s", err);
             return C_ERR;
         }
-        anetNonBlock(NULL, server.unix_fd);
         aeCreateFileEvent(server.el, server.unix_fd, AE_READABLE, acceptUnixHandler, NULL);
     }
     if (server.listen_count == 0 && server.unix_fd == -1) {
@@ -211,9 +206,9 @@ void closeListeningSockets(int unlink_unix_socket) {
 /* Client lifecycle                                                                            */
 /* ------------------------------------------------------------------------------------------ */
 
-qvClient *createClient(int fd, int flags) {
+qvClient *createClient(connection *conn, uint64_t flags) {
     qvClient *c = zcalloc(sizeof(*c));
-    c->fd = fd;
+    c->conn = conn;
     c->flags = flags;
     c->resp = 2;
     c->id = server.next_client_id++;
@@ -221,8 +216,9 @@ qvClient *createClient(int fd, int flags) {
     respParserInit(&c->parser);
     if (!server.requirepass || server.requirepass[0] == '\0') c->flags |= CLIENT_AUTHENTICATED;
     c->parser.unauth = !(c->flags & CLIENT_AUTHENTICATED);
-    if (fd != -1) {
-        if (aeCreateFileEvent(server.el, fd, AE_READABLE, readQueryFromClient, c) == AE_ERR) {
+    if (conn) {
+        connSetPrivateData(conn, c);
+        if (connSetReadHandler(conn, readQueryFromClient) == -1) {
             respParserFree(&c->parser);
             zfree(c);
             return NULL;
@@ -232,8 +228,8 @@ qvClient *createClient(int fd, int flags) {
             snprintf(c->laddr, sizeof(c->laddr), "%s:0",
                      server.unixsocket ? server.unixsocket : "");
         } else {
-            anetFdToString(fd, c->addr, sizeof(c->addr), 0);
-            anetFdToString(fd, c->laddr, sizeof(c->laddr), 1);
+            connFormatAddr(conn, c->addr, sizeof(c->addr), 0);
+            connFormatAddr(conn, c->laddr, sizeof(c->laddr), 1);
         }
         c->next = server.clients;
         if (server.clients) server.clients->prev = c;
@@ -278,9 +274,9 @@ void freeClient(qvClient *c) {
     unwatchAllKeys(c);
     pubsubUnsubscribeAll(c, 0);
     unlinkPendingWrite(c);
-    if (c->fd != -1) {
-        aeDeleteFileEvent(server.el, c->fd, AE_READABLE | AE_WRITABLE);
-        close(c->fd);
+    if (c->conn) {
+        connClose(c->conn);
+        c->conn = NULL;
         if (c->prev)
             c->prev->next = c->next;
         else
@@ -320,6 +316,8 @@ void freeClientsInAsyncFreeQueue(void) {
 /* ------------------------------------------------------------------------------------------ */
 
 int clientType(const qvClient *c) {
+    if (c->flags & CLIENT_MASTER) return CLIENT_TYPE_MASTER;
+    if (c->flags & CLIENT_REPLICA) return CLIENT_TYPE_REPLICA;
     if (c->flags & CLIENT_PUBSUB) return CLIENT_TYPE_PUBSUB;
     return CLIENT_TYPE_NORMAL;
 }
@@ -330,8 +328,8 @@ size_t clientOutputMemory(const qvClient *c) {
 
 /* Queue the client for a write in beforeSleep (once). */
 static void markPendingWrite(qvClient *c) {
-    if (c->fd == -1 || (c->flags & CLIENT_PENDING_WRITE)) return;
-    if (aeGetFileEvents(server.el, c->fd) & AE_WRITABLE) return; /* a handler will write */
+    if (!c->conn || (c->flags & CLIENT_PENDING_WRITE)) return;
+    if (connHasWriteHandler(c->conn)) return; /* a handler will write */
     c->flags |= CLIENT_PENDING_WRITE;
     c->pending_next = server.clients_pending_write;
     server.clients_pending_write = c;
@@ -340,7 +338,9 @@ static void markPendingWrite(qvClient *c) {
 /* Close clients whose reply backlog exceeds client-output-buffer-limit of their class: the hard
  * limit at once, the soft limit once it has been exceeded for soft_limit_seconds. */
 static void checkOutputBufferLimits(qvClient *c) {
-    const clientBufferLimit *lim = &server.client_obuf_limits[clientType(c)];
+    int type = clientType(c);
+    if (type >= CLIENT_TYPE_COUNT) return; /* a master link has no limit class */
+    const clientBufferLimit *lim = &server.client_obuf_limits[type];
     size_t used = c->reply_bytes;
     int hard = lim->hard_limit_bytes && used >= lim->hard_limit_bytes;
     int soft = lim->soft_limit_bytes && used >= lim->soft_limit_bytes;
@@ -555,7 +555,7 @@ static int writeToClient(qvClient *c, int handler_installed) {
             n++;
         }
         if (n == 0) break;
-        ssize_t w = writev(c->fd, iov, n);
+        ssize_t w = connWritev(c->conn, iov, n);
         if (w <= 0) {
             if (w == -1 && (errno == EAGAIN || errno == EINTR)) break;
             serverLog(LL_VERBOSE, "Error writing to client: %s", w == 0 ? "eof" : strerror(errno));
@@ -604,23 +604,22 @@ static int writeToClient(qvClient *c, int handler_installed) {
     }
     if (!clientHasPendingReplies(c)) {
         c->sentlen = 0;
-        if (handler_installed) aeDeleteFileEvent(server.el, c->fd, AE_WRITABLE);
+        if (handler_installed) connSetWriteHandler(c->conn, NULL);
         if (c->flags & CLIENT_CLOSE_AFTER_REPLY) {
             freeClient(c);
             return C_ERR;
         }
     } else if (handler_installed && repliesWaitOnDeferred(c)) {
-        aeDeleteFileEvent(server.el, c->fd, AE_WRITABLE);
+        connSetWriteHandler(c->conn, NULL);
     }
     return C_OK;
 }
 
-static void sendReplyToClient(aeEventLoop *el, int fd, void *privdata, int mask) {
-    (void)el, (void)fd, (void)mask;
+static void sendReplyToClient(connection *conn) {
     /* This runs outside beforeSleep, maybe right after the command whose reply it sends: with
      * appendfsync always that command must be in the AOF, on disk, first. */
     aofFlushBeforeReply();
-    writeToClient(privdata, 1);
+    writeToClient(connGetPrivateData(conn), 1);
 }
 
 /* Called from beforeSleep: write directly; install a handler only for what remains. */
@@ -632,8 +631,7 @@ void handleClientsWithPendingWrites(void) {
         if (c->flags & CLIENT_CLOSE_ASAP) continue;
         if (writeToClient(c, 0) == C_ERR) continue;
         if (clientHasPendingReplies(c) && !repliesWaitOnDeferred(c)) {
-            if (aeCreateFileEvent(server.el, c->fd, AE_WRITABLE, sendReplyToClient, c) == AE_ERR)
-                freeClientAsync(c);
+            if (connSetWriteHandler(c->conn, sendReplyToClient) == -1) freeClientAsync(c);
         }
     }
 }
@@ -760,7 +758,7 @@ void processInputBuffer(qvClient *c) {
             c->qb_pos = c->qb_len; /* nothing after a protocol error is trusted */
             break;
         }
-        if (argc > 0 && blockedBeforeCommand(c, argc, argv, argvlen)) {
+        if (argc > 0 && batchBeforeCommand(c, argc, argv, argvlen)) {
             /* Blocked before running it (a VADD batch went to the workers, or this command
              * writes an index one is filling): it stays in the buffer and is parsed again. */
             respParserReset(&c->parser);
@@ -788,7 +786,7 @@ void processInputBuffer(qvClient *c) {
             break;
         }
     }
-    blockedAfterInput(c); /* an open VADD batch goes to the workers */
+    batchAfterInput(c); /* an open VADD batch goes to the workers */
     if (slice_used && c->qb_pos < c->qb_len &&
         !(c->flags & (CLIENT_BLOCKED | CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP))) {
         /* Nothing is read meanwhile, so the consumed prefix can stay: the next slice goes on
@@ -805,9 +803,8 @@ void processInputBuffer(qvClient *c) {
     }
 }
 
-static void readQueryFromClient(aeEventLoop *el, int fd, void *privdata, int mask) {
-    (void)el, (void)mask;
-    qvClient *c = privdata;
+static void readQueryFromClient(connection *conn) {
+    qvClient *c = connGetPrivateData(conn);
     if (c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)) return;
     /* A backlog waits for its next slice: read more once it is done (backpressure). */
     if (c->qb_pos < c->qb_len && pendingInputIndex(c) >= 0) return;
@@ -826,7 +823,7 @@ static void readQueryFromClient(aeEventLoop *el, int fd, void *privdata, int mas
         c->querybuf = zrealloc(c->querybuf, newcap);
         c->qb_cap = newcap;
     }
-    ssize_t n = read(fd, c->querybuf + c->qb_len, readlen);
+    ssize_t n = connRead(c->conn, c->querybuf + c->qb_len, readlen);
     if (n == -1) {
         if (errno == EAGAIN || errno == EINTR) return;
         serverLog(LL_VERBOSE, "Reading from client: %s", strerror(errno));
@@ -875,6 +872,7 @@ const char *clientTypeName(int type) {
         case CLIENT_TYPE_NORMAL: return "normal";
         case CLIENT_TYPE_REPLICA: return "replica";
         case CLIENT_TYPE_PUBSUB: return "pubsub";
+        case CLIENT_TYPE_MASTER: return "master";
     }
     return "unknown";
 }
@@ -883,12 +881,14 @@ int clientTypeByName(const char *name) {
     if (!strcasecmp(name, "normal")) return CLIENT_TYPE_NORMAL;
     if (!strcasecmp(name, "replica") || !strcasecmp(name, "slave")) return CLIENT_TYPE_REPLICA;
     if (!strcasecmp(name, "pubsub")) return CLIENT_TYPE_PUBSUB;
-    if (!strcasecmp(name, "master")) return CLIENT_TYPE_COUNT; /* no masters yet: matches none */
+    if (!strcasecmp(name, "master")) return CLIENT_TYPE_MASTER;
     return -1;
 }
 
 char *clientInfoString(qvClient *c) {
     char flags[16], *p = flags;
+    if (c->flags & CLIENT_REPLICA) *p++ = 'S';
+    if (c->flags & CLIENT_MASTER) *p++ = 'M';
     if (c->flags & CLIENT_MULTI) *p++ = 'x';
     if (c->flags & CLIENT_BLOCKED) *p++ = 'b';
     if (c->flags & CLIENT_PUBSUB) *p++ = 'P';
@@ -901,10 +901,9 @@ char *clientInfoString(qvClient *c) {
     if (p == flags) *p++ = 'N';
     *p = '\0';
     char events[3], *e = events;
-    if (c->fd != -1) {
-        int m = aeGetFileEvents(server.el, c->fd);
-        if (m & AE_READABLE) *e++ = 'r';
-        if (m & AE_WRITABLE) *e++ = 'w';
+    if (c->conn) {
+        if (connHasReadHandler(c->conn)) *e++ = 'r';
+        if (connHasWriteHandler(c->conn)) *e++ = 'w';
     }
     *e = '\0';
     time_t now = time(NULL);
@@ -921,8 +920,9 @@ char *clientInfoString(qvClient *c) {
             "psub=%zu ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu "
             "rbp=%zu obl=%zu oll=%d omem=%zu tot-mem=%zu events=%s cmd=%s user=default redir=-1 "
             "resp=%d lib-name=%s lib-ver=%s",
-            (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
-            (long long)(now - c->ctime), (long long)(now - c->last_interaction), flags, c->db,
+            (unsigned long long)c->id, c->addr, c->laddr, connGetFd(c->conn),
+            c->name ? c->name : "", (long long)(now - c->ctime),
+            (long long)(now - c->last_interaction), flags, c->db,
             c->pubsub_channels ? dictSize(c->pubsub_channels) : 0,
             c->pubsub_patterns ? dictSize(c->pubsub_patterns) : 0,
             (c->flags & CLIENT_MULTI) ? c->mstate_count : -1, qbuf, c->qb_cap - c->qb_len,

@@ -9,7 +9,7 @@
 int listenOnConfiguredAddresses(void); /* C_OK, or C_ERR after logging why */
 void closeListeningSockets(int unlink_unix_socket);
 
-qvClient *createClient(int fd, int flags);
+qvClient *createClient(struct connection *conn, uint64_t flags); /* conn NULL: a fake client */
 void freeClient(qvClient *c);
 void freeClientAsync(qvClient *c); /* close in the next beforeSleep */
 void freeClientsInAsyncFreeQueue(void);

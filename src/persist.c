@@ -267,7 +267,7 @@ int persistSaveBackground(void) {
     }
     ps.dirty_before_bgsave = server.dirty;
     ps.lastbgsave_try = time(NULL);
-    pid_t pid = childFork(CHILD_TYPE_SNAPSHOT, persistKeyspaceElements());
+    pid_t pid = childFork(CHILD_TYPE_SNAPSHOT, persistKeyspaceElements(), NULL, 0);
     if (pid == 0) {
         snapshotSaveOpts opts;
         persistFillSaveOpts(&opts);
@@ -506,7 +506,7 @@ static qvCommand persist_commands[] = {
 
 void persistRegisterCommands(void) {
     ps.lastsave = time(NULL);
-    childSetDoneHandler(CHILD_TYPE_SNAPSHOT, backgroundSaveDone);
+    childRegisterKind(CHILD_TYPE_SNAPSHOT, "snapshot", backgroundSaveDone);
     commandRegisterTable(persist_commands);
     aofRegisterCommands();
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "blocked.h"
+#include "connection.h"
 #include "cmd_idx.h"
 #include "cmd_vset.h"
 #include "config.h"
@@ -309,6 +310,7 @@ int serverMain(int argc, char **argv) {
                   strerror(errno));
         return 1;
     }
+    connSetEventLoop(server.el);
     server.errors = dictCreate(NULL);
     dbInit();
     pubsubInit();

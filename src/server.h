@@ -36,32 +36,39 @@
 #define NET_IP_STR_LEN      46
 #define NET_ADDR_STR_LEN    (NET_IP_STR_LEN + 32)
 
-/* Client flags. */
-#define CLIENT_CLOSE_AFTER_REPLY (1 << 0) /* close once the output buffer is written */
-#define CLIENT_CLOSE_ASAP        (1 << 1) /* close in the next beforeSleep (limits, KILL) */
-#define CLIENT_MULTI             (1 << 2) /* inside MULTI */
-#define CLIENT_DIRTY_CAS         (1 << 3) /* a WATCHed key changed: EXEC fails */
-#define CLIENT_DIRTY_EXEC        (1 << 4) /* a command failed while queuing: EXECABORT */
-#define CLIENT_PENDING_WRITE     (1 << 5) /* in server.clients_pending_write */
-#define CLIENT_UNIX_SOCKET       (1 << 6)
-#define CLIENT_BLOCKED           (1 << 7) /* waiting for a worker job; input processing paused */
-#define CLIENT_NO_EVICT          (1 << 8)
-#define CLIENT_NO_TOUCH          (1 << 9)
-#define CLIENT_REPLY_OFF         (1 << 10) /* CLIENT REPLY OFF */
-#define CLIENT_REPLY_SKIP_NEXT                                                                     \
-    (1 << 11)                          /* CLIENT REPLY SKIP: the next command's reply is dropped */
-#define CLIENT_REPLY_SKIP    (1 << 12) /* dropping the reply of the current command */
-#define CLIENT_PUBSUB        (1 << 13)
-#define CLIENT_FAKE          (1 << 14) /* no socket (AOF loading) */
-#define CLIENT_EXECUTING     (1 << 15) /* a command of this client is running now */
-#define CLIENT_AUTHENTICATED (1 << 16)
-#define CLIENT_IN_EXEC       (1 << 17)
+/* Client flags (64 bits: replication, TLS and ACL add their own). */
+#define CLIENT_CLOSE_AFTER_REPLY (1ULL << 0) /* close once the output buffer is written */
+#define CLIENT_CLOSE_ASAP        (1ULL << 1) /* close in the next beforeSleep (limits, KILL) */
+#define CLIENT_MULTI             (1ULL << 2) /* inside MULTI */
+#define CLIENT_DIRTY_CAS         (1ULL << 3) /* a WATCHed key changed: EXEC fails */
+#define CLIENT_DIRTY_EXEC        (1ULL << 4) /* a command failed while queuing: EXECABORT */
+#define CLIENT_PENDING_WRITE     (1ULL << 5) /* in server.clients_pending_write */
+#define CLIENT_UNIX_SOCKET       (1ULL << 6)
+#define CLIENT_BLOCKED           (1ULL << 7) /* waiting for a worker job; input processing paused */
+#define CLIENT_NO_EVICT          (1ULL << 8)
+#define CLIENT_NO_TOUCH          (1ULL << 9)
+#define CLIENT_REPLY_OFF         (1ULL << 10) /* CLIENT REPLY OFF */
+#define CLIENT_REPLY_SKIP_NEXT   (1ULL << 11) /* CLIENT REPLY SKIP: the next reply is dropped */
+#define CLIENT_REPLY_SKIP        (1ULL << 12) /* dropping the reply of the current command */
+#define CLIENT_PUBSUB            (1ULL << 13)
+#define CLIENT_FAKE              (1ULL << 14) /* no socket (AOF loading) */
+#define CLIENT_EXECUTING         (1ULL << 15) /* a command of this client is running now */
+#define CLIENT_AUTHENTICATED     (1ULL << 16)
+#define CLIENT_IN_EXEC           (1ULL << 17)
+/* Replays an ordered stream of writes command by command (the AOF loader's fake client; next,
+ * a replica's link to its master): the rest of the stream is its pipeline, so its runs of VADDs
+ * are inserted by the workers in parallel and published in stream order (batch.h). */
+#define CLIENT_ORDERED_INPUT (1ULL << 18)
+#define CLIENT_MASTER        (1ULL << 19) /* a replica's link to its master (replication) */
+#define CLIENT_REPLICA       (1ULL << 20) /* a replica attached to this server (replication) */
 
-/* Output buffer limit classes. */
+/* Client types (CLIENT LIST/KILL TYPE). The first CLIENT_TYPE_COUNT are also the output buffer
+ * limit classes; a master link has none (it is never cut for what it is sent). */
 #define CLIENT_TYPE_NORMAL  0
 #define CLIENT_TYPE_REPLICA 1
 #define CLIENT_TYPE_PUBSUB  2
 #define CLIENT_TYPE_COUNT   3
+#define CLIENT_TYPE_MASTER  3
 
 typedef struct clientBufferLimit {
     unsigned long long hard_limit_bytes; /* 0 = none */
@@ -89,8 +96,8 @@ typedef struct multiCmd {
 
 typedef struct qvClient {
     uint64_t id;                  /* CLIENT ID: increments from 1, never reused */
-    int fd;                       /* -1 for fake clients */
-    int flags;                    /* CLIENT_* */
+    struct connection *conn;      /* NULL for fake clients (connection.h) */
+    uint64_t flags;               /* CLIENT_* */
     int resp;                     /* 2 or 3 */
     int db;                       /* always 0; kept for CLIENT LIST */
     char *name;                   /* CLIENT SETNAME, or NULL */
@@ -131,7 +138,7 @@ typedef struct qvClient {
     struct qvClient *prev, *next;  /* server.clients list */
     struct qvClient *pending_next; /* server.clients_pending_write */
     struct clientJob *blocked_job; /* the worker job this client waits for (blocked.c) */
-    void *vadd_batch;              /* pipelined VADDs being collected for the workers (blocked.c) */
+    void *vadd_batch;              /* pipelined VADDs being collected for the workers (batch.c) */
     void *search_batch;            /* pipelined searches being collected for the workers */
 } qvClient;
 

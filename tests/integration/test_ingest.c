@@ -317,3 +317,79 @@ Test(ingest, aof_replay_is_batched, .fini = vtTeardown) {
     free(replayed);
     free(v);
 }
+
+/* "count=N" of an INFO errorstats / commandstats line, or 0 without one. */
+static long long statCount(redisContext *c, const char *section, const char *field,
+                           const char *key) {
+    char *line = infoField(c, section, field);
+    if (!line) return 0;
+    const char *p = strstr(line, key);
+    long long v = p ? atoll(p + strlen(key)) : 0;
+    free(line);
+    return v;
+}
+
+/* A VADD refused inside a batch (MAXELEMENTS) replies its error through the reply layer, like
+ * an inline one: INFO errorstats and the command's failed_calls count every refusal. */
+Test(ingest, batched_errors_are_counted, .fini = vtTeardown) {
+    serverStart(&vt_srv, NULL);
+    vt_c = serverConnect(&vt_srv);
+    const int dim = 8, n = 200, cap = 120;
+    EXPECT_STATUS(cmd(vt_c, "IDX.CREATE k DIM %d QUANT FP32 MAXELEMENTS %d", dim, cap), "OK");
+    uint64_t seed = 21;
+    float *v = vtRandVectors(&seed, n, dim);
+    long long b0 = batched(vt_c);
+    char name[32];
+    for (int i = 0; i < n; i++)
+        appendVaddOpts(vt_c, "k", v + (size_t)i * dim, dim, vtName(i, name), NULL, NULL);
+    flushOut(vt_c);
+    int refused = 0;
+    for (int i = 0; i < n; i++) {
+        redisReply *r = nextReply(vt_c);
+        if (r->type == REDIS_REPLY_ERROR) {
+            cr_assert_str_eq(r->str, "ERR vector set is full", "reply %d: %s", i, r->str);
+            refused++;
+        } else {
+            cr_assert_eq(r->type, REDIS_REPLY_INTEGER, "reply %d: %s", i, replyToString(r));
+            cr_assert_eq(r->integer, 1, "reply %d", i);
+        }
+        freeReplyObject(r);
+    }
+    cr_assert_eq(refused, n - cap);
+    cr_assert_gt(batched(vt_c) - b0, 0, "the VADDs were not batched");
+    vtInt(cmd(vt_c, "VCARD k"), cap);
+    cr_assert_eq(statCount(vt_c, "errorstats", "errorstat_ERR", "count="), refused);
+    cr_assert_eq(statCount(vt_c, "commandstats", "cmdstat_vadd", "failed_calls="), refused);
+    cr_assert_eq(statCount(vt_c, "stats", "total_error_replies", ""), refused);
+    free(v);
+}
+
+/* The AOF loader is an ordered-input client: replaying a run of VADDs, it hands them to the
+ * workers as one batch, exactly as a pipelining client would, and the replay ends in the same
+ * dataset. */
+Test(ingest, aof_replay_batches_like_a_pipeline, .fini = vtTeardown) {
+    serverStart(&vt_srv, "--save \"\" --appendonly yes");
+    vt_c = serverConnect(&vt_srv);
+    const int dim = 16, n = 1500;
+    uint64_t seed = 17;
+    float *v = vtRandVectors(&seed, n, dim);
+    char name[32];
+    for (int i = 0; i < n; i++)
+        appendVaddOpts(vt_c, "k", v + (size_t)i * dim, dim, vtName(i, name), NULL, NULL);
+    flushOut(vt_c);
+    for (int i = 0; i < n; i++) {
+        redisReply *r = nextReply(vt_c);
+        cr_assert_eq(r->type, REDIS_REPLY_INTEGER, "%s", replyToString(r));
+        freeReplyObject(r);
+    }
+    char *live = digestOf(vt_c);
+    long long before = batched(vt_c);
+    EXPECT_STATUS(cmd(vt_c, "DEBUG LOADAOF"), "OK");
+    cr_assert_geq(batched(vt_c) - before, n, "the replay did not batch its VADDs");
+    char *replayed = digestOf(vt_c);
+    cr_assert_str_eq(replayed, live);
+    vtInt(cmd(vt_c, "VCARD k"), n);
+    free(live);
+    free(replayed);
+    free(v);
+}

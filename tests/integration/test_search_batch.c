@@ -1,4 +1,4 @@
-/* test_search_batch.c -- pipelined runs of searches (blocked.h "pipelined search runs"), against
+/* test_search_batch.c -- pipelined runs of searches (batch.h "pipelined search runs"), against
  * the real server with its default settings: a run of VSIM/VSEARCH on one key in a client's
  * pipeline becomes one job spread over the workers, even when each query is cheap enough to run
  * inline alone. What must hold: every reply is the one the same command gets alone, in the

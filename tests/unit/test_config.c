@@ -765,7 +765,7 @@ Test(config, save_lines_start_over_after_init) {
 /* Runs one CONFIG subcommand on a socketless client; returns what it would send. */
 static const char *runCommand(int resp, int argc, const char **argv) {
     static char out[PROTO_REPLY_CHUNK + 1];
-    qvClient *c = createClient(-1, 0);
+    qvClient *c = createClient(NULL, 0);
     cr_assert_not_null(c);
     c->resp = resp;
     size_t lens[16];

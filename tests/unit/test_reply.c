@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "anet.h"
+#include "connection.h"
 #include "networking.h"
 #include "reply.h"
 #include "server.h"
@@ -27,7 +28,8 @@ static void setup(void) {
     int sv[2];
     cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     anetNonBlock(NULL, sv[0]); /* as the accept handler does before createClient() */
-    c = createClient(sv[0], CLIENT_UNIX_SOCKET);
+    connSetEventLoop(server.el);
+    c = createClient(connCreateFromFd(&connUnixType, sv[0]), CLIENT_UNIX_SOCKET);
     cr_assert_not_null(c);
     peer = sv[1];
 }
