@@ -52,6 +52,7 @@
 
 #include "child.h"
 #include "commands.h"
+#include "db.h"
 #include "info.h"
 #include "multi.h"
 #include "networking.h"
