@@ -1,4 +1,4 @@
-/* test_omap.c -- unit tests of the ordered map (src/omap.c): order rules, replace, delete,
+/* test_omap.c -- unit tests of the ordered map (src/lib/omap.c): order rules, replace, delete,
  * seeks, long (out-of-line) keys, and 100k random keys checked against a sorted reference. */
 #include <criterion/criterion.h>
 #include <stdio.h>
