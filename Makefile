@@ -59,6 +59,10 @@ SEES_persist := $(LAYERS)
 LINK_ORDER := persist cmd core net engine lib
 
 layer_incs = $(foreach l,$(SEES_$(1)),-Isrc/$(l))
+# A source left directly in src/ would be built by nobody: say where it should go.
+ifneq ($(wildcard src/*.c src/*.h),)
+$(error $(wildcard src/*.c src/*.h): outside the layer folders; move each into src/<layer>/ (README "Where the code lives"))
+endif
 # Programs whose main() lives in src/ (kept out of the libraries).
 PROGRAM_MAINS := src/core/server_main.c
 # Backends #included by their front end (ae.c includes ae_epoll.c), not compiled on their own.
