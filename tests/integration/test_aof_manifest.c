@@ -250,7 +250,8 @@ static void makeAofDir(void) {
 
 Test(aof_manifest, history_name_not_reused) {
     makeAofDir();
-    writeText(aofPathOf("appendonly.aof.manifest"), "file appendonly.aof.1.incr.aof seq 1 type h\n");
+    writeText(aofPathOf("appendonly.aof.manifest"),
+              "file appendonly.aof.1.incr.aof seq 1 type h\n");
     /* The history file's content is an old dataset: it must never be replayed. */
     writeText(
         aofPathOf("appendonly.aof.3.incr.aof"),
