@@ -1,9 +1,21 @@
-# Quiver build. One Makefile, no recursion: every src/*.c except the programs' mains goes into
-# build/libquiver.a; the server, the tools and every test link against it. New modules and new
-# tests are picked up by wildcard, so adding a file never needs an edit here.
+# Quiver build. One Makefile, no recursion. src/ is split into layers, each built as its own
+# static library ($(BUILD)/lib<layer>.a) from every .c in its folder, compiled with include paths
+# that only see the layers it may use, so a layering mistake is a compile error ("x.h: No such
+# file"). New modules and new tests are picked up by wildcard, so adding a file never needs an
+# edit here. The layers, bottom to top (README "Where the code lives"):
+#
+#   src/lib      containers, event loop, parser, pool, clocks, log     sees: lib
+#   src/engine   vector indexes, snapshot and AOF formats               sees: lib engine
+#   src/net      sockets (the connection layer)                         sees: lib net
+#   src/core     server, clients, dispatch, keyspace, config, INFO      sees: all
+#   src/cmd      command families                                       sees: all
+#   src/persist  snapshots on disk, AOF, forked children               sees: all
+#
+# core, cmd and persist call each other (the server starts the AOF, the AOF replays commands),
+# so they link as one group; lib, engine and net never see them.
 #
 #   make                 src/quiver-server (+ tools), -O2, jemalloc
-#   make MALLOC=libc     same with libc malloc
+#   make MALLOC=libc     same with libc malloc (build settings are tracked: this rebuilds)
 #   make run             install the build deps, build and start the server on conf/quiver.conf
 #   make test            install the build+test deps, build and run every suite (unit,
 #                        integration, interop, fuzz smoke)
@@ -19,7 +31,10 @@ BUILD ?= build
 CC ?= gcc
 
 WARN := -Wall -Wextra -Werror -Wno-missing-field-initializers
-CFLAGS_BASE := -std=gnu11 $(OPT) -g $(WARN) -pthread -Isrc -D_GNU_SOURCE $(SAN_CFLAGS)
+# DEPFLAGS: every object, test and tool records the headers it read ($(BUILD)/deps/*.d), so
+# touching one header rebuilds only what includes it.
+CFLAGS_BASE := -std=gnu11 $(OPT) -g $(WARN) -pthread -D_GNU_SOURCE $(SAN_CFLAGS)
+DEPFLAGS = -MMD -MP -MF $(BUILD)/deps/$(subst /,_,$@).d
 LDLIBS_BASE := -lm -pthread -lcjson -lmsgpackc
 LDFLAGS_BASE := $(SAN_LDFLAGS)
 
@@ -31,13 +46,53 @@ endif
 CFLAGS := $(CFLAGS_BASE) $(EXTRA_CFLAGS)
 LDLIBS := $(LDLIBS_BASE)
 
-# Programs whose main() lives in src/ (kept out of the library).
-PROGRAM_MAINS := src/server_main.c
+# ---- layers ----
+LAYERS := lib engine net core cmd persist
+# What each layer may include (and so link). A test or tool gets the union of these for the
+# layers of the headers it includes.
+SEES_lib := lib
+SEES_engine := lib engine
+SEES_net := lib net
+SEES_core := $(LAYERS)
+SEES_cmd := $(LAYERS)
+SEES_persist := $(LAYERS)
+# Link order, top first; the top three reference each other and go in one --start-group.
+LINK_ORDER := persist cmd core net engine lib
+
+layer_incs = $(foreach l,$(SEES_$(1)),-Isrc/$(l))
+# A source left directly in src/ would be built by nobody: say where it should go.
+ifneq ($(wildcard src/*.c src/*.h),)
+$(error $(wildcard src/*.c src/*.h): outside the layer folders; move each into src/<layer>/ (README "Where the code lives"))
+endif
+# Programs whose main() lives in src/ (kept out of the libraries).
+PROGRAM_MAINS := src/core/server_main.c
 # Backends #included by their front end (ae.c includes ae_epoll.c), not compiled on their own.
-INCLUDED_SRCS := src/ae_epoll.c
-LIB_SRCS := $(filter-out $(PROGRAM_MAINS) $(INCLUDED_SRCS),$(wildcard src/*.c))
-LIB_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
-LIB := $(BUILD)/libquiver.a
+INCLUDED_SRCS := src/lib/ae_epoll.c
+LAYER_SRCS = $(filter-out $(PROGRAM_MAINS) $(INCLUDED_SRCS),$(wildcard src/$(1)/*.c))
+LAYER_OBJS = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(call LAYER_SRCS,$(1)))
+LAYER_LIB = $(BUILD)/lib$(1).a
+ALL_LIBS := $(foreach l,$(LAYERS),$(call LAYER_LIB,$(l)))
+ALL_OBJS := $(foreach l,$(LAYERS),$(call LAYER_OBJS,$(l)))
+
+# The layers a test, fuzzer or tool needs, found from the headers it includes (no hand-kept
+# module lists): each "x.h" names the folder that holds it; that folder's SEES list is taken.
+header_layers = $(sort $(foreach h,$(shell sed -n 's/^[[:space:]]*\#[[:space:]]*include[[:space:]]*"\([^"/]*\.h\)".*/\1/p' $(1)),\
+    $(patsubst src/%/,%,$(dir $(wildcard src/*/$(h))))))
+uses_layers = $(sort $(foreach l,$(call header_layers,$(1)),$(SEES_$(l))))
+uses_incs = $(foreach l,$(call uses_layers,$(1)),-Isrc/$(l))
+uses_libs = $(foreach l,$(filter $(call uses_layers,$(1)),$(LINK_ORDER)),$(call LAYER_LIB,$(l)))
+# The link line for those libraries (grouped, as the top layers reference each other).
+link_libs = -Wl,--start-group $(1) -Wl,--end-group
+
+# ---- build settings ----
+# The effective settings go to $(BUILD)/build-flags, rewritten only when they change; every object
+# and program depends on it, so `make` then `make MALLOC=libc` rebuilds with libc malloc.
+BUILD_FLAGS_FILE := $(BUILD)/build-flags
+BUILD_FLAGS_NOW := CC=$(CC) CFLAGS=$(CFLAGS) LDFLAGS=$(LDFLAGS_BASE) LDLIBS=$(LDLIBS) UNIT=$(UNIT_CFLAGS) $(UNIT_LIBS)
+ifeq ($(filter clean format format-check deps check-deps,$(MAKECMDGOALS)),)
+$(shell mkdir -p $(BUILD)/deps && (printf '%s\n' '$(BUILD_FLAGS_NOW)' | cmp -s - $(BUILD_FLAGS_FILE) || \
+    printf '%s\n' '$(BUILD_FLAGS_NOW)' > $(BUILD_FLAGS_FILE)))
+endif
 
 # Programs go to src/ (as redis-server's do); sanitizer builds put theirs in their build dir so
 # they never overwrite the normal binaries.
@@ -47,7 +102,10 @@ UTIL_BINS := $(patsubst utils/%.c,$(BINDIR)/%,$(UTIL_SRCS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
+# The integration tests' helpers (harness.c, ...) are compiled once into one library.
 INTEG_HELPERS := $(filter-out tests/integration/test_%.c,$(wildcard tests/integration/*.c))
+INTEG_HELPER_OBJS := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/obj/%.o,$(INTEG_HELPERS))
+HARNESS_LIB := $(BUILD)/tests/integration/libharness.a
 INTEG_SRCS := $(wildcard tests/integration/test_*.c)
 INTEG_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(INTEG_SRCS))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
@@ -59,35 +117,55 @@ SERVER := $(BINDIR)/quiver-server
 
 all: $(SERVER) $(UTIL_BINS)
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/obj
-	$(CC) $(CFLAGS) -c $< -o $@
+-include $(wildcard $(BUILD)/deps/*.d)
 
-$(BUILD)/obj $(BUILD)/tests/unit $(BUILD)/tests/integration $(BUILD)/fuzz:
+.SECONDEXPANSION:
+
+# One rule for every layer: $* is "<layer>/<name>", its first word picks the include paths.
+$(BUILD)/obj/%.o: src/%.c $(BUILD_FLAGS_FILE)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(call layer_incs,$(firstword $(subst /, ,$*))) -c $< -o $@
+
+$(BUILD)/tests/unit $(BUILD)/tests/integration $(BUILD)/fuzz:
 	mkdir -p $@
 
-$(LIB): $(LIB_OBJS)
-	rm -f $@
-	ar rcs $@ $^
+define layer_lib_rule
+$(call LAYER_LIB,$(1)): $(call LAYER_OBJS,$(1))
+	rm -f $$@
+	ar rcs $$@ $$^
+endef
+$(foreach l,$(LAYERS),$(eval $(call layer_lib_rule,$(l))))
 
-# -rdynamic: the crash report's backtrace names the server's functions (src/crash.c).
-$(SERVER): $(BUILD)/obj/server_main.o $(LIB)
-	$(CC) $(LDFLAGS_BASE) -rdynamic -o $@ $^ $(LDLIBS)
+# -rdynamic: the crash report's backtrace names the server's functions (src/core/crash.c).
+$(SERVER): $(BUILD)/obj/core/server_main.o $(ALL_LIBS) $(BUILD_FLAGS_FILE)
+	$(CC) $(LDFLAGS_BASE) -rdynamic -o $@ $< $(call link_libs,$(filter $(ALL_LIBS),$^)) $(LDLIBS)
 
-$(BUILD)/obj/server_main.o: src/server_main.c $(wildcard src/*.h) | $(BUILD)/obj
-	$(CC) $(CFLAGS) -c $< -o $@
+$(BINDIR)/%: utils/%.c $$(call uses_libs,utils/$$*.c) $(BUILD_FLAGS_FILE)
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(call uses_incs,$<) $(LDFLAGS_BASE) -o $@ $< \
+	    $(call link_libs,$(call uses_libs,$<)) $(LDLIBS) -lhiredis
 
-$(BINDIR)/%: utils/%.c $(LIB) $(wildcard src/*.h)
-	$(CC) $(CFLAGS) $(LDFLAGS_BASE) -o $@ $< $(LIB) $(LDLIBS) -lhiredis
-
-# Unit tests link criterion, except under `make tsan`, which swaps in the single-process stand-in
+# Unit tests link only the layers they test (those of the headers they include). They link
+# criterion, except under `make tsan`, which swaps in the single-process stand-in
 # tests/unit/tsan/criterion/criterion.h (criterion's runner cannot start under TSan).
 UNIT_CFLAGS ?=
 UNIT_LIBS ?= -lcriterion
-$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB) | $(BUILD)/tests/unit
-	$(CC) $(UNIT_CFLAGS) $(CFLAGS) -Wno-unused-parameter $(LDFLAGS_BASE) -o $@ $< $(LIB) $(LDLIBS) $(UNIT_LIBS)
+$(BUILD)/tests/unit/%: tests/unit/%.c $$(call uses_libs,tests/unit/$$*.c) $(BUILD_FLAGS_FILE) | $(BUILD)/tests/unit
+	$(CC) $(UNIT_CFLAGS) $(CFLAGS) $(DEPFLAGS) $(call uses_incs,$<) -Wno-unused-parameter $(LDFLAGS_BASE) -o $@ $< \
+	    $(call link_libs,$(call uses_libs,$<)) $(LDLIBS) $(UNIT_LIBS)
 
-$(BUILD)/tests/integration/%: tests/integration/%.c $(INTEG_HELPERS) $(wildcard tests/integration/*.h) $(LIB) | $(BUILD)/tests/integration
-	$(CC) $(CFLAGS) -Itests/integration $(LDFLAGS_BASE) -o $@ $< $(INTEG_HELPERS) $(LIB) $(LDLIBS) -lhiredis -lcriterion
+# The harness talks to the server over the protocol only: it includes no server header.
+$(BUILD)/tests/integration/obj/%.o: tests/integration/%.c $(BUILD_FLAGS_FILE)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -Itests/integration -c $< -o $@
+
+$(HARNESS_LIB): $(INTEG_HELPER_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tests/integration/%: tests/integration/%.c $(HARNESS_LIB) $$(call uses_libs,tests/integration/$$*.c) \
+        $(BUILD_FLAGS_FILE) | $(BUILD)/tests/integration
+	$(CC) $(CFLAGS) $(DEPFLAGS) -Itests/integration $(call uses_incs,$<) $(LDFLAGS_BASE) -o $@ $< $(HARNESS_LIB) \
+	    $(call link_libs,$(call uses_libs,$<)) $(LDLIBS) -lhiredis -lcriterion
 
 # The README's two commands install what they need first (as root), then build in a sub-make, so
 # that no compiler starts before its libraries are there (a prerequisite would run alongside).
@@ -143,30 +221,22 @@ tsan: check-deps
 	QUIVER_SERVER=build-tsan/quiver-server QUIVER_INTEG_ONLY="$(TSAN_INTEG)" QUIVER_TIMEOUT_SCALE=4 \
 	    TSAN_OPTIONS="halt_on_error=1" scripts/run-tests.sh integration
 
-# libFuzzer harnesses link the library modules they fuzz (the "FUZZ_MODULES:" line of their header
-# comment), built with clang and the fuzzer runtime. A harness whose module needs the server's
-# globals (config.c) says "FUZZ_LIB: yes" and links the whole library instead, built with clang
-# and the same sanitizers into build-fuzz/ (fuzz-lib; built only when such a harness exists).
-# gcc's -Werror build owns the warnings; clang only warns here (it ignores gcc's optimize()).
+# libFuzzer harnesses link the layers of the headers they include (as unit tests do), built with
+# clang and the same sanitizers into build-fuzz/ (fuzz-lib builds only the layers some harness
+# needs). gcc's -Werror build owns the warnings; clang only warns here (it ignores gcc's optimize()).
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_CFLAGS := -std=gnu11 -g -O1 -Isrc -D_GNU_SOURCE -fsanitize=fuzzer $(FUZZ_SAN)
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer $(FUZZ_SAN)
 FUZZ_LIBDIR := build-fuzz
 FUZZ_TIME ?= 20
+fuzz_libs = $(patsubst $(BUILD)/%,$(FUZZ_LIBDIR)/%,$(call uses_libs,$(1)))
 fuzz-lib:
 	$(MAKE) BUILD=$(FUZZ_LIBDIR) CC=clang MALLOC=libc OPT=-O1 EXTRA_CFLAGS=-Wno-error \
-	    SAN_CFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" $(FUZZ_LIBDIR)/libquiver.a
+	    SAN_CFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+	    $(sort $(foreach f,$(FUZZ_SRCS),$(call fuzz_libs,$(f))))
 
-fuzz-build: $(if $(shell grep -l '^ \* FUZZ_LIB: yes' $(FUZZ_SRCS)),fuzz-lib) | $(BUILD)/fuzz
-	@for f in $(FUZZ_SRCS); do \
-	    n=$$(basename $$f .c); mods=$$(sed -n 's/^ \* FUZZ_MODULES: *//p' $$f); \
-	    if grep -q '^ \* FUZZ_LIB: yes' $$f; then \
-	        echo "clang $$n ($(FUZZ_LIBDIR)/libquiver.a)"; \
-	        clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/$$n $$f $(FUZZ_LIBDIR)/libquiver.a -lm -lcjson -lmsgpackc -pthread || exit 1; \
-	    else \
-	        echo "clang $$n ($$mods)"; \
-	        clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/$$n $$f $$(for m in $$mods; do echo src/$$m.c; done) -lm -lcjson -lmsgpackc -pthread || exit 1; \
-	    fi; \
-	done
+fuzz-build: fuzz-lib | $(BUILD)/fuzz
+	$(foreach f,$(FUZZ_SRCS),clang $(FUZZ_CFLAGS) $(call uses_incs,$(f)) -o $(BUILD)/fuzz/$(basename $(notdir $(f))) \
+	    $(f) $(call link_libs,$(call fuzz_libs,$(f))) -lm -lcjson -lmsgpackc -pthread &&) true
 
 fuzz: fuzz-build
 	@for f in $(FUZZ_SRCS); do \
@@ -186,7 +256,7 @@ deps:
 check-deps:
 	@scripts/install-deps.sh build test
 
-FORMAT_FILES = $(wildcard src/*.c src/*.h utils/*.c tests/unit/*.c tests/integration/*.c tests/integration/*.h tests/fuzz/*.c)
+FORMAT_FILES = $(wildcard src/*/*.c src/*/*.h utils/*.c tests/unit/*.c tests/integration/*.c tests/integration/*.h tests/fuzz/*.c)
 format:
 	clang-format -i $(FORMAT_FILES)
 

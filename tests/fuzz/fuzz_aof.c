@@ -1,4 +1,4 @@
-/* fuzz_aof.c -- libFuzzer harness for the append-only files' two parsers (src/aofformat.c): the
+/* fuzz_aof.c -- libFuzzer harness for the append-only files' two parsers (src/engine/aofformat.c): the
  * manifest parser and the RESP scanner that replays an incr file. Both read files that a crash,
  * a full disk or an operator's editor may have damaged, at start-up, before anything else runs.
  *
@@ -16,8 +16,6 @@
  * same commands before it, and a prefix cut anywhere must still scan (as a torn tail, never an
  * error): that is what `aof-load-truncated yes` and quiver-check-aof --fix rely on.
  * Seeds: tests/fuzz/seeds/fuzz_aof/ (manifests and incr files written by the server, torn tails).
- *
- * FUZZ_MODULES: aofformat resp zmalloc util buf
  */
 #include <limits.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* fuzz_config.c -- libFuzzer harness for the configuration file parser (src/config.c): the line
+/* fuzz_config.c -- libFuzzer harness for the configuration file parser (src/core/config.c): the line
  * splitter with its quoting and escapes, every parameter type's parser, and CONFIG REWRITE, which
  * edits an operator's file in place.
  *
@@ -16,9 +16,8 @@
  * an input's result never depends on the inputs before it. Seeds: tests/fuzz/seeds/fuzz_config/
  * (conf/quiver.conf, redis.conf style files, quoting, every parameter type, crashing inputs).
  *
- * config.c needs the server's globals, so this harness links the whole library, built with
- * clang and the same sanitizers (the Makefile's fuzz-lib).
- * FUZZ_LIB: yes
+ * config.c needs the server's globals, so this harness links every layer (it includes core
+ * headers), built with clang and the same sanitizers (the Makefile's fuzz-lib).
  */
 #include <ctype.h>
 #include <stdint.h>

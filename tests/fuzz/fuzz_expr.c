@@ -5,8 +5,6 @@
  * set of attribute documents with both the inline stack and a caller scratch (the two must agree;
  * a disagreement or any sanitizer report is a bug). The input is also offered to attrsCreate as
  * JSON, and when valid it is read by a fixed set of programs. Seeds: tests/fuzz/seeds/fuzz_expr/.
- *
- * FUZZ_MODULES: expr attrs zmalloc buf
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* fuzz_resp.c -- libFuzzer harness for the RESP request parser (src/resp.c).
+/* fuzz_resp.c -- libFuzzer harness for the RESP request parser (src/lib/resp.c).
  *
  * The parser faces every byte a network peer sends, so besides "no crash, no leak, no read past
  * len" (ASan/UBSan) we check that its answer does not depend on how the bytes were split into
@@ -8,8 +8,6 @@
  * which by design depends on how much is buffered when no newline is in sight.
  * Each input is tried with the default limits and with tiny ones, so limits are exercised by short
  * inputs too.
- *
- * FUZZ_MODULES: resp zmalloc util buf
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
  * reads RESP3 frames gets many replies per read(), and rawReadReply() must hand them back one at
  * a time in order, so bytes past the first complete frame stay in the buffer for the next call.
  * Frame boundaries are found by a small recursive scanner of the RESP2/RESP3 grammar, written
- * here rather than taken from src/resp.c on purpose: the tests must not share the server's
+ * here rather than taken from src/lib/resp.c on purpose: the tests must not share the server's
  * understanding of the protocol, or a shared mistake would pass unnoticed.
  *
  * Why the server gets PR_SET_PDEATHSIG: criterion runs every test in a child process and may

@@ -1,4 +1,4 @@
-/* test_connection.c -- the connection layer (src/connection.c) from the outside: a non-blocking
+/* test_connection.c -- the connection layer (src/net/connection.c) from the outside: a non-blocking
  * outgoing connect, as a replica's link to its master will make, driven by its own event loop
  * against the real quiver-server, over TCP and over a unix socket; its on-connected handler runs
  * from the loop, reads and writes go through the connection, and a refused connect is reported

@@ -1,4 +1,4 @@
-/* test_commands.c -- the command table's own consistency (src/commands.c and the tables other
+/* test_commands.c -- the command table's own consistency (src/core/commands.c and the tables other
  * subsystems register). COMMAND, COMMAND DOCS, arity checks, MULTI and the key extraction all
  * read these rows, so a row that is wrong is wrong everywhere: every command must be findable
  * by its name in any case, documented the way redis-cli's COMMAND DOCS parser needs, have an

@@ -1,4 +1,4 @@
-/* test_config.c -- unit tests of the configuration (src/config.c): the parser for every type,
+/* test_config.c -- unit tests of the configuration (src/core/config.c): the parser for every type,
  * the exact FATAL messages with file and line, include, the command-line options, CONFIG SET's
  * validation and atomic rollback, CONFIG GET's glob matching and CONFIG REWRITE on a temp file.
  *
@@ -9,10 +9,10 @@
  *
  * Built with -DCONFIG_TEST_STANDALONE, the file also defines `server` and stubs of the reply
  * functions, so that config.c can be tested before server.c and reply.c exist:
- *   gcc -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -DCONFIG_TEST_STANDALONE -Isrc \
- *       -Wno-unused-parameter tests/unit/test_config.c src/config.c src/log.c src/util.c \
- *       src/zmalloc.c -lcriterion
- * The normal build links against build/libquiver.a instead. */
+ *   gcc -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -DCONFIG_TEST_STANDALONE -Isrc/lib \
+ *       -Isrc/core -Wno-unused-parameter tests/unit/test_config.c src/core/config.c \
+ *       src/lib/log.c src/lib/util.c src/lib/zmalloc.c -lcriterion
+ * The normal build links against the layer libraries (build/lib*.a) instead. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* test_dict.c -- unit tests of the hash table (src/dict.c): basic operations, binary keys, a
+/* test_dict.c -- unit tests of the hash table (src/lib/dict.c): basic operations, binary keys, a
  * million entries, safe iteration with deletion, SCAN guarantees across resizes, random picks,
  * and the SipHash reference vectors. */
 #include <criterion/criterion.h>

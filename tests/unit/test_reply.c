@@ -1,4 +1,4 @@
-/* test_reply.c -- unit tests of the reply encoders (src/reply.c) and the output path under
+/* test_reply.c -- unit tests of the reply encoders (src/core/reply.c) and the output path under
  * them (networking.c): a real client on one end of a socketpair, replies built with the
  * addReply* functions, flushed by handleClientsWithPendingWrites() exactly as beforeSleep does,
  * and the bytes read from the other end compared with the RESP2 and RESP3 wire forms. */

@@ -1,4 +1,4 @@
-/* test_resp.c -- unit tests of the incremental RESP request parser (src/resp.c): every request
+/* test_resp.c -- unit tests of the incremental RESP request parser (src/lib/resp.c): every request
  * form, every error text a client can see, the limits, and resumption at every byte boundary. */
 #include <criterion/criterion.h>
 #include <stdio.h>

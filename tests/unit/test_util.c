@@ -1,4 +1,4 @@
-/* test_util.c -- unit tests of src/util.c: strict number parsing and formatting, glob matching
+/* test_util.c -- unit tests of src/lib/util.c: strict number parsing and formatting, glob matching
  * (edge cases and a pathological pattern), memory units, randomness, CRC64. */
 #include <criterion/criterion.h>
 #include <limits.h>

@@ -113,6 +113,7 @@
 #include "projection.h"
 #include "quant.h"
 #include "util.h"
+#include "version.h"
 #include "zmalloc.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__

@@ -15,5 +15,9 @@ void serverLog(int level, const char *fmt, ...) __attribute__((format(printf, 2,
 void serverLogFromHandler(int level, const char *msg);
 int logLevelFromName(const char *name); /* "debug" ... "warning", -1 if unknown */
 const char *logLevelName(int level);
+/* Where the level, the log file name ("" or NULL = stderr) and the role (non-zero in a forked
+ * child) are read from at each line; the server binds its config fields at start-up. Until then
+ * (tools, tests): every level, stderr, main role. */
+void logBindSettings(const int *verbosity, char *const *logfile, const int *in_fork_child);
 
 #endif

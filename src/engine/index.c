@@ -8,8 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
-#include "blocked.h"
+#include "dict.h"
 #include "flat.h"
 #include "buf.h"
 #include "hnsw.h"
@@ -18,6 +19,25 @@
 #include "textidx.h"
 #include "util.h"
 #include "zmalloc.h"
+
+/* ---- the hooks the program injects (index.h) ---- */
+
+static void freeNow(void (*fn)(void *), void *arg) {
+    fn(arg);
+}
+
+static long long wallClockUs(void) {
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (long long)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+static qvEngineHooks hooks = {freeNow, wallClockUs};
+
+void indexSetHooks(const qvEngineHooks *h) {
+    hooks.free_in_background = h->free_in_background ? h->free_in_background : freeNow;
+    hooks.ustime = h->ustime ? h->ustime : wallClockUs;
+}
 
 struct qvIndex {
     qvValueHeader hdr; /* key type: vectorset */
@@ -57,7 +77,7 @@ struct qvIndex {
     uint32_t pending_inserts; /* nodes inserted by a running VADD batch, not published yet */
     uint32_t *dead;           /* engine ids of removed elements, deleted once no job runs */
     uint32_t ndead, dead_cap;
-    long long dead_since;    /* mstime() when the oldest of them was removed */
+    long long dead_since;    /* wall clock (ms) when the oldest of them was removed */
     struct quietTask *quiet; /* indexWhenQuiet callbacks waiting for no job to run */
     void *held;              /* blocked.c: jobs waiting for a quiet moment */
 };
@@ -206,7 +226,7 @@ void indexRelease(qvIndex *idx) {
     if (idx->compact) compactOrphan(idx->compact);
     runQuietTasks(idx); /* here, on the loop thread: the free may go to a worker */
     if (indexIdBound(idx) > INDEX_FREE_INLINE_MAX)
-        blockedFreeInBackground(indexFree, idx);
+        hooks.free_in_background(indexFree, idx);
     else
         indexFree(idx);
 }
@@ -263,7 +283,7 @@ void **indexHeldJobs(qvIndex *idx) {
 
 int indexNeedsQuiet(const qvIndex *idx) {
     return idx->quiet || idx->ndead >= DEAD_DUE_COUNT ||
-           (idx->ndead && mstime() - idx->dead_since >= DEAD_DUE_MS);
+           (idx->ndead && hooks.ustime() / 1000 - idx->dead_since >= DEAD_DUE_MS);
 }
 
 void indexWhenQuiet(qvIndex *idx, void (*fn)(void *), void *arg) {
@@ -292,12 +312,12 @@ static void runQuietTasks(qvIndex *idx) {
 int indexRunDeferred(qvIndex *idx, long long budget_us) {
     if (idx->jobs) return idx->ndead != 0;
     reclaim(idx);
-    long long start = budget_us ? ustime() : 0;
+    long long start = budget_us ? hooks.ustime() : 0;
     while (idx->ndead) {
         engineDelete(idx, idx->dead[idx->ndead - 1]);
         STORE(&idx->ndead, idx->ndead - 1);
         deferred_deletions--;
-        if (budget_us && ustime() - start >= budget_us) break;
+        if (budget_us && hooks.ustime() - start >= budget_us) break;
     }
     if (idx->ndead) return 1;
     zfree(idx->dead);
@@ -619,7 +639,7 @@ static void removeNode(qvIndex *idx, uint32_t id) {
         return;
     }
     VEC_RESERVE(idx->dead, idx->dead_cap, (size_t)idx->ndead + 1, 64);
-    if (idx->ndead == 0) idx->dead_since = mstime();
+    if (idx->ndead == 0) idx->dead_since = hooks.ustime() / 1000;
     idx->dead[idx->ndead] = id;
     STORE(&idx->ndead, idx->ndead + 1); /* searches read it: filter the dead out */
     deferred_deletions++;

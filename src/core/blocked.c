@@ -40,7 +40,9 @@
 
 #include "batch.h"
 #include "child.h"
+#include "commands.h"
 #include "connection.h"
+#include "db.h"
 #include "info.h"
 #include "networking.h"
 

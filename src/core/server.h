@@ -18,12 +18,8 @@
 #include "log.h"
 #include "reply.h"
 #include "resp.h"
+#include "version.h"
 #include "zmalloc.h"
-
-#define QUIVER_VERSION "0.1.0"
-/* The Redis version we report in INFO/HELLO: clients gate features on it (e.g. redis-py's
- * vector-set helpers need >= 8), and our command surface follows Redis 8. */
-#define QUIVER_REDIS_COMPAT_VERSION "8.0.0"
 
 #define C_OK  0
 #define C_ERR -1

@@ -1,25 +1,15 @@
 /* db.h -- the keyspace: one database (0) mapping binary-safe key names to typed values.
  *
- * Every value starts with a pointer to its qvKeyType, so generic key commands (DEL, TYPE,
- * RENAME, SCAN TYPE, MEMORY USAGE, ...) work on any type without knowing it. Today the only
+ * Every value starts with a pointer to its qvKeyType (engine/keytype.h), so generic key commands
+ * (DEL, TYPE, RENAME, SCAN TYPE, MEMORY USAGE, ...) work on any type without knowing it. Today the only
  * type is the vector index ("vectorset", index.c). Main thread only. */
 #ifndef QV_DB_H
 #define QV_DB_H
 
 #include <stddef.h>
 
+#include "keytype.h"
 #include "server.h"
-
-typedef struct qvKeyType {
-    const char *name;                         /* TYPE reply: "vectorset" */
-    void (*free)(void *value);                /* releases the value (may defer the work) */
-    size_t (*memoryUsage)(const void *value); /* MEMORY USAGE estimate, bytes */
-} qvKeyType;
-
-/* Every stored value embeds this as its first member. */
-typedef struct qvValueHeader {
-    const qvKeyType *type;
-} qvValueHeader;
 
 typedef struct qvDb {
     dict *keys; /* key -> value (qvValueHeader *) */

@@ -46,9 +46,9 @@
 #include <stdint.h>
 
 #include "attrs.h"
-#include "db.h"
 #include "distance.h"
 #include "expr.h"
+#include "keytype.h"
 #include "latency.h"
 
 typedef enum { QV_ALGO_HNSW = 0, QV_ALGO_FLAT = 1 } qvAlgo;
@@ -97,6 +97,15 @@ typedef struct qvNameRef {
 } qvNameRef;
 
 extern const qvKeyType vectorsetKeyType;
+
+/* What the engine needs from the program around it, injected so that the engine links no server
+ * symbol: the server sets both at start-up (indexSetHooks); tools and tests keep the defaults. */
+typedef struct qvEngineHooks {
+    /* Runs fn(arg) where it does not stall the caller (the server: a pool worker). Default: now. */
+    void (*free_in_background)(void (*fn)(void *), void *arg);
+    long long (*ustime)(void); /* wall clock, microseconds. Default: gettimeofday */
+} qvEngineHooks;
+void indexSetHooks(const qvEngineHooks *hooks);
 
 qvIndex *indexCreate(const qvIndexConfig *cfg); /* one reference, the caller's */
 void indexRetain(qvIndex *idx);

@@ -271,6 +271,9 @@ int serverMain(int argc, char **argv) {
     if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) usage();
 
     memset(&server, 0, sizeof(server));
+    logBindSettings(&server.verbosity, &server.logfile, &server.in_fork_child);
+    indexSetHooks(
+        &(qvEngineHooks){.free_in_background = blockedFreeInBackground, .ustime = ustime});
     server.pid = getpid();
     server.start_time = time(NULL);
     server.start_mstime = mstime();
