@@ -210,13 +210,9 @@ static int startConnect(int fd, const struct sockaddr *sa, socklen_t salen) {
     return -1;
 }
 
-/* ---- TCP ---- */
-
-static int tcpListen(const char *addr, int port, unsigned perm, int backlog, char *err,
-                     size_t errlen) {
-    (void)perm;
-    char aerr[ANET_ERR_LEN] = "";
-    int fd = anetTcpServer(aerr, port, addr, backlog);
+/* What anet's listen calls return, as the connection type's listen returns it: the descriptor,
+ * made non-blocking, or -1 with anet's message in err and errno kept. */
+static int listenResult(int fd, const char *aerr, char *err, size_t errlen) {
     if (fd == ANET_ERR) {
         int saved = errno;
         snprintf(err, errlen, "%s", aerr);
@@ -227,22 +223,37 @@ static int tcpListen(const char *addr, int port, unsigned perm, int backlog, cha
     return fd;
 }
 
-static connection *tcpAccept(int listen_fd, char *ip, size_t iplen, int *port, char *err,
-                             size_t errlen) {
-    char aerr[ANET_ERR_LEN] = "";
-    int fd = anetTcpAccept(aerr, listen_fd, ip, iplen, port);
+/* The same for an accepted descriptor: non-blocking, or NULL with the reason in err. */
+static int acceptResult(int fd, char *aerr, char *err, size_t errlen) {
     if (fd == ANET_ERR) {
         int saved = errno;
         snprintf(err, errlen, "%s", aerr);
         errno = saved;
-        return NULL;
+        return -1;
     }
     if (anetNonBlock(aerr, fd) == ANET_ERR) {
         snprintf(err, errlen, "%s", aerr);
         close(fd);
         errno = EINVAL;
-        return NULL;
+        return -1;
     }
+    return fd;
+}
+
+/* ---- TCP ---- */
+
+static int tcpListen(const char *addr, int port, unsigned perm, int backlog, char *err,
+                     size_t errlen) {
+    (void)perm;
+    char aerr[ANET_ERR_LEN] = "";
+    return listenResult(anetTcpServer(aerr, port, addr, backlog), aerr, err, errlen);
+}
+
+static connection *tcpAccept(int listen_fd, char *ip, size_t iplen, int *port, char *err,
+                             size_t errlen) {
+    char aerr[ANET_ERR_LEN] = "";
+    int fd = acceptResult(anetTcpAccept(aerr, listen_fd, ip, iplen, port), aerr, err, errlen);
+    if (fd == -1) return NULL;
     return connNew(&connTcpType, fd, CONN_STATE_CONNECTED);
 }
 
@@ -290,33 +301,14 @@ static int unixListen(const char *path, int port, unsigned perm, int backlog, ch
                       size_t errlen) {
     (void)port;
     char aerr[ANET_ERR_LEN] = "";
-    int fd = anetUnixServer(aerr, path, perm, backlog);
-    if (fd == ANET_ERR) {
-        int saved = errno;
-        snprintf(err, errlen, "%s", aerr);
-        errno = saved;
-        return -1;
-    }
-    anetNonBlock(NULL, fd);
-    return fd;
+    return listenResult(anetUnixServer(aerr, path, perm, backlog), aerr, err, errlen);
 }
 
 static connection *unixAccept(int listen_fd, char *ip, size_t iplen, int *port, char *err,
                               size_t errlen) {
     char aerr[ANET_ERR_LEN] = "";
-    int fd = anetUnixAccept(aerr, listen_fd);
-    if (fd == ANET_ERR) {
-        int saved = errno;
-        snprintf(err, errlen, "%s", aerr);
-        errno = saved;
-        return NULL;
-    }
-    if (anetNonBlock(aerr, fd) == ANET_ERR) {
-        snprintf(err, errlen, "%s", aerr);
-        close(fd);
-        errno = EINVAL;
-        return NULL;
-    }
+    int fd = acceptResult(anetUnixAccept(aerr, listen_fd), aerr, err, errlen);
+    if (fd == -1) return NULL;
     if (ip && iplen) ip[0] = '\0';
     if (port) *port = 0;
     return connNew(&connUnixType, fd, CONN_STATE_CONNECTED);
