@@ -22,6 +22,7 @@
 
 #include <string.h>
 
+#include "buf.h"
 #include "commands.h"
 #include "db.h"
 #include "multi.h"
@@ -203,10 +204,7 @@ int batchVaddAppend(qvClient *c, qvIndex *idx, const char *name, size_t len, voi
     if (!in_index && cfg->max_elements && indexSize(idx) + b->new_names >= cfg->max_elements)
         return -1;
     if (!in_index) b->new_names++;
-    if (b->n == b->cap) {
-        b->cap = b->cap ? b->cap * 2 : 64;
-        b->e = zrealloc(b->e, sizeof(vaddEntry) * b->cap);
-    }
+    VEC_RESERVE(b->e, b->cap, (size_t)b->n + 1, 64);
     vaddEntry *e = &b->e[b->n];
     memset(e, 0, sizeof(*e));
     e->name = zmemdup(name, len);
@@ -370,9 +368,10 @@ void batchSearchAppend(qvClient *c, qvIndex *idx, clientJob *j) {
     j->cmd = c->cmd;
     j->ij.idx = idx;
     if (b->n == b->cap) {
-        b->cap = b->cap ? b->cap * 2 : 16;
-        b->jobs = zrealloc(b->jobs, sizeof(*b->jobs) * b->cap);
-        b->replies = zrealloc(b->replies, sizeof(*b->replies) * b->cap);
+        size_t cap = vecGrowCap((size_t)b->cap, (size_t)b->n + 1, 16, VEC_CAP_MAX(b->cap));
+        b->jobs = zrealloc(b->jobs, sizeof(*b->jobs) * cap);
+        b->replies = zrealloc(b->replies, sizeof(*b->replies) * cap);
+        b->cap = cap;
     }
     b->jobs[b->n] = j;
     b->replies[b->n] = clientAddDeferredNode(c);
@@ -449,11 +448,7 @@ int batchBeforeCommand(qvClient *c, int argc, const char **argv, const size_t *a
         bi = busyTarget(cmd, argc, argv, argvlen);
     }
     if (!bi) return 0;
-    if (bi->nwaiters == bi->cap) {
-        bi->cap = bi->cap ? bi->cap * 2 : 8;
-        bi->waiters = zrealloc(bi->waiters, sizeof(qvClient *) * bi->cap);
-    }
-    bi->waiters[bi->nwaiters++] = c;
+    VEC_PUSH(bi->waiters, bi->nwaiters, bi->cap, 8, c);
     blockClientWaiting(c);
     return 1;
 }

@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "buf.h"
 #include "batch.h"
 #include "child.h"
 #include "commands.h"
@@ -130,11 +131,7 @@ static void unblockClient(qvClient *c) {
     server.blocked_clients--;
     /* Its next commands wait in the query buffer: resume them after this round of completions. */
     if (c->qb_len > c->qb_pos && !(c->flags & (CLIENT_CLOSE_ASAP | CLIENT_CLOSE_AFTER_REPLY))) {
-        if (ready_len == ready_cap) {
-            ready_cap = ready_cap ? ready_cap * 2 : 16;
-            ready = zrealloc(ready, sizeof(*ready) * ready_cap);
-        }
-        ready[ready_len++] = c;
+        VEC_PUSH(ready, ready_len, ready_cap, 16, c);
     }
 }
 

@@ -194,17 +194,17 @@ static int needsQuotes(const char *s) {
     return 0;
 }
 
-static void bindFormat(const configValue *v, cbuf *out, int rewrite) {
+static void bindFormat(const configValue *v, qvBuf *out, int rewrite) {
     const bindList *l = v->obj;
-    if (rewrite && l->count == 0) cbufPuts(out, "\"\"");
+    if (rewrite && l->count == 0) bufPuts(out, "\"\"");
     for (int i = 0; i < l->count; i++) {
-        if (i) cbufPuts(out, " ");
+        if (i) bufPuts(out, " ");
         /* CONFIG REWRITE must write a file that starts the server again with the same
          * addresses (an optional "-a b" written bare came back as "-a" and a required "b"). */
         if (rewrite && needsQuotes(l->addr[i]))
-            cbufRepr(out, l->addr[i], strlen(l->addr[i]));
+            bufPutConfigRepr(out, l->addr[i], strlen(l->addr[i]));
         else
-            cbufPuts(out, l->addr[i]);
+            bufPuts(out, l->addr[i]);
     }
 }
 
@@ -268,35 +268,35 @@ static void obufLoad(configValue *out) {
     out->obj = zmemdup(server.client_obuf_limits, sizeof(server.client_obuf_limits));
 }
 
-static void formatMemory(cbuf *out, unsigned long long v) {
+static void formatMemory(qvBuf *out, unsigned long long v) {
     const unsigned long long kb = 1024, mb = kb * 1024, gb = mb * 1024;
     if (v && v % gb == 0)
-        cbufPrintf(out, "%llugb", v / gb);
+        bufPrintf(out, "%llugb", v / gb);
     else if (v && v % mb == 0)
-        cbufPrintf(out, "%llumb", v / mb);
+        bufPrintf(out, "%llumb", v / mb);
     else if (v && v % kb == 0)
-        cbufPrintf(out, "%llukb", v / kb);
+        bufPrintf(out, "%llukb", v / kb);
     else
-        cbufPrintf(out, "%llu", v);
+        bufPrintf(out, "%llu", v);
 }
 
-static void obufFormatClass(const clientBufferLimit *l, int class, cbuf *out, int rewrite) {
-    cbufPrintf(out, "%s ", clientTypeName(class));
+static void obufFormatClass(const clientBufferLimit *l, int class, qvBuf *out, int rewrite) {
+    bufPrintf(out, "%s ", clientTypeName(class));
     if (rewrite) {
         formatMemory(out, l->hard_limit_bytes);
-        cbufPuts(out, " ");
+        bufPuts(out, " ");
         formatMemory(out, l->soft_limit_bytes);
-        cbufPrintf(out, " %lld", l->soft_limit_seconds);
+        bufPrintf(out, " %lld", l->soft_limit_seconds);
     } else {
-        cbufPrintf(out, "%llu %llu %lld", l->hard_limit_bytes, l->soft_limit_bytes,
-                   l->soft_limit_seconds);
+        bufPrintf(out, "%llu %llu %lld", l->hard_limit_bytes, l->soft_limit_bytes,
+                  l->soft_limit_seconds);
     }
 }
 
-static void obufFormat(const configValue *v, cbuf *out, int rewrite) {
+static void obufFormat(const configValue *v, qvBuf *out, int rewrite) {
     const clientBufferLimit *lim = v->obj;
     for (int class = 0; class < CLIENT_TYPE_COUNT; class ++) {
-        if (class) cbufPuts(out, " ");
+        if (class) bufPuts(out, " ");
         obufFormatClass(&lim[class], class, out, rewrite);
     }
 }
@@ -505,12 +505,12 @@ static int parseValue(const configRow *r, char **argv, int argc, configValue *ou
                 for (e = r->enums; e->name; e++)
                     if (!strcasecmp(s, e->name)) break;
                 if (!e->name) {
-                    cbuf b = {0};
-                    cbufPuts(&b, "argument(s) must be one of the following: ");
+                    qvBuf b = {0};
+                    bufPuts(&b, "argument(s) must be one of the following: ");
                     for (e = r->enums; e->name; e++)
-                        cbufPrintf(&b, "%s%s", e == r->enums ? "" : ", ", e->name);
+                        bufPrintf(&b, "%s%s", e == r->enums ? "" : ", ", e->name);
                     setErr(err, "%s", b.p);
-                    cbufFree(&b);
+                    bufFree(&b);
                     return C_ERR;
                 }
                 out->ll = e->value;
@@ -567,28 +567,28 @@ static void loadValue(const configRow *r, configValue *out) {
 }
 
 /* CONFIG GET form (rewrite = 0) or the argument(s) as written in the file (rewrite = 1). */
-static void formatValue(const configRow *r, const configValue *v, cbuf *out, int rewrite) {
+static void formatValue(const configRow *r, const configValue *v, qvBuf *out, int rewrite) {
     switch (r->type) {
-        case CT_BOOL: cbufPuts(out, v->ll ? "yes" : "no"); break;
+        case CT_BOOL: bufPuts(out, v->ll ? "yes" : "no"); break;
         case CT_INT:
         case CT_UINT:
             if (r->flags & CONFIG_OCTAL)
-                cbufPrintf(out, "%llo", (unsigned long long)v->ll);
+                bufPrintf(out, "%llo", (unsigned long long)v->ll);
             else
-                cbufPrintf(out, "%lld", v->ll);
+                bufPrintf(out, "%lld", v->ll);
             break;
         case CT_MEMORY:
             if (rewrite)
                 formatMemory(out, (unsigned long long)v->ll);
             else
-                cbufPrintf(out, "%lld", v->ll);
+                bufPrintf(out, "%lld", v->ll);
             break;
         case CT_STRING: {
             const char *s = v->str ? v->str : "";
             if (rewrite)
-                cbufRepr(out, s, strlen(s));
+                bufPutConfigRepr(out, s, strlen(s));
             else
-                cbufPuts(out, s);
+                bufPuts(out, s);
             break;
         }
         case CT_ENUM: {
@@ -598,7 +598,7 @@ static void formatValue(const configRow *r, const configValue *v, cbuf *out, int
                     name = e->name;
                     break;
                 }
-            cbufPuts(out, name);
+            bufPuts(out, name);
             break;
         }
         case CT_SPECIAL: r->special->format(v, out, rewrite); break;
@@ -684,15 +684,15 @@ void initConfigValues(void) {
 
 /* Reads a whole stream into a zmalloc'ed NUL-terminated string. */
 static char *readStream(FILE *fp) {
-    cbuf b = {0};
+    qvBuf b = {0};
     char chunk[4096];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) cbufAppend(&b, chunk, n);
+    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) bufAppend(&b, chunk, n);
     if (ferror(fp)) {
-        cbufFree(&b);
+        bufFree(&b);
         return NULL;
     }
-    return cbufTake(&b);
+    return bufDetach(&b, NULL);
 }
 
 static char *readFile(const char *path) {
@@ -836,9 +836,9 @@ static char *absolutePath(const char *path) {
     if (path[0] == '/') return zstrdup(path);
     char cwd[PATH_MAX];
     if (!getcwd(cwd, sizeof(cwd))) return zstrdup(path);
-    cbuf b = {0};
-    cbufPrintf(&b, "%s/%s", cwd, path);
-    return cbufTake(&b);
+    qvBuf b = {0};
+    bufPrintf(&b, "%s/%s", cwd, path);
+    return bufDetach(&b, NULL);
 }
 
 void loadServerConfig(const char *filename, const char *options) {
@@ -866,18 +866,18 @@ void loadServerConfig(const char *filename, const char *options) {
 }
 
 char *configArgvToOptions(int argc, char **argv) {
-    cbuf b = {0};
+    qvBuf b = {0};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] == '-' && a[1] == '-' && a[2]) {
-            if (b.len) cbufPuts(&b, "\n");
-            cbufPuts(&b, a + 2);
+            if (b.len) bufPuts(&b, "\n");
+            bufPuts(&b, a + 2);
         } else {
-            cbufPuts(&b, " ");
-            cbufRepr(&b, a, strlen(a));
+            bufPuts(&b, " ");
+            bufPutConfigRepr(&b, a, strlen(a));
         }
     }
-    return b.len ? cbufTake(&b) : NULL;
+    return b.len ? bufDetach(&b, NULL) : NULL;
 }
 
 /* ============================== CONFIG REWRITE ============================== */
@@ -900,9 +900,10 @@ struct rewriteState {
 
 static void rewritePush(rewriteState *st, char *line, int owner) {
     if (st->count == st->cap) {
-        st->cap = st->cap ? st->cap * 2 : 64;
-        st->lines = zrealloc(st->lines, sizeof(char *) * (size_t)st->cap);
-        st->owner = zrealloc(st->owner, sizeof(int) * (size_t)st->cap);
+        size_t cap = vecGrowCap((size_t)st->cap, (size_t)st->count + 1, 64, VEC_CAP_MAX(st->cap));
+        st->lines = zrealloc(st->lines, sizeof(char *) * cap);
+        st->owner = zrealloc(st->owner, sizeof(int) * cap);
+        st->cap = cap;
     }
     st->lines[st->count] = line;
     st->owner[st->count] = owner;
@@ -971,17 +972,17 @@ static void rewriteLine(rewriteState *st, const configRow *r, char *line, int fo
 
 static void rewriteRow(const configRow *r, rewriteState *st) {
     configValue cur, def;
-    cbuf a = {0}, b = {0};
+    qvBuf a = {0}, b = {0};
     loadValue(r, &cur);
     defaultValue(r, &def);
     formatValue(r, &cur, &a, 1);
     formatValue(r, &def, &b, 1);
     int force = strcmp(a.p ? a.p : "", b.p ? b.p : "") != 0;
-    cbuf line = {0};
-    cbufPrintf(&line, "%s %s", r->name, a.p ? a.p : "");
-    rewriteLine(st, r, cbufTake(&line), force);
-    cbufFree(&a);
-    cbufFree(&b);
+    qvBuf line = {0};
+    bufPrintf(&line, "%s %s", r->name, a.p ? a.p : "");
+    rewriteLine(st, r, bufDetach(&line, NULL), force);
+    bufFree(&a);
+    bufFree(&b);
     releaseValue(r, &cur);
     releaseValue(r, &def);
 }
@@ -1014,15 +1015,15 @@ static void obufRewrite(const configRow *r, rewriteState *st) {
             if (pass == 0) placed[class] = slot != -1;
             if (pass == 1 && placed[class]) continue;
             if (pass == 0 && slot == -1) continue;
-            cbuf line = {0};
-            cbufPrintf(&line, "%s ", r->name);
+            qvBuf line = {0};
+            bufPrintf(&line, "%s ", r->name);
             obufFormatClass(l, class, &line, 1);
             if (slot != -1) {
                 zfree(st->lines[slot]);
-                st->lines[slot] = cbufTake(&line);
+                st->lines[slot] = bufDetach(&line, NULL);
                 st->owner[slot] = OWNER_DONE;
             } else {
-                rewriteLine(st, r, cbufTake(&line), memcmp(l, &d[class], sizeof(*l)) != 0);
+                rewriteLine(st, r, bufDetach(&line, NULL), memcmp(l, &d[class], sizeof(*l)) != 0);
             }
         }
     }
@@ -1033,12 +1034,12 @@ static void obufRewrite(const configRow *r, rewriteState *st) {
  * is either the old one or the new one, never half of each. */
 static int writeFileAtomically(const char *target, const char *content, size_t len, char *err,
                                size_t errlen) {
-    cbuf tmp = {0};
-    cbufPrintf(&tmp, "%s.tmp-XXXXXX", target);
+    qvBuf tmp = {0};
+    bufPrintf(&tmp, "%s.tmp-XXXXXX", target);
     int fd = mkstemp(tmp.p);
     if (fd == -1) {
         snprintf(err, errlen, "%s", strerror(errno));
-        cbufFree(&tmp);
+        bufFree(&tmp);
         return C_ERR;
     }
     struct stat sb;
@@ -1070,10 +1071,10 @@ static int writeFileAtomically(const char *target, const char *content, size_t l
     if (!ok) {
         unlink(tmp.p);
         snprintf(err, errlen, "%s", strerror(saved));
-        cbufFree(&tmp);
+        bufFree(&tmp);
         return C_ERR;
     }
-    cbufFree(&tmp);
+    bufFree(&tmp);
 
     /* Make the rename itself durable. */
     char *dir = zstrdup(target);
@@ -1128,18 +1129,18 @@ int configRewrite(const char *path, char *err, size_t errlen) {
             rewriteRow(r, &st);
     }
 
-    cbuf out = {0};
+    qvBuf out = {0};
     for (int i = 0; i < st.count; i++) {
         if (st.owner[i] >= 0) continue; /* orphan */
-        cbufPuts(&out, st.lines[i]);
-        cbufPuts(&out, "\n");
+        bufPuts(&out, st.lines[i]);
+        bufPuts(&out, "\n");
     }
     for (int i = 0; i < st.count; i++) zfree(st.lines[i]);
     zfree(st.lines);
     zfree(st.owner);
 
     int rc = writeFileAtomically(target, out.p ? out.p : "", out.len, err, errlen);
-    cbufFree(&out);
+    bufFree(&out);
     return rc;
 }
 
@@ -1153,11 +1154,11 @@ static int pairsContain(const configPair *pairs, int n, const char *name) {
 
 static char *formatCurrent(const configRow *r) {
     configValue v;
-    cbuf b = {0};
+    qvBuf b = {0};
     loadValue(r, &v);
     formatValue(r, &v, &b, 0);
     releaseValue(r, &v);
-    return cbufTake(&b);
+    return bufDetach(&b, NULL);
 }
 
 int configGetMatching(const char *const *patterns, const size_t *lens, int npatterns,
@@ -1189,10 +1190,7 @@ int configGetMatching(const char *const *patterns, const size_t *lens, int npatt
         }
         for (int i = 0; i < m; i++) {
             if (pairsContain(pairs, n, keys[i])) continue;
-            if (n == cap) {
-                cap = cap ? cap * 2 : 16;
-                pairs = zrealloc(pairs, sizeof(*pairs) * (size_t)cap);
-            }
+            VEC_RESERVE(pairs, cap, (size_t)n + 1, 16);
             pairs[n].name = zstrdup(keys[i]);
             pairs[n].value = formatCurrent(matches[i]);
             n++;

@@ -7,21 +7,13 @@
 
 #include <stddef.h>
 
+#include "buf.h"
+
 #define CONFIG_ERRLEN 256
 
-/* A minimal string builder, always NUL-terminated: config values are formatted and files are
- * assembled with it. */
-typedef struct cbuf {
-    char *p;
-    size_t len, cap;
-} cbuf;
-
-void cbufAppend(cbuf *b, const void *s, size_t n);
-void cbufPuts(cbuf *b, const char *s);
-void cbufPrintf(cbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void cbufRepr(cbuf *b, const char *s, size_t n); /* quoted, escaped as redis.conf reads it */
-char *cbufTake(cbuf *b);                         /* the zmalloc'ed string; b is empty again */
-void cbufFree(cbuf *b);
+/* Config values are formatted and files assembled in a qvBuf (buf.h). */
+void bufPutConfigRepr(qvBuf *b, const char *s,
+                      size_t n); /* quoted, escaped as redis.conf reads it */
 /* Writes a message of at most CONFIG_ERRLEN bytes into err. */
 void setErr(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void freeArgs(char **argv, int argc);
@@ -85,7 +77,7 @@ typedef struct configSpecial {
     void (*store)(configValue *v);
     void (*load)(configValue *out);
     void (*release)(configValue *v);
-    void (*format)(const configValue *v, cbuf *out, int rewrite);
+    void (*format)(const configValue *v, qvBuf *out, int rewrite);
     /* Optional: writes its own lines on CONFIG REWRITE (several lines for one parameter). */
     void (*rewrite)(const configRow *row, rewriteState *st);
 } configSpecial;

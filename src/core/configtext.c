@@ -10,77 +10,29 @@
 
 #include "zmalloc.h"
 
-/* ============================== Growing strings ============================== */
-
-static void cbufReserve(cbuf *b, size_t add) {
-    if (b->len + add + 1 <= b->cap) return;
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->len + add + 1) cap *= 2;
-    b->p = zrealloc(b->p, cap);
-    b->cap = cap;
-}
-
-void cbufAppend(cbuf *b, const void *s, size_t n) {
-    cbufReserve(b, n);
-    if (n) memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-void cbufPuts(cbuf *b, const char *s) {
-    cbufAppend(b, s, strlen(s));
-}
-
-void cbufPrintf(cbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void cbufPrintf(cbuf *b, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n <= 0) return;
-    cbufReserve(b, (size_t)n);
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
+/* ============================== Quoting ============================== */
 
 /* Appends s quoted so that splitConfigArgs() reads it back unchanged. */
-void cbufRepr(cbuf *b, const char *s, size_t n) {
-    cbufPuts(b, "\"");
+void bufPutConfigRepr(qvBuf *b, const char *s, size_t n) {
+    bufPuts(b, "\"");
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         switch (c) {
-            case '\\': cbufPuts(b, "\\\\"); break;
-            case '"': cbufPuts(b, "\\\""); break;
-            case '\n': cbufPuts(b, "\\n"); break;
-            case '\r': cbufPuts(b, "\\r"); break;
-            case '\t': cbufPuts(b, "\\t"); break;
-            case '\a': cbufPuts(b, "\\a"); break;
-            case '\b': cbufPuts(b, "\\b"); break;
+            case '\\': bufPuts(b, "\\\\"); break;
+            case '"': bufPuts(b, "\\\""); break;
+            case '\n': bufPuts(b, "\\n"); break;
+            case '\r': bufPuts(b, "\\r"); break;
+            case '\t': bufPuts(b, "\\t"); break;
+            case '\a': bufPuts(b, "\\a"); break;
+            case '\b': bufPuts(b, "\\b"); break;
             default:
                 if (isprint(c))
-                    cbufAppend(b, &c, 1);
+                    bufAppend(b, &c, 1);
                 else
-                    cbufPrintf(b, "\\x%02x", c);
+                    bufPrintf(b, "\\x%02x", c);
         }
     }
-    cbufPuts(b, "\"");
-}
-
-/* Hands the buffer over to the caller (zfree) and resets b. */
-char *cbufTake(cbuf *b) {
-    if (!b->p) return zstrdup("");
-    char *p = b->p;
-    b->p = NULL;
-    b->len = b->cap = 0;
-    return p;
-}
-
-void cbufFree(cbuf *b) {
-    zfree(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
+    bufPuts(b, "\"");
 }
 
 void setErr(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -112,22 +64,22 @@ void freeArgs(char **argv, int argc) {
 char **splitConfigArgs(const char *line, int *argc) {
     char **argv = NULL;
     int n = 0, cap = 0;
-    cbuf cur = {0};
+    qvBuf cur = {0};
     const char *p = line;
 
     for (;;) {
         while (*p && isspace((unsigned char)*p)) p++;
         if (!*p) break;
         cur.len = 0;
-        cbufReserve(&cur, 0);
-        int quote = 0; /* 0 none, '"' or '\'' */
+        bufReserve(&cur, 0); /* cur.p is never NULL below, even for "" */
+        int quote = 0;       /* 0 none, '"' or '\'' */
         for (;;) {
             if (quote == '"') {
                 if (!*p) goto unbalanced;
                 if (p[0] == '\\' && p[1] == 'x' && isxdigit((unsigned char)p[2]) &&
                     isxdigit((unsigned char)p[3])) {
                     char c = (char)(hexDigitValue(p[2]) * 16 + hexDigitValue(p[3]));
-                    cbufAppend(&cur, &c, 1);
+                    bufAppend(&cur, &c, 1);
                     p += 4;
                 } else if (p[0] == '\\' && p[1]) {
                     char c;
@@ -139,48 +91,45 @@ char **splitConfigArgs(const char *line, int *argc) {
                         case 'a': c = '\a'; break;
                         default: c = p[1]; break;
                     }
-                    cbufAppend(&cur, &c, 1);
+                    bufAppend(&cur, &c, 1);
                     p += 2;
                 } else if (*p == '"') {
                     if (p[1] && !isspace((unsigned char)p[1])) goto unbalanced;
                     p++;
                     break;
                 } else {
-                    cbufAppend(&cur, p++, 1);
+                    bufAppend(&cur, p++, 1);
                 }
             } else if (quote == '\'') {
                 if (!*p) goto unbalanced;
                 if (p[0] == '\\' && p[1] == '\'') {
-                    cbufAppend(&cur, "'", 1);
+                    bufAppend(&cur, "'", 1);
                     p += 2;
                 } else if (*p == '\'') {
                     if (p[1] && !isspace((unsigned char)p[1])) goto unbalanced;
                     p++;
                     break;
                 } else {
-                    cbufAppend(&cur, p++, 1);
+                    bufAppend(&cur, p++, 1);
                 }
             } else {
                 if (!*p || isspace((unsigned char)*p)) break;
                 if (*p == '"' || *p == '\'')
                     quote = *p++;
                 else
-                    cbufAppend(&cur, p++, 1);
+                    bufAppend(&cur, p++, 1);
             }
         }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 8;
-            argv = zrealloc(argv, sizeof(char *) * (size_t)cap);
-        }
+        VEC_RESERVE(argv, cap, (size_t)n + 1, 8);
         argv[n++] = zmemdup(cur.p, cur.len);
     }
-    cbufFree(&cur);
+    bufFree(&cur);
     if (!argv) argv = zmalloc(sizeof(char *));
     *argc = n;
     return argv;
 
 unbalanced:
-    cbufFree(&cur);
+    bufFree(&cur);
     freeArgs(argv, n);
     return NULL;
 }

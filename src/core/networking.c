@@ -35,6 +35,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "anet.h"
 #include "batch.h"
 #include "blocked.h"
@@ -681,11 +682,7 @@ static int pendingInputTimerProc(aeEventLoop *el, long long id, void *data);
 
 static void addPendingInput(qvClient *c) {
     if (pendingInputIndex(c) >= 0) return;
-    if (pending_input_len == pending_input_cap) {
-        pending_input_cap = pending_input_cap ? pending_input_cap * 2 : 16;
-        pending_input = zrealloc(pending_input, sizeof(*pending_input) * pending_input_cap);
-    }
-    pending_input[pending_input_len++] = c;
+    VEC_PUSH(pending_input, pending_input_len, pending_input_cap, 16, c);
     if (pending_input_timer == -1)
         pending_input_timer = aeCreateTimeEvent(server.el, 0, pendingInputTimerProc, NULL);
 }

@@ -61,6 +61,7 @@
 
 #include "aofformat.h"
 #include "bio.h"
+#include "buf.h"
 #include "batch.h"
 #include "blocked.h"
 #include "child.h"
@@ -111,13 +112,8 @@ static const char *aofDir(void) {
 
 /* ---- feeding ---- */
 
-static void bufAppend(const char *s, size_t n) {
-    if (aof.cap - aof.len < n) {
-        size_t cap = aof.cap ? aof.cap : 16384;
-        while (cap - aof.len < n) cap *= 2;
-        aof.buf = zrealloc(aof.buf, cap);
-        aof.cap = cap;
-    }
+static void aofBufAppend(const char *s, size_t n) {
+    VEC_RESERVE(aof.buf, aof.cap, aof.len + n, 16384);
     memcpy(aof.buf + aof.len, s, n);
     aof.len += n;
 }
@@ -125,12 +121,12 @@ static void bufAppend(const char *s, size_t n) {
 static void feedCommand(int argc, const char *const *argv, const size_t *lens) {
     char hdr[32];
     int n = snprintf(hdr, sizeof(hdr), "*%d\r\n", argc);
-    bufAppend(hdr, (size_t)n);
+    aofBufAppend(hdr, (size_t)n);
     for (int i = 0; i < argc; i++) {
         n = snprintf(hdr, sizeof(hdr), "$%zu\r\n", lens[i]);
-        bufAppend(hdr, (size_t)n);
-        bufAppend(argv[i], lens[i]);
-        bufAppend("\r\n", 2);
+        aofBufAppend(hdr, (size_t)n);
+        aofBufAppend(argv[i], lens[i]);
+        aofBufAppend("\r\n", 2);
     }
 }
 

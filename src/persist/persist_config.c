@@ -86,12 +86,12 @@ static void saveLoad(configValue *out) {
     out->obj = l;
 }
 
-static void saveFormat(const configValue *v, cbuf *out, int rewrite) {
+static void saveFormat(const configValue *v, qvBuf *out, int rewrite) {
     const saveList *l = v->obj;
-    if (rewrite && l->count == 0) cbufPuts(out, "\"\"");
+    if (rewrite && l->count == 0) bufPuts(out, "\"\"");
     for (int i = 0; i < l->count; i++)
-        cbufPrintf(out, "%s%lld %d", i ? " " : "", (long long)l->rules[i].seconds,
-                   l->rules[i].changes);
+        bufPrintf(out, "%s%lld %d", i ? " " : "", (long long)l->rules[i].seconds,
+                  l->rules[i].changes);
 }
 
 static const configSpecial saveSpecial = {saveParse,   saveStore,  saveLoad,
