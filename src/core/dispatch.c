@@ -1,5 +1,5 @@
 /* dispatch.c -- runs a parsed command: lookup, arity, authentication, MULTI queuing, the
- * -LOADING gate, then call() with statistics and the slow log. The checks read the command
+ * DEBUG gate (enable-debug-command), the -OOM gate (maxmemory), -LOADING, then call() with statistics and the slow log. The checks read the command
  * table's flags (commands.h), never lists of names. */
 #include "dispatch.h"
 
@@ -11,6 +11,8 @@
 #include "metrics.h"
 #include "monotonic.h"
 #include "multi.h"
+#include "networking.h"
+#include "zmalloc.h"
 #include "persist.h"
 #include "propagate.h"
 #include "slowlog.h"
@@ -41,6 +43,11 @@ static void addReplyUnknownSubcommand(qvClient *c, qvCommand *container) {
     upper[n] = '\0';
     addReplyErrorFormat(c, "unknown subcommand '%.*s'. Try %s HELP.",
                         (int)(c->argvlen[1] > 128 ? 128 : c->argvlen[1]), c->argv[1], upper);
+}
+
+int protectedActionAllowed(int setting, const qvClient *c) {
+    return setting == PROTECTED_ACTION_ALLOWED_YES ||
+           (setting == PROTECTED_ACTION_ALLOWED_LOCAL && clientIsLocal(c));
 }
 
 static int arityOk(const qvCommand *cmd, int argc) {
@@ -77,6 +84,16 @@ void processCommand(qvClient *c) {
         rejectCommand(c, cmd);
         return;
     }
+    /* DEBUG can stop, crash or reshape the server: Redis 7 lets only whom enable-debug-command
+     * names run it (the only CMD_PROTECTED command; Redis's MODULE has no counterpart here). */
+    if ((cmd->flags & CMD_PROTECTED) && !protectedActionAllowed(server.enable_debug_cmd, c)) {
+        addReplyError(c, "ERR DEBUG command not allowed. If the enable-debug-command option is set "
+                         "to \"local\", you can run it from a local connection, otherwise you need "
+                         "to set this option in the configuration file, and then restart the "
+                         "server.");
+        rejectCommand(c, cmd);
+        return;
+    }
     if ((c->flags & CLIENT_PUBSUB) && c->resp == 2 && !(cmd->flags & CMD_PUBSUB_CTX)) {
         addReplyErrorFormat(c,
                             "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
@@ -87,6 +104,17 @@ void processCommand(qvClient *c) {
     }
     if (server.loading && !(cmd->flags & CMD_LOADING)) {
         addReplyError(c, "LOADING Quiver is loading the dataset in memory");
+        rejectCommand(c, cmd);
+        return;
+    }
+    /* Above maxmemory, commands that may grow memory are refused; reads, searches and deletions
+     * go on (noeviction: nothing is evicted to make room). Queuing inside MULTI is refused too,
+     * as Redis does, since the queue itself grows; EXEC, DISCARD and friends still run. */
+    if (server.maxmemory && !(c->flags & CLIENT_FAKE) &&
+        ((cmd->flags & CMD_DENYOOM) ||
+         ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_TX_CONTROL))) &&
+        zmallocUsedMemory() > server.maxmemory) {
+        addReplyError(c, "OOM command not allowed when used memory > 'maxmemory'.");
         rejectCommand(c, cmd);
         return;
     }
