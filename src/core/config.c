@@ -1414,6 +1414,8 @@ void configSetCommand(qvClient *c) {
         return;
     }
     char err[CONFIG_ERRLEN + 128];
+    for (int i = 2; i + 1 < c->argc; i += 2)
+        if (configIsSensitive(c->argv[i], c->argvlen[i])) redactClientArgument(c, i + 1);
     int allow_protected = protectedActionAllowed(server.enable_protected_configs, c);
     if (configSetPairsAs(c->argv + 2, c->argvlen + 2, c->argc - 2, allow_protected, err,
                          sizeof(err)) == C_ERR) {

@@ -45,6 +45,10 @@ static void addReplyUnknownSubcommand(qvClient *c, qvCommand *container) {
                         (int)(c->argvlen[1] > 128 ? 128 : c->argvlen[1]), c->argv[1], upper);
 }
 
+void redactClientArgument(qvClient *c, int i) {
+    if (i >= 0 && i < 64) c->redact_args |= 1ULL << i;
+}
+
 int protectedActionAllowed(int setting, const qvClient *c) {
     return setting == PROTECTED_ACTION_ALLOWED_YES ||
            (setting == PROTECTED_ACTION_ALLOWED_LOCAL && clientIsLocal(c));
@@ -156,6 +160,7 @@ void call(qvClient *c, qvCommand *cmd) {
         c->flags |= CLIENT_REPLY_SKIP;
     }
     c->lastcmd = cmd;
+    c->redact_args = 0;
     long long dirty_before = server.dirty;
     uint64_t start = monotonicUs();
     cmd->proc(c);

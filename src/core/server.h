@@ -120,6 +120,8 @@ typedef struct qvClient {
     const char **argv;             /* pointers into querybuf or the parser's scratch */
     size_t *argvlen;
     qvCommand *cmd, *lastcmd; /* command being executed / last executed */
+    uint64_t redact_args;     /* bit i: argv[i] of the running command is a secret that the slow
+                                 log shows as "(redacted)" (redactClientArgument) */
 
     /* Output: a fixed buffer, then a list of blocks once it is full. */
     char buf[PROTO_REPLY_CHUNK];

@@ -316,3 +316,40 @@ Test(protected_configs, local_allows_loopback_and_unix) {
     redisFree(lc);
     serverStop(&local);
 }
+
+/* ------------------------------------------------------------------------------------------ */
+/* Secrets never reach the slow log                                                           */
+/* ------------------------------------------------------------------------------------------ */
+
+/* 1 if any argument of any SLOWLOG GET entry contains `needle`. */
+static int slowlogContains(redisContext *ctx, const char *needle) {
+    redisReply *r = cmd(ctx, "SLOWLOG GET -1");
+    cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "%s", replyToString(r));
+    int found = 0;
+    for (size_t i = 0; i < r->elements; i++) {
+        redisReply *args = r->element[i]->element[3];
+        for (size_t j = 0; j < args->elements; j++)
+            if (args->element[j]->str && strstr(args->element[j]->str, needle)) found = 1;
+    }
+    freeReplyObject(r);
+    return found;
+}
+
+Test(protected_configs, slowlog_redacts_passwords) {
+    EXPECT_STATUS(cmd(c, "CONFIG SET slowlog-log-slower-than 0"), "OK");
+    EXPECT_ERROR_PREFIX(cmd(c, "AUTH wrong-guess-1"), "ERR AUTH <password> called without");
+    EXPECT_STATUS(cmd(c, "CONFIG SET requirepass first-secret-2 hz 11"), "OK");
+    EXPECT_ERROR_PREFIX(cmd(c, "AUTH someone wrong-guess-3"), "WRONGPASS");
+    EXPECT_STATUS(cmd(c, "AUTH first-secret-2"), "OK");
+    redisReply *r = cmd(c, "HELLO 2 AUTH default first-secret-2 SETNAME visible-name");
+    cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "%s", replyToString(r));
+    freeReplyObject(r);
+    const char *secrets[] = {"wrong-guess-1", "first-secret-2", "wrong-guess-3", "someone"};
+    for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+        cr_assert(!slowlogContains(c, secrets[i]), "the slow log shows '%s'", secrets[i]);
+    cr_assert(slowlogContains(c, "(redacted)"));
+    /* What is not a secret is still there. */
+    cr_assert(slowlogContains(c, "visible-name"));
+    cr_assert(slowlogContains(c, "requirepass"));
+    cr_assert(slowlogContains(c, "11"));
+}
