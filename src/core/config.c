@@ -39,6 +39,7 @@
 #include "persist.h"
 #include "server.h"
 #include "util.h"
+#include "zmalloc.h"
 
 /* Provided by server.c: zeroes the counters INFO reports. */
 extern void resetServerStats(void);
@@ -114,6 +115,20 @@ static int applyLogfile(int loading, char *err) {
  * time, the process must be able to hold that many descriptors, and the event loop must have
  * room for their numbers: it cannot grow yet, so only the slack it was created with is usable
  * (an aeResizeSetSize() would lift that). */
+/* A limit below what is already used is accepted (deletions bring memory under it), with the
+ * warning Redis logs, since from now on every memory-growing write is refused. */
+static int applyMaxmemory(int loading, char *err) {
+    (void)err;
+    size_t used = zmallocUsedMemory();
+    if (!loading && server.maxmemory && used > server.maxmemory)
+        serverLog(LL_WARNING,
+                  "WARNING: the new maxmemory value set via CONFIG SET (%llu) is smaller than the "
+                  "current memory usage (%zu). Writes that may grow memory get -OOM until enough "
+                  "is deleted: vector sets are never evicted.",
+                  server.maxmemory, used);
+    return C_OK;
+}
+
 static int applyMaxclients(int loading, char *err) {
     if (loading) return C_OK;
     unsigned long long need = (unsigned long long)server.maxclients + CONFIG_MIN_RESERVED_FDS;
@@ -393,7 +408,8 @@ static configRow core_config_rows[] = {
                 protected_action_enum, "no", NULL),
 
     /* Memory limit: writes flagged deny-oom get -OOM above it (dispatch.c). */
-    MEMORY_CONFIG("maxmemory", NULL, CONFIG_MUTABLE, server.maxmemory, "0", 0, LLONG_MAX, NULL),
+    MEMORY_CONFIG("maxmemory", NULL, CONFIG_MUTABLE, server.maxmemory, "0", 0, LLONG_MAX,
+                  applyMaxmemory),
     {.name = "maxmemory-policy",
      .type = CT_ENUM,
      .flags = CONFIG_MUTABLE,

@@ -107,6 +107,8 @@ Test(maxmemory, multi_queue_refused) {
     redisReply *r = cmd(c, "EXEC");
     cr_assert(r->type == REDIS_REPLY_ARRAY && r->elements == 2, "%s", replyToString(r));
     freeReplyObject(r);
+    cr_assert(serverLogContains(&srv, "is smaller than the current memory usage"),
+              "a limit below the current use is logged");
     /* Over the limit now: a new transaction may be opened and discarded, but nothing queues. */
     EXPECT_STATUS(cmd(c, "MULTI"), "OK");
     EXPECT_ERROR(cmd(c, "VSIM vs ELE a"), OOM_TEXT);
