@@ -119,6 +119,7 @@ static int applyLogfile(int loading, char *err) {
  * warning Redis logs, since from now on every memory-growing write is refused. */
 static int applyMaxmemory(int loading, char *err) {
     (void)err;
+    maxmemoryForgetUsage();
     size_t used = zmallocUsedMemory();
     if (!loading && server.maxmemory && used > server.maxmemory)
         serverLog(LL_WARNING,

@@ -10,6 +10,9 @@ void call(qvClient *c, qvCommand *cmd);
 /* monotonicUs() when the last call() returned: the input loop's slice clock reuses this read
  * instead of taking its own per command. */
 uint64_t lastCallEndUs(void);
+/* The maxmemory gate reads the allocator's figure at most once a millisecond; this makes the
+ * next check read it afresh (a new limit was set). */
+void maxmemoryForgetUsage(void);
 /* Marks argv[i] of the running command as a secret (a password): the slow log records
  * "(redacted)" in its place, as Redis does. Positions past 63 are never secrets here. */
 void redactClientArgument(qvClient *c, int i);
