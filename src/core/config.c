@@ -111,10 +111,6 @@ static int applyLogfile(int loading, char *err) {
     return C_OK;
 }
 
-/* At start-up server.c sizes the file limit and the event loop from maxclients. Raised at run
- * time, the process must be able to hold that many descriptors, and the event loop must have
- * room for their numbers: it cannot grow yet, so only the slack it was created with is usable
- * (an aeResizeSetSize() would lift that). */
 /* A limit below what is already used is accepted (deletions bring memory under it), with the
  * warning Redis logs, since from now on every memory-growing write is refused. */
 static int applyMaxmemory(int loading, char *err) {
@@ -130,6 +126,10 @@ static int applyMaxmemory(int loading, char *err) {
     return C_OK;
 }
 
+/* At start-up server.c sizes the file limit and the event loop from maxclients. Raised at run
+ * time, the process must be able to hold that many descriptors, and the event loop must have
+ * room for their numbers: it cannot grow yet, so only the slack it was created with is usable
+ * (an aeResizeSetSize() would lift that). */
 static int applyMaxclients(int loading, char *err) {
     if (loading) return C_OK;
     unsigned long long need = (unsigned long long)server.maxclients + CONFIG_MIN_RESERVED_FDS;

@@ -1,6 +1,7 @@
-/* dispatch.c -- runs a parsed command: lookup, arity, authentication, MULTI queuing, the
- * DEBUG gate (enable-debug-command), the -OOM gate (maxmemory), -LOADING, then call() with statistics and the slow log. The checks read the command
- * table's flags (commands.h), never lists of names. */
+/* dispatch.c -- runs a parsed command: lookup, arity, authentication, the DEBUG gate
+ * (enable-debug-command), the -OOM gate (maxmemory), -LOADING, MULTI queuing, then call() with
+ * statistics and the slow log. The checks read the command table's flags (commands.h), never
+ * lists of names. */
 #include "dispatch.h"
 
 #include <ctype.h>
@@ -191,8 +192,9 @@ void call(qvClient *c, qvCommand *cmd) {
     cmd->proc(c);
     last_call_end_us = monotonicUs();
     long long duration = (long long)(last_call_end_us - start);
-    /* A write that changed the dataset is logged as received, in execution order. */
+    /* A write that does not grow memory may have freed some: the gate reads it afresh. */
     if ((cmd->flags & (CMD_WRITE | CMD_DENYOOM)) == CMD_WRITE) used_memory_stale = 1;
+    /* A write that changed the dataset is logged as received, in execution order. */
     if ((cmd->flags & CMD_WRITE) && server.dirty != dirty_before)
         propagateCommand(c);
     else if (cmd->proc == execCommand)
