@@ -10,10 +10,12 @@
  *                     loopback clients and refuses the others.
  *   DEBUG             refused by default with Redis's text; "local" as above; both switches are
  *                     start-up only.
+ *   slow log          AUTH / HELLO AUTH / CONFIG SET requirepass arguments show as (redacted).
  *
  * A non-loopback client needs an address of this host that is not 127.x: each such test moves
  * its own process (criterion runs every test in a fork) into a fresh network namespace (root, as
- * CI runs, may do that) whose loopback device gets 198.51.100.7/32 (TEST-NET-2). Connecting to it
+ * CI runs, may do that) whose loopback device gets 198.51.100.7/32 (TEST-NET-2) and
+ * 2001:db8::7/128 (the IPv6 documentation prefix). Connecting to them
  * from inside makes the server see that address as the peer, which Redis's rule (peer 127.x or
  * ::1) does not call local, and no packet leaves the namespace. */
 #include <errno.h>
@@ -25,7 +27,8 @@
 
 #include "harness.h"
 
-#define OUTSIDE_ADDR "198.51.100.7"
+#define OUTSIDE_ADDR  "198.51.100.7"
+#define OUTSIDE_ADDR6 "2001:db8::7" /* the IPv6 documentation prefix */
 
 static const char *const DENIED_TEXT =
     "DENIED Quiver is running in protected mode because protected mode is enabled and no "
@@ -65,20 +68,28 @@ static void enterPrivateNetwork(void) {
               strerror(errno));
     const char *up[] = {"ip", "link", "set", "lo", "up", NULL};
     const char *add[] = {"ip", "addr", "add", OUTSIDE_ADDR "/32", "dev", "lo", NULL};
+    const char *add6[] = {"ip",  "-6", "addr",  "add", OUTSIDE_ADDR6 "/128",
+                          "dev", "lo", "nodad", NULL};
     char *out = NULL;
     cr_assert_eq(runProgram(up, NULL, &out), 0, "ip link set lo up: %s", out);
     free(out);
     cr_assert_eq(runProgram(add, NULL, &out), 0, "ip addr add: %s", out);
     free(out);
+    cr_assert_eq(runProgram(add6, NULL, &out), 0, "ip -6 addr add: %s", out);
+    free(out);
 }
 
-static redisContext *connectOutside(int port) {
+static redisContext *connectTo(const char *addr, int port) {
     struct timeval tv = {30, 0};
-    redisContext *oc = redisConnectWithTimeout(OUTSIDE_ADDR, port, tv);
-    cr_assert(oc && !oc->err, "connect to %s:%d: %s", OUTSIDE_ADDR, port,
+    redisContext *oc = redisConnectWithTimeout(addr, port, tv);
+    cr_assert(oc && !oc->err, "connect to %s:%d: %s", addr, port,
               oc ? oc->errstr : "out of memory");
     redisSetTimeout(oc, tv);
     return oc;
+}
+
+static redisContext *connectOutside(int port) {
+    return connectTo(OUTSIDE_ADDR, port);
 }
 
 /* The peer address the server recorded for the connection `oc` (CLIENT INFO addr=ip:port). */
@@ -118,6 +129,19 @@ Test(protected_mode, default_bind_denies_outside_clients) {
     EXPECT_STATUS(cmd(uc, "PING"), "PONG");
     cr_assert_geq(infoFieldLL(lc, "stats", "rejected_connections"), 1);
     redisFree(uc);
+    redisFree(lc);
+}
+
+Test(protected_mode, ipv6_outside_denied_ipv6_loopback_served) {
+    serverStart(&srv, "--bind * -::*");
+    redisContext *oc = connectTo(OUTSIDE_ADDR6, srv.port);
+    redisReply *r = redisCommand(oc, "PING");
+    cr_assert(r && r->type == REDIS_REPLY_ERROR && !strcmp(r->str, DENIED_TEXT),
+              "expected the protected-mode refusal, got %s", r ? replyToString(r) : oc->errstr);
+    freeReplyObject(r);
+    redisFree(oc);
+    redisContext *lc = connectTo("::1", srv.port);
+    EXPECT_STATUS(cmd(lc, "PING"), "PONG");
     redisFree(lc);
 }
 
