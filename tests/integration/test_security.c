@@ -15,9 +15,9 @@
  * A non-loopback client needs an address of this host that is not 127.x: each such test moves
  * its own process (criterion runs every test in a fork) into a fresh network namespace (root, as
  * CI runs, may do that) whose loopback device gets 198.51.100.7/32 (TEST-NET-2) and
- * 2001:db8::7/128 (the IPv6 documentation prefix). Connecting to them
- * from inside makes the server see that address as the peer, which Redis's rule (peer 127.x or
- * ::1) does not call local, and no packet leaves the namespace. */
+ * 2001:db8::7/128 (the IPv6 documentation prefix). Connecting to them from inside makes the
+ * server see that address as the peer, which Redis's rule (peer 127.x or ::1) does not call
+ * local, and no packet leaves the namespace. */
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
