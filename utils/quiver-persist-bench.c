@@ -5,8 +5,9 @@
  *   quiver-persist-bench [-h host] [-p port] [-n vectors] [-d dim] [-q Q8|FP32|BIN] [--aof]
  *                        [--cow-seconds s]
  *
- * The server's dataset is replaced (FLUSHALL). Vectors are uniform random in [-1,1), generated
- * from a fixed seed, sent as FP32 blobs in pipelined batches. Steps:
+ * The server must allow DEBUG to this client (enable-debug-command local or yes; the default, no,
+ * refuses it). The server's dataset is replaced (FLUSHALL). Vectors are uniform random in
+ * [-1,1), generated from a fixed seed, sent as FP32 blobs in pipelined batches. Steps:
  *   build    n VADDs into key "bench" (elements/s)
  *   save     SAVE (seconds, file size); load: DEBUG RELOAD NOSAVE (the start-up loader, minus
  *            the serving of clients meanwhile)

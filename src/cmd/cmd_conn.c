@@ -8,6 +8,7 @@
 #include <sys/time.h>
 
 #include "buf.h"
+#include "dispatch.h"
 #include "multi.h"
 #include "networking.h"
 #include "pubsub.h"
@@ -64,6 +65,8 @@ static int authenticate(qvClient *c, const char *user, size_t ulen, const char *
 }
 
 void authCommand(qvClient *c) {
+    /* Whatever happens next, the slow log never shows what was typed (Redis redacts both). */
+    for (int i = 1; i < c->argc; i++) redactClientArgument(c, i);
     if (c->argc > 3) {
         addReplyErrorSyntax(c);
         return;
@@ -116,6 +119,8 @@ void helloCommand(qvClient *c) {
     for (int j = next; j < c->argc; j++) {
         int more = c->argc - j - 1;
         if (!strcasecmp(c->argv[j], "AUTH") && more >= 2) {
+            redactClientArgument(c, j + 1);
+            redactClientArgument(c, j + 2);
             user = c->argv[j + 1];
             ulen = c->argvlen[j + 1];
             pass = c->argv[j + 2];

@@ -814,7 +814,7 @@ static qvCommand vset_commands[] = {
     {"vdim", vdimCommand, 2, CMD_READONLY | CMD_FAST, ACL_READ, VKEY, "module", "Return the dimension of vectors in the vector set", "8.0.0", "O(1)", key_args},
     {"vinfo", vinfoCommand, 2, CMD_READONLY | CMD_FAST, ACL_READ, VKEY, "module", "Return information about a vector set", "8.0.0", "O(1)", key_args},
     {"vlinks", vlinksCommand, -3, CMD_READONLY | CMD_FAST, ACL_READ, VKEY, "module", "Return the neighbors of an element at each layer in the HNSW graph", "8.0.0", "O(1)", key_elem_args},
-    {"vsetattr", vsetattrCommand, 4, CMD_WRITE | CMD_FAST, ACL_WRITE, VKEY, "module", "Associate or remove the JSON attributes of elements", "8.0.0", "O(1)"},
+    {"vsetattr", vsetattrCommand, 4, CMD_WRITE | CMD_DENYOOM | CMD_FAST, ACL_WRITE, VKEY, "module", "Associate or remove the JSON attributes of elements", "8.0.0", "O(1)"},
     {"vgetattr", vgetattrCommand, 3, CMD_READONLY | CMD_FAST, ACL_READ, VKEY, "module", "Retrieve the JSON attributes of elements", "8.0.0", "O(1)", key_elem_args},
     {"vrandmember", vrandmemberCommand, -2, CMD_READONLY, ACL_READ, VKEY, "module", "Return one or multiple random members from a vector set", "8.0.0", "O(N)"},
     {"vismember", vismemberCommand, 3, CMD_READONLY, ACL_READ, VKEY, "module", "Check if an element exists in a vector set", "8.2.0", "O(1)", key_elem_args},

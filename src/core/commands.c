@@ -205,7 +205,7 @@ static qvCommand core_commands[] = {
     {"command", commandCommand, -1, CMD_LOADING | CMD_STALE | CMD_SENTINEL, ACL_CONNECTION, NOKEYS, "server", "Returns detailed information about all commands.", "2.8.13", "O(N) where N is the total number of Redis commands", NULL, command_subcommands},
     {"memory", NULL, -2, 0, ACL_SLOW, NOKEYS, "server", "A container for memory diagnostics commands.", "4.0.0", "Depends on subcommand.", NULL, memory_subcommands},
     {"shutdown", shutdownCommand, -1, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_NO_MULTI | CMD_SENTINEL | CMD_ALLOW_BUSY, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Synchronously saves the database(s) to disk and shuts down the server.", "1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", args_shutdown},
-    {"debug", debugCommand, -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "A container for debugging commands.", "1.0.0", "Depends on subcommand.", args_debug},
+    {"debug", debugCommand, -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_PROTECTED, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "A container for debugging commands.", "1.0.0", "Depends on subcommand.", args_debug},
     /* generic keyspace */
     {"del", delCommand, -2, CMD_WRITE, ACL_KEYSPACE | ACL_WRITE, 1, -1, 1, "generic", "Deletes one or more keys.", "1.0.0", "O(N) where N is the number of keys that will be removed.", args_keys},
     {"unlink", unlinkCommand, -2, CMD_WRITE | CMD_FAST, ACL_KEYSPACE | ACL_WRITE | ACL_FAST, 1, -1, 1, "generic", "Asynchronously deletes one or more keys.", "4.0.0", "O(1) for each key removed regardless of its size.", args_keys},
@@ -344,6 +344,7 @@ static const struct {
     {CMD_SENTINEL, "sentinel"},
     {CMD_NO_MULTI, "no_multi"},
     {CMD_ALLOW_BUSY, "allow_busy"},
+    {CMD_PROTECTED, "protected"},
 };
 
 static const struct {

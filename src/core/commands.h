@@ -27,6 +27,7 @@
  *   CMD_PUBSUB_CTX allowed while a RESP2 client is subscribed (PING, (P)(UN)SUBSCRIBE, QUIT, RESET)
  *   CMD_TX_CONTROL runs at once inside MULTI instead of being queued (EXEC, DISCARD, MULTI, WATCH,
  *                  QUIT, RESET)
+ *   CMD_PROTECTED  refused unless enable-debug-command allows the client (DEBUG, as in Redis 7)
  *   CMD_SKIP_MONITOR / CMD_NO_PROPAGATE reserved for replication commands
  */
 #ifndef QV_COMMANDS_H
@@ -58,6 +59,7 @@ struct qvClient;
 #define CMD_SEARCH_RUN   (1ULL << 18)
 #define CMD_PUBSUB_CTX   (1ULL << 19)
 #define CMD_TX_CONTROL   (1ULL << 20)
+#define CMD_PROTECTED    (1ULL << 21)
 
 /* ACL categories (names as Redis prints them, "@keyspace" etc.). */
 #define ACL_KEYSPACE    (1ULL << 0)

@@ -34,10 +34,12 @@
 #include "aof.h"
 #include "configrows.h"
 #include "metrics.h"
+#include "dispatch.h"
 #include "networking.h"
 #include "persist.h"
 #include "server.h"
 #include "util.h"
+#include "zmalloc.h"
 
 /* Provided by server.c: zeroes the counters INFO reports. */
 extern void resetServerStats(void);
@@ -106,6 +108,21 @@ static int applyLogfile(int loading, char *err) {
         return C_ERR;
     }
     fclose(fp);
+    return C_OK;
+}
+
+/* A limit below what is already used is accepted (deletions bring memory under it), with the
+ * warning Redis logs, since from now on every memory-growing write is refused. */
+static int applyMaxmemory(int loading, char *err) {
+    (void)err;
+    maxmemoryForgetUsage();
+    size_t used = zmallocUsedMemory();
+    if (!loading && server.maxmemory && used > server.maxmemory)
+        serverLog(LL_WARNING,
+                  "WARNING: the new maxmemory value set via CONFIG SET (%llu) is smaller than the "
+                  "current memory usage (%zu). Writes that may grow memory get -OOM until enough "
+                  "is deleted: vector sets are never evicted.",
+                  server.maxmemory, used);
     return C_OK;
 }
 
@@ -314,6 +331,33 @@ static const configEnum loglevel_enum[] = {{"debug", LL_DEBUG},
                                            {"warning", LL_WARNING},
                                            {NULL, 0}};
 
+/* "no" is the default of both: DEBUG and moving the server's files are for whoever edits the
+ * config file, not for any client that can connect (Redis 7). */
+static const configEnum protected_action_enum[] = {{"no", PROTECTED_ACTION_ALLOWED_NO},
+                                                   {"yes", PROTECTED_ACTION_ALLOWED_YES},
+                                                   {"local", PROTECTED_ACTION_ALLOWED_LOCAL},
+                                                   {NULL, 0}};
+
+/* Redis's policy names, so that a Redis config file is understood; only noeviction is accepted
+ * (checkMaxmemoryPolicy): an element of a vector set is not a cache entry that may vanish. */
+#define MAXMEMORY_OTHER_POLICY 1
+static const configEnum maxmemory_policy_enum[] = {{"noeviction", MAXMEMORY_NO_EVICTION},
+                                                   {"volatile-lru", MAXMEMORY_OTHER_POLICY},
+                                                   {"volatile-lfu", MAXMEMORY_OTHER_POLICY},
+                                                   {"volatile-random", MAXMEMORY_OTHER_POLICY},
+                                                   {"volatile-ttl", MAXMEMORY_OTHER_POLICY},
+                                                   {"allkeys-lru", MAXMEMORY_OTHER_POLICY},
+                                                   {"allkeys-lfu", MAXMEMORY_OTHER_POLICY},
+                                                   {"allkeys-random", MAXMEMORY_OTHER_POLICY},
+                                                   {NULL, 0}};
+
+static int checkMaxmemoryPolicy(const configValue *v, char *err) {
+    if (v->ll == MAXMEMORY_NO_EVICTION) return C_OK;
+    setErr(err, "only noeviction is supported: vector sets are never evicted, writes above "
+                "maxmemory get -OOM");
+    return C_ERR;
+}
+
 /* Rows appear in CONFIG GET * and in the lines CONFIG REWRITE appends in this order. Defaults
  * are those of redis-server 7 unless a comment says otherwise. */
 static configRow core_config_rows[] = {
@@ -343,7 +387,7 @@ static configRow core_config_rows[] = {
     BOOL_CONFIG("daemonize", NULL, CONFIG_IMMUTABLE, server.daemonize, "no", NULL),
     STRING_CONFIG("pidfile", NULL, CONFIG_IMMUTABLE | CONFIG_EMPTY_IS_NULL, server.pidfile, "",
                   NULL),
-    STRING_CONFIG("dir", NULL, CONFIG_MUTABLE, server.dir, "./", applyDir),
+    STRING_CONFIG("dir", NULL, CONFIG_MUTABLE | CONFIG_PROTECTED, server.dir, "./", applyDir),
     STRING_CONFIG("logfile", NULL, CONFIG_IMMUTABLE, server.logfile, "", applyLogfile),
     ENUM_CONFIG("loglevel", NULL, CONFIG_MUTABLE, server.verbosity, loglevel_enum, "notice", NULL),
     INT_CONFIG("hz", NULL, CONFIG_MUTABLE, server.hz, "10", 0, INT_MAX, applyHz),
@@ -359,6 +403,22 @@ static configRow core_config_rows[] = {
     /* Security. */
     STRING_CONFIG("requirepass", NULL, CONFIG_MUTABLE | CONFIG_SENSITIVE | CONFIG_EMPTY_IS_NULL,
                   server.requirepass, "", NULL),
+    ENUM_CONFIG("enable-protected-configs", NULL, CONFIG_IMMUTABLE, server.enable_protected_configs,
+                protected_action_enum, "no", NULL),
+    ENUM_CONFIG("enable-debug-command", NULL, CONFIG_IMMUTABLE, server.enable_debug_cmd,
+                protected_action_enum, "no", NULL),
+
+    /* Memory limit: writes flagged deny-oom get -OOM above it (dispatch.c). */
+    MEMORY_CONFIG("maxmemory", NULL, CONFIG_MUTABLE, server.maxmemory, "0", 0, LLONG_MAX,
+                  applyMaxmemory),
+    {.name = "maxmemory-policy",
+     .type = CT_ENUM,
+     .flags = CONFIG_MUTABLE,
+     .field = &server.maxmemory_policy,
+     .storage = STORAGE_OF(server.maxmemory_policy),
+     .defval = "noeviction",
+     .enums = maxmemory_policy_enum,
+     .check = checkMaxmemoryPolicy},
 
     /* Slow log. */
     INT_CONFIG("slowlog-log-slower-than", NULL, CONFIG_MUTABLE, server.slowlog_log_slower_than,
@@ -369,8 +429,8 @@ static configRow core_config_rows[] = {
     /* Metrics: the Prometheus endpoint (Quiver's own). */
     INT_CONFIG("metrics-port", NULL, CONFIG_MUTABLE, server.metrics_port, "0", 0, 65535,
                applyMetrics),
-    STRING_CONFIG("metrics-bind", NULL, CONFIG_MUTABLE, server.metrics_bind, "127.0.0.1",
-                  applyMetrics),
+    STRING_CONFIG("metrics-bind", NULL, CONFIG_MUTABLE | CONFIG_PROTECTED_OFF_LOOPBACK,
+                  server.metrics_bind, "127.0.0.1", applyMetrics),
 
 };
 
@@ -1209,8 +1269,18 @@ void configPairsFree(configPair *pairs, int count) {
     zfree(pairs);
 }
 
+/* An address CONFIG_PROTECTED_OFF_LOOPBACK rows may take without the protected-configs switch. */
+static int isLoopbackBindAddr(const char *a) {
+    return a && (!strncmp(a, "127.", 4) || !strcmp(a, "::1") || !strcasecmp(a, "localhost"));
+}
+
 int configSetPairs(const char *const *argv, const size_t *lens, int argc, char *err,
                    size_t errlen) {
+    return configSetPairsAs(argv, lens, argc, 1, err, errlen);
+}
+
+int configSetPairsAs(const char *const *argv, const size_t *lens, int argc, int allow_protected,
+                     char *err, size_t errlen) {
     if (argc <= 0 || argc % 2) {
         snprintf(err, errlen, "wrong number of arguments for 'config|set' command");
         return C_ERR;
@@ -1234,6 +1304,10 @@ int configSetPairs(const char *const *argv, const size_t *lens, int argc, char *
         }
         if (rows[i]->flags & CONFIG_IMMUTABLE) {
             setErr(why, "can't set immutable config");
+            goto fail_named;
+        }
+        if ((rows[i]->flags & CONFIG_PROTECTED) && !allow_protected) {
+            setErr(why, "can't set protected config");
             goto fail_named;
         }
         for (int j = 0; j < i; j++) {
@@ -1268,6 +1342,13 @@ int configSetPairs(const char *const *argv, const size_t *lens, int argc, char *
             prc = parseValue(rows[i], &value, 1, &nv[i], why);
         }
         zfree(value);
+        if (prc == C_OK && (rows[i]->flags & CONFIG_PROTECTED_OFF_LOOPBACK) && !allow_protected &&
+            !isLoopbackBindAddr(nv[i].str)) {
+            releaseValue(rows[i], &nv[i]);
+            setErr(why, "can't set protected config (only a loopback address may be set at run "
+                        "time unless enable-protected-configs allows it)");
+            prc = C_ERR;
+        }
         if (prc == C_ERR) {
             snprintf(err, errlen, "CONFIG SET failed (possibly related to argument '%s') - %s",
                      names[i], why);
@@ -1348,7 +1429,11 @@ void configSetCommand(qvClient *c) {
         return;
     }
     char err[CONFIG_ERRLEN + 128];
-    if (configSetPairs(c->argv + 2, c->argvlen + 2, c->argc - 2, err, sizeof(err)) == C_ERR) {
+    for (int i = 2; i + 1 < c->argc; i += 2)
+        if (configIsSensitive(c->argv[i], c->argvlen[i])) redactClientArgument(c, i + 1);
+    int allow_protected = protectedActionAllowed(server.enable_protected_configs, c);
+    if (configSetPairsAs(c->argv + 2, c->argvlen + 2, c->argc - 2, allow_protected, err,
+                         sizeof(err)) == C_ERR) {
         /* "ERR " spelled out: "CONFIG SET failed" would otherwise read as an error code. */
         addReplyErrorFormat(c, "ERR %s", err);
         return;

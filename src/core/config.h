@@ -60,6 +60,11 @@ void configPairsFree(configPair *pairs, int count);
  * stored; if an apply callback fails every value is restored. C_OK, or C_ERR with the Redis
  * error text (without the "ERR " prefix) in err. */
 int configSetPairs(const char *const *argv, const size_t *lens, int argc, char *err, size_t errlen);
+/* The same for a client: allow_protected 0 refuses CONFIG_PROTECTED rows (and non-loopback values
+ * of CONFIG_PROTECTED_OFF_LOOPBACK rows) with "can't set protected config". configSetPairs allows
+ * them (the server's own callers and the unit tests). */
+int configSetPairsAs(const char *const *argv, const size_t *lens, int argc, int allow_protected,
+                     char *err, size_t errlen);
 
 /* True if `name` (a parameter name or alias) holds a secret (requirepass): SLOWLOG, MONITOR and
  * logs must redact its value. */

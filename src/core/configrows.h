@@ -54,6 +54,13 @@ typedef enum {
 #define CONFIG_OCTAL         (1 << 2) /* numbers read and printed in base 8 (permissions) */
 #define CONFIG_MULTI_ARG     (1 << 3) /* several arguments on one line */
 #define CONFIG_EMPTY_IS_NULL (1 << 4) /* string: "" is stored as NULL */
+/* A path or a file name the server writes to (Redis's PROTECTED_CONFIG): CONFIG SET refuses it
+ * unless enable-protected-configs allows the client, so that a client cannot make the server
+ * write its files somewhere else (CONFIG SET dir ~/.ssh, dbfilename authorized_keys, SAVE). */
+#define CONFIG_PROTECTED (1 << 5)
+/* An address to listen on: CONFIG SET may set a loopback address (127.x, ::1, localhost), any
+ * other one only as a protected config. */
+#define CONFIG_PROTECTED_OFF_LOOPBACK (1 << 6)
 
 /* A value on its way in or out of a field. Strings and special objects are owned by the value. */
 typedef struct configValue {

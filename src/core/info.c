@@ -113,12 +113,13 @@ static void sectionMemory(char **buf, size_t *len, size_t *cap) {
     size_t used = zmallocUsedMemory();
     size_t rss = zmallocRssMemory();
     if ((long long)used > server.stat_peak_memory) server.stat_peak_memory = (long long)used;
-    char h_used[32], h_rss[32], h_peak[32], h_sys[32];
+    char h_used[32], h_rss[32], h_peak[32], h_sys[32], h_max[32];
     long long sysmem = (long long)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE);
     bytesToHuman(h_used, sizeof(h_used), used);
     bytesToHuman(h_rss, sizeof(h_rss), rss);
     bytesToHuman(h_peak, sizeof(h_peak), (unsigned long long)server.stat_peak_memory);
     bytesToHuman(h_sys, sizeof(h_sys), (unsigned long long)sysmem);
+    bytesToHuman(h_max, sizeof(h_max), server.maxmemory);
     size_t active = zmallocAllocatorActive(), resident = zmallocAllocatorResident();
     APPEND("# Memory\r\n"
            "used_memory:%zu\r\n"
@@ -130,8 +131,8 @@ static void sectionMemory(char **buf, size_t *len, size_t *cap) {
            "used_memory_peak_perc:%.2f%%\r\n"
            "total_system_memory:%lld\r\n"
            "total_system_memory_human:%s\r\n"
-           "maxmemory:0\r\n"
-           "maxmemory_human:0B\r\n"
+           "maxmemory:%llu\r\n"
+           "maxmemory_human:%s\r\n"
            "maxmemory_policy:noeviction\r\n"
            "allocator_allocated:%zu\r\n"
            "allocator_active:%zu\r\n"
@@ -140,7 +141,8 @@ static void sectionMemory(char **buf, size_t *len, size_t *cap) {
            "mem_allocator:%s\r\n",
            used, h_used, rss, h_rss, server.stat_peak_memory, h_peak,
            server.stat_peak_memory ? 100.0 * used / server.stat_peak_memory : 100.0, sysmem, h_sys,
-           used, active, resident, used ? (double)rss / used : 0.0, zmallocLibrary());
+           server.maxmemory, h_max, used, active, resident, used ? (double)rss / used : 0.0,
+           zmallocLibrary());
 }
 
 /* Owned by persist.c, which knows the snapshot, AOF and fork state. */

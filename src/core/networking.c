@@ -31,6 +31,8 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -59,11 +61,47 @@ static void forgetPendingInput(qvClient *c);
 /* Accepting connections                                                                       */
 /* ------------------------------------------------------------------------------------------ */
 
-/* Protected mode: with no password and the default bind, only loopback clients get in. */
+/* Protected mode and the "local" settings of enable-debug-command / enable-protected-configs
+ * decide by the peer address, as Redis does (connIsLocal): 127.0.0.0/8 and ::1 (an IPv4-mapped
+ * 127.x too) are local, a unix socket is local, any other address is not, even one that is
+ * assigned to this host's loopback device. */
 static int isLoopbackAddr(const char *ip) {
     return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0 ||
            strncmp(ip, "::ffff:127.", 11) == 0;
 }
+
+int clientIsLocal(const qvClient *c) {
+    if (c->flags & CLIENT_UNIX_SOCKET) return 1;
+    if (!c->conn) return 1; /* fake clients (AOF loading) are the server itself */
+    struct sockaddr_storage sa;
+    socklen_t salen = sizeof(sa);
+    if (getpeername(connGetFd(c->conn), (struct sockaddr *)&sa, &salen) == -1) return 0;
+    if (sa.ss_family == AF_UNIX) return 1;
+    char ip[INET6_ADDRSTRLEN] = "";
+    if (sa.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, ip, sizeof(ip));
+    else if (sa.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, ip, sizeof(ip));
+    return ip[0] && isLoopbackAddr(ip);
+}
+
+/* Redis 7's text, with Quiver's name where Redis names itself (clients and operators search
+ * for it). Redis 7 no longer looks at `bind`: a server with no password for the default user
+ * serves only local clients while protected mode is on, whatever it listens on. */
+#define PROTECTED_MODE_DENIED                                                                      \
+    "-DENIED Quiver is running in protected mode because protected mode is enabled and no "        \
+    "password is set for the default user. In this mode connections are only accepted from the "   \
+    "loopback interface. If you want to connect from external computers to Quiver you may "        \
+    "adopt one of the following solutions: 1) Just disable protected mode sending the command "    \
+    "'CONFIG SET protected-mode no' from the loopback interface by connecting to Quiver from "     \
+    "the same host the server is running, however MAKE SURE Quiver is not publicly accessible "    \
+    "from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) "            \
+    "Alternatively you can just disable the protected mode by editing the Quiver configuration "   \
+    "file, and setting the protected mode option to 'no', and then restarting the server. 3) If "  \
+    "you started the server manually just for testing, restart it with the '--protected-mode "     \
+    "no' option. 4) Set up an authentication password for the default user. NOTE: You only "       \
+    "need to do one of the above things in order for the server to start accepting connections "   \
+    "from the outside.\r\n"
 
 /* Refuses a fresh connection with an error line (best effort: the socket is new, so the write
  * nearly always goes through) and closes it. */
@@ -80,12 +118,8 @@ static void acceptCommonHandler(connection *conn, uint64_t flags, const char *ip
         return;
     }
     if (server.protected_mode && ip && !isLoopbackAddr(ip) &&
-        (!server.requirepass || server.requirepass[0] == '\0') && server.bindaddr_count == 0) {
-        rejectConnection(
-            conn, "-DENIED Quiver is running in protected mode because protected mode is enabled "
-                  "and no password is set for the default user. Connect from the loopback "
-                  "interface, set a password (requirepass), bind an explicit address, or disable "
-                  "protected mode (protected-mode no).\r\n");
+        (!server.requirepass || server.requirepass[0] == '\0')) {
+        rejectConnection(conn, PROTECTED_MODE_DENIED);
         return;
     }
     if (!(flags & CLIENT_UNIX_SOCKET)) {

@@ -29,6 +29,10 @@ void handleClientsWithPendingWrites(void);
 size_t clientOutputMemory(const qvClient *c);
 int clientType(const qvClient *c); /* CLIENT_TYPE_* for output limits */
 
+/* 1 for a unix-socket client or a TCP peer at 127.0.0.0/8 or ::1 (what Redis calls a local
+ * connection: protected mode, enable-debug-command local, enable-protected-configs local). */
+int clientIsLocal(const qvClient *c);
+
 /* Input. */
 void processInputBuffer(qvClient *c);
 void resetClientArgs(qvClient *c);

@@ -26,11 +26,19 @@
 
 #define CONFIG_DEFAULT_PORT 6379
 #define CONFIG_MAX_BIND     16
-#define PROTO_IOBUF_LEN     (16 * 1024) /* read chunk */
-#define PROTO_REPLY_CHUNK   (16 * 1024) /* static reply buffer and reply block size */
-#define PROTO_REPLY_NOCOPY  (16 * 1024) /* bulk payloads this large are linked, not copied */
-#define NET_IP_STR_LEN      46
-#define NET_ADDR_STR_LEN    (NET_IP_STR_LEN + 32)
+
+/* Who may use a protected action (enable-protected-configs, enable-debug-command), as Redis 7. */
+#define PROTECTED_ACTION_ALLOWED_NO    0 /* nobody: set it in the config file and restart */
+#define PROTECTED_ACTION_ALLOWED_YES   1 /* every client */
+#define PROTECTED_ACTION_ALLOWED_LOCAL 2 /* unix-socket and loopback clients (clientIsLocal) */
+
+#define MAXMEMORY_NO_EVICTION 0
+
+#define PROTO_IOBUF_LEN    (16 * 1024) /* read chunk */
+#define PROTO_REPLY_CHUNK  (16 * 1024) /* static reply buffer and reply block size */
+#define PROTO_REPLY_NOCOPY (16 * 1024) /* bulk payloads this large are linked, not copied */
+#define NET_IP_STR_LEN     46
+#define NET_ADDR_STR_LEN   (NET_IP_STR_LEN + 32)
 
 /* Client flags (64 bits: replication, TLS and ACL add their own). */
 #define CLIENT_CLOSE_AFTER_REPLY (1ULL << 0) /* close once the output buffer is written */
@@ -112,6 +120,8 @@ typedef struct qvClient {
     const char **argv;             /* pointers into querybuf or the parser's scratch */
     size_t *argvlen;
     qvCommand *cmd, *lastcmd; /* command being executed / last executed */
+    uint64_t redact_args;     /* bit i: argv[i] of the running command is a secret that the slow
+                                 log shows as "(redacted)" (redactClientArgument) */
 
     /* Output: a fixed buffer, then a list of blocks once it is full. */
     char buf[PROTO_REPLY_CHUNK];
@@ -195,7 +205,13 @@ typedef struct qvServer {
     char *dir; /* working directory */
 
     /* Security. */
-    char *requirepass; /* NULL or "" = no password */
+    char *requirepass;            /* NULL or "" = no password */
+    int enable_protected_configs; /* PROTECTED_ACTION_ALLOWED_*: CONFIG SET of path-like configs */
+    int enable_debug_cmd;         /* PROTECTED_ACTION_ALLOWED_*: the DEBUG command */
+
+    /* Memory limit. */
+    unsigned long long maxmemory; /* bytes of allocator memory; 0 = no limit */
+    int maxmemory_policy;         /* MAXMEMORY_NO_EVICTION, the only policy vector sets can have */
 
     /* Slow log. */
     long long slowlog_log_slower_than; /* microseconds, negative = off */

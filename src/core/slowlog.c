@@ -71,6 +71,9 @@ void slowlogPushEntryIfNeeded(qvClient *c, int argc, const char **argv, const si
             int l = snprintf(buf, sizeof(buf), "... (%d more arguments)", argc - n + 1);
             e->argv[i] = zmemdup(buf, l);
             e->argvlen[i] = l;
+        } else if (i < 64 && (c->redact_args & (1ULL << i))) {
+            e->argv[i] = zstrdup("(redacted)");
+            e->argvlen[i] = strlen("(redacted)");
         } else if (argvlen[i] > SLOWLOG_ENTRY_MAX_STRING) {
             int l = snprintf(buf, sizeof(buf), "%.*s... (%zu more bytes)", SLOWLOG_ENTRY_MAX_STRING,
                              argv[i], argvlen[i] - SLOWLOG_ENTRY_MAX_STRING);

@@ -352,7 +352,7 @@ void serverStartAt(qvTestServer *s, int port, const char *extra_args) {
 
     char *extra = strdup(extra_args ? extra_args : "");
     char *words[MAX_ARGS];
-    int nwords = splitArgs(extra, words, MAX_ARGS - 16);
+    int nwords = splitArgs(extra, words, MAX_ARGS - 20);
     for (int i = 0; i + 1 < nwords; i++) {
         if (!strcmp(words[i], "--unixsocket") && !strcmp(words[i + 1], "auto")) {
             snprintf(s->unixsocket, sizeof(s->unixsocket), "%s/quiver.sock", s->dir);
@@ -374,6 +374,13 @@ void serverStartAt(qvTestServer *s, int port, const char *extra_args) {
     argv[argc++] = s->dir;
     argv[argc++] = "--logfile";
     argv[argc++] = s->logfile;
+    /* Most suites drive DEBUG and CONFIG SET dir, which are refused by default (Redis 7's
+     * enable-debug-command / enable-protected-configs "no"); a test of those defaults passes
+     * "--enable-debug-command no" etc., which come later and so win. */
+    argv[argc++] = "--enable-debug-command";
+    argv[argc++] = "yes";
+    argv[argc++] = "--enable-protected-configs";
+    argv[argc++] = "yes";
     for (int i = first; i < nwords; i++) argv[argc++] = words[i];
     argv[argc] = NULL;
     int up = startOnSomePort(s, argv, portstr, port);

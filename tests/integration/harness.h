@@ -41,7 +41,9 @@ typedef struct qvTestServer {
 } qvTestServer;
 
 /* Starts the server on a free port in a fresh temp dir (--port, --bind 127.0.0.1, --dir,
- * --logfile, then extra_args, e.g. "--maxclients 5"; words are split on spaces, "double quotes"
+ * --logfile, --enable-debug-command yes, --enable-protected-configs yes (most suites use DEBUG and
+ * CONFIG SET dir; pass "--enable-debug-command no" to test the default), then extra_args, e.g.
+ * "--maxclients 5"; words are split on spaces, "double quotes"
  * group, and "--unixsocket auto" becomes a socket in the temp dir; a first word not starting
  * with "--" is a config file and goes first, as quiver-server wants). Waits until the process
  * it forked answers on the port as itself: INFO server's process_id is that process (its run_id

@@ -550,6 +550,45 @@ Test(config, set_arguments_are_length_delimited) {
     cr_assert_eq(configSetPairs(argv, lens, 1, errbuf, sizeof(errbuf)), C_ERR);
 }
 
+/* A client's CONFIG SET without the protected-configs switch (configSetPairsAs, allow 0). */
+static int setUnprotected(const char *n1, const char *v1) {
+    const char *argv[] = {n1, v1};
+    size_t lens[] = {strlen(n1), strlen(v1)};
+    errbuf[0] = '\0';
+    return configSetPairsAs(argv, lens, 2, 0, errbuf, sizeof(errbuf));
+}
+
+Test(config, protected_rows) {
+    const char *paths[] = {"dir", "dbfilename", "appendfilename", "appenddirname"};
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(setUnprotected(paths[i], "x"), C_ERR, "%s", paths[i]);
+        cr_assert(strstr(errbuf, "can't set"), "%s: %s", paths[i], errbuf);
+    }
+    cr_assert_eq(setUnprotected("dbfilename", "x"), C_ERR);
+    cr_assert_str_eq(errbuf, "CONFIG SET failed (possibly related to argument 'dbfilename') - "
+                             "can't set protected config");
+    cr_assert_eq(setUnprotected("metrics-bind", "0.0.0.0"), C_ERR);
+    cr_assert_str_eq(get("metrics-bind"), "127.0.0.1");
+    cr_assert_eq(setUnprotected("metrics-bind", "::1"), C_OK, "%s", errbuf);
+    cr_assert_eq(setUnprotected("timeout", "5"), C_OK, "%s", errbuf);
+    /* The server's own callers (and the switch set to yes) may. */
+    cr_assert_eq(set2("dbfilename", "other.qvs"), C_OK, "%s", errbuf);
+    cr_assert_str_eq(get("dbfilename"), "other.qvs");
+    /* The switches themselves are start-up only. */
+    cr_assert_eq(set2("enable-debug-command", "yes"), C_ERR);
+    cr_assert_eq(set2("enable-protected-configs", "local"), C_ERR);
+    cr_assert_str_eq(get("enable-debug-command"), "no");
+}
+
+Test(config, maxmemory_and_policy) {
+    cr_assert_eq(set2("maxmemory", "2gb"), C_OK, "%s", errbuf);
+    cr_assert_eq(server.maxmemory, 2ULL << 30);
+    cr_assert_eq(set2("maxmemory-policy", "allkeys-lru"), C_ERR);
+    cr_assert(strstr(errbuf, "only noeviction is supported"), "%s", errbuf);
+    cr_assert_str_eq(get("maxmemory-policy"), "noeviction");
+    cr_assert_eq(set2("maxmemory-policy", "NOEVICTION"), C_OK, "%s", errbuf);
+}
+
 /* ---------- CONFIG GET ---------- */
 
 Test(config, get_glob_matching) {
@@ -559,15 +598,19 @@ Test(config, get_glob_matching) {
     configPair *p;
     int n = configGetMatching(pats, lens, 6, &p);
     /* maxclients once despite three patterns; exact lookups echo the name as asked. */
-    cr_assert_eq(n, 5);
+    cr_assert_eq(n, 7);
     cr_assert_str_eq(p[0].name, "maxclients");
     cr_assert_str_eq(p[0].value, "10000");
     cr_assert_str_eq(p[1].name, "proto-max-bulk-len");
     cr_assert_str_eq(p[1].value, "536870912");
-    cr_assert_str_eq(p[2].name, "slowlog-max-len");
-    cr_assert_str_eq(p[3].name, "port");
-    cr_assert_str_eq(p[3].value, "6379");
-    cr_assert_str_eq(p[4].name, "slowlog-log-slower-than");
+    cr_assert_str_eq(p[2].name, "maxmemory");
+    cr_assert_str_eq(p[2].value, "0");
+    cr_assert_str_eq(p[3].name, "maxmemory-policy");
+    cr_assert_str_eq(p[3].value, "noeviction");
+    cr_assert_str_eq(p[4].name, "slowlog-max-len");
+    cr_assert_str_eq(p[5].name, "port");
+    cr_assert_str_eq(p[5].value, "6379");
+    cr_assert_str_eq(p[6].name, "slowlog-log-slower-than");
     configPairsFree(p, n);
 
     const char *upper = "MAXCLIENTS";
@@ -580,7 +623,7 @@ Test(config, get_glob_matching) {
     const char *all = "*";
     size_t alen = 1;
     n = configGetMatching(&all, &alen, 1, &p);
-    cr_assert_eq(n, 43, "every parameter once");
+    cr_assert_eq(n, 47, "every parameter once");
     configPairsFree(p, n);
 
     const char *cls = "[bp]*";
