@@ -13,6 +13,7 @@
 #include "multi.h"
 #include "persist.h"
 #include "propagate.h"
+#include "repl.h"
 #include "slowlog.h"
 
 /* "unknown command 'foo', with args beginning with: 'a' 'b' " exactly as Redis 7 words it,
@@ -90,9 +91,23 @@ void processCommand(qvClient *c) {
         rejectCommand(c, cmd);
         return;
     }
-    /* Writes stop while saving to disk fails (-MISCONF), as Redis does. */
+    /* A replica takes writes from its master only (replica-read-only). */
+    if ((cmd->flags & CMD_WRITE) && replicationRefusesWrite(c)) {
+        addReplyError(c, "READONLY You can't write against a read only replica.");
+        rejectCommand(c, cmd);
+        return;
+    }
+    if (replicationRefusesStale(c, cmd)) {
+        addReplyError(c, "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set "
+                         "to 'no'.");
+        rejectCommand(c, cmd);
+        return;
+    }
+    /* Writes stop while saving to disk fails (-MISCONF), as Redis does; a master's stream
+     * never does (the replica would part from its master's dataset). */
     const char *disk_err;
-    if ((cmd->flags & CMD_WRITE) && (disk_err = persistWriteError()) != NULL) {
+    if ((cmd->flags & CMD_WRITE) && !(c->flags & CLIENT_MASTER) &&
+        (disk_err = persistWriteError()) != NULL) {
         addReplyErrorFormat(c, "%s", disk_err);
         rejectCommand(c, cmd);
         return;
