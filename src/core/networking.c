@@ -797,6 +797,14 @@ void processInputBuffer(qvClient *c) {
             c->argvlen = argvlen;
             processCommand(c);
             resetClientArgs(c);
+            /* A master's stream is relayed byte for byte: put back the CRs the terminators
+             * above replaced (a multibulk argument lies in the query buffer). */
+            if (c->flags & CLIENT_MASTER) {
+                const char *from = c->querybuf + c->qb_pos, *to = from + consumed;
+                for (int i = 0; i < argc; i++)
+                    if (argv[i] >= from && argv[i] + argvlen[i] < to)
+                        ((char *)argv[i])[argvlen[i]] = '\r';
+            }
         }
         /* A master's stream counts in the replication offset as it is applied, and goes on,
          * byte for byte, to this server's own replicas and backlog. */

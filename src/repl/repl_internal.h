@@ -58,6 +58,9 @@ typedef struct replState {
     time_t link_down_since;
     qvClient *master; /* the master link once the stream flows */
     int psync_known;  /* our replid/offset are a history a master may continue (else PSYNC ?) */
+    /* Of rs.offset, the bytes of commands the master link consumed into a VADD batch the
+     * workers have not published yet (they count as read, not as applied). */
+    long long unapplied;
 } replState;
 extern replState rs;
 
@@ -87,5 +90,8 @@ void replReplicaInfo(char **buf, size_t *len, size_t *cap);
 void replRoleReplica(qvClient *c);
 void replSendAck(void); /* REPLCONF ACK <offset> to the master */
 const char *replLinkStateName(void);
+/* The offset this replica has applied (what it acknowledges): rs.offset minus a VADD batch
+ * still in the workers' hands. */
+long long replAppliedOffset(void);
 
 #endif

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "aof.h"
+#include "batch.h"
 #include "db.h"
 #include "info.h"
 #include "networking.h"
@@ -87,7 +88,7 @@ static void appendCommand(qvBuf *b, int argc, const char **argv) {
 void replSendAck(void) {
     if (!rs.master) return;
     char off[32];
-    ll2string(off, sizeof(off), rs.offset);
+    ll2string(off, sizeof(off), replAppliedOffset());
     qvBuf b = {0};
     appendCommand(&b, 3, (const char *[]){"REPLCONF", "ACK", off});
     rs.master->flags |= CLIENT_MASTER_FORCE_REPLY;
@@ -457,7 +458,7 @@ void replRoleReplica(qvClient *c) {
     addReplyBulkCString(c, rs.masterhost);
     addReplyLongLong(c, rs.masterport);
     addReplyBulkCString(c, replLinkStateName());
-    addReplyLongLong(c, rs.state == REPL_STATE_CONNECTED ? rs.offset : -1);
+    addReplyLongLong(c, rs.state == REPL_STATE_CONNECTED ? replAppliedOffset() : -1);
 }
 
 #define APPEND(...) infoAppend(buf, len, cap, __VA_ARGS__)
@@ -477,7 +478,7 @@ void replReplicaInfo(char **buf, size_t *len, size_t *cap) {
            "slave_read_repl_offset:%lld\r\n"
            "slave_repl_offset:%lld\r\n",
            rs.masterhost, rs.masterport, up ? "up" : "down", last_io,
-           rs.state == REPL_STATE_TRANSFER, rs.offset, rs.offset);
+           rs.state == REPL_STATE_TRANSFER, rs.offset, replAppliedOffset());
     if (rs.state == REPL_STATE_TRANSFER && hs.bulk_left >= 0)
         APPEND("master_sync_left_bytes:%lld\r\n", hs.bulk_left);
     if (!up)
@@ -498,7 +499,24 @@ int replicationRefusesStale(const qvClient *c, const qvCommand *cmd) {
            !(c->flags & CLIENT_MASTER) && !(cmd->flags & CMD_STALE);
 }
 
+static int masterLinkBusy(const qvClient *m) {
+    return m && (m->vadd_batch || (m->flags & CLIENT_BLOCKED));
+}
+
+long long replAppliedOffset(void) {
+    if (!masterLinkBusy(rs.master)) rs.unapplied = 0; /* its last batch was published */
+    return rs.offset - rs.unapplied;
+}
+
 void replicationMasterConsumed(qvClient *c, const char *bytes, size_t len) {
     if (c != rs.master) return;
     replFeedStream(bytes, len);
+    /* A command that went into a VADD batch is applied when the batch is published; a batch
+     * opens only once the previous one was, and anything else runs inline after it. */
+    if (!masterLinkBusy(c))
+        rs.unapplied = 0;
+    else if (batchVaddOpenCount(c) == 1)
+        rs.unapplied = (long long)len;
+    else
+        rs.unapplied += (long long)len;
 }
