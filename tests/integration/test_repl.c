@@ -1,0 +1,277 @@
+/* test_repl.c -- replication between real quiver-server processes: a full sync of an HNSW index
+ * with attributes (DEBUG DIGEST equal on both sides), the write stream after it (new and
+ * updating VADDs, pipelined VADD batches, VREM, VSETATTR, DEL, IDX.*), failed commands never
+ * reaching replicas, read-only replicas, a partial resync after a cut link, WAIT, a replica of a
+ * replica, and promotion with REPLICAOF NO ONE followed by a partial resync of the other
+ * replica with the promoted one.
+ *
+ * Waits are bounded polls on INFO (the replica's offset reaching the master's), never timing
+ * assertions. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "test_vset_common.h"
+
+#define DIM 16
+
+static qvTestServer master, replica, replica2;
+static void fini(void) {
+    serverStop(&replica2);
+    serverStop(&replica);
+    serverStop(&master);
+}
+TestSuite(repl, .fini = fini, .timeout = 120);
+
+static void startReplicaOf(qvTestServer *s, const qvTestServer *of, const char *more) {
+    char args[256];
+    snprintf(args, sizeof(args), "--replicaof 127.0.0.1 %d %s", of->port, more ? more : "");
+    serverStart(s, args);
+}
+
+static char *digest(redisContext *c) {
+    redisReply *r = cmd(c, "DEBUG DIGEST");
+    cr_assert(r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_STRING, "%s",
+              replyToString(r));
+    char *d = strdup(r->str);
+    freeReplyObject(r);
+    return d;
+}
+
+/* Waits (bounded) until the replica's link is up and it has applied everything the master's
+ * offset says was sent. */
+static void waitSynced(redisContext *m, redisContext *r) {
+    for (int i = 0; i < 600; i++) {
+        char *link = infoField(r, "replication", "master_link_status");
+        int up = link && !strcmp(link, "up");
+        free(link);
+        if (up) {
+            long long moff = infoFieldLL(m, "replication", "master_repl_offset");
+            long long roff = infoFieldLL(r, "replication", "slave_repl_offset");
+            if (moff == roff) return;
+        }
+        usleep(50 * 1000);
+    }
+    cr_assert_fail("the replica did not catch up with its master within 30 s");
+}
+
+static void expectSameDigest(redisContext *m, redisContext *r) {
+    char *dm = digest(m), *dr = digest(r);
+    cr_assert_str_eq(dm, dr, "DEBUG DIGEST differs: master %s replica %s", dm, dr);
+    free(dm);
+    free(dr);
+}
+
+/* n elements "e<i>" with attributes, pipelined (the server batches them on its workers). */
+static void loadElements(redisContext *c, const char *key, int from, int n, uint64_t seed) {
+    float *v = vtRandVectors(&seed, n, DIM);
+    for (int i = 0; i < n; i++) {
+        char name[32], attr[64];
+        snprintf(name, sizeof(name), "e%d", from + i);
+        snprintf(attr, sizeof(attr), "{\"n\": %d, \"even\": %s}", from + i,
+                 (from + i) % 2 ? "false" : "true");
+        const char *argv[] = {"VADD", key,       "FP32", (const char *)(v + (size_t)i * DIM),
+                              name,   "SETATTR", attr};
+        size_t lens[] = {4, strlen(key), 4, sizeof(float) * DIM, strlen(name), 7, strlen(attr)};
+        redisAppendCommandArgv(c, 7, argv, lens);
+    }
+    for (int i = 0; i < n; i++) {
+        redisReply *r = NULL;
+        cr_assert_eq(redisGetReply(c, (void **)&r), REDIS_OK);
+        cr_assert(r->type == REDIS_REPLY_INTEGER, "VADD: %s", replyToString(r));
+        freeReplyObject(r);
+    }
+    free(v);
+}
+
+Test(repl, full_sync_then_every_write_reaches_the_replica) {
+    serverStart(&master, NULL);
+    redisContext *m = serverConnect(&master);
+    loadElements(m, "idx", 0, 3000, 1);
+    EXPECT_STATUS(cmd(m, "IDX.CREATE films DIM 3 METRIC L2 TEXT title"), "OK");
+    EXPECT_INTEGER(cmd(m, "VADD films VALUES 3 0.1 0.9 0.2 f1 SETATTR {\"title\":\"Alien\"}"), 1);
+
+    startReplicaOf(&replica, &master, NULL);
+    redisContext *r = serverConnect(&replica);
+    waitSynced(m, r);
+    expectSameDigest(m, r);
+    EXPECT_INTEGER(cmd(r, "VCARD idx"), 3000);
+    cr_assert_eq(infoFieldLL(m, "stats", "sync_full"), 1);
+    char *role = infoField(r, "replication", "role");
+    cr_assert_str_eq(role, "slave");
+    free(role);
+    cr_assert_eq(infoFieldLL(m, "replication", "connected_slaves"), 1);
+
+    /* Writes after the sync: new elements (a pipelined batch), updates of existing ones (new
+     * vector and attributes), removals, attribute changes, a deleted key, IDX.* commands. */
+    loadElements(m, "idx", 3000, 500, 2);
+    loadElements(m, "idx", 0, 200, 3); /* updating VADDs: same names, new vectors */
+    EXPECT_INTEGER(cmd(m, "VADD idx VALUES 16 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 e5"), 0);
+    EXPECT_INTEGER(cmd(m, "VREM idx e7"), 1);
+    EXPECT_INTEGER(cmd(m, "VSETATTR idx e9 {\"n\":-9}"), 1);
+    EXPECT_INTEGER(cmd(m, "VADD other VALUES 2 1 2 x"), 1);
+    EXPECT_INTEGER(cmd(m, "DEL other"), 1);
+    EXPECT_STATUS(cmd(m, "IDX.CREATE gone DIM 2"), "OK");
+    EXPECT_STATUS(cmd(m, "IDX.DROP gone"), "OK");
+    EXPECT_INTEGER(cmd(m, "VADD films VALUES 3 0.2 0.8 0.1 f2 SETATTR {\"title\":\"Aliens\"}"), 1);
+
+    /* Commands that fail or change nothing never enter the stream. */
+    long long before = infoFieldLL(m, "replication", "master_repl_offset");
+    EXPECT_ERROR_PREFIX(cmd(m, "VADD idx VALUES 3 1 2 3 bad"), "ERR");
+    EXPECT_INTEGER(cmd(m, "VSETATTR idx nosuch {\"a\":1}"), 0);
+    EXPECT_INTEGER(cmd(m, "VREM idx nosuch"), 0);
+    EXPECT_INTEGER(cmd(m, "DEL nosuchkey"), 0);
+    EXPECT_ERROR_PREFIX(cmd(m, "IDX.CREATE films DIM 3"), "");
+    cr_assert_eq(infoFieldLL(m, "replication", "master_repl_offset"), before,
+                 "a failed or no-op write moved the replication offset");
+
+    waitSynced(m, r);
+    expectSameDigest(m, r);
+    EXPECT_INTEGER(cmd(r, "VCARD idx"), 3499);
+    EXPECT_INTEGER(cmd(r, "EXISTS other gone"), 0);
+    EXPECT_BULK(cmd(r, "VGETATTR idx e9"), "{\"n\":-9}");
+    /* The updated vector is the replica's too. */
+    redisReply *em = cmd(m, "VEMB idx e5"), *er = cmd(r, "VEMB idx e5");
+    cr_assert(em->type == REDIS_REPLY_ARRAY && er->type == REDIS_REPLY_ARRAY &&
+              em->elements == er->elements && em->elements == DIM);
+    for (size_t i = 0; i < em->elements; i++)
+        cr_assert_str_eq(em->element[i]->str, er->element[i]->str);
+    freeReplyObject(em);
+    freeReplyObject(er);
+    redisFree(r);
+    redisFree(m);
+}
+
+Test(repl, replica_is_read_only_and_serves_reads) {
+    serverStart(&master, NULL);
+    startReplicaOf(&replica, &master, NULL);
+    redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
+    EXPECT_INTEGER(cmd(m, "VADD k VALUES 2 1 0 a"), 1);
+    waitSynced(m, r);
+    EXPECT_ERROR(cmd(r, "VADD k VALUES 2 0 1 b"),
+                 "READONLY You can't write against a read only replica.");
+    EXPECT_ERROR(cmd(r, "DEL k"), "READONLY You can't write against a read only replica.");
+    redisReply *s = cmd(r, "VSIM k VALUES 2 1 0");
+    cr_assert(s->type == REDIS_REPLY_ARRAY && s->elements == 1 && !strcmp(s->element[0]->str, "a"),
+              "%s", replyToString(s));
+    freeReplyObject(s);
+    cr_assert_eq(infoFieldLL(r, "replication", "slave_read_only"), 1);
+    EXPECT_STATUS(cmd(r, "CONFIG SET replica-read-only no"), "OK");
+    EXPECT_INTEGER(cmd(r, "VADD local VALUES 2 0 1 b"), 1);
+    /* WAIT is a master's command. */
+    EXPECT_ERROR_PREFIX(cmd(r, "WAIT 1 10"), "ERR WAIT cannot be used with replica instances");
+    EXPECT_ERROR(cmd(r, "REPLICAOF 127.0.0.1 notaport"), "ERR Invalid master port");
+    redisFree(r);
+    redisFree(m);
+}
+
+Test(repl, partial_resync_after_the_link_is_cut) {
+    serverStart(&master, NULL);
+    startReplicaOf(&replica, &master, NULL);
+    redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
+    loadElements(m, "idx", 0, 300, 4);
+    waitSynced(m, r);
+    long long full = infoFieldLL(m, "stats", "sync_full");
+    long long partial = infoFieldLL(m, "stats", "sync_partial_ok");
+    cr_assert_eq(full, 1);
+
+    EXPECT_INTEGER(cmd(r, "CLIENT KILL TYPE master"), 1);
+    loadElements(m, "idx", 300, 300, 5); /* written while the link may be down */
+    waitSynced(m, r);
+    expectSameDigest(m, r);
+    cr_assert_eq(infoFieldLL(m, "stats", "sync_full"), full, "a second full sync happened");
+    cr_assert_gt(infoFieldLL(m, "stats", "sync_partial_ok"), partial);
+    EXPECT_INTEGER(cmd(r, "VCARD idx"), 600);
+    redisFree(r);
+    redisFree(m);
+}
+
+Test(repl, wait_counts_acknowledging_replicas) {
+    serverStart(&master, NULL);
+    redisContext *m = serverConnect(&master);
+    EXPECT_INTEGER(cmd(m, "WAIT 0 0"), 0);
+    EXPECT_INTEGER(cmd(m, "WAIT 1 50"), 0); /* no replica: times out with 0 */
+    startReplicaOf(&replica, &master, NULL);
+    redisContext *r = serverConnect(&replica);
+    EXPECT_INTEGER(cmd(m, "VADD k VALUES 2 1 0 a"), 1);
+    EXPECT_INTEGER(cmd(m, "WAIT 1 5000"), 1);
+    /* The write WAIT covered is on the replica. */
+    EXPECT_INTEGER(cmd(r, "VCARD k"), 1);
+    EXPECT_INTEGER(cmd(m, "WAIT 2 100"), 1); /* only one replica exists */
+    EXPECT_ERROR(cmd(m, "WAIT 1 -1"), "ERR timeout is negative");
+    EXPECT_ERROR(cmd(m, "WAIT x 10"), "ERR value is not an integer or out of range");
+    /* ROLE on both sides. */
+    redisReply *role = cmd(m, "ROLE");
+    cr_assert(role->type == REDIS_REPLY_ARRAY && role->elements == 3 &&
+                  !strcmp(role->element[0]->str, "master") && role->element[2]->elements == 1,
+              "%s", replyToString(role));
+    freeReplyObject(role);
+    role = cmd(r, "ROLE");
+    cr_assert(role->type == REDIS_REPLY_ARRAY && role->elements == 5 &&
+                  !strcmp(role->element[0]->str, "slave") &&
+                  role->element[2]->integer == master.port &&
+                  !strcmp(role->element[3]->str, "connected"),
+              "%s", replyToString(role));
+    freeReplyObject(role);
+    redisFree(r);
+    redisFree(m);
+}
+
+Test(repl, replica_of_a_replica) {
+    serverStart(&master, NULL);
+    startReplicaOf(&replica, &master, NULL);
+    startReplicaOf(&replica2, &replica, NULL);
+    redisContext *m = serverConnect(&master), *r1 = serverConnect(&replica),
+                 *r2 = serverConnect(&replica2);
+    loadElements(m, "idx", 0, 500, 6);
+    waitSynced(m, r1);
+    waitSynced(r1, r2);
+    expectSameDigest(m, r2);
+    cr_assert_eq(infoFieldLL(r1, "replication", "connected_slaves"), 1);
+    cr_assert_eq(infoFieldLL(m, "replication", "master_repl_offset"),
+                 infoFieldLL(r2, "replication", "master_repl_offset"));
+    redisFree(r2);
+    redisFree(r1);
+    redisFree(m);
+}
+
+Test(repl, promotion_then_the_other_replica_continues_partially) {
+    serverStart(&master, NULL);
+    startReplicaOf(&replica, &master, NULL);
+    startReplicaOf(&replica2, &master, NULL);
+    redisContext *m = serverConnect(&master), *r1 = serverConnect(&replica),
+                 *r2 = serverConnect(&replica2);
+    loadElements(m, "idx", 0, 400, 7);
+    waitSynced(m, r1);
+    waitSynced(m, r2);
+    char *old_id = infoField(m, "replication", "master_replid");
+
+    /* The master goes away; replica 1 is promoted and replica 2 follows it. */
+    redisFree(m);
+    m = NULL;
+    serverStop(&master);
+    EXPECT_STATUS(cmd(r1, "REPLICAOF NO ONE"), "OK");
+    char *role = infoField(r1, "replication", "role");
+    cr_assert_str_eq(role, "master");
+    free(role);
+    char *id2 = infoField(r1, "replication", "master_replid2");
+    cr_assert_str_eq(id2, old_id, "the promoted replica does not keep the old history's ID");
+    free(id2);
+    free(old_id);
+    EXPECT_INTEGER(cmd(r1, "VADD idx VALUES 16 1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 after"), 1);
+
+    char repoint[64];
+    snprintf(repoint, sizeof(repoint), "REPLICAOF 127.0.0.1 %d", replica.port);
+    EXPECT_STATUS(cmd(r2, repoint), "OK");
+    loadElements(r1, "idx", 400, 100, 8);
+    waitSynced(r1, r2);
+    expectSameDigest(r1, r2);
+    EXPECT_INTEGER(cmd(r2, "VCARD idx"), 501);
+    cr_assert_eq(infoFieldLL(r1, "stats", "sync_full"), 0,
+                 "the re-pointed replica did a full sync");
+    cr_assert_geq(infoFieldLL(r1, "stats", "sync_partial_ok"), 1);
+    redisFree(r2);
+    redisFree(r1);
+}
