@@ -169,7 +169,7 @@ static int handleLine(const char *line) {
         if (line[0] == '-' && strncmp(line, "-NOAUTH", 7) != 0 && strncmp(line, "-NOPERM", 7) &&
             strncmp(line, "-ERR Unrecognized REPLCONF", 26) != 0) {
             char why[1100];
-            snprintf(why, sizeof(why), "handshake refused: %s", line + 1);
+            snprintf(why, sizeof(why), "handshake refused: %.512s", line + 1);
             linkFailed(why);
             return -1;
         }
@@ -205,7 +205,7 @@ static int handleLine(const char *line) {
             return -1; /* the handshake reader stops here */
         }
         char why[1100];
-        snprintf(why, sizeof(why), "PSYNC refused: %s", line);
+        snprintf(why, sizeof(why), "PSYNC refused: %.512s", line);
         linkFailed(why);
         return -1;
     }
