@@ -2,11 +2,13 @@
  * with attributes (DEBUG DIGEST equal on both sides), the write stream after it (new and
  * updating VADDs, pipelined VADD batches, VREM, VSETATTR, DEL, IDX.*), failed commands never
  * reaching replicas, read-only replicas, a partial resync after a cut link, WAIT, a replica of a
- * replica, and promotion with REPLICAOF NO ONE followed by a partial resync of the other
- * replica with the promoted one.
+ * replica, promotion with REPLICAOF NO ONE followed by a partial resync of the other replica
+ * with the promoted one, masterauth and the INFO lines Sentinel parses, a full sync when the
+ * backlog no longer covers the replica, and restarts of the replica and of the master.
  *
  * Waits are bounded polls on INFO (the replica's offset reaching the master's), never timing
  * assertions. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,4 +276,100 @@ Test(repl, promotion_then_the_other_replica_continues_partially) {
     cr_assert_geq(infoFieldLL(r1, "stats", "sync_partial_ok"), 1);
     redisFree(r2);
     redisFree(r1);
+}
+
+Test(repl, masterauth_and_the_replica_line_sentinel_parses) {
+    serverStart(&master, "--requirepass s3cret");
+    redisContext *m = serverConnect(&master);
+    EXPECT_STATUS(cmd(m, "AUTH s3cret"), "OK");
+    EXPECT_INTEGER(cmd(m, "VADD k VALUES 2 1 0 a"), 1);
+    /* Without the password the handshake is refused and the link stays down. */
+    startReplicaOf(&replica, &master, "--replica-priority 42");
+    redisContext *r = serverConnect(&replica);
+    usleep(500 * 1000);
+    char *link = infoField(r, "replication", "master_link_status");
+    cr_assert_str_eq(link, "down");
+    free(link);
+    EXPECT_STATUS(cmd(r, "CONFIG SET masterauth s3cret"), "OK");
+    waitSynced(m, r);
+    EXPECT_INTEGER(cmd(r, "VCARD k"), 1);
+
+    /* INFO replication as Sentinel reads it: role first, then the master_* fields on the
+     * replica; slaveN:ip=..,port=..,state=online,offset=..,lag=.. on the master. */
+    redisReply *info = cmd(r, "INFO replication");
+    cr_assert(info->type == REDIS_REPLY_STRING);
+    const char *role = strstr(info->str, "role:slave\r\n"),
+               *host = strstr(info->str, "master_host:");
+    cr_assert(role && host && role < host, "%s", info->str);
+    cr_assert(strstr(info->str, "slave_priority:42\r\n"), "%s", info->str);
+    freeReplyObject(info);
+    info = cmd(m, "INFO replication");
+    char want[128];
+    snprintf(want, sizeof(want), "slave0:ip=127.0.0.1,port=%d,state=online,offset=", replica.port);
+    const char *line = strstr(info->str, want);
+    cr_assert(line, "%s", info->str);
+    cr_assert(strstr(line, ",lag=") && strstr(info->str, "connected_slaves:1\r\n"), "%s",
+              info->str);
+    freeReplyObject(info);
+    redisFree(r);
+    redisFree(m);
+}
+
+Test(repl, a_link_cut_for_longer_than_the_backlog_falls_back_to_a_full_sync) {
+    serverStart(&master, "--repl-backlog-size 16kb");
+    startReplicaOf(&replica, &master, NULL);
+    redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
+    loadElements(m, "idx", 0, 100, 9);
+    waitSynced(m, r);
+    /* The replica stops following; far more than the backlog is written meanwhile. */
+    EXPECT_STATUS(cmd(r, "REPLICAOF NO ONE"), "OK");
+    loadElements(m, "idx", 100, 1000, 10); /* ~120 KB of stream */
+    long long err_before = infoFieldLL(m, "stats", "sync_partial_err");
+    char again[64];
+    snprintf(again, sizeof(again), "REPLICAOF 127.0.0.1 %d", master.port);
+    EXPECT_STATUS(cmd(r, again), "OK");
+    waitSynced(m, r);
+    expectSameDigest(m, r);
+    EXPECT_INTEGER(cmd(r, "VCARD idx"), 1100);
+    cr_assert_eq(infoFieldLL(m, "stats", "sync_full"), 2);
+    cr_assert_gt(infoFieldLL(m, "stats", "sync_partial_err"), err_before);
+    redisFree(r);
+    redisFree(m);
+}
+
+Test(repl, a_restarted_replica_syncs_again_and_a_restarted_master_is_followed) {
+    serverStart(&master, NULL);
+    startReplicaOf(&replica, &master, NULL);
+    redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
+    loadElements(m, "idx", 0, 300, 11);
+    waitSynced(m, r);
+    redisFree(r);
+    serverStop(&replica);
+    loadElements(m, "idx", 300, 200, 12);
+    startReplicaOf(&replica, &master, NULL);
+    r = serverConnect(&replica);
+    waitSynced(m, r);
+    expectSameDigest(m, r);
+
+    /* The master restarts on its port with its snapshot: the replica reconnects by itself. */
+    EXPECT_STATUS(cmd(m, "SAVE"), "OK");
+    redisFree(m);
+    int port = master.port;
+    char dir[256];
+    snprintf(dir, sizeof(dir), "%s", master.dir);
+    char args[512];
+    snprintf(args, sizeof(args), "--dir %s", dir);
+    /* Keep the directory: stop the process only. */
+    kill(master.pid, SIGKILL);
+    serverWaitExit(&master, 10000);
+    serverStartAt(&replica2, port, args); /* the master again, in replica2's slot */
+    cr_assert_eq(replica2.port, port);
+    m = serverConnect(&replica2);
+    EXPECT_INTEGER(cmd(m, "VCARD idx"), 500);
+    EXPECT_INTEGER(cmd(m, "VADD idx VALUES 16 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 1 late"), 1);
+    waitSynced(m, r);
+    expectSameDigest(m, r);
+    EXPECT_INTEGER(cmd(r, "VCARD idx"), 501);
+    redisFree(r);
+    redisFree(m);
 }
