@@ -592,6 +592,7 @@ void replicationInit(void) {
     rs.replid2[40] = '\0';
     rs.second_offset = -1;
     rs.no_replicas_since = time(NULL);
+    last_ping_ms = mstime(); /* the first PING one period from now, not at once */
     propagateRegisterSink(&backlog_sink);
     childRegisterKind(CHILD_TYPE_REPL_SYNC, "replica-sync", fullSyncChildDone);
     if (rcfg.config_masterhost) replSetMaster(rcfg.config_masterhost, rcfg.config_masterport, 1);
