@@ -374,3 +374,28 @@ Test(repl, a_restarted_replica_syncs_again_and_a_restarted_master_is_followed) {
     redisFree(r);
     redisFree(m);
 }
+
+Test(repl, transactions_renames_and_flushes_reach_the_replica) {
+    serverStart(&master, NULL);
+    startReplicaOf(&replica, &master, NULL);
+    redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
+    loadElements(m, "a", 0, 200, 13);
+    EXPECT_STATUS(cmd(m, "MULTI"), "OK");
+    EXPECT_STATUS(cmd(m, "VADD b VALUES 16 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 x"), "QUEUED");
+    EXPECT_STATUS(cmd(m, "VREM a e3"), "QUEUED");
+    EXPECT_STATUS(cmd(m, "RENAME a c"), "QUEUED");
+    redisReply *ex = cmd(m, "EXEC");
+    cr_assert(ex->type == REDIS_REPLY_ARRAY && ex->elements == 3, "%s", replyToString(ex));
+    freeReplyObject(ex);
+    EXPECT_INTEGER(cmd(m, "UNLINK b"), 1);
+    waitSynced(m, r);
+    expectSameDigest(m, r);
+    EXPECT_INTEGER(cmd(r, "VCARD c"), 199);
+    EXPECT_INTEGER(cmd(r, "EXISTS a b"), 0);
+    EXPECT_STATUS(cmd(m, "FLUSHALL"), "OK");
+    waitSynced(m, r);
+    EXPECT_INTEGER(cmd(r, "DBSIZE"), 0);
+    expectSameDigest(m, r);
+    redisFree(r);
+    redisFree(m);
+}
