@@ -97,6 +97,11 @@ void processCommand(qvClient *c) {
         rejectCommand(c, cmd);
         return;
     }
+    if ((cmd->flags & CMD_WRITE) && replicationRefusesForReplicas(c)) {
+        addReplyError(c, "NOREPLICAS Not enough good replicas to write.");
+        rejectCommand(c, cmd);
+        return;
+    }
     if (replicationRefusesStale(c, cmd)) {
         addReplyError(c, "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set "
                          "to 'no'.");

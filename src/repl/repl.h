@@ -31,6 +31,9 @@ void replicationWaitAbort(qvClient *c);
 
 /* dispatch.c: 1 if c's write must get -READONLY (a read-only replica, c not its master). */
 int replicationRefusesWrite(const qvClient *c);
+/* dispatch.c: 1 if c's write must get -NOREPLICAS (a master with fewer than
+ * min-replicas-to-write replicas that acknowledged within min-replicas-max-lag seconds). */
+int replicationRefusesForReplicas(const qvClient *c);
 /* dispatch.c: 1 if c's command must get -MASTERDOWN (replica-serve-stale-data no, link down). */
 int replicationRefusesStale(const qvClient *c, const qvCommand *cmd);
 

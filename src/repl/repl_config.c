@@ -122,6 +122,10 @@ static configRow repl_config_rows[] = {
                   rcfg.announce_ip, "", NULL),
     INT_CONFIG("replica-announce-port", "slave-announce-port", CONFIG_MUTABLE, rcfg.announce_port,
                "0", 0, 65535, NULL),
+    INT_CONFIG("min-replicas-to-write", "min-slaves-to-write", CONFIG_MUTABLE,
+               rcfg.min_replicas_to_write, "0", 0, INT_MAX, NULL),
+    INT_CONFIG("min-replicas-max-lag", "min-slaves-max-lag", CONFIG_MUTABLE,
+               rcfg.min_replicas_max_lag, "10", 0, INT_MAX, NULL),
 };
 
 const configRowSet replConfigRowSet = {

@@ -11,19 +11,21 @@
 
 /* Configuration directives (repl_config.c). */
 typedef struct replConfig {
-    long long backlog_size;  /* repl-backlog-size */
-    long long backlog_ttl;   /* repl-backlog-ttl (seconds without replicas before freeing) */
-    int ping_period;         /* repl-ping-replica-period, seconds */
-    int timeout;             /* repl-timeout, seconds */
-    int replica_read_only;   /* replica-read-only */
-    int serve_stale;         /* replica-serve-stale-data */
-    int replica_priority;    /* replica-priority */
-    int replica_announced;   /* replica-announced */
-    char *announce_ip;       /* replica-announce-ip, NULL = none */
-    int announce_port;       /* replica-announce-port, 0 = our port */
-    char *masterauth;        /* masterauth, NULL = none */
-    char *masteruser;        /* masteruser, NULL = none */
-    char *config_masterhost; /* replicaof as read from the configuration, until start-up */
+    long long backlog_size;    /* repl-backlog-size */
+    long long backlog_ttl;     /* repl-backlog-ttl (seconds without replicas before freeing) */
+    int ping_period;           /* repl-ping-replica-period, seconds */
+    int timeout;               /* repl-timeout, seconds */
+    int replica_read_only;     /* replica-read-only */
+    int serve_stale;           /* replica-serve-stale-data */
+    int replica_priority;      /* replica-priority */
+    int replica_announced;     /* replica-announced */
+    char *announce_ip;         /* replica-announce-ip, NULL = none */
+    int announce_port;         /* replica-announce-port, 0 = our port */
+    int min_replicas_to_write; /* min-replicas-to-write: 0 = off */
+    int min_replicas_max_lag;  /* min-replicas-max-lag, seconds: 0 = off */
+    char *masterauth;          /* masterauth, NULL = none */
+    char *masteruser;          /* masteruser, NULL = none */
+    char *config_masterhost;   /* replicaof as read from the configuration, until start-up */
     int config_masterport;
 } replConfig;
 extern replConfig rcfg;

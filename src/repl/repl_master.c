@@ -598,12 +598,36 @@ void replicationInit(void) {
     if (rcfg.config_masterhost) replSetMaster(rcfg.config_masterhost, rcfg.config_masterport, 1);
 }
 
+/* ---- min-replicas-to-write ---- */
+
+static int minReplicasEnabled(void) {
+    return !rs.masterhost && rcfg.min_replicas_to_write > 0 && rcfg.min_replicas_max_lag > 0;
+}
+
+/* Online replicas whose last REPLCONF ACK is at most min-replicas-max-lag seconds old. */
+static int goodReplicas(void) {
+    int n = 0;
+    time_t now = time(NULL);
+    for (qvClient *c = server.clients; c; c = c->next) {
+        if (!(c->flags & CLIENT_REPLICA) || !c->repl) continue;
+        replicaInfo *ri = c->repl;
+        if (ri->state == REPLICA_ONLINE && now - ri->ack_time <= rcfg.min_replicas_max_lag) n++;
+    }
+    return n;
+}
+
+int replicationRefusesForReplicas(const qvClient *c) {
+    if (!minReplicasEnabled() || (c->flags & (CLIENT_MASTER | CLIENT_FAKE))) return 0;
+    return goodReplicas() < rcfg.min_replicas_to_write;
+}
+
 /* ---- INFO ---- */
 
 #define APPEND(...) infoAppend(buf, len, cap, __VA_ARGS__)
 
 void replMasterInfo(char **buf, size_t *len, size_t *cap) {
     APPEND("connected_slaves:%d\r\n", replConnectedReplicas());
+    if (minReplicasEnabled()) APPEND("min_slaves_good_slaves:%d\r\n", goodReplicas());
     int i = 0;
     time_t now = time(NULL);
     for (qvClient *c = server.clients; c; c = c->next) {

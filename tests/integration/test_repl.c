@@ -399,3 +399,27 @@ Test(repl, transactions_renames_and_flushes_reach_the_replica) {
     redisFree(r);
     redisFree(m);
 }
+
+Test(repl, min_replicas_to_write_refuses_writes_without_good_replicas) {
+    serverStart(&master, "--min-replicas-to-write 1 --min-replicas-max-lag 10");
+    redisContext *m = serverConnect(&master);
+    EXPECT_ERROR(cmd(m, "VADD k VALUES 2 1 0 a"), "NOREPLICAS Not enough good replicas to write.");
+    EXPECT_INTEGER(cmd(m, "EXISTS k"), 0); /* reads still work */
+    cr_assert_eq(infoFieldLL(m, "replication", "min_slaves_good_slaves"), 0);
+    startReplicaOf(&replica, &master, NULL);
+    redisContext *r = serverConnect(&replica);
+    waitSynced(m, r);
+    EXPECT_INTEGER(cmd(m, "VADD k VALUES 2 1 0 a"), 1);
+    cr_assert_eq(infoFieldLL(m, "replication", "min_slaves_good_slaves"), 1);
+    waitSynced(m, r);
+    EXPECT_INTEGER(cmd(r, "VCARD k"), 1);
+    /* The replica goes away: writes stop again (the refused one is not replicated). */
+    redisFree(r);
+    serverStop(&replica);
+    for (int i = 0; i < 200 && infoFieldLL(m, "replication", "connected_slaves") > 0; i++)
+        usleep(50 * 1000);
+    EXPECT_ERROR(cmd(m, "VADD k VALUES 2 0 1 b"), "NOREPLICAS Not enough good replicas to write.");
+    EXPECT_STATUS(cmd(m, "CONFIG SET min-replicas-to-write 0"), "OK");
+    EXPECT_INTEGER(cmd(m, "VADD k VALUES 2 0 1 b"), 1);
+    redisFree(m);
+}
