@@ -184,7 +184,7 @@ static propagateSink backlog_sink = {"backlog", backlogSinkEnabled, backlogSinkF
 static char sync_path[300]; /* the snapshot the running child writes */
 
 static void startFullSyncChild(void) {
-    snprintf(sync_path, sizeof(sync_path), "temp-replsync-%d.qvs", (int)getpid());
+    snprintf(sync_path, sizeof(sync_path), "temp-%d-replsync.qvs", (int)getpid());
     long long at = rs.offset;
     pid_t pid = childFork(CHILD_TYPE_REPL_SYNC, persistKeyspaceElements(), NULL, 0);
     if (pid == 0) {

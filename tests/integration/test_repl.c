@@ -423,3 +423,86 @@ Test(repl, min_replicas_to_write_refuses_writes_without_good_replicas) {
     EXPECT_INTEGER(cmd(m, "VADD k VALUES 2 0 1 b"), 1);
     redisFree(m);
 }
+
+/* 1 once INFO says a full sync is being received. */
+static void waitTransfer(redisContext *r) {
+    for (int i = 0; i < 400; i++) {
+        if (infoFieldLL(r, "replication", "master_sync_in_progress") == 1) return;
+        usleep(25 * 1000);
+    }
+    cr_assert_fail("the replica never started receiving a full sync");
+}
+
+static int dirHasTempFile(const char *dir) {
+    char command[400];
+    snprintf(command, sizeof(command), "ls %s | grep -q '^temp-'", dir);
+    return system(command) == 0;
+}
+
+Test(repl, a_master_killed_mid_full_sync_leaves_the_replica_its_data_then_is_followed_again) {
+    serverStart(&master, NULL);
+    redisContext *m = serverConnect(&master);
+    loadElements(m, "idx", 0, 2000, 14);
+    EXPECT_STATUS(cmd(m, "SAVE"), "OK");
+    /* The snapshot child for the replica takes ~2 s: time to kill the master meanwhile. */
+    EXPECT_STATUS(cmd(m, "CONFIG SET rdb-key-save-delay 1000"), "OK");
+    serverStart(&replica, NULL);
+    redisContext *r = serverConnect(&replica);
+    EXPECT_INTEGER(cmd(r, "VADD mine VALUES 2 1 0 a"), 1);
+    char of[64];
+    snprintf(of, sizeof(of), "REPLICAOF 127.0.0.1 %d", master.port);
+    EXPECT_STATUS(cmd(r, of), "OK");
+    waitTransfer(r);
+    redisFree(m);
+    int port = master.port;
+    kill(master.pid, SIGKILL);
+    serverWaitExit(&master, 10000);
+
+    /* The replica keeps what it had, its link is down, and no half file is left behind. */
+    for (int i = 0; i < 200 && infoFieldLL(r, "replication", "master_sync_in_progress"); i++)
+        usleep(50 * 1000);
+    cr_assert_eq(infoFieldLL(r, "replication", "master_sync_in_progress"), 0);
+    char *link = infoField(r, "replication", "master_link_status");
+    cr_assert_str_eq(link, "down");
+    free(link);
+    EXPECT_INTEGER(cmd(r, "VCARD mine"), 1);
+    EXPECT_INTEGER(cmd(r, "EXISTS idx"), 0);
+    cr_assert(!dirHasTempFile(replica.dir), "a temp file of the transfer was left");
+
+    /* The master comes back (from its snapshot, on its port): the replica syncs from it. */
+    char args[512];
+    snprintf(args, sizeof(args), "--dir %s", master.dir);
+    serverStartAt(&replica2, port, args); /* the master again, in replica2's slot */
+    cr_assert_eq(replica2.port, port);
+    m = serverConnect(&replica2);
+    waitSynced(m, r);
+    expectSameDigest(m, r);
+    EXPECT_INTEGER(cmd(r, "VCARD idx"), 2000);
+    EXPECT_INTEGER(cmd(r, "EXISTS mine"), 0);
+    /* The killed master's sync snapshot was removed at its restart (temp-<dead pid>-...). */
+    cr_assert(!dirHasTempFile(master.dir), "the killed master's sync snapshot is still there");
+    redisFree(r);
+    redisFree(m);
+}
+
+Test(repl, a_replica_killed_mid_transfer_syncs_fully_when_it_comes_back) {
+    serverStart(&master, "--rdb-key-save-delay 500");
+    redisContext *m = serverConnect(&master);
+    loadElements(m, "idx", 0, 2000, 15);
+    startReplicaOf(&replica, &master, NULL);
+    redisContext *r = serverConnect(&replica);
+    waitTransfer(r);
+    redisFree(r);
+    kill(replica.pid, SIGKILL);
+    serverStop(&replica);
+    EXPECT_STATUS(cmd(m, "CONFIG SET rdb-key-save-delay 0"), "OK");
+    loadElements(m, "idx", 2000, 100, 16); /* written while the first transfer was cut */
+    startReplicaOf(&replica, &master, NULL);
+    r = serverConnect(&replica);
+    waitSynced(m, r);
+    expectSameDigest(m, r);
+    EXPECT_INTEGER(cmd(r, "VCARD idx"), 2100);
+    cr_assert(!dirHasTempFile(master.dir), "the master left its sync snapshot behind");
+    redisFree(r);
+    redisFree(m);
+}
