@@ -245,8 +245,9 @@ static char *readWholeFile(const char *path, size_t *len) {
 static void fullSyncChildDone(int exitcode, int bysignal) {
     size_t len = 0;
     char *snap = (!bysignal && exitcode == 0) ? readWholeFile(sync_path, &len) : NULL;
+    int ok = snap != NULL;
     unlink(sync_path);
-    if (!snap)
+    if (!ok)
         serverLog(LL_WARNING, "The snapshot for replicas failed (exit %d, signal %d)", exitcode,
                   bysignal);
     else
@@ -255,16 +256,26 @@ static void fullSyncChildDone(int exitcode, int bysignal) {
         if (!(c->flags & CLIENT_REPLICA) || !c->repl) continue;
         replicaInfo *ri = c->repl;
         if (ri->state != REPLICA_WAIT_BGSAVE_END) continue;
-        if (!snap) {
+        if (!ok) {
             freeClientAsync(c);
             continue;
         }
         char hdr[64];
         int n = snprintf(hdr, sizeof(hdr), "$%zu\r\n", len);
         clientAppendReply(c, hdr, (size_t)n);
-        char *copy = zmalloc(len ? len : 1);
-        memcpy(copy, snap, len);
-        clientAppendOwnedNoLimit(c, copy, len);
+        /* The last replica waiting takes the buffer itself; the others get a copy each. */
+        char *payload = snap;
+        for (qvClient *o = c->next; o && payload == snap; o = o->next)
+            if ((o->flags & CLIENT_REPLICA) && o->repl &&
+                ((replicaInfo *)o->repl)->state == REPLICA_WAIT_BGSAVE_END)
+                payload = NULL;
+        if (!payload) {
+            payload = zmalloc(len ? len : 1);
+            memcpy(payload, snap, len);
+        } else {
+            snap = NULL; /* handed over */
+        }
+        clientAppendOwnedNoLimit(c, payload, len);
         if (ri->pending.len) clientAppendReply(c, ri->pending.p, ri->pending.len);
         bufFree(&ri->pending);
         ri->state = REPLICA_ONLINE;

@@ -506,3 +506,42 @@ Test(repl, a_replica_killed_mid_transfer_syncs_fully_when_it_comes_back) {
     redisFree(r);
     redisFree(m);
 }
+
+static int countInLog(qvTestServer *s, const char *needle) {
+    char *log = serverLog(s);
+    int n = 0;
+    for (const char *p = log; (p = strstr(p, needle)) != NULL; p += strlen(needle)) n++;
+    free(log);
+    return n;
+}
+
+Test(repl, replicas_waiting_for_a_busy_fork_share_one_snapshot) {
+    serverStart(&master, NULL);
+    redisContext *m = serverConnect(&master);
+    loadElements(m, "idx", 0, 1000, 17);
+    /* A BGSAVE keeps the fork busy while both replicas ask for a full sync. */
+    EXPECT_STATUS(cmd(m, "CONFIG SET rdb-key-save-delay 3000"), "OK"); /* ~3 s */
+    EXPECT_STATUS(cmd(m, "BGSAVE"), "Background saving started");
+    startReplicaOf(&replica, &master, NULL);
+    startReplicaOf(&replica2, &master, NULL);
+    int both = 0;
+    for (int i = 0; i < 400 && !both; i++) {
+        char *info = infoField(m, "replication", "slave1");
+        both = info && strstr(info, "state=wait_bgsave");
+        free(info);
+        if (!both) usleep(25 * 1000);
+    }
+    cr_assert(both, "the second replica did not ask while the BGSAVE ran");
+    cr_assert_eq(infoFieldLL(m, "persistence", "rdb_bgsave_in_progress"), 1);
+    EXPECT_STATUS(cmd(m, "CONFIG SET rdb-key-save-delay 0"), "OK");
+    redisContext *r1 = serverConnect(&replica), *r2 = serverConnect(&replica2);
+    waitSynced(m, r1);
+    waitSynced(m, r2);
+    expectSameDigest(m, r1);
+    expectSameDigest(m, r2);
+    cr_assert_eq(countInLog(&master, "Starting BGSAVE for SYNC"), 1,
+                 "the two replicas did not share one snapshot");
+    redisFree(r2);
+    redisFree(r1);
+    redisFree(m);
+}
