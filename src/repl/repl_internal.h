@@ -63,6 +63,10 @@ typedef struct replState {
     /* Of rs.offset, the bytes of commands the master link consumed into a VADD batch the
      * workers have not published yet (they count as read, not as applied). */
     long long unapplied;
+    /* A transaction of the master link's stream being queued (MULTI .. EXEC): its bytes count
+     * in the offset, and go on to our backlog and replicas, only once EXEC ran it. A link lost
+     * in between drops it, and the master resends it whole from our offset. */
+    qvBuf master_multi;
 } replState;
 extern replState rs;
 

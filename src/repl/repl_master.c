@@ -516,6 +516,7 @@ void replicationClientFreed(qvClient *c) {
     if (c->flags & CLIENT_MASTER) {
         if (rs.master == c) {
             rs.master = NULL;
+            bufFree(&rs.master_multi);
             if (rs.masterhost) {
                 serverLog(LL_NOTICE, "Connection with master lost.");
                 rs.state = REPL_STATE_CONNECT;

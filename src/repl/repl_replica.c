@@ -100,6 +100,7 @@ void replSendAck(void) {
 /* ---- after the transfer ---- */
 
 static void becomeConnected(void) {
+    bufFree(&rs.master_multi); /* a transaction cut by the old link is resent whole */
     connection *conn = hs.conn;
     hs.conn = NULL;
     connSetReadHandler(conn, NULL);
@@ -510,7 +511,18 @@ long long replAppliedOffset(void) {
 
 void replicationMasterConsumed(qvClient *c, const char *bytes, size_t len) {
     if (c != rs.master) return;
-    replFeedStream(bytes, len);
+    if (c->flags & CLIENT_MULTI) {
+        bufAppend(&rs.master_multi, bytes, len);
+        return;
+    }
+    if (rs.master_multi.len) {
+        bufAppend(&rs.master_multi, bytes, len);
+        len = rs.master_multi.len;
+        replFeedStream(rs.master_multi.p, len);
+        bufFree(&rs.master_multi);
+    } else {
+        replFeedStream(bytes, len);
+    }
     /* A command that went into a VADD batch is applied when the batch is published; a batch
      * opens only once the previous one was, and anything else runs inline after it. */
     if (!masterLinkBusy(c))
