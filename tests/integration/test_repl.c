@@ -435,8 +435,26 @@ static void waitTransfer(redisContext *r) {
 
 static int dirHasTempFile(const char *dir) {
     char command[400];
-    snprintf(command, sizeof(command), "ls %s | grep -q '^temp-'", dir);
+    snprintf(command, sizeof(command), "ls %s | grep ^temp- >&2", dir); /* shown if any */
     return system(command) == 0;
+}
+
+/* Kills s with SIGKILL and waits for its forked children too (they die of PR_SET_PDEATHSIG a
+ * moment later): a restart's clean-up of temp files skips those of a child still running. */
+static void killWithChildren(qvTestServer *s) {
+    char path[64], pids[256] = "";
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)s->pid, (int)s->pid);
+    FILE *fp = fopen(path, "r");
+    if (fp) {
+        if (!fgets(pids, sizeof(pids), fp)) pids[0] = '\0';
+        fclose(fp);
+    }
+    kill(s->pid, SIGKILL);
+    serverWaitExit(s, 10000);
+    for (char *tok = strtok(pids, " \n"); tok; tok = strtok(NULL, " \n")) {
+        pid_t child = (pid_t)atoi(tok);
+        for (int i = 0; i < 200 && child > 0 && kill(child, 0) == 0; i++) usleep(25 * 1000);
+    }
 }
 
 Test(repl, a_master_killed_mid_full_sync_leaves_the_replica_its_data_then_is_followed_again) {
@@ -455,8 +473,7 @@ Test(repl, a_master_killed_mid_full_sync_leaves_the_replica_its_data_then_is_fol
     waitTransfer(r);
     redisFree(m);
     int port = master.port;
-    kill(master.pid, SIGKILL);
-    serverWaitExit(&master, 10000);
+    killWithChildren(&master);
 
     /* The replica keeps what it had, its link is down, and no half file is left behind. */
     for (int i = 0; i < 200 && infoFieldLL(r, "replication", "master_sync_in_progress"); i++)
@@ -544,4 +561,68 @@ Test(repl, replicas_waiting_for_a_busy_fork_share_one_snapshot) {
     redisFree(r2);
     redisFree(r1);
     redisFree(m);
+}
+
+static char *readFile(const char *path) {
+    FILE *fp = fopen(path, "r");
+    cr_assert_not_null(fp, "%s", path);
+    static char text[8192];
+    size_t n = fread(text, 1, sizeof(text) - 1, fp);
+    text[n] = '\0';
+    fclose(fp);
+    return text;
+}
+
+/* CONFIG REWRITE wrote the harness's per-run dir and logfile, removed with that run: the next
+ * start gets its own from the harness, so those lines go. */
+static void dropRunLines(const char *path) {
+    char *text = strdup(readFile(path));
+    FILE *fp = fopen(path, "w");
+    cr_assert_not_null(fp);
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+        if (strncmp(line, "dir ", 4) && strncmp(line, "logfile ", 8)) fprintf(fp, "%s\n", line);
+    fclose(fp);
+    free(text);
+}
+
+Test(repl, config_rewrite_persists_replicaof_across_restarts) {
+    serverStart(&master, NULL);
+    char conf[] = "/tmp/quiver-repl-conf-XXXXXX";
+    int fd = mkstemp(conf);
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, "# test_repl\n", 12), 12);
+    close(fd);
+    serverStart(&replica, conf);
+    redisContext *r = serverConnect(&replica);
+    char of[64], want[64];
+    snprintf(of, sizeof(of), "REPLICAOF 127.0.0.1 %d", master.port);
+    snprintf(want, sizeof(want), "replicaof 127.0.0.1 %d\n", master.port);
+    EXPECT_STATUS(cmd(r, of), "OK");
+    EXPECT_STATUS(cmd(r, "CONFIG REWRITE"), "OK");
+    cr_assert(strstr(readFile(conf), want), "%s", readFile(conf));
+    redisFree(r);
+    serverStop(&replica);
+    dropRunLines(conf);
+
+    /* Restarted from that file, it is a replica of the same master. */
+    serverStart(&replica, conf);
+    r = serverConnect(&replica);
+    redisContext *m = serverConnect(&master);
+    waitSynced(m, r);
+    cr_assert_eq(infoFieldLL(r, "replication", "master_port"), master.port);
+    /* Promoted and rewritten: restarted, it is a master. */
+    EXPECT_STATUS(cmd(r, "REPLICAOF NO ONE"), "OK");
+    EXPECT_STATUS(cmd(r, "CONFIG REWRITE"), "OK");
+    cr_assert(!strstr(readFile(conf), "replicaof 127.0.0.1"), "%s", readFile(conf));
+    redisFree(r);
+    serverStop(&replica);
+    dropRunLines(conf);
+    serverStart(&replica, conf);
+    r = serverConnect(&replica);
+    char *role = infoField(r, "replication", "role");
+    cr_assert_str_eq(role, "master");
+    free(role);
+    redisFree(r);
+    redisFree(m);
+    unlink(conf);
 }
