@@ -10,9 +10,11 @@
 #   src/core     server, clients, dispatch, keyspace, config, INFO      sees: all
 #   src/cmd      command families                                       sees: all
 #   src/persist  snapshots on disk, AOF, forked children               sees: all
+#   src/repl     replication: master side, replica side, their config   sees: all
 #
-# core, cmd and persist call each other (the server starts the AOF, the AOF replays commands),
-# so they link as one group; lib, engine and net never see them.
+# core, cmd, persist and repl call each other (the server starts the AOF, the AOF replays
+# commands, the networking layer feeds the replication stream), so they link as one group;
+# lib, engine and net never see them.
 #
 #   make                 src/quiver-server (+ tools), -O2, jemalloc
 #   make MALLOC=libc     same with libc malloc (build settings are tracked: this rebuilds)
@@ -47,7 +49,7 @@ CFLAGS := $(CFLAGS_BASE) $(EXTRA_CFLAGS)
 LDLIBS := $(LDLIBS_BASE)
 
 # ---- layers ----
-LAYERS := lib engine net core cmd persist
+LAYERS := lib engine net core cmd persist repl
 # What each layer may include (and so link). A test or tool gets the union of these for the
 # layers of the headers it includes.
 SEES_lib := lib
@@ -56,8 +58,9 @@ SEES_net := lib net
 SEES_core := $(LAYERS)
 SEES_cmd := $(LAYERS)
 SEES_persist := $(LAYERS)
-# Link order, top first; the top three reference each other and go in one --start-group.
-LINK_ORDER := persist cmd core net engine lib
+SEES_repl := $(LAYERS)
+# Link order, top first; the top four reference each other and go in one --start-group.
+LINK_ORDER := repl persist cmd core net engine lib
 
 layer_incs = $(foreach l,$(SEES_$(1)),-Isrc/$(l))
 # A source left directly in src/ would be built by nobody: say where it should go.
@@ -210,7 +213,7 @@ build-san-tests: $(UNIT_BINS) $(INTEG_BINS)
 # ThreadSanitizer: the pool and engine unit tests, then the threaded integration suites (normal
 # test clients) against a server built with TSan, which stops at its first report.
 TSAN_UNITS ?= $(wildcard tests/unit/test_pool.c tests/unit/test_hnsw.c tests/unit/test_flat.c)
-TSAN_INTEG ?= test_threads test_search_batch test_ingest test_concurrency test_torture
+TSAN_INTEG ?= test_threads test_search_batch test_ingest test_concurrency test_torture test_repl
 tsan: check-deps
 	$(MAKE) BUILD=build-tsan BINDIR=build-tsan MALLOC=libc OPT=-O1 SAN_CFLAGS="-fsanitize=thread" \
 	    SAN_LDFLAGS="-fsanitize=thread" UNIT_CFLAGS=-Itests/unit/tsan UNIT_LIBS= \

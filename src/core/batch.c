@@ -243,6 +243,10 @@ int batchVaddAppend(qvClient *c, qvIndex *idx, const char *name, size_t len, voi
     return 0;
 }
 
+uint32_t batchVaddOpenCount(const qvClient *c) {
+    return c->vadd_batch ? ((const vaddBatch *)c->vadd_batch)->n : 0;
+}
+
 /* Submits c's open batch and blocks c until it is published. */
 void batchVaddFlush(qvClient *c) {
     vaddBatch *b = c->vadd_batch;

@@ -37,6 +37,9 @@ int batchVaddBatchable(qvClient *c, qvIndex *idx);
 int batchVaddAppend(qvClient *c, qvIndex *idx, const char *name, size_t len, void *blob, float norm,
                     int set_attrs, qvAttrs *attrs, uint32_t ef);
 void batchVaddFlush(qvClient *c); /* submits c's open batch (c waits for it) */
+/* Commands in c's open VADD batch (0: none open). Replication: 1 means the batch just opened, so
+ * every earlier one of c's was published. */
+uint32_t batchVaddOpenCount(const qvClient *c);
 /* ---- pipelined search runs ----
  * A run of searches (VSIM, VSEARCH) on one key in a client's pipeline is one job: the workers
  * take its searches from a shared counter, so even cheap queries spread over every thread, and

@@ -168,6 +168,18 @@ static void scheduleReady(void) {
         ready_timer = aeCreateTimeEvent(server.el, 0, readyTimerProc, NULL);
 }
 
+void blockClientOnReplication(qvClient *c) {
+    blockClient(c, NULL);
+    c->flags |= CLIENT_WAITING_ACKS;
+}
+
+void unblockClientOnReplication(qvClient *c) {
+    if (!(c->flags & CLIENT_WAITING_ACKS)) return;
+    c->flags &= ~CLIENT_WAITING_ACKS;
+    unblockClient(c);
+    scheduleReady();
+}
+
 int clientJobCancelled(const clientJob *j) {
     return __atomic_load_n(&j->cancelled, __ATOMIC_RELAXED);
 }

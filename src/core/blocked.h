@@ -65,6 +65,11 @@ qvPool *blockedPool(void); /* NULL before blockedInit */
  * happened and the caller runs the work inline). */
 int blockClientOnJob(qvClient *c, qvIndex *idx, clientJob *j);
 
+/* WAIT (repl): c waits, without a job, until replicas acknowledge; its pipeline waits in its
+ * query buffer as for a job. Unblocking resumes it. */
+void blockClientOnReplication(qvClient *c);
+void unblockClientOnReplication(qvClient *c);
+
 /* networking.c hooks: c is being closed (freeClientAsync: cancels its job), and c is being freed
  * (forget it if it was about to resume its pipeline). */
 void blockedClientClosing(qvClient *c);

@@ -155,5 +155,6 @@ typedef struct configRowSet {
 /* The sets config.c collects after its own rows, in this order (the order of CONFIG GET * and of
  * the lines CONFIG REWRITE appends). */
 extern const configRowSet persistConfigRowSet; /* src/persist/persist_config.c */
+extern const configRowSet replConfigRowSet;    /* src/repl/repl_config.c */
 
 #endif

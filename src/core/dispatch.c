@@ -16,6 +16,7 @@
 #include "zmalloc.h"
 #include "persist.h"
 #include "propagate.h"
+#include "repl.h"
 #include "slowlog.h"
 
 /* "unknown command 'foo', with args beginning with: 'a' 'b' " exactly as Redis 7 words it,
@@ -139,8 +140,9 @@ void processCommand(qvClient *c) {
     }
     /* Above maxmemory, commands that may grow memory are refused; reads, searches and deletions
      * go on (noeviction: nothing is evicted to make room). Queuing inside MULTI is refused too,
-     * as Redis does, since the queue itself grows; EXEC, DISCARD and friends still run. */
-    if (server.maxmemory && !(c->flags & CLIENT_FAKE) &&
+     * as Redis does, since the queue itself grows; EXEC, DISCARD and friends still run. A
+     * master's stream is never refused: the replica would part from its master's dataset. */
+    if (server.maxmemory && !(c->flags & (CLIENT_FAKE | CLIENT_MASTER)) &&
         ((cmd->flags & CMD_DENYOOM) ||
          ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_TX_CONTROL))) &&
         usedMemoryForLimit() > server.maxmemory) {
@@ -148,9 +150,28 @@ void processCommand(qvClient *c) {
         rejectCommand(c, cmd);
         return;
     }
-    /* Writes stop while saving to disk fails (-MISCONF), as Redis does. */
+    /* A replica takes writes from its master only (replica-read-only). */
+    if ((cmd->flags & CMD_WRITE) && replicationRefusesWrite(c)) {
+        addReplyError(c, "READONLY You can't write against a read only replica.");
+        rejectCommand(c, cmd);
+        return;
+    }
+    if ((cmd->flags & CMD_WRITE) && replicationRefusesForReplicas(c)) {
+        addReplyError(c, "NOREPLICAS Not enough good replicas to write.");
+        rejectCommand(c, cmd);
+        return;
+    }
+    if (replicationRefusesStale(c, cmd)) {
+        addReplyError(c, "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set "
+                         "to 'no'.");
+        rejectCommand(c, cmd);
+        return;
+    }
+    /* Writes stop while saving to disk fails (-MISCONF), as Redis does; a master's stream
+     * never does (the replica would part from its master's dataset). */
     const char *disk_err;
-    if ((cmd->flags & CMD_WRITE) && (disk_err = persistWriteError()) != NULL) {
+    if ((cmd->flags & CMD_WRITE) && !(c->flags & CLIENT_MASTER) &&
+        (disk_err = persistWriteError()) != NULL) {
         addReplyErrorFormat(c, "%s", disk_err);
         rejectCommand(c, cmd);
         return;

@@ -19,6 +19,7 @@
 #include "networking.h"
 #include "persist.h"
 #include "pubsub.h"
+#include "repl.h"
 
 /* The three pointers are a qvBuf's fields (buf.h) spelled out, so that sections elsewhere
  * (aof.c, blocked.c) append without including buf.h. */
@@ -178,23 +179,12 @@ static void sectionStats(char **buf, size_t *len, size_t *cap) {
            server.stat_total_error_replies, server.stat_total_reads_processed,
            server.stat_total_writes_processed, server.stat_client_qbuf_limit_disconnections,
            server.stat_client_outbuf_limit_disconnections);
+    replicationInfoStats(buf, len, cap); /* sync_full, sync_partial_ok, sync_partial_err */
 }
 
-/* Replication arrives later; a standalone server is a master with no replicas. */
+/* Replication's own fields (repl.c), with Redis's names and order. */
 static void sectionReplication(char **buf, size_t *len, size_t *cap) {
-    APPEND("# Replication\r\n"
-           "role:master\r\n"
-           "connected_slaves:0\r\n"
-           "master_failover_state:no-failover\r\n"
-           "master_replid:%s\r\n"
-           "master_replid2:0000000000000000000000000000000000000000\r\n"
-           "master_repl_offset:0\r\n"
-           "second_repl_offset:-1\r\n"
-           "repl_backlog_active:0\r\n"
-           "repl_backlog_size:1048576\r\n"
-           "repl_backlog_first_byte_offset:0\r\n"
-           "repl_backlog_histlen:0\r\n",
-           server.runid);
+    replicationInfo(buf, len, cap);
 }
 
 static void sectionCpu(char **buf, size_t *len, size_t *cap) {

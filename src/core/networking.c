@@ -47,6 +47,7 @@
 #include "monotonic.h"
 #include "multi.h"
 #include "pubsub.h"
+#include "repl.h"
 #include "util.h"
 
 #define MAX_ACCEPTS_PER_CALL 1000
@@ -286,6 +287,7 @@ static void freeReplyList(qvClient *c) {
     }
     c->reply_head = c->reply_tail = NULL;
     c->reply_bytes = 0;
+    c->reply_exempt_bytes = 0;
 }
 
 static void unlinkPendingWrite(qvClient *c) {
@@ -303,6 +305,7 @@ void freeClient(qvClient *c) {
     }
     if (server.current_client == c) server.current_client = NULL;
     if (c->flags & CLIENT_CLOSE_ASAP) server.clients_to_close--;
+    if (c->flags & (CLIENT_MASTER | CLIENT_REPLICA)) replicationClientFreed(c);
     blockedClientFreed(c);
     forgetPendingInput(c);
     discardTransaction(c);
@@ -330,7 +333,8 @@ void freeClient(qvClient *c) {
 
 void freeClientAsync(qvClient *c) {
     if (c->flags & CLIENT_CLOSE_ASAP) return;
-    if (c->flags & CLIENT_BLOCKED) blockedClientClosing(c); /* its job is cancelled */
+    if (c->flags & CLIENT_WAITING_ACKS) replicationWaitAbort(c); /* WAIT: unblocked, no job */
+    if (c->flags & CLIENT_BLOCKED) blockedClientClosing(c);      /* its job is cancelled */
     c->flags |= CLIENT_CLOSE_ASAP;
     server.clients_to_close++;
 }
@@ -376,7 +380,7 @@ static void checkOutputBufferLimits(qvClient *c) {
     int type = clientType(c);
     if (type >= CLIENT_TYPE_COUNT) return; /* a master link has no limit class */
     const clientBufferLimit *lim = &server.client_obuf_limits[type];
-    size_t used = c->reply_bytes;
+    size_t used = c->reply_bytes - c->reply_exempt_bytes;
     int hard = lim->hard_limit_bytes && used >= lim->hard_limit_bytes;
     int soft = lim->soft_limit_bytes && used >= lim->soft_limit_bytes;
     if (soft && !hard) {
@@ -402,6 +406,8 @@ static void checkOutputBufferLimits(qvClient *c) {
 static int replyAllowed(qvClient *c) {
     if (c->flags & (CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_CLOSE_ASAP)) return 0;
     if (c->flags & CLIENT_FAKE) return 0;
+    /* A master is never answered, bar what replication sends it on purpose. */
+    if ((c->flags & CLIENT_MASTER) && !(c->flags & CLIENT_MASTER_FORCE_REPLY)) return 0;
     return 1;
 }
 
@@ -411,6 +417,7 @@ static replyBlock *newReplyBlock(size_t size) {
     b->size = size;
     b->used = 0;
     b->payload = NULL;
+    b->limit_exempt = 0;
     return b;
 }
 
@@ -467,6 +474,21 @@ void clientAppendOwned(qvClient *c, char *payload, size_t len) {
     appendBlock(c, b);
     c->reply_bytes += len;
     checkOutputBufferLimits(c);
+}
+
+void clientAppendOwnedNoLimit(qvClient *c, char *payload, size_t len) {
+    if (!replyAllowed(c)) {
+        zfree(payload);
+        return;
+    }
+    markPendingWrite(c);
+    replyBlock *b = newReplyBlock(0);
+    b->payload = payload;
+    b->used = len;
+    b->limit_exempt = 1;
+    appendBlock(c, b);
+    c->reply_bytes += len;
+    c->reply_exempt_bytes += len;
 }
 
 /* A deferred node is a small block marked full (used == size) so that nothing is appended to it
@@ -616,6 +638,7 @@ static int writeToClient(qvClient *c, int handler_installed) {
             if (left >= avail) {
                 left -= avail;
                 c->reply_bytes -= b->used;
+                if (b->limit_exempt) c->reply_exempt_bytes -= b->used;
                 c->reply_head = b->next;
                 if (!c->reply_head) c->reply_tail = NULL;
                 zfree(b->payload);
@@ -805,7 +828,19 @@ void processInputBuffer(qvClient *c) {
             c->argvlen = argvlen;
             processCommand(c);
             resetClientArgs(c);
+            /* A master's stream is relayed byte for byte: put back the CRs the terminators
+             * above replaced (a multibulk argument lies in the query buffer). */
+            if (c->flags & CLIENT_MASTER) {
+                const char *from = c->querybuf + c->qb_pos, *to = from + consumed;
+                for (int i = 0; i < argc; i++)
+                    if (argv[i] >= from && argv[i] + argvlen[i] < to)
+                        ((char *)argv[i])[argvlen[i]] = '\r';
+            }
         }
+        /* A master's stream counts in the replication offset as it is applied, and goes on,
+         * byte for byte, to this server's own replicas and backlog. */
+        if (c->flags & CLIENT_MASTER)
+            replicationMasterConsumed(c, c->querybuf + c->qb_pos, consumed);
         c->qb_pos += consumed;
         respParserReset(&c->parser);
         if (c->flags & CLIENT_CLOSE_ASAP) break;

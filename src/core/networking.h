@@ -17,6 +17,9 @@ void freeClientsInAsyncFreeQueue(void);
 /* Output. Internal entry point of reply.c: appends protocol bytes. */
 void clientAppendReply(qvClient *c, const char *s, size_t len);
 void clientAppendOwned(qvClient *c, char *payload, size_t len);
+/* The same for a replica's snapshot transfer: the payload does not count against the replica's
+ * output buffer limit (the write stream queued behind it does). */
+void clientAppendOwnedNoLimit(qvClient *c, char *payload, size_t len);
 void *clientAddDeferredNode(qvClient *c);
 void clientSetDeferredNode(qvClient *c, void *node, const char *s, size_t len);
 /* Fills a deferred node with a reply of any size: emit(c, arg) writes it with the usual

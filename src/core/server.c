@@ -34,6 +34,7 @@
 #include "networking.h"
 #include "persist.h"
 #include "pubsub.h"
+#include "repl.h"
 #include "slowlog.h"
 #include "util.h"
 
@@ -93,7 +94,8 @@ static int serverCron(aeEventLoop *el, long long id, void *clientData) {
     size_t used = zmallocUsedMemory();
     if ((long long)used > server.stat_peak_memory) server.stat_peak_memory = (long long)used;
     trackInstantaneousMetrics();
-    persistCron(); /* reap a finished child, AOF rewrites, the save rules */
+    persistCron();     /* reap a finished child, AOF rewrites, the save rules */
+    replicationCron(); /* the master link, pings, acks, WAIT timeouts, full syncs to start */
     /* Once a second: idle clients and lingering output limits. */
     if (server.cronloops % (server.hz > 0 ? server.hz : 1) == 0) clientsCron();
     if (server.shutdown_asap) {
@@ -190,6 +192,7 @@ void initCommandTable(void) {
     vsetRegisterCommands();
     idxRegisterCommands();
     persistRegisterCommands();
+    replicationRegisterCommands();
     commandTableInit();
 }
 
@@ -322,6 +325,7 @@ int serverMain(int argc, char **argv) {
     distInit();
     blockedInit(); /* the worker pool: before loading, which may use it */
     initCommandTable();
+    replicationInit(); /* the backlog sink, the sync child kind */
     if (listenOnConfiguredAddresses() != C_OK) return 1;
     if (metricsInit() != C_OK) return 1;
     aeCreateTimeEvent(server.el, 1, serverCron, NULL);

@@ -65,6 +65,9 @@
 #define CLIENT_ORDERED_INPUT (1ULL << 18)
 #define CLIENT_MASTER        (1ULL << 19) /* a replica's link to its master (replication) */
 #define CLIENT_REPLICA       (1ULL << 20) /* a replica attached to this server (replication) */
+/* The master link gets no replies but the ones replication sends on purpose (REPLCONF ACK). */
+#define CLIENT_MASTER_FORCE_REPLY (1ULL << 21)
+#define CLIENT_WAITING_ACKS       (1ULL << 22) /* blocked in WAIT until replicas acknowledge */
 
 /* Client types (CLIENT LIST/KILL TYPE). The first CLIENT_TYPE_COUNT are also the output buffer
  * limit classes; a master link has none (it is never cut for what it is sent). */
@@ -84,9 +87,10 @@ typedef struct clientBufferLimit {
  * over by addReplyBulkOwned() that is written from where it lies, never copied. */
 typedef struct replyBlock {
     struct replyBlock *next;
-    size_t size;   /* capacity of buf[] (0 for an owned payload) */
-    size_t used;   /* bytes of protocol in this block */
-    char *payload; /* owned payload or NULL */
+    size_t size;      /* capacity of buf[] (0 for an owned payload) */
+    size_t used;      /* bytes of protocol in this block */
+    char *payload;    /* owned payload or NULL */
+    int limit_exempt; /* a replica's snapshot transfer: not counted against output limits */
     char buf[];
 } replyBlock;
 
@@ -128,7 +132,8 @@ typedef struct qvClient {
     size_t bufpos;  /* bytes in buf */
     size_t sentlen; /* bytes of buf (or of the first block) already written */
     replyBlock *reply_head, *reply_tail;
-    size_t reply_bytes; /* bytes held in the reply list */
+    size_t reply_bytes;        /* bytes held in the reply list */
+    size_t reply_exempt_bytes; /* of those, a snapshot transfer's (no output limit) */
     time_t obuf_soft_limit_reached_time;
     long long net_input_bytes, net_output_bytes;
 
@@ -146,6 +151,7 @@ typedef struct qvClient {
     struct clientJob *blocked_job; /* the worker job this client waits for (blocked.c) */
     void *vadd_batch;              /* pipelined VADDs being collected for the workers (batch.c) */
     void *search_batch;            /* pipelined searches being collected for the workers */
+    void *repl; /* replication's per-link state (CLIENT_MASTER / CLIENT_REPLICA), repl.h */
 } qvClient;
 
 typedef struct qvServer {

@@ -1,0 +1,103 @@
+/* repl_internal.h -- the state the master side (repl_master.c) and the replica side
+ * (repl_replica.c) share, and the configuration (repl_config.c). Not for other layers. */
+#ifndef QV_REPL_INTERNAL_H
+#define QV_REPL_INTERNAL_H
+
+#include <time.h>
+
+#include "buf.h"
+#include "connection.h"
+#include "repl.h"
+
+/* Configuration directives (repl_config.c). */
+typedef struct replConfig {
+    long long backlog_size;    /* repl-backlog-size */
+    long long backlog_ttl;     /* repl-backlog-ttl (seconds without replicas before freeing) */
+    int ping_period;           /* repl-ping-replica-period, seconds */
+    int timeout;               /* repl-timeout, seconds */
+    int replica_read_only;     /* replica-read-only */
+    int serve_stale;           /* replica-serve-stale-data */
+    int replica_priority;      /* replica-priority */
+    int replica_announced;     /* replica-announced */
+    char *announce_ip;         /* replica-announce-ip, NULL = none */
+    int announce_port;         /* replica-announce-port, 0 = our port */
+    int min_replicas_to_write; /* min-replicas-to-write: 0 = off */
+    int min_replicas_max_lag;  /* min-replicas-max-lag, seconds: 0 = off */
+    char *masterauth;          /* masterauth, NULL = none */
+    char *masteruser;          /* masteruser, NULL = none */
+    char *config_masterhost;   /* replicaof as read from the configuration, until start-up */
+    int config_masterport;
+} replConfig;
+extern replConfig rcfg;
+
+/* The replica side's link states (INFO master_link_status, ROLE). */
+enum {
+    REPL_STATE_NONE = 0,   /* not a replica */
+    REPL_STATE_CONNECT,    /* to (re)connect at the next attempt */
+    REPL_STATE_CONNECTING, /* TCP connect in progress */
+    REPL_STATE_HANDSHAKE,  /* PING .. PSYNC sent, reading the replies */
+    REPL_STATE_TRANSFER,   /* receiving the snapshot */
+    REPL_STATE_CONNECTED,  /* applying the stream */
+};
+
+typedef struct replState {
+    /* The history this server's dataset belongs to. */
+    char replid[41];
+    char replid2[41];        /* the previous history (after a promotion), all '0' if none */
+    long long offset;        /* master_repl_offset: bytes of stream so far */
+    long long second_offset; /* first offset of replid2's that is not ours, -1 if none */
+    /* The backlog: the last backlog_size bytes of the stream, circular. */
+    char *backlog;
+    long long backlog_cap, backlog_idx, backlog_histlen;
+    time_t no_replicas_since; /* for repl-backlog-ttl */
+    int need_select;          /* the next command of the stream is preceded by SELECT 0 */
+    long long stat_sync_full, stat_sync_partial_ok, stat_sync_partial_err;
+    /* Replica side. */
+    char *masterhost; /* NULL: we are a master */
+    int masterport;
+    int state; /* REPL_STATE_* */
+    long long next_attempt_ms, backoff_ms;
+    time_t link_down_since;
+    qvClient *master; /* the master link once the stream flows */
+    int psync_known;  /* our replid/offset are a history a master may continue (else PSYNC ?) */
+    /* Of rs.offset, the bytes of commands the master link consumed into a VADD batch the
+     * workers have not published yet (they count as read, not as applied). */
+    long long unapplied;
+    /* A transaction of the master link's stream being queued (MULTI .. EXEC): its bytes count
+     * in the offset, and go on to our backlog and replicas, only once EXEC ran it. A link lost
+     * in between drops it, and the master resends it whole from our offset. */
+    qvBuf master_multi;
+} replState;
+extern replState rs;
+
+/* repl_master.c */
+void replFeedStream(const char *bytes, size_t len); /* to the backlog and every replica */
+void replCreateBacklog(void);                       /* empty, starting after rs.offset */
+void replResizeBacklog(void);
+void replDisconnectReplicas(void);
+void replNewReplid(void);   /* a fresh random replid (start-up, promotion) */
+void replShiftReplid(void); /* promotion: replid -> replid2, fresh replid */
+int replConnectedReplicas(void);
+void replMasterCron(void);
+void replMasterInfo(char **buf, size_t *len, size_t *cap);
+void replRoleMaster(qvClient *c);
+void replicaofCommand(qvClient *c);
+void replconfCommand(qvClient *c);
+void psyncCommand(qvClient *c);
+void waitCommand(qvClient *c);
+void roleCommand(qvClient *c);
+
+/* repl_replica.c */
+/* Becomes a replica of host:port; from_config: at start-up (no history of our own to offer). */
+void replSetMaster(const char *host, int port, int from_config);
+void replUnsetMaster(void); /* promotion (REPLICAOF NO ONE) */
+void replReplicaCron(void);
+void replReplicaInfo(char **buf, size_t *len, size_t *cap);
+void replRoleReplica(qvClient *c);
+void replSendAck(void); /* REPLCONF ACK <offset> to the master */
+const char *replLinkStateName(void);
+/* The offset this replica has applied (what it acknowledges): rs.offset minus a VADD batch
+ * still in the workers' hands. */
+long long replAppliedOffset(void);
+
+#endif

@@ -1,0 +1,628 @@
+/* test_repl.c -- replication between real quiver-server processes: a full sync of an HNSW index
+ * with attributes (DEBUG DIGEST equal on both sides), the write stream after it (new and
+ * updating VADDs, pipelined VADD batches, VREM, VSETATTR, DEL, IDX.*), failed commands never
+ * reaching replicas, read-only replicas, a partial resync after a cut link, WAIT, a replica of a
+ * replica, promotion with REPLICAOF NO ONE followed by a partial resync of the other replica
+ * with the promoted one, masterauth and the INFO lines Sentinel parses, a full sync when the
+ * backlog no longer covers the replica, and restarts of the replica and of the master.
+ *
+ * Waits are bounded polls on INFO (the replica's offset reaching the master's), never timing
+ * assertions. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "test_vset_common.h"
+
+#define DIM 16
+
+static qvTestServer master, replica, replica2;
+static void fini(void) {
+    serverStop(&replica2);
+    serverStop(&replica);
+    serverStop(&master);
+}
+TestSuite(repl, .fini = fini, .timeout = 120);
+
+static void startReplicaOf(qvTestServer *s, const qvTestServer *of, const char *more) {
+    char args[256];
+    snprintf(args, sizeof(args), "--replicaof 127.0.0.1 %d %s", of->port, more ? more : "");
+    serverStart(s, args);
+}
+
+static char *digest(redisContext *c) {
+    redisReply *r = cmd(c, "DEBUG DIGEST");
+    cr_assert(r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_STRING, "%s",
+              replyToString(r));
+    char *d = strdup(r->str);
+    freeReplyObject(r);
+    return d;
+}
+
+/* Waits (bounded) until the replica's link is up and it has applied everything the master's
+ * offset says was sent. */
+static void waitSynced(redisContext *m, redisContext *r) {
+    for (int i = 0; i < 600; i++) {
+        char *link = infoField(r, "replication", "master_link_status");
+        int up = link && !strcmp(link, "up");
+        free(link);
+        if (up) {
+            long long moff = infoFieldLL(m, "replication", "master_repl_offset");
+            long long roff = infoFieldLL(r, "replication", "slave_repl_offset");
+            if (moff == roff) return;
+        }
+        usleep(50 * 1000);
+    }
+    cr_assert_fail("the replica did not catch up with its master within 30 s");
+}
+
+static void expectSameDigest(redisContext *m, redisContext *r) {
+    char *dm = digest(m), *dr = digest(r);
+    cr_assert_str_eq(dm, dr, "DEBUG DIGEST differs: master %s replica %s", dm, dr);
+    free(dm);
+    free(dr);
+}
+
+/* n elements "e<i>" with attributes, pipelined (the server batches them on its workers). */
+static void loadElements(redisContext *c, const char *key, int from, int n, uint64_t seed) {
+    float *v = vtRandVectors(&seed, n, DIM);
+    for (int i = 0; i < n; i++) {
+        char name[32], attr[64];
+        snprintf(name, sizeof(name), "e%d", from + i);
+        snprintf(attr, sizeof(attr), "{\"n\": %d, \"even\": %s}", from + i,
+                 (from + i) % 2 ? "false" : "true");
+        const char *argv[] = {"VADD", key,       "FP32", (const char *)(v + (size_t)i * DIM),
+                              name,   "SETATTR", attr};
+        size_t lens[] = {4, strlen(key), 4, sizeof(float) * DIM, strlen(name), 7, strlen(attr)};
+        redisAppendCommandArgv(c, 7, argv, lens);
+    }
+    for (int i = 0; i < n; i++) {
+        redisReply *r = NULL;
+        cr_assert_eq(redisGetReply(c, (void **)&r), REDIS_OK);
+        cr_assert(r->type == REDIS_REPLY_INTEGER, "VADD: %s", replyToString(r));
+        freeReplyObject(r);
+    }
+    free(v);
+}
+
+Test(repl, full_sync_then_every_write_reaches_the_replica) {
+    /* No PING may enter the stream while the test compares offsets. */
+    serverStart(&master, "--repl-ping-replica-period 3600");
+    redisContext *m = serverConnect(&master);
+    loadElements(m, "idx", 0, 3000, 1);
+    EXPECT_STATUS(cmd(m, "IDX.CREATE films DIM 3 METRIC L2 TEXT title"), "OK");
+    EXPECT_INTEGER(cmd(m, "VADD films VALUES 3 0.1 0.9 0.2 f1 SETATTR {\"title\":\"Alien\"}"), 1);
+
+    startReplicaOf(&replica, &master, NULL);
+    redisContext *r = serverConnect(&replica);
+    waitSynced(m, r);
+    expectSameDigest(m, r);
+    EXPECT_INTEGER(cmd(r, "VCARD idx"), 3000);
+    cr_assert_eq(infoFieldLL(m, "stats", "sync_full"), 1);
+    char *role = infoField(r, "replication", "role");
+    cr_assert_str_eq(role, "slave");
+    free(role);
+    cr_assert_eq(infoFieldLL(m, "replication", "connected_slaves"), 1);
+
+    /* Writes after the sync: new elements (a pipelined batch), updates of existing ones (new
+     * vector and attributes), removals, attribute changes, a deleted key, IDX.* commands. */
+    loadElements(m, "idx", 3000, 500, 2);
+    loadElements(m, "idx", 0, 200, 3); /* updating VADDs: same names, new vectors */
+    EXPECT_INTEGER(cmd(m, "VADD idx VALUES 16 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 e5"), 0);
+    EXPECT_INTEGER(cmd(m, "VREM idx e7"), 1);
+    EXPECT_INTEGER(cmd(m, "VSETATTR idx e9 {\"n\":-9}"), 1);
+    EXPECT_INTEGER(cmd(m, "VADD other VALUES 2 1 2 x"), 1);
+    EXPECT_INTEGER(cmd(m, "DEL other"), 1);
+    EXPECT_STATUS(cmd(m, "IDX.CREATE gone DIM 2"), "OK");
+    EXPECT_STATUS(cmd(m, "IDX.DROP gone"), "OK");
+    EXPECT_INTEGER(cmd(m, "VADD films VALUES 3 0.2 0.8 0.1 f2 SETATTR {\"title\":\"Aliens\"}"), 1);
+
+    /* Commands that fail or change nothing never enter the stream. */
+    long long before = infoFieldLL(m, "replication", "master_repl_offset");
+    EXPECT_ERROR_PREFIX(cmd(m, "VADD idx VALUES 3 1 2 3 bad"), "ERR");
+    EXPECT_INTEGER(cmd(m, "VSETATTR idx nosuch {\"a\":1}"), 0);
+    EXPECT_INTEGER(cmd(m, "VREM idx nosuch"), 0);
+    EXPECT_INTEGER(cmd(m, "DEL nosuchkey"), 0);
+    EXPECT_ERROR_PREFIX(cmd(m, "IDX.CREATE films DIM 3"), "");
+    cr_assert_eq(infoFieldLL(m, "replication", "master_repl_offset"), before,
+                 "a failed or no-op write moved the replication offset");
+
+    waitSynced(m, r);
+    expectSameDigest(m, r);
+    EXPECT_INTEGER(cmd(r, "VCARD idx"), 3499);
+    EXPECT_INTEGER(cmd(r, "EXISTS other gone"), 0);
+    EXPECT_BULK(cmd(r, "VGETATTR idx e9"), "{\"n\":-9}");
+    /* The updated vector is the replica's too. */
+    redisReply *em = cmd(m, "VEMB idx e5"), *er = cmd(r, "VEMB idx e5");
+    cr_assert(em->type == REDIS_REPLY_ARRAY && er->type == REDIS_REPLY_ARRAY &&
+              em->elements == er->elements && em->elements == DIM);
+    for (size_t i = 0; i < em->elements; i++)
+        cr_assert_str_eq(em->element[i]->str, er->element[i]->str);
+    freeReplyObject(em);
+    freeReplyObject(er);
+    redisFree(r);
+    redisFree(m);
+}
+
+Test(repl, replica_is_read_only_and_serves_reads) {
+    serverStart(&master, NULL);
+    startReplicaOf(&replica, &master, NULL);
+    redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
+    EXPECT_INTEGER(cmd(m, "VADD k VALUES 2 1 0 a"), 1);
+    waitSynced(m, r);
+    EXPECT_ERROR(cmd(r, "VADD k VALUES 2 0 1 b"),
+                 "READONLY You can't write against a read only replica.");
+    EXPECT_ERROR(cmd(r, "DEL k"), "READONLY You can't write against a read only replica.");
+    redisReply *s = cmd(r, "VSIM k VALUES 2 1 0");
+    cr_assert(s->type == REDIS_REPLY_ARRAY && s->elements == 1 && !strcmp(s->element[0]->str, "a"),
+              "%s", replyToString(s));
+    freeReplyObject(s);
+    cr_assert_eq(infoFieldLL(r, "replication", "slave_read_only"), 1);
+    EXPECT_STATUS(cmd(r, "CONFIG SET replica-read-only no"), "OK");
+    EXPECT_INTEGER(cmd(r, "VADD local VALUES 2 0 1 b"), 1);
+    /* WAIT is a master's command. */
+    EXPECT_ERROR_PREFIX(cmd(r, "WAIT 1 10"), "ERR WAIT cannot be used with replica instances");
+    EXPECT_ERROR(cmd(r, "REPLICAOF 127.0.0.1 notaport"), "ERR Invalid master port");
+    redisFree(r);
+    redisFree(m);
+}
+
+Test(repl, partial_resync_after_the_link_is_cut) {
+    serverStart(&master, NULL);
+    startReplicaOf(&replica, &master, NULL);
+    redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
+    loadElements(m, "idx", 0, 300, 4);
+    waitSynced(m, r);
+    long long full = infoFieldLL(m, "stats", "sync_full");
+    long long partial = infoFieldLL(m, "stats", "sync_partial_ok");
+    cr_assert_eq(full, 1);
+
+    EXPECT_INTEGER(cmd(r, "CLIENT KILL TYPE master"), 1);
+    loadElements(m, "idx", 300, 300, 5); /* written while the link may be down */
+    waitSynced(m, r);
+    expectSameDigest(m, r);
+    cr_assert_eq(infoFieldLL(m, "stats", "sync_full"), full, "a second full sync happened");
+    cr_assert_gt(infoFieldLL(m, "stats", "sync_partial_ok"), partial);
+    EXPECT_INTEGER(cmd(r, "VCARD idx"), 600);
+    redisFree(r);
+    redisFree(m);
+}
+
+Test(repl, wait_counts_acknowledging_replicas) {
+    serverStart(&master, NULL);
+    redisContext *m = serverConnect(&master);
+    EXPECT_INTEGER(cmd(m, "WAIT 0 0"), 0);
+    EXPECT_INTEGER(cmd(m, "WAIT 1 50"), 0); /* no replica: times out with 0 */
+    startReplicaOf(&replica, &master, NULL);
+    redisContext *r = serverConnect(&replica);
+    EXPECT_INTEGER(cmd(m, "VADD k VALUES 2 1 0 a"), 1);
+    EXPECT_INTEGER(cmd(m, "WAIT 1 5000"), 1);
+    /* The write WAIT covered is on the replica. */
+    EXPECT_INTEGER(cmd(r, "VCARD k"), 1);
+    EXPECT_INTEGER(cmd(m, "WAIT 2 100"), 1); /* only one replica exists */
+    EXPECT_ERROR(cmd(m, "WAIT 1 -1"), "ERR timeout is negative");
+    EXPECT_ERROR(cmd(m, "WAIT x 10"), "ERR value is not an integer or out of range");
+    /* ROLE on both sides. */
+    redisReply *role = cmd(m, "ROLE");
+    cr_assert(role->type == REDIS_REPLY_ARRAY && role->elements == 3 &&
+                  !strcmp(role->element[0]->str, "master") && role->element[2]->elements == 1,
+              "%s", replyToString(role));
+    freeReplyObject(role);
+    role = cmd(r, "ROLE");
+    cr_assert(role->type == REDIS_REPLY_ARRAY && role->elements == 5 &&
+                  !strcmp(role->element[0]->str, "slave") &&
+                  role->element[2]->integer == master.port &&
+                  !strcmp(role->element[3]->str, "connected"),
+              "%s", replyToString(role));
+    freeReplyObject(role);
+    redisFree(r);
+    redisFree(m);
+}
+
+Test(repl, replica_of_a_replica) {
+    serverStart(&master, NULL);
+    startReplicaOf(&replica, &master, NULL);
+    startReplicaOf(&replica2, &replica, NULL);
+    redisContext *m = serverConnect(&master), *r1 = serverConnect(&replica),
+                 *r2 = serverConnect(&replica2);
+    loadElements(m, "idx", 0, 500, 6);
+    waitSynced(m, r1);
+    waitSynced(r1, r2);
+    expectSameDigest(m, r2);
+    cr_assert_eq(infoFieldLL(r1, "replication", "connected_slaves"), 1);
+    cr_assert_eq(infoFieldLL(m, "replication", "master_repl_offset"),
+                 infoFieldLL(r2, "replication", "master_repl_offset"));
+    redisFree(r2);
+    redisFree(r1);
+    redisFree(m);
+}
+
+Test(repl, promotion_then_the_other_replica_continues_partially) {
+    serverStart(&master, NULL);
+    startReplicaOf(&replica, &master, NULL);
+    startReplicaOf(&replica2, &master, NULL);
+    redisContext *m = serverConnect(&master), *r1 = serverConnect(&replica),
+                 *r2 = serverConnect(&replica2);
+    loadElements(m, "idx", 0, 400, 7);
+    waitSynced(m, r1);
+    waitSynced(m, r2);
+    char *old_id = infoField(m, "replication", "master_replid");
+
+    /* The master goes away; replica 1 is promoted and replica 2 follows it. */
+    redisFree(m);
+    m = NULL;
+    serverStop(&master);
+    EXPECT_STATUS(cmd(r1, "REPLICAOF NO ONE"), "OK");
+    char *role = infoField(r1, "replication", "role");
+    cr_assert_str_eq(role, "master");
+    free(role);
+    char *id2 = infoField(r1, "replication", "master_replid2");
+    cr_assert_str_eq(id2, old_id, "the promoted replica does not keep the old history's ID");
+    free(id2);
+    free(old_id);
+    EXPECT_INTEGER(cmd(r1, "VADD idx VALUES 16 1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 after"), 1);
+
+    char repoint[64];
+    snprintf(repoint, sizeof(repoint), "REPLICAOF 127.0.0.1 %d", replica.port);
+    EXPECT_STATUS(cmd(r2, repoint), "OK");
+    loadElements(r1, "idx", 400, 100, 8);
+    waitSynced(r1, r2);
+    expectSameDigest(r1, r2);
+    EXPECT_INTEGER(cmd(r2, "VCARD idx"), 501);
+    cr_assert_eq(infoFieldLL(r1, "stats", "sync_full"), 0,
+                 "the re-pointed replica did a full sync");
+    cr_assert_geq(infoFieldLL(r1, "stats", "sync_partial_ok"), 1);
+    redisFree(r2);
+    redisFree(r1);
+}
+
+Test(repl, masterauth_and_the_replica_line_sentinel_parses) {
+    serverStart(&master, "--requirepass s3cret");
+    redisContext *m = serverConnect(&master);
+    EXPECT_STATUS(cmd(m, "AUTH s3cret"), "OK");
+    EXPECT_INTEGER(cmd(m, "VADD k VALUES 2 1 0 a"), 1);
+    /* Without the password the handshake is refused and the link stays down. */
+    startReplicaOf(&replica, &master, "--replica-priority 42");
+    redisContext *r = serverConnect(&replica);
+    usleep(500 * 1000);
+    char *link = infoField(r, "replication", "master_link_status");
+    cr_assert_str_eq(link, "down");
+    free(link);
+    EXPECT_STATUS(cmd(r, "CONFIG SET masterauth s3cret"), "OK");
+    waitSynced(m, r);
+    EXPECT_INTEGER(cmd(r, "VCARD k"), 1);
+
+    /* INFO replication as Sentinel reads it: role first, then the master_* fields on the
+     * replica; slaveN:ip=..,port=..,state=online,offset=..,lag=.. on the master. */
+    redisReply *info = cmd(r, "INFO replication");
+    cr_assert(info->type == REDIS_REPLY_STRING);
+    const char *role = strstr(info->str, "role:slave\r\n"),
+               *host = strstr(info->str, "master_host:");
+    cr_assert(role && host && role < host, "%s", info->str);
+    cr_assert(strstr(info->str, "slave_priority:42\r\n"), "%s", info->str);
+    freeReplyObject(info);
+    info = cmd(m, "INFO replication");
+    char want[128];
+    snprintf(want, sizeof(want), "slave0:ip=127.0.0.1,port=%d,state=online,offset=", replica.port);
+    const char *line = strstr(info->str, want);
+    cr_assert(line, "%s", info->str);
+    cr_assert(strstr(line, ",lag=") && strstr(info->str, "connected_slaves:1\r\n"), "%s",
+              info->str);
+    freeReplyObject(info);
+    redisFree(r);
+    redisFree(m);
+}
+
+Test(repl, a_link_cut_for_longer_than_the_backlog_falls_back_to_a_full_sync) {
+    serverStart(&master, "--repl-backlog-size 16kb");
+    startReplicaOf(&replica, &master, NULL);
+    redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
+    loadElements(m, "idx", 0, 100, 9);
+    waitSynced(m, r);
+    /* The replica stops following; far more than the backlog is written meanwhile. */
+    EXPECT_STATUS(cmd(r, "REPLICAOF NO ONE"), "OK");
+    loadElements(m, "idx", 100, 1000, 10); /* ~120 KB of stream */
+    long long err_before = infoFieldLL(m, "stats", "sync_partial_err");
+    char again[64];
+    snprintf(again, sizeof(again), "REPLICAOF 127.0.0.1 %d", master.port);
+    EXPECT_STATUS(cmd(r, again), "OK");
+    waitSynced(m, r);
+    expectSameDigest(m, r);
+    EXPECT_INTEGER(cmd(r, "VCARD idx"), 1100);
+    cr_assert_eq(infoFieldLL(m, "stats", "sync_full"), 2);
+    cr_assert_gt(infoFieldLL(m, "stats", "sync_partial_err"), err_before);
+    redisFree(r);
+    redisFree(m);
+}
+
+Test(repl, a_restarted_replica_syncs_again_and_a_restarted_master_is_followed) {
+    serverStart(&master, NULL);
+    startReplicaOf(&replica, &master, NULL);
+    redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
+    loadElements(m, "idx", 0, 300, 11);
+    waitSynced(m, r);
+    redisFree(r);
+    serverStop(&replica);
+    loadElements(m, "idx", 300, 200, 12);
+    startReplicaOf(&replica, &master, NULL);
+    r = serverConnect(&replica);
+    waitSynced(m, r);
+    expectSameDigest(m, r);
+
+    /* The master restarts on its port with its snapshot: the replica reconnects by itself. */
+    EXPECT_STATUS(cmd(m, "SAVE"), "OK");
+    redisFree(m);
+    int port = master.port;
+    char dir[256];
+    snprintf(dir, sizeof(dir), "%s", master.dir);
+    char args[512];
+    snprintf(args, sizeof(args), "--dir %s", dir);
+    /* Keep the directory: stop the process only. */
+    kill(master.pid, SIGKILL);
+    serverWaitExit(&master, 10000);
+    serverStartAt(&replica2, port, args); /* the master again, in replica2's slot */
+    cr_assert_eq(replica2.port, port);
+    m = serverConnect(&replica2);
+    EXPECT_INTEGER(cmd(m, "VCARD idx"), 500);
+    EXPECT_INTEGER(cmd(m, "VADD idx VALUES 16 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 1 late"), 1);
+    waitSynced(m, r);
+    expectSameDigest(m, r);
+    EXPECT_INTEGER(cmd(r, "VCARD idx"), 501);
+    redisFree(r);
+    redisFree(m);
+}
+
+Test(repl, transactions_renames_and_flushes_reach_the_replica) {
+    serverStart(&master, NULL);
+    startReplicaOf(&replica, &master, NULL);
+    redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
+    loadElements(m, "a", 0, 200, 13);
+    EXPECT_STATUS(cmd(m, "MULTI"), "OK");
+    EXPECT_STATUS(cmd(m, "VADD b VALUES 16 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 x"), "QUEUED");
+    EXPECT_STATUS(cmd(m, "VREM a e3"), "QUEUED");
+    EXPECT_STATUS(cmd(m, "RENAME a c"), "QUEUED");
+    redisReply *ex = cmd(m, "EXEC");
+    cr_assert(ex->type == REDIS_REPLY_ARRAY && ex->elements == 3, "%s", replyToString(ex));
+    freeReplyObject(ex);
+    EXPECT_INTEGER(cmd(m, "UNLINK b"), 1);
+    waitSynced(m, r);
+    expectSameDigest(m, r);
+    EXPECT_INTEGER(cmd(r, "VCARD c"), 199);
+    EXPECT_INTEGER(cmd(r, "EXISTS a b"), 0);
+    EXPECT_STATUS(cmd(m, "FLUSHALL"), "OK");
+    waitSynced(m, r);
+    EXPECT_INTEGER(cmd(r, "DBSIZE"), 0);
+    expectSameDigest(m, r);
+    redisFree(r);
+    redisFree(m);
+}
+
+Test(repl, min_replicas_to_write_refuses_writes_without_good_replicas) {
+    serverStart(&master, "--min-replicas-to-write 1 --min-replicas-max-lag 10");
+    redisContext *m = serverConnect(&master);
+    EXPECT_ERROR(cmd(m, "VADD k VALUES 2 1 0 a"), "NOREPLICAS Not enough good replicas to write.");
+    EXPECT_INTEGER(cmd(m, "EXISTS k"), 0); /* reads still work */
+    cr_assert_eq(infoFieldLL(m, "replication", "min_slaves_good_slaves"), 0);
+    startReplicaOf(&replica, &master, NULL);
+    redisContext *r = serverConnect(&replica);
+    waitSynced(m, r);
+    EXPECT_INTEGER(cmd(m, "VADD k VALUES 2 1 0 a"), 1);
+    cr_assert_eq(infoFieldLL(m, "replication", "min_slaves_good_slaves"), 1);
+    waitSynced(m, r);
+    EXPECT_INTEGER(cmd(r, "VCARD k"), 1);
+    /* The replica goes away: writes stop again (the refused one is not replicated). */
+    redisFree(r);
+    serverStop(&replica);
+    for (int i = 0; i < 200 && infoFieldLL(m, "replication", "connected_slaves") > 0; i++)
+        usleep(50 * 1000);
+    EXPECT_ERROR(cmd(m, "VADD k VALUES 2 0 1 b"), "NOREPLICAS Not enough good replicas to write.");
+    EXPECT_STATUS(cmd(m, "CONFIG SET min-replicas-to-write 0"), "OK");
+    EXPECT_INTEGER(cmd(m, "VADD k VALUES 2 0 1 b"), 1);
+    redisFree(m);
+}
+
+/* 1 once INFO says a full sync is being received. */
+static void waitTransfer(redisContext *r) {
+    for (int i = 0; i < 400; i++) {
+        if (infoFieldLL(r, "replication", "master_sync_in_progress") == 1) return;
+        usleep(25 * 1000);
+    }
+    cr_assert_fail("the replica never started receiving a full sync");
+}
+
+static int dirHasTempFile(const char *dir) {
+    char command[400];
+    snprintf(command, sizeof(command), "ls %s | grep ^temp- >&2", dir); /* shown if any */
+    return system(command) == 0;
+}
+
+/* Kills s with SIGKILL and waits for its forked children too (they die of PR_SET_PDEATHSIG a
+ * moment later): a restart's clean-up of temp files skips those of a child still running. */
+static void killWithChildren(qvTestServer *s) {
+    char path[64], pids[256] = "";
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)s->pid, (int)s->pid);
+    FILE *fp = fopen(path, "r");
+    if (fp) {
+        if (!fgets(pids, sizeof(pids), fp)) pids[0] = '\0';
+        fclose(fp);
+    }
+    kill(s->pid, SIGKILL);
+    serverWaitExit(s, 10000);
+    for (char *tok = strtok(pids, " \n"); tok; tok = strtok(NULL, " \n")) {
+        pid_t child = (pid_t)atoi(tok);
+        for (int i = 0; i < 200 && child > 0 && kill(child, 0) == 0; i++) usleep(25 * 1000);
+    }
+}
+
+Test(repl, a_master_killed_mid_full_sync_leaves_the_replica_its_data_then_is_followed_again) {
+    serverStart(&master, NULL);
+    redisContext *m = serverConnect(&master);
+    loadElements(m, "idx", 0, 2000, 14);
+    EXPECT_STATUS(cmd(m, "SAVE"), "OK");
+    /* The snapshot child for the replica takes ~2 s: time to kill the master meanwhile. */
+    EXPECT_STATUS(cmd(m, "CONFIG SET rdb-key-save-delay 1000"), "OK");
+    serverStart(&replica, NULL);
+    redisContext *r = serverConnect(&replica);
+    EXPECT_INTEGER(cmd(r, "VADD mine VALUES 2 1 0 a"), 1);
+    char of[64];
+    snprintf(of, sizeof(of), "REPLICAOF 127.0.0.1 %d", master.port);
+    EXPECT_STATUS(cmd(r, of), "OK");
+    waitTransfer(r);
+    redisFree(m);
+    int port = master.port;
+    killWithChildren(&master);
+
+    /* The replica keeps what it had, its link is down, and no half file is left behind. */
+    for (int i = 0; i < 200 && infoFieldLL(r, "replication", "master_sync_in_progress"); i++)
+        usleep(50 * 1000);
+    cr_assert_eq(infoFieldLL(r, "replication", "master_sync_in_progress"), 0);
+    char *link = infoField(r, "replication", "master_link_status");
+    cr_assert_str_eq(link, "down");
+    free(link);
+    EXPECT_INTEGER(cmd(r, "VCARD mine"), 1);
+    EXPECT_INTEGER(cmd(r, "EXISTS idx"), 0);
+    cr_assert(!dirHasTempFile(replica.dir), "a temp file of the transfer was left");
+
+    /* The master comes back (from its snapshot, on its port): the replica syncs from it. */
+    char args[512];
+    snprintf(args, sizeof(args), "--dir %s", master.dir);
+    serverStartAt(&replica2, port, args); /* the master again, in replica2's slot */
+    cr_assert_eq(replica2.port, port);
+    m = serverConnect(&replica2);
+    waitSynced(m, r);
+    expectSameDigest(m, r);
+    EXPECT_INTEGER(cmd(r, "VCARD idx"), 2000);
+    EXPECT_INTEGER(cmd(r, "EXISTS mine"), 0);
+    /* The killed master's sync snapshot was removed at its restart (temp-<dead pid>-...). */
+    cr_assert(!dirHasTempFile(master.dir), "the killed master's sync snapshot is still there");
+    redisFree(r);
+    redisFree(m);
+}
+
+Test(repl, a_replica_killed_mid_transfer_syncs_fully_when_it_comes_back) {
+    serverStart(&master, "--rdb-key-save-delay 500");
+    redisContext *m = serverConnect(&master);
+    loadElements(m, "idx", 0, 2000, 15);
+    startReplicaOf(&replica, &master, NULL);
+    redisContext *r = serverConnect(&replica);
+    waitTransfer(r);
+    redisFree(r);
+    kill(replica.pid, SIGKILL);
+    serverStop(&replica);
+    EXPECT_STATUS(cmd(m, "CONFIG SET rdb-key-save-delay 0"), "OK");
+    loadElements(m, "idx", 2000, 100, 16); /* written while the first transfer was cut */
+    startReplicaOf(&replica, &master, NULL);
+    r = serverConnect(&replica);
+    waitSynced(m, r);
+    expectSameDigest(m, r);
+    EXPECT_INTEGER(cmd(r, "VCARD idx"), 2100);
+    cr_assert(!dirHasTempFile(master.dir), "the master left its sync snapshot behind");
+    redisFree(r);
+    redisFree(m);
+}
+
+static int countInLog(qvTestServer *s, const char *needle) {
+    char *log = serverLog(s);
+    int n = 0;
+    for (const char *p = log; (p = strstr(p, needle)) != NULL; p += strlen(needle)) n++;
+    free(log);
+    return n;
+}
+
+Test(repl, replicas_waiting_for_a_busy_fork_share_one_snapshot) {
+    serverStart(&master, NULL);
+    redisContext *m = serverConnect(&master);
+    loadElements(m, "idx", 0, 1000, 17);
+    /* A BGSAVE keeps the fork busy while both replicas ask for a full sync. */
+    EXPECT_STATUS(cmd(m, "CONFIG SET rdb-key-save-delay 3000"), "OK"); /* ~3 s */
+    EXPECT_STATUS(cmd(m, "BGSAVE"), "Background saving started");
+    startReplicaOf(&replica, &master, NULL);
+    startReplicaOf(&replica2, &master, NULL);
+    int both = 0;
+    for (int i = 0; i < 400 && !both; i++) {
+        char *info = infoField(m, "replication", "slave1");
+        both = info && strstr(info, "state=wait_bgsave");
+        free(info);
+        if (!both) usleep(25 * 1000);
+    }
+    cr_assert(both, "the second replica did not ask while the BGSAVE ran");
+    cr_assert_eq(infoFieldLL(m, "persistence", "rdb_bgsave_in_progress"), 1);
+    EXPECT_STATUS(cmd(m, "CONFIG SET rdb-key-save-delay 0"), "OK");
+    redisContext *r1 = serverConnect(&replica), *r2 = serverConnect(&replica2);
+    waitSynced(m, r1);
+    waitSynced(m, r2);
+    expectSameDigest(m, r1);
+    expectSameDigest(m, r2);
+    cr_assert_eq(countInLog(&master, "Starting BGSAVE for SYNC"), 1,
+                 "the two replicas did not share one snapshot");
+    redisFree(r2);
+    redisFree(r1);
+    redisFree(m);
+}
+
+static char *readFile(const char *path) {
+    FILE *fp = fopen(path, "r");
+    cr_assert_not_null(fp, "%s", path);
+    static char text[8192];
+    size_t n = fread(text, 1, sizeof(text) - 1, fp);
+    text[n] = '\0';
+    fclose(fp);
+    return text;
+}
+
+/* CONFIG REWRITE wrote the harness's per-run dir and logfile, removed with that run: the next
+ * start gets its own from the harness, so those lines go. */
+static void dropRunLines(const char *path) {
+    char *text = strdup(readFile(path));
+    FILE *fp = fopen(path, "w");
+    cr_assert_not_null(fp);
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+        if (strncmp(line, "dir ", 4) && strncmp(line, "logfile ", 8)) fprintf(fp, "%s\n", line);
+    fclose(fp);
+    free(text);
+}
+
+Test(repl, config_rewrite_persists_replicaof_across_restarts) {
+    serverStart(&master, NULL);
+    char conf[] = "/tmp/quiver-repl-conf-XXXXXX";
+    int fd = mkstemp(conf);
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, "# test_repl\n", 12), 12);
+    close(fd);
+    serverStart(&replica, conf);
+    redisContext *r = serverConnect(&replica);
+    char of[64], want[64];
+    snprintf(of, sizeof(of), "REPLICAOF 127.0.0.1 %d", master.port);
+    snprintf(want, sizeof(want), "replicaof 127.0.0.1 %d\n", master.port);
+    EXPECT_STATUS(cmd(r, of), "OK");
+    EXPECT_STATUS(cmd(r, "CONFIG REWRITE"), "OK");
+    cr_assert(strstr(readFile(conf), want), "%s", readFile(conf));
+    redisFree(r);
+    serverStop(&replica);
+    dropRunLines(conf);
+
+    /* Restarted from that file, it is a replica of the same master. */
+    serverStart(&replica, conf);
+    r = serverConnect(&replica);
+    redisContext *m = serverConnect(&master);
+    waitSynced(m, r);
+    cr_assert_eq(infoFieldLL(r, "replication", "master_port"), master.port);
+    /* Promoted and rewritten: restarted, it is a master. */
+    EXPECT_STATUS(cmd(r, "REPLICAOF NO ONE"), "OK");
+    EXPECT_STATUS(cmd(r, "CONFIG REWRITE"), "OK");
+    cr_assert(!strstr(readFile(conf), "replicaof 127.0.0.1"), "%s", readFile(conf));
+    redisFree(r);
+    serverStop(&replica);
+    dropRunLines(conf);
+    serverStart(&replica, conf);
+    r = serverConnect(&replica);
+    char *role = infoField(r, "replication", "role");
+    cr_assert_str_eq(role, "master");
+    free(role);
+    redisFree(r);
+    redisFree(m);
+    unlink(conf);
+}
