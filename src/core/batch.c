@@ -387,6 +387,7 @@ void batchSearchFlush(qvClient *c) {
     poolStats st;
     poolGetStats(blockedPool(), &st);
     b->base.parts = (int)(b->n < (uint32_t)st.threads ? b->n : (uint32_t)st.threads);
+    b->base.searches = b->n; /* the -BUSY gate counts the run's searches, not the run */
     stat_search_batches++;
     qvIndex *idx = b->idx;
     if (blockClientOnJob(c, idx, &b->base) != C_OK) {
@@ -530,6 +531,10 @@ void batchExecEnd(qvClient *c) {
     waitUnblocked(c);
     exec_client = NULL;
     exec_run_continues = 0;
+}
+
+uint32_t batchOpenSearches(const qvClient *c) {
+    return c->search_batch ? ((const searchBatch *)c->search_batch)->n : 0;
 }
 
 void batchGetStats(batchStats *st) {

@@ -78,6 +78,10 @@ typedef struct batchStats {
     long long vadd_batches, vadd_batched;     /* batches submitted, VADDs that joined one */
     long long search_batches, search_batched; /* runs submitted, searches that joined one */
 } batchStats;
+/* Searches c has gathered into a run not yet handed to the workers (counted by the -BUSY gate
+ * with those already handed over, so a long pipeline meets the bound as separate clients do). */
+uint32_t batchOpenSearches(const qvClient *c);
+
 void batchGetStats(batchStats *st);
 
 #endif

@@ -399,6 +399,10 @@ static configRow core_config_rows[] = {
                 server.vset_force_single_thread, "no", NULL),
     INT_CONFIG("search-thread-min-us", NULL, CONFIG_MUTABLE, server.search_thread_min_us, "100", 0,
                LLONG_MAX, NULL),
+    /* 100000: a pipelining client has at most 2 x 256 searches in hand (its run in the pool and
+     * the next one filling), so some 200 of them at full depth stay well under it. */
+    UINT_CONFIG("max-queued-searches", NULL, CONFIG_MUTABLE, server.max_queued_searches, "100000",
+                0, UINT_MAX, NULL),
 
     /* Security. */
     STRING_CONFIG("requirepass", NULL, CONFIG_MUTABLE | CONFIG_SENSITIVE | CONFIG_EMPTY_IS_NULL,
