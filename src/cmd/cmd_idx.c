@@ -234,6 +234,12 @@ void idxCreateCommand(qvClient *c) {
             addReplyError(c, "index already exists");
         return;
     }
+    /* A new index only: IFNOTEXISTS on an existing one still answers OK. */
+    if ((uint32_t)dim > server.vset_max_dim) {
+        addReplyErrorFormat(c, "vector dimension %lld is larger than vset-max-dim (%u)", dim,
+                            server.vset_max_dim);
+        return;
+    }
     idx = indexCreate(&cfg);
     if (ntext) indexSetTextFields(idx, text, textlen, ntext);
     dbAdd(c->argv[1], c->argvlen[1], idx);

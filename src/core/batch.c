@@ -61,6 +61,23 @@ typedef struct vaddBatch {
     uint32_t new_names; /* names not in the index before the batch (MAXELEMENTS) */
 } vaddBatch;
 
+uint32_t vsetMaxElementsFor(const qvClient *c, const qvIndex *idx) {
+    uint32_t own = indexConfig(idx)->max_elements;
+    /* Replaying the AOF is exempt: lowering the bound must never lose data at a restart. */
+    uint32_t all = (c->flags & CLIENT_FAKE) ? 0 : server.vset_max_elements;
+    if (!all) return own;
+    return own && own < all ? own : all;
+}
+
+void addReplyVsetFull(qvClient *c, const qvIndex *idx) {
+    uint32_t own = indexConfig(idx)->max_elements;
+    uint32_t all = server.vset_max_elements;
+    if (all && (!own || all < own))
+        addReplyErrorFormat(c, "vector set is full (vset-max-elements is %u)", all);
+    else
+        addReplyError(c, "vector set is full");
+}
+
 /* Indexes a batch is filling: other clients' writes to them wait in `waiters`. */
 typedef struct busyIndex {
     qvIndex *idx;
@@ -200,9 +217,8 @@ int batchVaddAppend(qvClient *c, qvIndex *idx, const char *name, size_t len, voi
     }
     dictEntry *prev = dictFind(b->names, name, len);
     int in_index = prev ? 1 : indexFind(idx, name, len, NULL);
-    const qvIndexConfig *cfg = indexConfig(idx);
-    if (!in_index && cfg->max_elements && indexSize(idx) + b->new_names >= cfg->max_elements)
-        return -1;
+    uint32_t limit = vsetMaxElementsFor(c, idx);
+    if (!in_index && limit && indexSize(idx) + b->new_names >= limit) return -1;
     if (!in_index) b->new_names++;
     VEC_RESERVE(b->e, b->cap, (size_t)b->n + 1, 64);
     vaddEntry *e = &b->e[b->n];

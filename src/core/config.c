@@ -424,6 +424,13 @@ static configRow core_config_rows[] = {
      .enums = maxmemory_policy_enum,
      .check = checkMaxmemoryPolicy},
 
+    /* Per-index limits, server-wide: the largest dimension of a new vector set or index (the
+     * engine's own maximum by default) and the most elements one may hold (0 = none; an index's
+     * MAXELEMENTS may set a lower one). Existing sets keep what they have. */
+    UINT_CONFIG("vset-max-dim", NULL, CONFIG_MUTABLE, server.vset_max_dim, "65536", 1, 65536, NULL),
+    UINT_CONFIG("vset-max-elements", NULL, CONFIG_MUTABLE, server.vset_max_elements, "0", 0,
+                UINT32_MAX, NULL),
+
     /* Slow log. */
     INT_CONFIG("slowlog-log-slower-than", NULL, CONFIG_MUTABLE, server.slowlog_log_slower_than,
                "10000", -1, LLONG_MAX, NULL),
