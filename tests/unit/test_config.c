@@ -598,19 +598,25 @@ Test(config, get_glob_matching) {
     configPair *p;
     int n = configGetMatching(pats, lens, 6, &p);
     /* maxclients once despite three patterns; exact lookups echo the name as asked. */
-    cr_assert_eq(n, 7);
+    cr_assert_eq(n, 10);
     cr_assert_str_eq(p[0].name, "maxclients");
     cr_assert_str_eq(p[0].value, "10000");
     cr_assert_str_eq(p[1].name, "proto-max-bulk-len");
     cr_assert_str_eq(p[1].value, "536870912");
-    cr_assert_str_eq(p[2].name, "maxmemory");
-    cr_assert_str_eq(p[2].value, "0");
-    cr_assert_str_eq(p[3].name, "maxmemory-policy");
-    cr_assert_str_eq(p[3].value, "noeviction");
-    cr_assert_str_eq(p[4].name, "slowlog-max-len");
-    cr_assert_str_eq(p[5].name, "port");
-    cr_assert_str_eq(p[5].value, "6379");
-    cr_assert_str_eq(p[6].name, "slowlog-log-slower-than");
+    cr_assert_str_eq(p[2].name, "max-queued-searches");
+    cr_assert_str_eq(p[2].value, "100000");
+    cr_assert_str_eq(p[3].name, "maxmemory");
+    cr_assert_str_eq(p[3].value, "0");
+    cr_assert_str_eq(p[4].name, "maxmemory-policy");
+    cr_assert_str_eq(p[4].value, "noeviction");
+    cr_assert_str_eq(p[5].name, "vset-max-dim");
+    cr_assert_str_eq(p[5].value, "65536");
+    cr_assert_str_eq(p[6].name, "vset-max-elements");
+    cr_assert_str_eq(p[6].value, "0");
+    cr_assert_str_eq(p[7].name, "slowlog-max-len");
+    cr_assert_str_eq(p[8].name, "port");
+    cr_assert_str_eq(p[8].value, "6379");
+    cr_assert_str_eq(p[9].name, "slowlog-log-slower-than");
     configPairsFree(p, n);
 
     const char *upper = "MAXCLIENTS";
@@ -623,7 +629,7 @@ Test(config, get_glob_matching) {
     const char *all = "*";
     size_t alen = 1;
     n = configGetMatching(&all, &alen, 1, &p);
-    cr_assert_eq(n, 47, "every parameter once");
+    cr_assert_eq(n, 50, "every parameter once");
     configPairsFree(p, n);
 
     const char *cls = "[bp]*";
