@@ -963,6 +963,7 @@ static void vsearchExecute(qvClient *c, vsJob *job, int batch) {
         poolStats st;
         poolGetStats(blockedPool(), &st);
         pj->base.parts = job->nq < st.threads ? job->nq : st.threads;
+        pj->base.searches = (uint32_t)job->nq; /* max-queued-searches counts each query */
         if (run) {
             batchSearchAppend(c, job->idx, &pj->base);
             return;
