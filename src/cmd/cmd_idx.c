@@ -234,6 +234,13 @@ void idxCreateCommand(qvClient *c) {
             addReplyError(c, "index already exists");
         return;
     }
+    /* A new index only: IFNOTEXISTS on an existing one still answers OK. The AOF's replay and a
+     * master's stream are exempt (see VADD). */
+    if ((uint32_t)dim > server.vset_max_dim && !(c->flags & (CLIENT_FAKE | CLIENT_MASTER))) {
+        addReplyErrorFormat(c, "vector dimension %lld is larger than vset-max-dim (%u)", dim,
+                            server.vset_max_dim);
+        return;
+    }
     idx = indexCreate(&cfg);
     if (ntext) indexSetTextFields(idx, text, textlen, ntext);
     dbAdd(c->argv[1], c->argvlen[1], idx);
@@ -957,6 +964,7 @@ static void vsearchExecute(qvClient *c, vsJob *job, int batch) {
         poolStats st;
         poolGetStats(blockedPool(), &st);
         pj->base.parts = job->nq < st.threads ? job->nq : st.threads;
+        pj->base.searches = (uint32_t)job->nq; /* max-queued-searches counts each query */
         if (run) {
             batchSearchAppend(c, job->idx, &pj->base);
             return;

@@ -145,6 +145,14 @@ void vaddCommand(qvClient *c) {
         }
     }
 
+    /* The AOF's replay and a master's stream are exempt, as for vset-max-elements: a lowered
+     * bound must not drop data at a restart or part a replica from its master. */
+    if (!idx && dim > server.vset_max_dim && !(c->flags & (CLIENT_FAKE | CLIENT_MASTER))) {
+        addReplyErrorFormat(c, "vector dimension %u is larger than vset-max-dim (%u)", dim,
+                            server.vset_max_dim);
+        goto cleanup;
+    }
+
     /* Everything is valid: from here on the command takes effect. */
     int created = 0;
     if (!idx) {
@@ -175,11 +183,19 @@ void vaddCommand(qvClient *c) {
         if (batchVaddAppend(c, idx, c->argv[elem_pos], c->argvlen[elem_pos], blob, norm,
                             attr != NULL, attrs, (uint32_t)ef) != 0) {
             zfree(blob);
-            addReplyError(c, "vector set is full");
+            addReplyVsetFull(c, idx);
             goto cleanup;
         }
         attrs = NULL; /* the batch owns them, and the blob */
         keyModified(c->argv[1], c->argvlen[1]);
+        goto cleanup;
+    }
+    /* The server-wide bound (the index's own MAXELEMENTS is the engine's to check). */
+    uint32_t limit = vsetMaxElementsFor(c, idx);
+    if (limit && indexSize(idx) >= limit &&
+        !indexFind(idx, c->argv[elem_pos], c->argvlen[elem_pos], NULL)) {
+        zfree(blob);
+        addReplyVsetFull(c, idx);
         goto cleanup;
     }
     int r = indexUpsert(idx, c->argv[elem_pos], c->argvlen[elem_pos], blob, norm, attr != NULL,
@@ -187,7 +203,7 @@ void vaddCommand(qvClient *c) {
     attrs = NULL; /* owned by the index now */
     zfree(blob);
     if (r < 0) {
-        addReplyError(c, "vector set is full");
+        addReplyVsetFull(c, idx);
         goto cleanup;
     }
     keyModified(c->argv[1], c->argvlen[1]);

@@ -61,6 +61,24 @@ typedef struct vaddBatch {
     uint32_t new_names; /* names not in the index before the batch (MAXELEMENTS) */
 } vaddBatch;
 
+uint32_t vsetMaxElementsFor(const qvClient *c, const qvIndex *idx) {
+    uint32_t own = indexConfig(idx)->max_elements;
+    /* Replaying the AOF is exempt: lowering the bound must never lose data at a restart. So is
+     * a master's stream: the replica must hold what its master holds. */
+    uint32_t all = (c->flags & (CLIENT_FAKE | CLIENT_MASTER)) ? 0 : server.vset_max_elements;
+    if (!all) return own;
+    return own && own < all ? own : all;
+}
+
+void addReplyVsetFull(qvClient *c, const qvIndex *idx) {
+    uint32_t own = indexConfig(idx)->max_elements;
+    uint32_t all = server.vset_max_elements;
+    if (all && (!own || all < own))
+        addReplyErrorFormat(c, "vector set is full (vset-max-elements is %u)", all);
+    else
+        addReplyError(c, "vector set is full");
+}
+
 /* Indexes a batch is filling: other clients' writes to them wait in `waiters`. */
 typedef struct busyIndex {
     qvIndex *idx;
@@ -200,9 +218,8 @@ int batchVaddAppend(qvClient *c, qvIndex *idx, const char *name, size_t len, voi
     }
     dictEntry *prev = dictFind(b->names, name, len);
     int in_index = prev ? 1 : indexFind(idx, name, len, NULL);
-    const qvIndexConfig *cfg = indexConfig(idx);
-    if (!in_index && cfg->max_elements && indexSize(idx) + b->new_names >= cfg->max_elements)
-        return -1;
+    uint32_t limit = vsetMaxElementsFor(c, idx);
+    if (!in_index && limit && indexSize(idx) + b->new_names >= limit) return -1;
     if (!in_index) b->new_names++;
     VEC_RESERVE(b->e, b->cap, (size_t)b->n + 1, 64);
     vaddEntry *e = &b->e[b->n];
@@ -391,6 +408,7 @@ void batchSearchFlush(qvClient *c) {
     poolStats st;
     poolGetStats(blockedPool(), &st);
     b->base.parts = (int)(b->n < (uint32_t)st.threads ? b->n : (uint32_t)st.threads);
+    b->base.searches = b->n; /* the -BUSY gate counts the run's searches, not the run */
     stat_search_batches++;
     qvIndex *idx = b->idx;
     if (blockClientOnJob(c, idx, &b->base) != C_OK) {
@@ -534,6 +552,10 @@ void batchExecEnd(qvClient *c) {
     waitUnblocked(c);
     exec_client = NULL;
     exec_run_continues = 0;
+}
+
+uint32_t batchOpenSearches(const qvClient *c) {
+    return c->search_batch ? ((const searchBatch *)c->search_batch)->n : 0;
 }
 
 void batchGetStats(batchStats *st) {

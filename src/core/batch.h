@@ -81,6 +81,16 @@ typedef struct batchStats {
     long long vadd_batches, vadd_batched;     /* batches submitted, VADDs that joined one */
     long long search_batches, search_batched; /* runs submitted, searches that joined one */
 } batchStats;
+/* The most elements c may grow idx to: the lower of its own MAXELEMENTS and the server-wide
+ * vset-max-elements (which AOF replay is exempt from); 0 = no bound. addReplyVsetFull replies the
+ * refusal, naming vset-max-elements when that is the bound that applies. Loop thread. */
+uint32_t vsetMaxElementsFor(const qvClient *c, const qvIndex *idx);
+void addReplyVsetFull(qvClient *c, const qvIndex *idx);
+
+/* Searches c has gathered into a run not yet handed to the workers (counted by the -BUSY gate
+ * with those already handed over, so a long pipeline meets the bound as separate clients do). */
+uint32_t batchOpenSearches(const qvClient *c);
+
 void batchGetStats(batchStats *st);
 
 #endif

@@ -55,6 +55,9 @@ static long long deferred_timer = -1;
 static unsigned long jobs_in_flight; /* submitted and not yet done, over all indexes */
 static unsigned long jobs_held;
 static long long stat_jobs_inline_fallback;
+/* Searches handed over and not yet replied (max-queued-searches), and those refused for it. */
+static unsigned long searches_queued;
+static long long stat_searches_rejected;
 
 /* Indexes with deferred work left over after a budget slice (each holds a reference). */
 typedef struct deferredRef {
@@ -200,6 +203,7 @@ static void finishJob(clientJob *j, int ran) {
         server.current_client = prev;
         if (skip) c->flags &= ~CLIENT_REPLY_SKIP;
     }
+    searches_queued -= j->searches;
     /* Time spent in the background counts for the command, as Redis counts blocked VSIMs. */
     if (j->cmd) j->cmd->usec += ustime() - j->start_us;
     unblockClient(c);
@@ -269,6 +273,11 @@ int blockClientOnJob(qvClient *c, qvIndex *idx, clientJob *j) {
     j->pjs = NULL;
     j->next = NULL;
     j->ij.idx = NULL;
+    /* Counted once accepted (queued or held), until its reply: the -BUSY gate's figure. */
+    if (j->must_run)
+        j->searches = 0;
+    else if (j->searches == 0)
+        j->searches = 1;
     if (indexJobsInFlight(idx) == 0) {
         /* A quiet index: a slice of its deferred deletions first, if any wait. */
         if (indexRunDeferred(idx, DEFERRED_BUDGET_US)) scheduleDeferred(idx);
@@ -280,6 +289,7 @@ int blockClientOnJob(qvClient *c, qvIndex *idx, clientJob *j) {
         j->next = *held;
         *held = j;
         jobs_held++;
+        searches_queued += j->searches;
         blockClient(c, j);
         return C_OK;
     }
@@ -289,8 +299,17 @@ int blockClientOnJob(qvClient *c, qvIndex *idx, clientJob *j) {
         stat_jobs_inline_fallback++;
         return C_ERR;
     }
+    searches_queued += j->searches;
     blockClient(c, j);
     return C_OK;
+}
+
+unsigned long blockedSearchesQueued(void) {
+    return searches_queued;
+}
+
+void blockedNoteSearchRejected(void) {
+    stat_searches_rejected++;
 }
 
 void blockedClientFreed(qvClient *c) {
@@ -349,6 +368,7 @@ static void releaseIdleIndex(qvIndex *idx) {
         j->next = NULL;
         jobs_held--;
         if (clientJobCancelled(j) && !j->must_run) {
+            searches_queued -= j->searches;
             unblockClient(j->client);
             j->free(j);
         } else {
@@ -476,6 +496,9 @@ static void infoSectionPool(char **buf, size_t *len, size_t *cap) {
                "pool_jobs_cancelled:%llu\r\n"
                "pool_jobs_rejected:%llu\r\n"
                "pool_jobs_inline_fallback:%lld\r\n"
+               "searches_queued:%lu\r\n"
+               "max_queued_searches:%u\r\n"
+               "searches_rejected_queue_full:%lld\r\n"
                "pool_queue_time_avg_usec:%.2f\r\n"
                "pool_queue_time_max_usec:%llu\r\n"
                "pool_work_time_avg_usec:%.2f\r\n"
@@ -487,7 +510,8 @@ static void infoSectionPool(char **buf, size_t *len, size_t *cap) {
                st.threads, st.queued, st.queue_max, st.running, jobs_held,
                (unsigned long long)st.submitted, (unsigned long long)st.completed,
                (unsigned long long)st.cancelled, (unsigned long long)st.rejected,
-               stat_jobs_inline_fallback, started ? (double)st.queue_usec_total / started : 0.0,
+               stat_jobs_inline_fallback, searches_queued, server.max_queued_searches,
+               stat_searches_rejected, started ? (double)st.queue_usec_total / started : 0.0,
                (unsigned long long)st.queue_usec_max,
                st.completed ? (double)st.work_usec_total / st.completed : 0.0,
                indexDeferredDeletions(), bs.vadd_batches, bs.vadd_batched, bs.search_batches,

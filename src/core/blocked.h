@@ -47,6 +47,8 @@ struct clientJob {
     int parts, parts_left;  /* pool jobs running work() at once (work() divides the task) */
     int parts_submitted;    /* entries of pjs */
     int parts_ran;          /* parts whose work() ran (the others were cancelled while queued) */
+    uint32_t searches;      /* searches the job answers (a run: its length; 0 = 1 unless a write),
+                             * counted in blockedSearchesQueued from submission to reply */
     struct clientJob *next; /* held-jobs list of the index */
 };
 
@@ -78,6 +80,12 @@ void blockedClientFreed(qvClient *c);
 /* 1 if a command of client c may go to the pool at all: not inside MULTI/EXEC, not a fake
  * (AOF) client, not while loading, pool present, vset-force-single-threaded-execution off. */
 int blockedMayThread(const qvClient *c);
+
+/* The bound on queued searches (max-queued-searches, dispatch.c's -BUSY gate): how many searches
+ * were handed to the workers (queued, held or running) and are not yet replied, and the count of
+ * searches refused because of it. Loop thread. */
+unsigned long blockedSearchesQueued(void);
+void blockedNoteSearchRejected(void);
 
 /* Blocking the loop thread on purpose, before a fork or a synchronous save: waits until no job
  * runs on any index (searches in flight finish, their replies are queued), then performs every

@@ -399,6 +399,10 @@ static configRow core_config_rows[] = {
                 server.vset_force_single_thread, "no", NULL),
     INT_CONFIG("search-thread-min-us", NULL, CONFIG_MUTABLE, server.search_thread_min_us, "100", 0,
                LLONG_MAX, NULL),
+    /* 100000: a pipelining client has at most 2 x 256 searches in hand (its run in the pool and
+     * the next one filling), so some 200 of them at full depth stay well under it. */
+    UINT_CONFIG("max-queued-searches", NULL, CONFIG_MUTABLE, server.max_queued_searches, "100000",
+                0, UINT_MAX, NULL),
 
     /* Security. */
     STRING_CONFIG("requirepass", NULL, CONFIG_MUTABLE | CONFIG_SENSITIVE | CONFIG_EMPTY_IS_NULL,
@@ -419,6 +423,13 @@ static configRow core_config_rows[] = {
      .defval = "noeviction",
      .enums = maxmemory_policy_enum,
      .check = checkMaxmemoryPolicy},
+
+    /* Per-index limits, server-wide: the largest dimension of a new vector set or index (the
+     * engine's own maximum by default) and the most elements one may hold (0 = none; an index's
+     * MAXELEMENTS may set a lower one). Existing sets keep what they have. */
+    UINT_CONFIG("vset-max-dim", NULL, CONFIG_MUTABLE, server.vset_max_dim, "65536", 1, 65536, NULL),
+    UINT_CONFIG("vset-max-elements", NULL, CONFIG_MUTABLE, server.vset_max_elements, "0", 0,
+                UINT32_MAX, NULL),
 
     /* Slow log. */
     INT_CONFIG("slowlog-log-slower-than", NULL, CONFIG_MUTABLE, server.slowlog_log_slower_than,

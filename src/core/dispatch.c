@@ -1,6 +1,6 @@
 /* dispatch.c -- runs a parsed command: lookup, arity, authentication, the DEBUG gate
- * (enable-debug-command), the -OOM gate (maxmemory), -LOADING, MULTI queuing, then call() with
- * statistics and the slow log. The checks read the command table's flags (commands.h), never
+ * (enable-debug-command), the -OOM gate (maxmemory), the -BUSY gate (max-queued-searches),
+ * -LOADING, MULTI queuing, then call() with statistics and the slow log. The checks read the command table's flags (commands.h), never
  * lists of names. */
 #include "dispatch.h"
 
@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "batch.h"
 #include "metrics.h"
 #include "monotonic.h"
 #include "multi.h"
@@ -166,6 +167,23 @@ void processCommand(qvClient *c) {
                          "to 'no'.");
         rejectCommand(c, cmd);
         return;
+    }
+    /* While max-queued-searches searches wait for the workers, new ones are refused at once
+     * rather than queued behind them: latency stays bounded and the client may retry elsewhere.
+     * Writes, PING and everything else go on. A client's own unsubmitted run counts, so one long
+     * pipeline meets the bound as many clients do. Inside MULTI searches run inline at EXEC. */
+    if ((cmd->flags & (CMD_MAY_THREAD | CMD_READONLY)) == (CMD_MAY_THREAD | CMD_READONLY) &&
+        server.max_queued_searches && !(c->flags & (CLIENT_FAKE | CLIENT_MASTER | CLIENT_MULTI))) {
+        unsigned long queued = blockedSearchesQueued() + batchOpenSearches(c);
+        if (queued >= server.max_queued_searches) {
+            blockedNoteSearchRejected();
+            addReplyErrorFormat(c,
+                                "BUSY the search queue is full (%lu searches queued, "
+                                "max-queued-searches is %u); retry later",
+                                queued, server.max_queued_searches);
+            rejectCommand(c, cmd);
+            return;
+        }
     }
     /* Writes stop while saving to disk fails (-MISCONF), as Redis does; a master's stream
      * never does (the replica would part from its master's dataset). */

@@ -224,9 +224,14 @@ typedef struct qvServer {
     unsigned long slowlog_max_len;
 
     /* Worker pool (blocked.c). */
-    int io_threads;                 /* io-threads: pool size, 0 = one per core */
-    int vset_force_single_thread;   /* vset-force-single-threaded-execution: searches inline */
-    long long search_thread_min_us; /* searches predicted cheaper than this run inline */
+    int io_threads;                   /* io-threads: pool size, 0 = one per core */
+    int vset_force_single_thread;     /* vset-force-single-threaded-execution: searches inline */
+    long long search_thread_min_us;   /* searches predicted cheaper than this run inline */
+    unsigned int max_queued_searches; /* new searches get -BUSY while this many wait; 0 = none */
+
+    /* Per-index limits (checked where a vector set or index is created or grows). */
+    unsigned int vset_max_dim;      /* vset-max-dim: largest dimension of a new set/index */
+    unsigned int vset_max_elements; /* vset-max-elements: elements per set/index; 0 = none */
 
     /* Metrics (metrics.c): Prometheus text over HTTP, served by the event loop. */
     int metrics_port;   /* metrics-port: 0 = no endpoint */

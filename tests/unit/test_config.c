@@ -631,6 +631,13 @@ Test(config, get_glob_matching) {
     cr_assert(sl >= 0 && port > sl && slower > port, "exact names come in pattern order");
     cr_assert_str_eq(p[port].value, "6379");
     cr_assert_eq(slower, n - 1);
+    int mq = pairIndex(p, n, "max-queued-searches");
+    cr_assert(mq >= 0);
+    cr_assert_str_eq(p[mq].value, "100000");
+    int md = pairIndex(p, n, "vset-max-dim"), me = pairIndex(p, n, "vset-max-elements");
+    cr_assert(md >= 0 && me >= 0);
+    cr_assert_str_eq(p[md].value, "65536");
+    cr_assert_str_eq(p[me].value, "0");
     configPairsFree(p, n);
 
     const char *upper = "MAXCLIENTS";
