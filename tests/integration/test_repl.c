@@ -626,3 +626,19 @@ Test(repl, config_rewrite_persists_replicaof_across_restarts) {
     redisFree(m);
     unlink(conf);
 }
+
+/* The operator's limits bound clients, not the master's stream: a replica started with tighter
+ * vset-max-elements / vset-max-dim / maxmemory still holds everything its master holds. */
+Test(repl, a_replicas_own_limits_do_not_refuse_its_masters_writes) {
+    serverStart(&master, NULL);
+    startReplicaOf(&replica, &master, "--vset-max-elements 2 --vset-max-dim 4 --maxmemory 1");
+    redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
+    loadElements(m, "idx", 0, 50, 3); /* 50 elements of DIM dimensions, pipelined */
+    EXPECT_INTEGER(cmd(m, "VADD wide VALUES 6 1 2 3 4 5 6 w"), 1);
+    waitSynced(m, r);
+    EXPECT_INTEGER(cmd(r, "VCARD idx"), 50);
+    EXPECT_INTEGER(cmd(r, "VCARD wide"), 1);
+    expectSameDigest(m, r);
+    redisFree(r);
+    redisFree(m);
+}
