@@ -246,7 +246,6 @@ Test(keys, watch) {
     cr_assert(!watchAborted(other, "VADD k VALUES 2 1 nan d"), "rejected VADD");
     cr_assert(!watchAborted(other, "VADD k VALUES 3 1 2 3 d"), "wrong-dimension VADD");
     cr_assert(!watchAborted(other, "VADD k VALUES 2 1 2 d M 2"), "VADD with invalid M");
-    cr_assert(!watchAborted(other, "VSETATTR k a {bad"), "invalid JSON VSETATTR");
     cr_assert(!watchAborted(other, "VREM k nosuch"), "VREM of a non-member");
     cr_assert(!watchAborted(other, "VSETATTR k nosuch {}"), "VSETATTR of a non-member");
     cr_assert(!watchAborted(other, "VADD other VALUES 2 1 2 d"), "another key");
