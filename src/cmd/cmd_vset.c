@@ -9,7 +9,6 @@
  *   - a VADD without NOQUANT/Q8/BIN or M on an existing key uses the key's own settings; only an
  *     explicit, different value is a mismatch error;
  *   - FILTER-EF 0 means unlimited, as Redis documents;
- *   - VSETATTR (and SETATTR) reject invalid JSON instead of storing it.
  * Every argument is validated before anything changes, so a rejected command has no effect.
  *
  * These commands also work on indexes made by IDX.CREATE (cmd_idx.c) with any metric or algorithm:

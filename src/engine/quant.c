@@ -175,10 +175,32 @@ static double vecNorm(const float *x, uint32_t dim) {
     return sqrt(s);
 }
 
+/* One component of a COSINE FP32 vector: x / norm, where norm is the float the element keeps.
+ * VEMB gives back u * norm in float (quantDecodeOriginal); Redis keeps what the client sent for
+ * NOQUANT, so we pick, among u and its two neighbours on each side, one whose product gives back
+ * x exactly (moving u by an ulp or two changes no distance that matters). */
+static float encodeUnitComponent(float x, float norm) {
+    float u = x / norm;
+    if (u * norm == x) return u;
+    float down = u, up = u;
+    for (int step = 0; step < 2; step++) {
+        down = nextafterf(down, -INFINITY);
+        up = nextafterf(up, INFINITY);
+        if (up * norm == x) return up;
+        if (down * norm == x) return down;
+    }
+    return u;
+}
+
 static void encodeF32(const qvSpace *s, const float *in, float *out, double norm) {
     if (s->metric == QV_METRIC_COSINE) {
-        double inv = norm > 0 ? 1.0 / norm : 0.0;
-        for (uint32_t i = 0; i < s->dim; i++) out[i] = (float)((double)in[i] * inv);
+        float fnorm = (float)norm; /* what is stored, and what VEMB multiplies by */
+        if (fnorm > 0 && isfinite(fnorm)) {
+            for (uint32_t i = 0; i < s->dim; i++) out[i] = encodeUnitComponent(in[i], fnorm);
+        } else { /* 0, or a norm that overflows a float: refused later by quantCheckVector */
+            double inv = norm > 0 ? 1.0 / norm : 0.0;
+            for (uint32_t i = 0; i < s->dim; i++) out[i] = (float)((double)in[i] * inv);
+        }
     } else {
         memcpy(out, in, (size_t)s->dim * sizeof(float));
     }
