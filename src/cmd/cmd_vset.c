@@ -451,7 +451,7 @@ void vembCommand(qvClient *c) {
         }
         raw = 1;
     } else if (c->argc > 4) {
-        addReplyErrorArity(c, "vemb");
+        addReplyErrorArity(c, "VEMB");
         return;
     }
     qvIndex *idx;
@@ -531,12 +531,12 @@ void vlinksCommand(qvClient *c) {
     int withscores = 0;
     if (c->argc == 4) {
         if (strcasecmp(c->argv[3], "WITHSCORES")) {
-            addReplyErrorArity(c, "vlinks");
+            addReplyErrorArity(c, "VLINKS");
             return;
         }
         withscores = 1;
     } else if (c->argc > 4) {
-        addReplyErrorArity(c, "vlinks");
+        addReplyErrorArity(c, "VLINKS");
         return;
     }
     qvIndex *idx;

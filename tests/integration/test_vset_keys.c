@@ -151,18 +151,19 @@ Test(keys, memory_usage) {
     freeReplyObject(l);
 }
 
+/* Module commands report their names as registered: upper case for the vector-set commands. */
 Test(keys, command_info_matches_the_reference) {
     static const struct {
         const char *name;
         int arity;
         const char *flag; /* one flag the reference lists */
-    } cmds[] = {{"vadd", -5, "write"},           {"vrem", 3, "write"},
-                {"vsim", -4, "readonly"},        {"vdim", 2, "readonly"},
-                {"vcard", 2, "readonly"},        {"vemb", -3, "readonly"},
-                {"vlinks", -3, "readonly"},      {"vinfo", 2, "readonly"},
-                {"vsetattr", 4, "write"},        {"vgetattr", 3, "readonly"},
-                {"vrandmember", -2, "readonly"}, {"vismember", 3, "readonly"},
-                {"vrange", -4, "readonly"}};
+    } cmds[] = {{"VADD", -5, "write"},           {"VREM", 3, "write"},
+                {"VSIM", -4, "readonly"},        {"VDIM", 2, "readonly"},
+                {"VCARD", 2, "readonly"},        {"VEMB", -3, "readonly"},
+                {"VLINKS", -3, "readonly"},      {"VINFO", 2, "readonly"},
+                {"VSETATTR", 4, "write"},        {"VGETATTR", 3, "readonly"},
+                {"VRANDMEMBER", -2, "readonly"}, {"VISMEMBER", 3, "readonly"},
+                {"VRANGE", -4, "readonly"}};
     for (size_t i = 0; i < sizeof(cmds) / sizeof(*cmds); i++) {
         redisReply *r = cmd(vt_c, "COMMAND INFO %s", cmds[i].name);
         cr_assert_eq(r->type, REDIS_REPLY_ARRAY);

@@ -118,8 +118,8 @@ Test(vadd, zero_vector_accepted) {
 }
 
 Test(vadd, arity) {
-    vtErr(cmd(vt_c, "VADD k VALUES 1"), "ERR wrong number of arguments for 'vadd' command");
-    vtErr(cmd(vt_c, "VADD k"), "ERR wrong number of arguments for 'vadd' command");
+    vtErr(cmd(vt_c, "VADD k VALUES 1"), "ERR wrong number of arguments for 'VADD' command");
+    vtErr(cmd(vt_c, "VADD k"), "ERR wrong number of arguments for 'VADD' command");
 }
 
 /* ---- update ---- */
@@ -504,7 +504,7 @@ Test(vadd, rejected_commands_change_nothing) {
             redisReply *r = cmd(vt_c, bad[i], t ? "a" : "new");
             cr_assert_eq(r->type, REDIS_REPLY_ERROR, "'%s' was accepted", bad[i]);
             if (strcmp(r->str, spec) != 0 &&
-                strcmp(r->str, "ERR wrong number of arguments for 'vadd' command") != 0)
+                strcmp(r->str, "ERR wrong number of arguments for 'VADD' command") != 0)
                 cr_assert_fail("'%s' -> '%s'", bad[i], r->str);
             freeReplyObject(r);
             assertUnchanged(&s, bad[i]);
