@@ -415,7 +415,7 @@ void idxCompactCommand(qvClient *c) {
         }
         sync = 1;
     } else if (c->argc > 3) {
-        addReplyErrorArity(c, "idx.compact");
+        addReplyErrorArity(c, "IDX.COMPACT");
         return;
     }
     qvIndex *idx = requireIndex(c);
