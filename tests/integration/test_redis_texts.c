@@ -8,7 +8,7 @@
  *               VEMB RAW's normalised blob times its norm does too.
  *   attributes  text that is not JSON is stored and returned verbatim (VGETATTR, WITHATTRIBS),
  *               never matches a FILTER, and survives DEBUG RELOAD, SAVE + restart, the AOF and
- *               its rewrite byte for byte. */
+ *               its rewrite byte for byte; VSEARCH RETURN and FILTER see it as no attributes. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -222,12 +222,21 @@ static const char *const texts[] = {"{not json",          "plain text", "[1,2",
 static const char binary[] = "bin\0ary{\"a\":1}\xff";
 #define BINLEN (sizeof(binary) - 1)
 
-static void vgetattrIs(redisContext *c, const char *elem, const char *want, size_t len) {
-    redisReply *r = cmd(c, "VGETATTR k %s", elem);
+static void vgetattrIsOnLen(redisContext *c, const char *key, const char *elem, const char *want,
+                            size_t len) {
+    redisReply *r = cmd(c, "VGETATTR %s %s", key, elem);
     cr_assert_eq(r->type, REDIS_REPLY_STRING, "VGETATTR %s", elem);
     cr_assert_eq(r->len, len, "VGETATTR %s length", elem);
     cr_assert(memcmp(r->str, want, len) == 0, "VGETATTR %s not verbatim: %s", elem, r->str);
     freeReplyObject(r);
+}
+
+static void vgetattrIs(redisContext *c, const char *elem, const char *want, size_t len) {
+    vgetattrIsOnLen(c, "k", elem, want, len);
+}
+
+static void vgetattrIsOn(redisContext *c, const char *key, const char *elem, const char *want) {
+    vgetattrIsOnLen(c, key, elem, want, strlen(want));
 }
 
 /* Everything a client reads of the attributes; the same after every reload. */
@@ -325,6 +334,35 @@ Test(texts, non_json_attributes_survive_reload_snapshot_and_aof) {
     freeReplyObject(r);
     c = restartOn(&s, c, "--appendonly no");
     expectAttributes(c);
+    redisFree(c);
+    serverStop(&s);
+}
+
+/* Quiver's own search paths see text that is not JSON as no attributes: RETURN gives nil for a
+ * field and for "$", and a FILTER never passes it. */
+Test(texts, vsearch_sees_non_json_attributes_as_none) {
+    qvTestServer s;
+    serverStart(&s, NULL);
+    redisContext *c = serverConnect(&s);
+    freeReplyObject(cmd(c, "IDX.CREATE a DIM 2 METRIC L2 QUANT FP32 ALGO FLAT"));
+    freeReplyObject(cmd(c, "VADD a VALUES 2 0 0 x SETATTR %s", "year: 1999"));
+    redisReply *r = cmd(c, "VSEARCH a VALUES 2 0 1 K 1 RETURN 2 year $");
+    cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "VSEARCH: %s",
+                 r->type == REDIS_REPLY_ERROR ? r->str : "");
+    cr_assert_eq(r->elements, 1);
+    redisReply *h = r->element[0];
+    cr_assert_eq(h->elements, 9); /* name, distance, score, year, $ */
+    cr_assert_str_eq(h->element[0]->str, "x");
+    cr_assert_str_eq(h->element[5]->str, "year");
+    cr_assert_eq(h->element[6]->type, REDIS_REPLY_NIL);
+    cr_assert_str_eq(h->element[7]->str, "$");
+    cr_assert_eq(h->element[8]->type, REDIS_REPLY_NIL);
+    freeReplyObject(r);
+    r = cmd(c, "VSEARCH a VALUES 2 0 1 K 1 FILTER %s", "1");
+    cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
+    cr_assert_eq(r->elements, 0, "a FILTER passed text that is not JSON");
+    freeReplyObject(r);
+    vgetattrIsOn(c, "a", "x", "year: 1999");
     redisFree(c);
     serverStop(&s);
 }
