@@ -422,7 +422,7 @@ void idxCompactCommand(qvClient *c) {
         }
         sync = 1;
     } else if (c->argc > 3) {
-        addReplyErrorArity(c, "idx.compact");
+        addReplyErrorArity(c, "IDX.COMPACT");
         return;
     }
     qvIndex *idx = requireIndex(c);
@@ -795,7 +795,7 @@ static void addReplyFloat(qvClient *c, float f) {
  * booleans as doubles, strings as bulk strings, arrays as arrays, null or missing as null); "$"
  * is the whole JSON document. */
 static void addReplyAttrValue(qvClient *c, const qvAttrs *a, const char *name, size_t len) {
-    if (!a) {
+    if (!a || !attrsIsJson(a)) { /* text that is not JSON counts as no attributes */
         addReplyNull(c);
         return;
     }

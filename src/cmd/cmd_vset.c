@@ -9,7 +9,6 @@
  *   - a VADD without NOQUANT/Q8/BIN or M on an existing key uses the key's own settings; only an
  *     explicit, different value is a mismatch error;
  *   - FILTER-EF 0 means unlimited, as Redis documents;
- *   - VSETATTR (and SETATTR) reject invalid JSON instead of storing it.
  * Every argument is validated before anything changes, so a rejected command has no effect.
  *
  * These commands also work on indexes made by IDX.CREATE (cmd_idx.c) with any metric or algorithm:
@@ -468,7 +467,7 @@ void vembCommand(qvClient *c) {
         }
         raw = 1;
     } else if (c->argc > 4) {
-        addReplyErrorArity(c, "vemb");
+        addReplyErrorArity(c, "VEMB");
         return;
     }
     qvIndex *idx;
@@ -548,12 +547,12 @@ void vlinksCommand(qvClient *c) {
     int withscores = 0;
     if (c->argc == 4) {
         if (strcasecmp(c->argv[3], "WITHSCORES")) {
-            addReplyErrorArity(c, "vlinks");
+            addReplyErrorArity(c, "VLINKS");
             return;
         }
         withscores = 1;
     } else if (c->argc > 4) {
-        addReplyErrorArity(c, "vlinks");
+        addReplyErrorArity(c, "VLINKS");
         return;
     }
     qvIndex *idx;

@@ -255,6 +255,12 @@ void commandTableInit(void) {
     for (int t = 0; t < table_count; t++) {
         for (qvCommand *cmd = tables[t]; cmd->name; cmd++) {
             snprintf(cmd->fullname, sizeof(cmd->fullname), "%s", cmd->name);
+            /* Redis's vector-set commands are module commands, registered in upper case, and a
+             * module command reports its name as registered: the arity error says 'VADD',
+             * COMMAND INFO/DOCS/LIST and INFO commandstats say VADD. Lookup stays
+             * case-insensitive (the dict key is the lower-case name). */
+            if (cmd->group && !strcmp(cmd->group, "module"))
+                for (char *p = cmd->fullname; *p; p++) *p = (char)toupper((unsigned char)*p);
             dictAdd(commands_dict, cmd->name, strlen(cmd->name), cmd);
             if (!cmd->subcommands) continue;
             for (qvCommand *sub = cmd->subcommands; sub->name; sub++) {

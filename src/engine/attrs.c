@@ -37,7 +37,7 @@ struct qvAttrs {
     uint32_t size;    /* bytes of the whole block */
     uint32_t jsonLen; /* bytes of the original text (without its NUL) */
     uint32_t nfields;
-    uint32_t reserved;
+    uint32_t notJson; /* 1: the text is not JSON, kept verbatim; no filter ever matches it */
     attrsField fields[];
 };
 
@@ -133,20 +133,34 @@ static qvAttrs *attrsFail(char *err, size_t errlen, const char *msg) {
     return NULL;
 }
 
+/* A block holding only the text: no fields, marked as not JSON. Redis stores any string as
+ * attributes and returns it verbatim; such an element never matches a FILTER. */
+static qvAttrs *attrsCreateVerbatim(const char *text, size_t len) {
+    size_t size = sizeof(qvAttrs) + len + 1;
+    qvAttrs *a = zmalloc(size);
+    a->size = (uint32_t)size;
+    a->jsonLen = (uint32_t)len;
+    a->nfields = 0;
+    a->notJson = 1;
+    memcpy((char *)a + sizeof(qvAttrs), text, len);
+    ((char *)a)[sizeof(qvAttrs) + len] = '\0';
+    return a;
+}
+
 qvAttrs *attrsCreate(const char *json, size_t len, char *err, size_t errlen) {
-    /* A NUL byte is never valid JSON, but cJSON would silently cut a string at it. */
-    if (len == 0 || memchr(json, '\0', len) != NULL)
-        return attrsFail(err, errlen, "invalid JSON attributes");
+    if (len == 0) return attrsFail(err, errlen, "empty attributes");
     if (len >= ATTRS_MAX_SIZE / 2) return attrsFail(err, errlen, "JSON attributes too large");
+    /* A NUL byte is never valid JSON, and cJSON would silently cut a string at it. */
+    if (memchr(json, '\0', len) != NULL) return attrsCreateVerbatim(json, len);
 
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
-    if (root == NULL) return attrsFail(err, errlen, "invalid JSON attributes");
-    /* cJSON stops after the first value; anything but whitespace after it is an error. */
+    if (root == NULL) return attrsCreateVerbatim(json, len);
+    /* cJSON stops after the first value; anything but whitespace after it is not JSON. */
     while (end < json + len && (unsigned char)*end <= ' ') end++;
     if (end != json + len) {
         cJSON_Delete(root);
-        return attrsFail(err, errlen, "invalid JSON attributes");
+        return attrsCreateVerbatim(json, len);
     }
 
     /* Pass 1: measure. */
@@ -173,7 +187,7 @@ qvAttrs *attrsCreate(const char *json, size_t len, char *err, size_t errlen) {
     a->size = (uint32_t)size;
     a->jsonLen = (uint32_t)len;
     a->nfields = (uint32_t)nfields;
-    a->reserved = 0;
+    a->notJson = 0;
     attrsBuilder b = {(char *)a, (qvValue *)((char *)a + itemsOff), (char *)a + poolOff};
     attrsField *fld = a->fields;
     if (cJSON_IsObject(root)) {
@@ -198,6 +212,10 @@ const char *attrsJson(const qvAttrs *a, size_t *len) {
 
 size_t attrsMemoryUsage(const qvAttrs *a) {
     return a ? a->size : 0;
+}
+
+int attrsIsJson(const qvAttrs *a) {
+    return !a->notJson;
 }
 
 uint32_t attrsFieldCount(const qvAttrs *a) {

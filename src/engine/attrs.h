@@ -17,7 +17,8 @@
  * Only the top level is visible: ".a.b" is not a path. A document that is valid JSON but not an
  * object ("[1,2]", "5") is stored and returned verbatim but has no fields.
  *
- * Unlike Redis, invalid JSON is refused at attrsCreate() (Redis stores it and never matches it).
+ * Text that is not JSON is stored as Redis stores it: verbatim, with no fields, marked so that no
+ * FILTER ever matches it (attrsIsJson() is 0).
  * No server headers: unit-tested and fuzzed alone. */
 #ifndef QV_ATTRS_H
 #define QV_ATTRS_H
@@ -54,9 +55,10 @@ typedef struct qvAttrs qvAttrs;
 #define ATTRS_MISSING 0  /* no such top-level field (or not an object) */
 #define ATTRS_NOCONV  -1 /* the field exists but is an object / nested array */
 
-/* Validates `json` (len bytes, need not be NUL-terminated) and builds its qvAttrs. Returns NULL
- * and writes a message without the "ERR " prefix into err (if err != NULL) when the text is not
- * valid JSON. The empty string is not valid JSON: "remove the attribute" is the caller's case.
+/* Builds the qvAttrs of `json` (len bytes, need not be NUL-terminated, may hold any bytes). Text
+ * that is not valid JSON is kept verbatim with no fields (attrsIsJson() is 0). Returns NULL and
+ * writes a message without the "ERR " prefix into err (if err != NULL) only for the empty string
+ * ("remove the attribute" is the caller's case) or a text too large for 32-bit offsets.
  * The caller owns the result and frees it with attrsFree(). */
 qvAttrs *attrsCreate(const char *json, size_t len, char *err, size_t errlen);
 
@@ -66,6 +68,9 @@ const char *attrsJson(const qvAttrs *a, size_t *len);
 
 /* Bytes allocated for `a` (one block), for MEMORY USAGE and INFO. */
 size_t attrsMemoryUsage(const qvAttrs *a);
+
+/* 1 if the text parsed as JSON; 0 for text stored verbatim (no filter matches it). */
+int attrsIsJson(const qvAttrs *a);
 
 /* Number of top-level fields (0 for a non-object document). */
 uint32_t attrsFieldCount(const qvAttrs *a);

@@ -637,7 +637,7 @@ static int exprIn(const qvValue *x, const qvValue *set) {
 int exprEval(const exprProgram *p, const qvAttrs *a, exprScratch *s) {
     qvValue inlineStack[EXPR_INLINE_DEPTH];
     qvValue *st;
-    if (a == NULL) return 0;
+    if (a == NULL || !attrsIsJson(a)) return 0; /* Redis: text that is not JSON never matches */
     if (s) {
         if (s->cap < p->depth) return 0;
         st = s->slots;

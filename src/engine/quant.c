@@ -98,9 +98,14 @@ static inline float clampCosine(float d) {
 }
 
 /* Redis does not clamp f32; we do, because rounding can push 1 - dot of identical unit vectors a
- * hair below 0 and the contract promises d >= 0 (and identical vectors then score exactly 1). */
+ * hair below 0 and the contract promises d >= 0 (and identical vectors then score exactly 1).
+ * A unit vector's components may sit an ulp or two off (encodeUnitComponent keeps NOQUANT values
+ * exact), so its dot with itself may be a float ulp or two under 1: distances up to 2 ulps of 1
+ * (2^-22) are rounding, and count as 0. */
+#define COSINE_F32_ROUNDING (1.0f / 4194304.0f)
 static float distF32Cosine(const qvSpace *s, const void *a, const void *b) {
-    return clampCosine(1.0f - s->k->dotF32((const float *)a, (const float *)b, s->dim));
+    float d = 1.0f - s->k->dotF32((const float *)a, (const float *)b, s->dim);
+    return d <= COSINE_F32_ROUNDING ? 0.0f : clampCosine(d);
 }
 
 static float distF32L2(const qvSpace *s, const void *a, const void *b) {
@@ -175,10 +180,34 @@ static double vecNorm(const float *x, uint32_t dim) {
     return sqrt(s);
 }
 
+/* One component of a COSINE FP32 vector: u = x / norm, rounded once from double (inv = 1/norm,
+ * the double norm). VEMB gives back u * fnorm in float, fnorm being the float norm the element
+ * keeps (quantDecodeOriginal); Redis gives back what the client sent for NOQUANT, so when u does
+ * not, we pick among its two neighbours on each side one that does (an ulp or two changes no
+ * distance that matters). A u that already round-trips is kept as it always was, so parallel
+ * vectors keep identical unit vectors and a score of exactly 1. */
+static float encodeUnitComponent(float x, double inv, float fnorm) {
+    float u = (float)((double)x * inv);
+    if (u * fnorm == x) return u;
+    float down = u, up = u;
+    for (int step = 0; step < 2; step++) {
+        down = nextafterf(down, -INFINITY);
+        up = nextafterf(up, INFINITY);
+        if (up * fnorm == x) return up;
+        if (down * fnorm == x) return down;
+    }
+    return u;
+}
+
 static void encodeF32(const qvSpace *s, const float *in, float *out, double norm) {
     if (s->metric == QV_METRIC_COSINE) {
         double inv = norm > 0 ? 1.0 / norm : 0.0;
-        for (uint32_t i = 0; i < s->dim; i++) out[i] = (float)((double)in[i] * inv);
+        float fnorm = (float)norm; /* what is stored, and what VEMB multiplies by */
+        if (fnorm > 0 && isfinite(fnorm)) {
+            for (uint32_t i = 0; i < s->dim; i++) out[i] = encodeUnitComponent(in[i], inv, fnorm);
+        } else { /* 0, or a norm that overflows a float: refused later by quantCheckVector */
+            for (uint32_t i = 0; i < s->dim; i++) out[i] = (float)((double)in[i] * inv);
+        }
     } else {
         memcpy(out, in, (size_t)s->dim * sizeof(float));
     }

@@ -4,8 +4,11 @@
 #define QV_VERSION_H
 
 #define QUIVER_VERSION "0.1.0"
-/* The Redis version we report in INFO/HELLO: clients gate features on it (e.g. redis-py's
- * vector-set helpers need >= 8), and our command surface follows Redis 8. */
-#define QUIVER_REDIS_COMPAT_VERSION "8.0.0"
+/* The Redis version we report in INFO/HELLO (redis_version, HELLO's "version"): clients gate
+ * features on it (redis-py's vector-set helpers and tests need >= 8.2 for WITHATTRIBS and
+ * VISMEMBER, >= 8.4 for VRANGE). It is the Redis release whose vector-set surface -- commands,
+ * options, reply shapes, error texts -- Quiver implements (docs/redis-compatibility.md: checked
+ * against Redis 8.8). Quiver's own version is QUIVER_VERSION, INFO's quiver_version. */
+#define QUIVER_REDIS_COMPAT_VERSION "8.8.0"
 
 #endif

@@ -357,7 +357,7 @@ Test(aof, corrupt_middle) {
     expectAofStartFailure("yes", "'shutdown' is not a write command");
     writeFile(incr, good, n);
     appendToFile(incr, "*2\r\n$4\r\nVREM\r\n$1\r\nk\r\n");
-    expectAofStartFailure("yes", "wrong number of arguments for 'vrem'");
+    expectAofStartFailure("yes", "wrong number of arguments for 'VREM'");
     /* The intact file loads. */
     writeFile(incr, good, n);
     startIn(&s, AOF_ARGS);

@@ -138,10 +138,10 @@ Test(fairness, expensive_pipeline_in_one_read_shares_the_loop) {
     const char *argv[3] = {"VEMB", "big", "e"};
     for (int i = 0; i < n; i++) bufCommand(&req, 3, argv, NULL);
     cr_assert_lt(req.len, 16 * 1024, "the whole pipeline fits in one read");
-    long long before = commandCalls(b, "vemb");
+    long long before = commandCalls(b, "VEMB");
     int a = rawConnect(&srv);
     cr_assert_eq(rawSend(a, req.p, req.len), req.len);
-    long long ran = pingAndCalls(b, "vemb") - before;
+    long long ran = pingAndCalls(b, "VEMB") - before;
     cr_assert_lt(ran, n / 2, "the PING waited for %lld of the %d VEMBs", ran, n);
 
     /* Every VEMB is answered, in full: the 1024 components of the vector. */
@@ -156,7 +156,7 @@ Test(fairness, expensive_pipeline_in_one_read_shares_the_loop) {
         cr_assert_float_eq(strtod(last, NULL), v[dim - 1], 1e-6, "reply %d", i);
         free(r);
     }
-    cr_assert_eq(commandCalls(b, "vemb") - before, n);
+    cr_assert_eq(commandCalls(b, "VEMB") - before, n);
     rawClose(a);
     redisFree(b);
     free(v);

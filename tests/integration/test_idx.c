@@ -133,7 +133,7 @@ Test(idx, create_exists_and_ifnotexists) {
 
 Test(idx, create_errors) {
     EXPECT_ERROR(cmd(vt_c, "IDX.CREATE a"),
-                 "ERR wrong number of arguments for 'idx.create' command");
+                 "ERR wrong number of arguments for 'IDX.CREATE' command");
     EXPECT_ERROR(cmd(vt_c, "IDX.CREATE a METRIC L2"),
                  "ERR the DIM option is required in IDX.CREATE");
     EXPECT_ERROR(cmd(vt_c, "IDX.CREATE a DIM 0"), "ERR invalid DIM value in IDX.CREATE");

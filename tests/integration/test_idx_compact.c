@@ -330,6 +330,6 @@ Test(compact, drop_during_build_and_errors) {
     EXPECT_ERROR(cmd(vt_c, "IDX.COMPACT nope"), "ERR no such index");
     EXPECT_ERROR(cmd(vt_c, "IDX.COMPACT k NOW"), "ERR syntax error");
     EXPECT_ERROR(cmd(vt_c, "IDX.COMPACT k SYNC x"),
-                 "ERR wrong number of arguments for 'idx.compact' command");
+                 "ERR wrong number of arguments for 'IDX.COMPACT' command");
     modelFree(&m);
 }

@@ -359,7 +359,7 @@ Test(ingest, batched_errors_are_counted, .fini = vtTeardown) {
     cr_assert_gt(batched(vt_c) - b0, 0, "the VADDs were not batched");
     vtInt(cmd(vt_c, "VCARD k"), cap);
     cr_assert_eq(statCount(vt_c, "errorstats", "errorstat_ERR", "count="), refused);
-    cr_assert_eq(statCount(vt_c, "commandstats", "cmdstat_vadd", "failed_calls="), refused);
+    cr_assert_eq(statCount(vt_c, "commandstats", "cmdstat_VADD", "failed_calls="), refused);
     cr_assert_eq(statCount(vt_c, "stats", "total_error_replies", ""), refused);
     free(v);
 }

@@ -240,11 +240,11 @@ Test(metrics, scrape_and_parse) {
     scrape *sc = parseScrape(body + 4);
 
     cr_assert_eq(get(sc, "quiver_build_info", NULL, NULL, NULL, NULL), 1);
-    cr_assert_eq(get(sc, "quiver_command_calls_total", "cmd", "vsearch", NULL, NULL), 8);
-    cr_assert_eq(get(sc, "quiver_command_failed_calls_total", "cmd", "vsearch", NULL, NULL), 1);
-    cr_assert_eq(get(sc, "quiver_command_duration_seconds_count", "cmd", "vsearch", NULL, NULL), 8);
-    cr_assert_eq(get(sc, "quiver_command_duration_seconds_count", "cmd", "vadd", NULL, NULL), 201);
-    cr_assert_geq(get(sc, "quiver_command_duration_seconds_sum", "cmd", "vadd", NULL, NULL), 0);
+    cr_assert_eq(get(sc, "quiver_command_calls_total", "cmd", "VSEARCH", NULL, NULL), 8);
+    cr_assert_eq(get(sc, "quiver_command_failed_calls_total", "cmd", "VSEARCH", NULL, NULL), 1);
+    cr_assert_eq(get(sc, "quiver_command_duration_seconds_count", "cmd", "VSEARCH", NULL, NULL), 8);
+    cr_assert_eq(get(sc, "quiver_command_duration_seconds_count", "cmd", "VADD", NULL, NULL), 201);
+    cr_assert_geq(get(sc, "quiver_command_duration_seconds_sum", "cmd", "VADD", NULL, NULL), 0);
     cr_assert_str_eq(typeOf(sc, "quiver_command_duration_seconds"), "histogram");
     checkHistograms(sc, "quiver_command_duration_seconds", "cmd");
 

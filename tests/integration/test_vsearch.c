@@ -502,7 +502,7 @@ Test(vsearch, errors) {
     vtErr(cmd(vt_c, "VSEARCH a VALUES 3 1 0 0"),
           "ERR Vector dimension mismatch - got 3 but set has 2");
     vtErr(cmd(vt_c, "VSEARCH a ELE nope"), "ERR element not found in index");
-    vtErr(cmd(vt_c, "VSEARCH a ELE"), "ERR wrong number of arguments for 'vsearch' command");
+    vtErr(cmd(vt_c, "VSEARCH a ELE"), "ERR wrong number of arguments for 'VSEARCH' command");
     vtErr(cmd(vt_c, "VSEARCH a ELE x K 0"), "ERR invalid K");
     vtErr(cmd(vt_c, "VSEARCH a ELE x K"), "ERR invalid K");
     vtErr(cmd(vt_c, "VSEARCH a ELE x EF 0"), "ERR invalid EF");

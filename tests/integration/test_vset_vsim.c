@@ -94,7 +94,7 @@ Test(vsim, query_errors) {
     vtErr(cmd(vt_c, "VSIM vs ELE nosuch"), "ERR element not found in set");
     vtErr(vtSim(vt_c, K, v, 3, 0, NULL), "ERR Vector dimension mismatch - got 3 but set has 4");
     vtErr(vtSim(vt_c, K, v, 5, 1, NULL), "ERR Vector dimension mismatch - got 5 but set has 4");
-    vtErr(cmd(vt_c, "VSIM vs ELE"), "ERR wrong number of arguments for 'vsim' command");
+    vtErr(cmd(vt_c, "VSIM vs ELE"), "ERR wrong number of arguments for 'VSIM' command");
     free(v);
 }
 

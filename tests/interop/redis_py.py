@@ -72,6 +72,9 @@ def run(port):
     check(isinstance(info, dict), "info() parses into a dict")
     major = int(str(info["redis_version"]).split(".")[0])
     check(major >= 7, "info()['redis_version'] is a Redis >= 7 version (%s)" % info["redis_version"])
+    # The Redis release whose vector-set surface Quiver implements; Quiver's own is apart.
+    check(str(info["redis_version"]) == "8.8.0", "redis_version is 8.8.0 (%s)" % info["redis_version"])
+    check("quiver_version" in info, "info() has quiver_version")
     check(info["tcp_port"] == port, "info()['tcp_port'] == %d" % port)
     check(info["loading"] == 0, "info()['loading'] == 0 (ioredis-style readiness)")
     check(info["connected_clients"] >= 1, "info()['connected_clients'] >= 1")

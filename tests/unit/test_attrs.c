@@ -17,42 +17,56 @@ static int lookup(const qvAttrs *a, const char *name, qvValue *v) {
     return attrsLookup(a, name, strlen(name), v);
 }
 
-Test(attrs, rejects_invalid_json) {
+/* Redis stores any string as attributes: text that is not JSON is kept verbatim, has no fields
+ * and is marked so that no filter matches it. */
+static void expectVerbatim(const char *text, size_t len) {
+    char err[128] = "";
+    qvAttrs *a = attrsCreate(text, len, err, sizeof(err));
+    cr_assert_not_null(a, "refused '%s': %s", text, err);
+    cr_expect_eq(attrsIsJson(a), 0, "'%s' taken for JSON", text);
+    cr_expect_eq(attrsFieldCount(a), 0);
+    size_t got = 0;
+    const char *back = attrsJson(a, &got);
+    cr_expect_eq(got, len);
+    cr_expect(memcmp(back, text, len) == 0, "'%s' not returned verbatim", text);
+    cr_expect_eq(back[len], '\0');
+    qvValue v;
+    cr_expect_eq(attrsLookup(a, "a", 1, &v), ATTRS_MISSING);
+    attrsFree(a);
+}
+
+Test(attrs, stores_text_that_is_not_json_verbatim) {
     static const char *bad[] = {
-        "",        "{",          "}",    "{\"a\":}", "nope",           "{\"a\":1} x", "{\"a\":1}{}",
-        "{'a':1}", "{\"a\":1,}", "[1,2", "{a:1}",    "\"unterminated", "tru",         "{\"a\":[1,}",
-        "  ",
+        "{",          "}",    "{\"a\":}", "nope",           "{\"a\":1} x", "{\"a\":1}{}", "{'a':1}",
+        "{\"a\":1,}", "[1,2", "{a:1}",    "\"unterminated", "tru",         "{\"a\":[1,}", "  ",
     };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        char err[128] = "";
-        qvAttrs *a = attrsCreate(bad[i], strlen(bad[i]), err, sizeof(err));
-        cr_expect_null(a, "accepted invalid JSON: '%s'", bad[i]);
-        if (a)
-            attrsFree(a);
-        else
-            cr_expect_str_eq(err, "invalid JSON attributes", "for '%s'", bad[i]);
-    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        expectVerbatim(bad[i], strlen(bad[i]));
+    qvAttrs *a = attrsCreate("{\"a\":1}", 7, NULL, 0);
+    cr_expect_eq(attrsIsJson(a), 1);
+    attrsFree(a);
 }
 
-Test(attrs, rejects_nul_byte) {
+Test(attrs, refuses_only_the_empty_string) {
+    char err[64] = "";
+    cr_expect_null(attrsCreate("", 0, err, sizeof(err)));
+    cr_expect_str_eq(err, "empty attributes");
+    cr_expect_null(attrsCreate("", 0, NULL, 0)); /* err may be NULL */
+}
+
+Test(attrs, keeps_nul_bytes_verbatim) {
     static const char doc[] = "{\"a\":\"x\0y\"}";
-    char err[64];
-    cr_expect_null(attrsCreate(doc, sizeof(doc) - 1, err, sizeof(err)));
+    expectVerbatim(doc, sizeof(doc) - 1);
     static const char tail[] = "{\"a\":1}\0";
-    cr_expect_null(attrsCreate(tail, sizeof(tail) - 1, err, sizeof(err)));
-    /* err may be NULL */
-    cr_expect_null(attrsCreate("{", 1, NULL, 0));
+    expectVerbatim(tail, sizeof(tail) - 1);
 }
 
-Test(attrs, rejects_too_deep_without_crashing) {
+Test(attrs, too_deep_is_verbatim_text_without_crashing) {
     char buf[4200];
     size_t n = 0;
     for (int i = 0; i < 2000; i++) buf[n++] = '[';
     for (int i = 0; i < 2000; i++) buf[n++] = ']';
-    char err[64];
-    qvAttrs *a = attrsCreate(buf, n, err, sizeof(err));
-    cr_expect_null(a); /* cJSON's nesting limit is 1000 */
-    if (a) attrsFree(a);
+    expectVerbatim(buf, n); /* past cJSON's nesting limit (1000): kept as text */
 }
 
 Test(attrs, keeps_text_verbatim) {

@@ -117,6 +117,15 @@ static void checkOne(qvCommand *cmd, void *priv) {
         int a = cmd->arity > 0 ? cmd->arity : -cmd->arity;
         if (a < 2) problem(w, cmd, "a subcommand's arity counts the container and itself (>= 2)");
         if (cmd->subcommands) problem(w, cmd, "subcommands of subcommands are not supported");
+    } else if (cmd->group && !strcmp(cmd->group, "module")) {
+        /* Module commands (the vector sets) report their names upper case, as Redis does. */
+        for (const char *n = cmd->name, *f = cmd->fullname;; n++, f++) {
+            if (*f != (char)toupper((unsigned char)*n)) {
+                problem(w, cmd, "a module command's fullname is not its name in upper case");
+                break;
+            }
+            if (!*n) break;
+        }
     } else if (strcmp(cmd->fullname, cmd->name) != 0) {
         problem(w, cmd, "top-level fullname differs from name");
     }

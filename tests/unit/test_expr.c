@@ -216,6 +216,18 @@ Test(expr, no_attributes_never_match) {
     exprFree(p);
 }
 
+/* Attributes that are not JSON are stored (as Redis does) but never match, even a constant. */
+Test(expr, text_that_is_not_json_never_matches) {
+    char err[128];
+    exprProgram *p = exprCompile("1 == 1", 6, err, sizeof(err));
+    cr_assert_not_null(p);
+    qvAttrs *a = attrsCreate("{\"a\":1", 6, NULL, 0);
+    cr_assert_not_null(a);
+    cr_expect_eq(exprEval(p, a, NULL), 0);
+    attrsFree(a);
+    exprFree(p);
+}
+
 Test(expr, logic_and_truthiness) {
     static const evalRow rows[] = {
         {0, "1 and 0", 0},
