@@ -462,7 +462,9 @@ void clientAppendReply(qvClient *c, const char *s, size_t len) {
     checkOutputBufferLimits(c);
 }
 
-void clientAppendOwned(qvClient *c, char *payload, size_t len) {
+/* Appends a block that takes ownership of payload. An exempt block (a replica's snapshot) does
+ * not count towards the output-buffer limits. */
+static void appendOwned(qvClient *c, char *payload, size_t len, int limit_exempt) {
     if (!replyAllowed(c)) {
         zfree(payload);
         return;
@@ -471,24 +473,21 @@ void clientAppendOwned(qvClient *c, char *payload, size_t len) {
     replyBlock *b = newReplyBlock(0);
     b->payload = payload;
     b->used = len;
+    b->limit_exempt = limit_exempt;
     appendBlock(c, b);
     c->reply_bytes += len;
-    checkOutputBufferLimits(c);
+    if (limit_exempt)
+        c->reply_exempt_bytes += len;
+    else
+        checkOutputBufferLimits(c);
+}
+
+void clientAppendOwned(qvClient *c, char *payload, size_t len) {
+    appendOwned(c, payload, len, 0);
 }
 
 void clientAppendOwnedNoLimit(qvClient *c, char *payload, size_t len) {
-    if (!replyAllowed(c)) {
-        zfree(payload);
-        return;
-    }
-    markPendingWrite(c);
-    replyBlock *b = newReplyBlock(0);
-    b->payload = payload;
-    b->used = len;
-    b->limit_exempt = 1;
-    appendBlock(c, b);
-    c->reply_bytes += len;
-    c->reply_exempt_bytes += len;
+    appendOwned(c, payload, len, 1);
 }
 
 /* A deferred node is a small block marked full (used == size) so that nothing is appended to it
