@@ -38,6 +38,8 @@ WARN := -Wall -Wextra -Werror -Wno-missing-field-initializers
 CFLAGS_BASE := -std=gnu11 $(OPT) -g $(WARN) -pthread -D_GNU_SOURCE $(SAN_CFLAGS)
 DEPFLAGS = -MMD -MP -MF $(BUILD)/deps/$(subst /,_,$@).d
 LDLIBS_BASE := -lm -pthread -lcjson -lmsgpackc
+# mbedtls: TLS connections (src/net/tls.c).
+LDLIBS_BASE += -lmbedtls -lmbedx509 -lmbedcrypto
 LDFLAGS_BASE := $(SAN_LDFLAGS)
 
 ifeq ($(MALLOC),jemalloc)

@@ -48,6 +48,7 @@
 #include "multi.h"
 #include "pubsub.h"
 #include "repl.h"
+#include "tls_config.h"
 #include "util.h"
 
 #define MAX_ACCEPTS_PER_CALL 1000
@@ -135,12 +136,15 @@ static void acceptCommonHandler(connection *conn, uint64_t flags, const char *ip
     server.stat_numconnections++;
 }
 
+/* The plain port's listeners and tls-port's share this handler; privdata is the connection type
+ * (NULL: TCP). A TLS connection's handshake runs from the loop once it is a client. */
 static void acceptTcpHandler(aeEventLoop *el, int fd, void *privdata, int mask) {
-    (void)el, (void)privdata, (void)mask;
+    (void)el, (void)mask;
+    const connectionType *ct = privdata ? privdata : &connTcpType;
     char ip[NET_IP_STR_LEN], err[ANET_ERR_LEN];
     for (int i = 0; i < MAX_ACCEPTS_PER_CALL; i++) {
         int port;
-        connection *conn = connAccept(&connTcpType, fd, ip, sizeof(ip), &port, err, sizeof(err));
+        connection *conn = connAccept(ct, fd, ip, sizeof(ip), &port, err, sizeof(err));
         if (!conn) {
             if (errno != EWOULDBLOCK && errno != EAGAIN)
                 serverLog(LL_WARNING, "Accepting client connection: %s", err);
@@ -166,27 +170,36 @@ static void acceptUnixHandler(aeEventLoop *el, int fd, void *privdata, int mask)
     }
 }
 
-static int listenOn(const char *addr) {
+/* tls-port's listeners, one per bind address (as the plain port's in server.listen_fds). */
+static int tls_listen_fds[CONFIG_MAX_BIND];
+static int tls_listen_count;
+
+static int listenOn(const char *addr, int tls) {
     char err[ANET_ERR_LEN] = "";
+    int port = tls ? tls_cfg.port : server.port;
     const char *a = addr;
     int optional = 0;
     if (a[0] == '-') { /* "-::*": optional, as in Redis (no IPv6 on this host is fine) */
         optional = 1;
         a++;
     }
-    int fd = connListen(&connTcpType, a, server.port, 0, server.tcp_backlog, err, sizeof(err));
+    int fd = connListen(&connTcpType, a, port, 0, server.tcp_backlog, err, sizeof(err));
     if (fd == -1) {
         if (optional && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL ||
                          errno == EPROTONOSUPPORT || errno == ESOCKTNOSUPPORT || errno == EINVAL)) {
             serverLog(LL_NOTICE, "Skipping optional bind address %s: %s", a, err);
             return C_OK;
         }
-        serverLog(LL_WARNING, "Warning: Could not create server TCP listening socket %s:%d: %s", a,
-                  server.port, err);
+        serverLog(LL_WARNING, "Warning: Could not create server %s listening socket %s:%d: %s",
+                  tls ? "TLS" : "TCP", a, port, err);
         return C_ERR;
     }
-    server.listen_fds[server.listen_count++] = fd;
-    if (aeCreateFileEvent(server.el, fd, AE_READABLE, acceptTcpHandler, NULL) == AE_ERR) {
+    if (tls)
+        tls_listen_fds[tls_listen_count++] = fd;
+    else
+        server.listen_fds[server.listen_count++] = fd;
+    if (aeCreateFileEvent(server.el, fd, AE_READABLE, acceptTcpHandler,
+                          tls ? (void *)&connTlsType : NULL) == AE_ERR) {
         serverLog(LL_WARNING, "Unrecoverable error creating a file event for the listener");
         return C_ERR;
     }
@@ -195,13 +208,20 @@ static int listenOn(const char *addr) {
 
 int listenOnConfiguredAddresses(void) {
     server.listen_count = 0;
+    tls_listen_count = 0;
     server.unix_fd = -1;
-    if (server.port != 0) {
+    char tls_err[512];
+    if (tlsConfigInit(tls_err, sizeof(tls_err)) != C_OK) {
+        serverLog(LL_WARNING, "Failed to configure TLS: %s", tls_err);
+        return C_ERR;
+    }
+    for (int tls = 0; tls <= 1; tls++) {
+        if ((tls ? tls_cfg.port : server.port) == 0) continue;
         if (server.bindaddr_count == 0) {
-            if (listenOn("*") != C_OK || listenOn("-::*") != C_OK) return C_ERR;
+            if (listenOn("*", tls) != C_OK || listenOn("-::*", tls) != C_OK) return C_ERR;
         } else {
             for (int i = 0; i < server.bindaddr_count; i++)
-                if (listenOn(server.bindaddr[i]) != C_OK) return C_ERR;
+                if (listenOn(server.bindaddr[i], tls) != C_OK) return C_ERR;
         }
     }
     if (server.unixsocket && server.unixsocket[0]) {
@@ -214,7 +234,7 @@ int listenOnConfiguredAddresses(void) {
         }
         aeCreateFileEvent(server.el, server.unix_fd, AE_READABLE, acceptUnixHandler, NULL);
     }
-    if (server.listen_count == 0 && server.unix_fd == -1) {
+    if (server.listen_count == 0 && tls_listen_count == 0 && server.unix_fd == -1) {
         serverLog(LL_WARNING, "Configured to not listen anywhere, exiting.");
         return C_ERR;
     }
@@ -227,6 +247,11 @@ void closeListeningSockets(int unlink_unix_socket) {
         close(server.listen_fds[i]);
     }
     server.listen_count = 0;
+    for (int i = 0; i < tls_listen_count; i++) {
+        aeDeleteFileEvent(server.el, tls_listen_fds[i], AE_READABLE);
+        close(tls_listen_fds[i]);
+    }
+    tls_listen_count = 0;
     if (server.unix_fd != -1) {
         aeDeleteFileEvent(server.el, server.unix_fd, AE_READABLE);
         close(server.unix_fd);

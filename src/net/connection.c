@@ -26,16 +26,21 @@ void connSetEventLoop(aeEventLoop *el) {
     conn_el = el;
 }
 
-static connection *connNew(const connectionType *ct, int fd, connState state) {
-    connection *conn = zcalloc(sizeof(*conn));
+void connInitEmbedded(connection *conn, const connectionType *ct, int fd, connState state) {
     conn->type = ct;
     conn->fd = fd;
     conn->state = state;
     conn->el = conn_el;
+}
+
+static connection *connNew(const connectionType *ct, int fd, connState state) {
+    connection *conn = zcalloc(sizeof(*conn));
+    connInitEmbedded(conn, ct, fd, state);
     return conn;
 }
 
 connection *connCreate(const connectionType *ct) {
+    if (ct->create) return ct->create();
     return connNew(ct, -1, CONN_STATE_NONE);
 }
 
@@ -91,6 +96,7 @@ static void connWriteEvent(aeEventLoop *el, int fd, void *data, int mask) {
 }
 
 int connSetReadHandler(connection *conn, connHandler *h) {
+    if (conn->type->set_read_handler) return conn->type->set_read_handler(conn, h);
     conn->read_handler = h;
     if (!h) {
         aeDeleteFileEvent(conn->el, conn->fd, AE_READABLE);
@@ -101,6 +107,7 @@ int connSetReadHandler(connection *conn, connHandler *h) {
 }
 
 int connSetWriteHandler(connection *conn, connHandler *h) {
+    if (conn->type->set_write_handler) return conn->type->set_write_handler(conn, h);
     conn->write_handler = h;
     if (!h) {
         /* A connect in progress still waits for writability. */
@@ -133,6 +140,7 @@ connection *connAccept(const connectionType *ct, int listen_fd, char *ip, size_t
 }
 
 int connConnect(connection *conn, const char *addr, int port, connHandler *on_connected) {
+    if (conn->type->start_connect) return conn->type->start_connect(conn, addr, port, on_connected);
     conn->conn_handler = on_connected;
     if (conn->type->connect(conn, addr, port) == -1) {
         conn->state = CONN_STATE_ERROR;
@@ -169,6 +177,10 @@ void connFormatAddr(connection *conn, char *buf, size_t len, int local) {
 
 void connClose(connection *conn) {
     if (!conn) return;
+    if (conn->type->close) {
+        conn->type->close(conn);
+        return;
+    }
     if (conn->fd != -1) {
         if (conn->el) aeDeleteFileEvent(conn->el, conn->fd, AE_READABLE | AE_WRITABLE);
         close(conn->fd);
@@ -249,10 +261,14 @@ static int tcpListen(const char *addr, int port, unsigned perm, int backlog, cha
     return listenResult(anetTcpServer(aerr, port, addr, backlog), aerr, err, errlen);
 }
 
+int connTcpAcceptFd(int listen_fd, char *ip, size_t iplen, int *port, char *err, size_t errlen) {
+    char aerr[ANET_ERR_LEN] = "";
+    return acceptResult(anetTcpAccept(aerr, listen_fd, ip, iplen, port), aerr, err, errlen);
+}
+
 static connection *tcpAccept(int listen_fd, char *ip, size_t iplen, int *port, char *err,
                              size_t errlen) {
-    char aerr[ANET_ERR_LEN] = "";
-    int fd = acceptResult(anetTcpAccept(aerr, listen_fd, ip, iplen, port), aerr, err, errlen);
+    int fd = connTcpAcceptFd(listen_fd, ip, iplen, port, err, errlen);
     if (fd == -1) return NULL;
     return connNew(&connTcpType, fd, CONN_STATE_CONNECTED);
 }

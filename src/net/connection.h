@@ -1,6 +1,6 @@
 /* connection.h -- the connection layer: every byte a client or a peer sends or receives goes
- * through a `connection` whose type says how (plain TCP and unix sockets now; TLS plugs in as a
- * third type without networking.c changing). Main thread only.
+ * through a `connection` whose type says how (plain TCP, unix sockets, and TLS over TCP in
+ * tls.c, which networking.c drives through the same calls). Main thread only.
  *
  * A connection owns its descriptor and its event-loop registration: callers never touch the fd
  * with read(), write() or aeCreateFileEvent; they install handlers (connSetReadHandler,
@@ -52,6 +52,15 @@ typedef struct connectionType {
     ssize_t (*writev)(connection *conn, const struct iovec *iov, int iovcnt);
     /* Peer (local 0) or local (1) address, "ip:port" or "path:0". */
     void (*addr)(connection *conn, char *buf, size_t len, int local);
+    /* Optional (NULL for the socket types): a type with a record layer of its own (TLS) owns
+     * its event registration, because a readable socket may mean "the handshake goes on" or
+     * "a write can resume", and plaintext it already decrypted raises no event at all. These
+     * replace connCreate, connConnect, connSetReadHandler, connSetWriteHandler and connClose for it. */
+    connection *(*create)(void); /* allocates its own, larger struct (connCreate) */
+    int (*start_connect)(connection *conn, const char *addr, int port, connHandler *on_connected);
+    int (*set_read_handler)(connection *conn, connHandler *h);
+    int (*set_write_handler)(connection *conn, connHandler *h);
+    void (*close)(connection *conn);
 } connectionType;
 
 struct connection {
@@ -66,9 +75,17 @@ struct connection {
 
 extern const connectionType connTcpType;
 extern const connectionType connUnixType;
+extern const connectionType connTlsType; /* tls.c: TLS over TCP with mbedtls */
 
 /* Sets the event loop every connection registers with (once, at start-up). */
 void connSetEventLoop(struct aeEventLoop *el);
+
+/* Fills a connection that a type allocated inside its own larger struct (tls.c): the fields
+ * connNew sets, the event loop included. */
+void connInitEmbedded(connection *conn, const connectionType *ct, int fd, connState state);
+/* Accepts one TCP connection and returns its descriptor (non-blocking), or -1 with err set (a
+ * type built on TCP sockets, tls.c, wraps it itself). */
+int connTcpAcceptFd(int listen_fd, char *ip, size_t iplen, int *port, char *err, size_t errlen);
 
 /* A new, unconnected connection of type ct (for connConnect). */
 connection *connCreate(const connectionType *ct);

@@ -27,6 +27,7 @@
 #include "networking.h"
 #include "persist.h"
 #include "repl_internal.h"
+#include "tls_config.h"
 #include "util.h"
 
 #define BACKOFF_MIN_MS 100
@@ -313,7 +314,9 @@ static void onConnected(connection *conn) {
         n++;
     }
     char port[16];
-    ll2string(port, sizeof(port), rcfg.announce_port ? rcfg.announce_port : server.port);
+    /* Over TLS the master can reach us on our TLS port only (Redis announces that one too). */
+    int own_port = tls_cfg.replication && tls_cfg.port ? tls_cfg.port : server.port;
+    ll2string(port, sizeof(port), rcfg.announce_port ? rcfg.announce_port : own_port);
     appendCommand(&b, 3, (const char *[]){"REPLCONF", "listening-port", port});
     n++;
     if (rcfg.announce_ip) {
@@ -342,7 +345,7 @@ static void onConnected(connection *conn) {
 }
 
 static void connectToMaster(void) {
-    hs.conn = connCreate(&connTcpType);
+    hs.conn = connCreate(tls_cfg.replication ? &connTlsType : &connTcpType);
     rs.state = REPL_STATE_CONNECTING;
     hs.last_io_ms = mstime();
     if (connConnect(hs.conn, rs.masterhost, rs.masterport, onConnected) == -1) {
