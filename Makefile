@@ -167,10 +167,13 @@ $(HARNESS_LIB): $(INTEG_HELPER_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
+# INTEG_LIBS_<test>: what one suite links on top (test_tls's OpenSSL client: Debian's hiredis 0.14
+# has no TLS of its own; the server itself uses mbedtls).
+INTEG_LIBS_test_tls := -lssl -lcrypto
 $(BUILD)/tests/integration/%: tests/integration/%.c $(HARNESS_LIB) $$(call uses_libs,tests/integration/$$*.c) \
         $(BUILD_FLAGS_FILE) | $(BUILD)/tests/integration
 	$(CC) $(CFLAGS) $(DEPFLAGS) -Itests/integration $(call uses_incs,$<) $(LDFLAGS_BASE) -o $@ $< $(HARNESS_LIB) \
-	    $(call link_libs,$(call uses_libs,$<)) $(LDLIBS) -lhiredis -lcriterion
+	    $(call link_libs,$(call uses_libs,$<)) $(LDLIBS) -lhiredis -lcriterion $(INTEG_LIBS_$*)
 
 # The README's two commands install what they need first (as root), then build in a sub-make, so
 # that no compiler starts before its libraries are there (a prerequisite would run alongside).
