@@ -244,7 +244,7 @@ fuzz-lib:
 
 fuzz-build: fuzz-lib | $(BUILD)/fuzz
 	$(foreach f,$(FUZZ_SRCS),clang $(FUZZ_CFLAGS) $(call uses_incs,$(f)) -o $(BUILD)/fuzz/$(basename $(notdir $(f))) \
-	    $(f) $(call link_libs,$(call fuzz_libs,$(f))) -lm -lcjson -lmsgpackc -pthread &&) true
+	    $(f) $(call link_libs,$(call fuzz_libs,$(f))) -lm -lcjson -lmsgpackc -lmbedtls -lmbedx509 -lmbedcrypto -pthread &&) true
 
 fuzz: fuzz-build
 	@for f in $(FUZZ_SRCS); do \
