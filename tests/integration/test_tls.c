@@ -6,7 +6,7 @@
  * certificate reload with CONFIG SET (new connections get the new certificate, open ones keep
  * theirs, a bad file is refused and changes nothing), session resumption, tls-protocols and
  * tls-ciphers, a start-up with a missing certificate, and a replica syncing from its master over
- * TLS (tls-replication, DEBUG DIGEST equal).
+ * TLS (tls-replication, DEBUG DIGEST equal) and a replica refusing a master it cannot verify.
  *
  * The certificates are made by each test with Debian's openssl (EC P-256 keys, quick to make).
  * The client side is OpenSSL's libssl with hiredis's reply reader: Debian's hiredis 0.14 has no
@@ -643,6 +643,30 @@ Test(tls, replica_without_tls_replication_cannot_use_the_tls_port) {
     usleep(500 * 1000);
     char *link = infoField(r, "replication", "master_link_status");
     cr_assert(link && strcmp(link, "up") != 0, "a plaintext replica synced from the TLS port");
+    free(link);
+    redisFree(r);
+}
+
+/* A replica that does not trust the CA of its master's certificate refuses the link (the TLS
+ * client side verifies), and says why in its log. */
+Test(tls, replica_refuses_a_master_it_cannot_verify) {
+    startTlsServer("--tls-auth-clients no");
+    char args[2048];
+    snprintf(args, sizeof(args),
+             "--replicaof 127.0.0.1 %d --tls-replication yes --tls-cert-file %s --tls-key-file %s "
+             "--tls-ca-cert-file %s",
+             tls_port, cpath("client.crt"), cpath("client.key"), cpath("otherca.crt"));
+    serverStart(&replica, args);
+    int logged = 0;
+    for (int i = 0; i < 200 && !logged; i++) {
+        logged = serverLogContains(&replica, "TLS handshake with");
+        if (!logged) usleep(50 * 1000);
+    }
+    cr_assert(logged, "no handshake failure logged: %s", serverLog(&replica));
+    cr_assert(serverLogContains(&replica, "erif"), "%s", serverLog(&replica)); /* verification */
+    redisContext *r = serverConnect(&replica);
+    char *link = infoField(r, "replication", "master_link_status");
+    cr_assert(link && strcmp(link, "up") != 0, "synced from a master it cannot verify");
     free(link);
     redisFree(r);
 }
