@@ -28,6 +28,14 @@
  *    again. writev() copies up to one record's worth of the iovecs into a staging buffer, so a
  *    pipeline of small replies still goes out as full records.
  *
+ * REFUSALS. networking.c refuses a client (protected mode, maxclients) the moment it is
+ * accepted: it writes an error line and closes. On a TLS connection that moment comes before the
+ * handshake, so an accepted connection holds what is written before its handshake ended (up to
+ * TLS_EARLY_MAX bytes) and, when closed with such bytes, lingers: the handshake goes on without
+ * an owner, the bytes go out over TLS, then it is freed; a peer that does not finish its
+ * handshake within TLS_LINGER_MS is dropped. So a refused TLS client reads the same -DENIED /
+ * -ERR text as a plain one instead of a bare reset.
+ *
  * HANDSHAKE. Driven from the loop, never blocking: an accepted connection waits for the
  * ClientHello; a connecting one starts when its TCP connect completes. A hang-up or garbage
  * mid-handshake fails only that connection. tls-auth-clients optional asks for a certificate and
@@ -378,7 +386,17 @@ typedef struct tlsConn {
     int refs;             /* handler calls in progress */
     int close_pending;    /* closed inside a handler: freed when refs drops to 0 */
     int pending;          /* on the pending-plaintext list */
+    char *early;          /* written before the handshake ended: sent once it does */
+    size_t early_len;
+    int lingering;              /* closed by its owner with early bytes to send (a refusal) */
+    struct lingerToken *linger; /* the timer that ends a lingering connection, or NULL */
 } tlsConn;
+
+/* What the linger timer holds: the event loop has no way to delete a timer, so a connection
+ * freed before its timer fires only clears the token, and the timer frees the token. */
+typedef struct lingerToken {
+    tlsConn *t; /* NULL once the connection was freed */
+} lingerToken;
 
 static int bioSend(void *p, const unsigned char *buf, size_t len) {
     tlsConn *t = p;
@@ -451,6 +469,25 @@ static void tlsFail(tlsConn *t, int ret, const char *during) {
     }
 }
 
+static void forgetPending(tlsConn *t);
+
+/* Closes the socket (with a close_notify when the session is up) and frees everything. */
+static void tlsFree(tlsConn *t) {
+    connection *conn = &t->c;
+    forgetPending(t);
+    if (t->linger) t->linger->t = NULL;
+    if (conn->fd != -1) {
+        aeDeleteFileEvent(conn->el, conn->fd, AE_READABLE | AE_WRITABLE);
+        /* Best effort: a full socket just drops it, as a peer must cope with a bare close. */
+        if (t->handshake_done && conn->state != CONN_STATE_ERROR) mbedtls_ssl_close_notify(&t->ssl);
+        close(conn->fd);
+    }
+    mbedtls_ssl_free(&t->ssl);
+    contextRelease(t->ctx);
+    zfree(t->early);
+    zfree(t);
+}
+
 /* Runs one of the owner's handlers with a reference held. Returns 0 if the connection was
  * closed meanwhile (and so may be gone): the caller must not touch it. */
 static int callHandler(tlsConn *t, connHandler *h) {
@@ -458,14 +495,35 @@ static int callHandler(tlsConn *t, connHandler *h) {
     h(&t->c);
     t->refs--;
     if (t->close_pending) {
-        if (t->refs == 0) {
-            mbedtls_ssl_free(&t->ssl);
-            contextRelease(t->ctx);
-            zfree(t);
-        }
+        if (t->refs == 0) tlsFree(t);
         return 0;
     }
     return 1;
+}
+
+/* A refused connection's last words: the bytes its owner wrote before the handshake ended go
+ * out once it has, then the connection is freed. Best effort: a socket that cannot take them
+ * at once (a fresh one nearly always can) loses them. */
+static void finishLinger(tlsConn *t) {
+    size_t off = 0;
+    while (t->handshake_done && off < t->early_len) {
+        int ret =
+            mbedtls_ssl_write(&t->ssl, (const unsigned char *)t->early + off, t->early_len - off);
+        if (ret <= 0) break;
+        off += (size_t)ret;
+    }
+    tlsFree(t);
+}
+
+static int lingerTimerProc(aeEventLoop *el, long long id, void *data) {
+    (void)el, (void)id;
+    lingerToken *token = data;
+    if (token->t) { /* the peer never finished its handshake */
+        token->t->linger = NULL;
+        tlsFree(token->t);
+    }
+    zfree(token);
+    return AE_NOMORE;
 }
 
 /* ---- the pending-plaintext list (point 2 at the top) ---- */
@@ -534,6 +592,10 @@ static int handshakeStep(tlsConn *t) {
         ret = MBEDTLS_ERR_X509_CERT_VERIFY_FAILED; /* presented, so it must verify */
     if (ret != 0) {
         tlsFail(t, ret, "handshake");
+        if (t->lingering) {
+            tlsFree(t);
+            return 0;
+        }
         tlsUpdateEvents(t);
         /* The owner learns it from its next call: the connect handler, or a failing read. */
         connHandler *h = t->is_client ? conn->conn_handler : conn->read_handler;
@@ -543,6 +605,23 @@ static int handshakeStep(tlsConn *t) {
     }
     t->handshake_done = 1;
     t->hs_wait = 0;
+    if (t->lingering) {
+        finishLinger(t);
+        return 0;
+    }
+    if (t->early_len) { /* written early by an owner that kept the connection */
+        t->lingering = 0;
+        size_t off = 0;
+        while (off < t->early_len) {
+            int w = mbedtls_ssl_write(&t->ssl, (const unsigned char *)t->early + off,
+                                      t->early_len - off);
+            if (w <= 0) break;
+            off += (size_t)w;
+        }
+        zfree(t->early);
+        t->early = NULL;
+        t->early_len = 0;
+    }
     if (t->is_client) {
         conn->state = CONN_STATE_CONNECTED;
         tlsUpdateEvents(t);
@@ -713,12 +792,23 @@ static ssize_t tlsRead(connection *conn, void *buf, size_t len) {
     return ioResult(t, ret, 1);
 }
 
+/* What an accepted connection may write before its handshake ends (a refusal's error line). */
+#define TLS_EARLY_MAX 4096
+
 static ssize_t tlsWrite(connection *conn, const void *buf, size_t len) {
     tlsConn *t = (tlsConn *)conn;
     if (conn->state == CONN_STATE_ERROR) return brokenResult(t, 0);
     if (!t->handshake_done) {
-        errno = EAGAIN;
-        return -1;
+        /* An accepted connection's owner may answer before the handshake ended (protected
+         * mode, maxclients): hold the bytes and send them once it has. */
+        if (t->is_client || t->early_len + len > TLS_EARLY_MAX) {
+            errno = EAGAIN;
+            return -1;
+        }
+        t->early = zrealloc(t->early, t->early_len + len);
+        memcpy(t->early + t->early_len, buf, len);
+        t->early_len += len;
+        return (ssize_t)len;
     }
     if (len == 0) return 0;
     size_t n = len;
@@ -769,24 +859,36 @@ static int tlsSetWriteHandler(connection *conn, connHandler *h) {
     return tlsUpdateEvents((tlsConn *)conn);
 }
 
+/* How long a refused connection may take to finish its handshake and get its error line. */
+#define TLS_LINGER_MS 5000
+
 static void tlsClose(connection *conn) {
     tlsConn *t = (tlsConn *)conn;
     forgetPending(t);
-    if (conn->fd != -1) {
-        aeDeleteFileEvent(conn->el, conn->fd, AE_READABLE | AE_WRITABLE);
-        /* Best effort: a full socket just drops it, as a peer must cope with a bare close. */
-        if (t->handshake_done && conn->state != CONN_STATE_ERROR) mbedtls_ssl_close_notify(&t->ssl);
-        close(conn->fd);
-        conn->fd = -1;
-    }
     conn->read_handler = conn->write_handler = conn->conn_handler = NULL;
+    if (!t->handshake_done && t->early_len && conn->fd != -1 && conn->state != CONN_STATE_ERROR &&
+        !t->lingering) {
+        /* A refusal written before the handshake ended: the owner is done with it, the
+         * handshake goes on alone (bounded by a timer), the bytes go out, then it is freed. */
+        t->lingering = 1;
+        t->linger = zmalloc(sizeof(*t->linger));
+        t->linger->t = t;
+        aeCreateTimeEvent(conn->el, TLS_LINGER_MS, lingerTimerProc, t->linger);
+        return;
+    }
     if (t->refs > 0) {
+        /* Freed when the handler that closed it returns; the socket goes now. */
+        if (conn->fd != -1) {
+            aeDeleteFileEvent(conn->el, conn->fd, AE_READABLE | AE_WRITABLE);
+            if (t->handshake_done && conn->state != CONN_STATE_ERROR)
+                mbedtls_ssl_close_notify(&t->ssl);
+            close(conn->fd);
+            conn->fd = -1;
+        }
         t->close_pending = 1;
         return;
     }
-    mbedtls_ssl_free(&t->ssl);
-    contextRelease(t->ctx);
-    zfree(t);
+    tlsFree(t);
 }
 
 const connectionType connTlsType = {

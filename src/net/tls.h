@@ -6,7 +6,9 @@
  * the TCP connect *and* the handshake are done, or either failed). An accepted connection is
  * CONNECTED at once for its owner; its handshake runs from the event loop before the owner's
  * read handler is ever called, and a failed handshake shows up as a failing read (-1, or 0 for
- * a peer that hung up), so the owner frees it as it would any broken client.
+ * a peer that hung up), so the owner frees it as it would any broken client. What an accepted
+ * connection's owner writes before the handshake ended (a refusal's error line, up to 4 KB) is
+ * held and sent once it has, even if the owner closed the connection meanwhile.
  *
  * CONTEXTS. tlsConfigure() builds a context (certificates, CA, protocols, ciphers, client-auth
  * mode, session cache) and makes it the one new connections take; a connection keeps the context

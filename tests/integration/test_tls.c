@@ -670,3 +670,32 @@ Test(tls, replica_refuses_a_master_it_cannot_verify) {
     free(link);
     redisFree(r);
 }
+
+/* A refusal on the TLS port (here maxclients; protected mode takes the same path) reaches the
+ * client over TLS once its handshake is done, as on the plain port, instead of a bare reset. */
+Test(tls, a_refused_client_gets_the_error_over_tls) {
+    startTlsServer("--tls-auth-clients no --maxclients 1");
+    redisContext *c = serverConnect(&srv); /* the one client allowed */
+    EXPECT_STATUS(cmd(c, "PING"), "PONG");
+    tlsClient *t = tlsConnect(tls_port, cpath("ca.crt"), NULL, NULL);
+    cr_assert(t, "the handshake of a refused client failed");
+    redisReply *r = tlsReadReply(t);
+    cr_assert(r && r->type == REDIS_REPLY_ERROR &&
+                  !strcmp(r->str, "ERR max number of clients reached"),
+              "%s", r ? replyToString(r) : "(no reply)");
+    freeReplyObject(r);
+    cr_assert(tlsReadReply(t) == NULL, "the refused connection stayed open");
+    tlsClientFree(t);
+    /* A refused client that never does its handshake is dropped after a while, and the server
+     * goes on serving. */
+    int fd = tcpConnectPort(tls_port);
+    EXPECT_STATUS(cmd(c, "PING"), "PONG");
+    close(fd);
+    redisFree(c);
+    int served = 0; /* once the server has seen the plain client go */
+    for (int i = 0; i < 100 && !served; i++) {
+        served = tlsUsable(cpath("ca.crt"), NULL, NULL);
+        if (!served) usleep(50 * 1000);
+    }
+    cr_assert(served, "a TLS client was not served after the slot freed up");
+}
