@@ -18,7 +18,7 @@
  *    fairness slice reads nothing for a while). After every handler call, a connection whose
  *    mbedtls still holds plaintext (mbedtls_ssl_get_bytes_avail) joins the pending list, and a
  *    zero-delay timer calls its read handler again on the next loop iteration until it is
- *    drained or closed.
+ *    drained or closed. The same holds for ciphertext read ahead from the socket (bioRecv).
  *
  * 3. A write that could not go out must be retried with the same bytes. mbedtls_ssl_write()
  *    encrypts its input into a record at once; when the socket is full it returns WANT_WRITE,
@@ -413,7 +413,9 @@ typedef struct tlsConn {
     int refs;             /* handler calls in progress */
     int close_pending;    /* closed inside a handler: freed when refs drops to 0 */
     int pending;          /* on the pending-plaintext list */
-    char *early;          /* written before the handshake ended: sent once it does */
+    unsigned char *ahead; /* read from the socket, not yet taken by mbedtls (read-ahead) */
+    size_t ahead_pos, ahead_len;
+    char *early; /* written before the handshake ended: sent once it does */
     size_t early_len;
     int lingering;              /* closed by its owner with early bytes to send (a refusal) */
     struct lingerToken *linger; /* the timer that ends a lingering connection, or NULL */
@@ -436,13 +438,53 @@ static int bioSend(void *p, const unsigned char *buf, size_t len) {
                                                  : MBEDTLS_ERR_NET_SEND_FAILED;
 }
 
+/* READ-AHEAD. mbedtls asks for a record's 5-byte header, then for its body: two read()s per
+ * record, where a plain socket needs one read per burst (and a system call is the larger part
+ * of a small request's cost here, more so in a VM). So one read() takes whatever the socket
+ * holds into a shared scratch buffer, mbedtls gets what it asked for, and the rest waits in
+ * the connection's `ahead` buffer (allocated only while it holds bytes) for mbedtls's next
+ * request. Bytes waiting there raise no socket event: the pending list covers them as it
+ * covers decrypted plaintext. */
+#define TLS_READ_AHEAD (64 * 1024)
+
 static int bioRecv(void *p, unsigned char *buf, size_t len) {
     tlsConn *t = p;
-    ssize_t n = read(t->c.fd, buf, len);
-    if (n >= 0) return (int)n; /* 0: mbedtls reports MBEDTLS_ERR_SSL_CONN_EOF */
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return MBEDTLS_ERR_SSL_WANT_READ;
-    t->io_errno = errno;
-    return errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET : MBEDTLS_ERR_NET_RECV_FAILED;
+    if (t->ahead_len) {
+        size_t n = len < t->ahead_len ? len : t->ahead_len;
+        memcpy(buf, t->ahead + t->ahead_pos, n);
+        t->ahead_pos += n;
+        t->ahead_len -= n;
+        if (t->ahead_len == 0) {
+            zfree(t->ahead);
+            t->ahead = NULL;
+            t->ahead_pos = 0;
+        }
+        return (int)n;
+    }
+    static unsigned char scratch[TLS_READ_AHEAD];
+    int direct = len >= sizeof(scratch);
+    ssize_t n = read(t->c.fd, direct ? buf : scratch, direct ? len : sizeof(scratch));
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            return MBEDTLS_ERR_SSL_WANT_READ;
+        t->io_errno = errno;
+        return errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET : MBEDTLS_ERR_NET_RECV_FAILED;
+    }
+    if (direct || n == 0) return (int)n; /* 0: mbedtls reports MBEDTLS_ERR_SSL_CONN_EOF */
+    size_t give = (size_t)n < len ? (size_t)n : len;
+    memcpy(buf, scratch, give);
+    if ((size_t)n > give) {
+        t->ahead_len = (size_t)n - give;
+        t->ahead = zmalloc(t->ahead_len);
+        memcpy(t->ahead, scratch + give, t->ahead_len);
+        t->ahead_pos = 0;
+    }
+    return (int)give;
+}
+
+/* Bytes the connection has that no socket event will announce. */
+static int hasBufferedInput(tlsConn *t) {
+    return t->ahead_len > 0 || mbedtls_ssl_get_bytes_avail(&t->ssl) > 0;
 }
 
 static void tlsEvent(aeEventLoop *el, int fd, void *data, int mask);
@@ -511,6 +553,7 @@ static void tlsFree(tlsConn *t) {
     }
     mbedtls_ssl_free(&t->ssl);
     contextRelease(t->ctx);
+    zfree(t->ahead);
     zfree(t->early);
     zfree(t);
 }
@@ -563,7 +606,7 @@ static int pendingTimerProc(aeEventLoop *el, long long id, void *data);
 
 static void checkPending(tlsConn *t) {
     if (t->pending || !t->handshake_done || !t->c.read_handler || t->c.fd == -1) return;
-    if (mbedtls_ssl_get_bytes_avail(&t->ssl) == 0) return;
+    if (!hasBufferedInput(t)) return;
     if (pending_len == pending_cap) {
         pending_cap = pending_cap ? pending_cap * 2 : 16;
         pending = zrealloc(pending, sizeof(*pending) * pending_cap);
@@ -588,7 +631,7 @@ static int pendingTimerProc(aeEventLoop *el, long long id, void *data) {
         if (!t) continue;
         pending[i] = NULL;
         t->pending = 0;
-        if (!t->c.read_handler || mbedtls_ssl_get_bytes_avail(&t->ssl) == 0) continue;
+        if (!t->c.read_handler || !hasBufferedInput(t)) continue;
         if (!callHandler(t, t->c.read_handler)) continue;
         tlsUpdateEvents(t);
         checkPending(t); /* still more: next iteration, behind the others */
