@@ -6,7 +6,8 @@
  * certificate reload with CONFIG SET (new connections get the new certificate, open ones keep
  * theirs, a bad file is refused and changes nothing), session resumption, tls-protocols and
  * tls-ciphers, a start-up with a missing certificate, and a replica syncing from its master over
- * TLS (tls-replication, DEBUG DIGEST equal) and a replica refusing a master it cannot verify.
+ * TLS (tls-replication, DEBUG DIGEST equal) and a replica refusing a master it cannot verify,
+ * refusals (maxclients) answered over TLS, and records arriving in one segment (read-ahead).
  *
  * The certificates are made by each test with Debian's openssl (EC P-256 keys, quick to make).
  * The client side is OpenSSL's libssl with hiredis's reply reader: Debian's hiredis 0.14 has no
@@ -698,4 +699,37 @@ Test(tls, a_refused_client_gets_the_error_over_tls) {
         if (!served) usleep(50 * 1000);
     }
     cr_assert(served, "a TLS client was not served after the slot freed up");
+}
+
+/* Several TLS records that reach the server in one segment: its read-ahead takes them all from
+ * the socket at once, so the ones after the first raise no socket event; each must still be
+ * served without the client sending anything more. */
+Test(tls, records_that_arrive_together_are_all_served) {
+    startTlsServer("--tls-auth-clients no");
+    tlsClient *t = tlsConnect(tls_port, cpath("ca.crt"), NULL, NULL);
+    cr_assert(t);
+    EXPECT_STATUS(tlsCmd(t, "PING"), "PONG");
+    /* The next records go to memory, then to the socket in one write(). */
+    BIO *mem = BIO_new(BIO_s_mem());
+    SSL_set0_wbio(t->ssl, mem);
+    const char *words[] = {"first", "second", "third", "fourth"};
+    for (int i = 0; i < 4; i++) {
+        char *c = NULL;
+        int n = redisFormatCommand(&c, "ECHO %s", words[i]);
+        cr_assert_eq(SSL_write(t->ssl, c, n), n); /* one record each */
+        free(c);
+    }
+    char *bytes = NULL;
+    long len = BIO_get_mem_data(mem, &bytes);
+    cr_assert(len > 0);
+    cr_assert_eq(write(t->fd, bytes, (size_t)len), (ssize_t)len);
+    struct timeval tv = {10, 0}; /* a stranded record would never be answered */
+    setsockopt(t->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    for (int i = 0; i < 4; i++) {
+        redisReply *r = tlsReadReply(t);
+        cr_assert(r && r->type == REDIS_REPLY_STRING && !strcmp(r->str, words[i]), "reply %d: %s",
+                  i, r ? replyToString(r) : "(none within 10 s)");
+        freeReplyObject(r);
+    }
+    tlsClientFree(t);
 }
