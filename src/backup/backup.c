@@ -72,7 +72,8 @@ static struct {
     backupMsg last;          /* the last final report */
     long long failures;      /* s3_upload_failures */
     long long successes;
-} bk = {-1, 0, 0, {0}, 0, 0, 1, 0, -1, {0}, 0, 0};
+    size_t last_cow; /* copy-on-write peak of the last backup child */
+} bk = {-1, 0, 0, {0}, 0, 0, 1, 0, -1, {0}, 0, 0, 0};
 
 /* ---- configuration helpers ---- */
 
@@ -422,6 +423,7 @@ static void backupDone(int exitcode, int bysignal) {
     bk.pipe_rd = -1;
     bk.running = 0;
     bk.last_duration = (mstime() - bk.start_ms) / 1000;
+    bk.last_cow = childInfo()->cow_peak;
     bk.last = bk.cur;
     if (!bk.got_final || bysignal || exitcode != 0) {
         if (!bk.got_final || !bk.last.error[0]) {
@@ -537,6 +539,7 @@ void backupInfo(char **buf, size_t *len, size_t *cap) {
                "s3_last_upload_indexes:%llu\r\n"
                "s3_last_upload_indexes_skipped:%llu\r\n"
                "s3_last_upload_retries:%llu\r\n"
+               "s3_last_upload_cow_size:%zu\r\n"
                "s3_last_backup:%s\r\n"
                "s3_last_upload_error:%s\r\n"
                "s3_uploads:%lld\r\n"
@@ -544,7 +547,7 @@ void backupInfo(char **buf, size_t *len, size_t *cap) {
                bk.running, bk.running ? c->objects : 0, bk.running ? c->total : 0,
                bk.running ? c->bytes : 0, bk.running ? (mstime() - bk.start_ms) / 1000 : -1,
                bk.last_ok ? "ok" : "err", bk.last_time, bk.last_duration, bk.last.bytes,
-               bk.last.objects, bk.last.skipped, bk.last.retries,
+               bk.last.objects, bk.last.skipped, bk.last.retries, bk.last_cow,
                bk.last_ok && bk.last_time ? bk.last.name : "", bk.last.error, bk.successes,
                bk.failures);
 }

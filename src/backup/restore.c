@@ -85,6 +85,13 @@ static void fatal(const char *fmt, ...) {
     exit(1);
 }
 
+/* While an object downloads: INFO's loading progress, and clients answered (-LOADING). */
+static unsigned long long restore_done_before;
+static void onDownload(uint64_t now, void *priv) {
+    (void)priv;
+    loadingProgress(restore_done_before + now);
+}
+
 int backupRestoreAtStartup(void) {
     if (!backupCfg.restore) return 0;
     if (dataDirHasData()) {
@@ -133,12 +140,14 @@ int backupRestoreAtStartup(void) {
     s3ObjectListFree(&l);
 
     loadingStart("the S3 backup", (unsigned long long)m.bytes);
+    s3ClientSetTransferProgress(cl, onDownload, NULL);
     unsigned long long done = 0;
     for (size_t i = 0; i < m.count; i++) {
         const manifestEntry *e = &m.entries[i];
         char path[128], sha[65];
         uint64_t bytes = 0;
         restoreTemp((int)i, path, sizeof(path));
+        restore_done_before = done;
         if (s3GetFile(cl, e->object, path, sha, &bytes, err, sizeof(err)) != 0) {
             removeTemps(i);
             fatal("%s", err);

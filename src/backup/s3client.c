@@ -51,6 +51,8 @@ struct s3Client {
     CURL *curl;
     unsigned long long retries, uploaded;
     unsigned int rng;
+    s3ProgressFn *xfer_fn; /* s3ClientSetTransferProgress */
+    void *xfer_priv;
 };
 
 /* ---- small buffers ---- */
@@ -169,6 +171,19 @@ void s3ClientFree(s3Client *cl) {
     freeSecret(cl->secret_key);
     freeSecret(cl->session_token);
     free(cl);
+}
+
+void s3ClientSetTransferProgress(s3Client *cl, s3ProgressFn *fn, void *priv) {
+    cl->xfer_fn = fn;
+    cl->xfer_priv = priv;
+}
+
+static int onTransfer(void *priv, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                      curl_off_t ulnow) {
+    (void)dltotal, (void)ultotal;
+    s3Client *cl = priv;
+    if (cl->xfer_fn) cl->xfer_fn((uint64_t)(dlnow + ulnow), cl->xfer_priv);
+    return 0;
 }
 
 unsigned long long s3ClientRetries(const s3Client *cl) {
@@ -428,6 +443,11 @@ static int s3Request(s3Client *cl, const char *method, const char *key, const ch
         curl_easy_setopt(h, CURLOPT_HEADERDATA, resp);
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, writeBody);
         curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
+        if (cl->xfer_fn) {
+            curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+            curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, onTransfer);
+            curl_easy_setopt(h, CURLOPT_XFERINFODATA, cl);
+        }
         s3Upload up = {body, len, 0};
         if (body) {
             curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);

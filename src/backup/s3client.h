@@ -48,6 +48,10 @@ unsigned long long s3ClientBytesUploaded(const s3Client *cl);
 
 /* Progress of a file upload: bytes of this file sent so far. */
 typedef void s3ProgressFn(uint64_t done, void *priv);
+/* Called while any request of the client transfers (bytes received plus sent in the current
+ * request), a few times a second: start-up answers -LOADING from it during a long download.
+ * NULL to stop. */
+void s3ClientSetTransferProgress(s3Client *cl, s3ProgressFn *fn, void *priv);
 
 int s3PutObject(s3Client *cl, const char *key, const void *data, size_t len, char *err,
                 size_t errlen);
