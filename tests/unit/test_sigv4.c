@@ -3,7 +3,9 @@
  * post-vanilla-query and post-x-www-form-urlencoded (credentials AKIDEXAMPLE, region us-east-1,
  * service "service", 20150830T123600Z), and the S3 GET Object example of "Examples: Signature
  * Calculations in AWS Signature Version 4" (examplebucket, test.txt, Range bytes=0-9,
- * AKIAIOSFODNN7EXAMPLE, 20130524T000000Z). Expected values are AWS's, copied from those pages. */
+ * AKIAIOSFODNN7EXAMPLE, 20130524T000000Z) with its siblings on the same page: PUT Object
+ * (/test$file.text), GET Bucket Lifecycle (?lifecycle, a key without a value) and GET Bucket (List
+ * Objects, ?max-keys=2&prefix=J). Expected values are AWS's, copied from those pages. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +113,49 @@ Test(sigv4, s3_get_object) {
     cr_assert_eq(sigv4Authorization(&r, &s3, "20130524T000000Z", auth, sizeof(auth), sig), 0);
     cr_assert_str_eq(sig, "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
     cr_assert(strstr(auth, "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date") != NULL);
+}
+
+static const sigv4Credentials s3ex = {
+    "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "us-east-1", "s3"};
+
+static void expectS3Signature(const char *method, const char *path, const char *query,
+                              const char *payload_hash, const sigv4Header *extra, int nextra,
+                              const char *want) {
+    sigv4Header h[8];
+    int n = 0;
+    h[n++] = (sigv4Header){"Host", "examplebucket.s3.amazonaws.com"};
+    h[n++] = (sigv4Header){"x-amz-content-sha256", payload_hash};
+    h[n++] = (sigv4Header){"x-amz-date", "20130524T000000Z"};
+    for (int i = 0; i < nextra; i++) h[n++] = extra[i];
+    sigv4Request r = {method, path, query, h, n, payload_hash};
+    char auth[512], sig[SIGV4_HEX_LEN + 1];
+    cr_assert_eq(sigv4Authorization(&r, &s3ex, "20130524T000000Z", auth, sizeof(auth), sig), 0);
+    cr_assert_str_eq(sig, want, "%s %s?%s", method, path, query ? query : "");
+}
+
+/* PUT Object: a body, a Date header and a storage class signed; '$' encoded in the path. */
+Test(sigv4, s3_put_object) {
+    const char *body = "Welcome to Amazon S3.";
+    char hash[SIGV4_HEX_LEN + 1], path[64];
+    sigv4Sha256Hex(body, strlen(body), hash);
+    sigv4UriEncode("/test$file.text", 15, 1, path, sizeof(path));
+    cr_assert_str_eq(path, "/test%24file.text");
+    sigv4Header extra[] = {{"Date", "Fri, 24 May 2013 00:00:00 GMT"},
+                           {"x-amz-storage-class", "REDUCED_REDUNDANCY"}};
+    expectS3Signature("PUT", path, NULL, hash, extra, 2,
+                      "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd");
+}
+
+/* A query key without a value is signed as "lifecycle=". */
+Test(sigv4, s3_get_bucket_lifecycle) {
+    expectS3Signature("GET", "/", "lifecycle", SIGV4_EMPTY_SHA256, NULL, 0,
+                      "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543");
+}
+
+/* List Objects: the query sorted by name (prefix sent first here). */
+Test(sigv4, s3_list_objects) {
+    expectS3Signature("GET", "/", "prefix=J&max-keys=2", SIGV4_EMPTY_SHA256, NULL, 0,
+                      "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7");
 }
 
 /* Header canonicalisation: case, blanks, repeated names. */
