@@ -12,6 +12,8 @@ byte for byte. botocore hashes the body itself, so the payload hash is checked t
 The credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN (so the
 session token header is signed), the region is not us-east-1, the prefix holds a space and the
 upload id characters that must be percent-encoded: the canonical URI and query are exercised.
+Both addressings are checked: path style (http://host/bucket/key) and virtual-host style
+(http://bucket.host/key, with CONFIG SET s3-force-path-style no).
 
 Starts its own server (src/quiver-server, or $QUIVER_SERVER) on a free port and stops it.
 Run from the repository root:  /usr/bin/python3 tests/interop/s3_sigv4_botocore.py
@@ -187,6 +189,24 @@ def main():
                                  timeout=30)
         check(listing.returncode == 0 and b"0 backup(s)" in listing.stdout,
               "--s3-list: %r %r" % (listing.stdout, listing.stderr))
+        # Virtual-host style (AWS's default): Host is <bucket>.<endpoint host>, the path has no
+        # bucket. curl resolves *.localhost to the loopback address itself.
+        vhost = ["--s3-bucket", BUCKET, "--s3-endpoint", "http://localhost:%d" % s3port,
+                 "--s3-force-path-style", "no", "--s3-region", REGION, "--s3-prefix", PREFIX]
+        listing = subprocess.run([SERVER, "--s3-list"] + vhost, env=env, capture_output=True,
+                                 timeout=30)
+        check(listing.returncode == 0, "--s3-list (virtual-host style): %r" % listing.stderr)
+        r.config_set("s3-force-path-style", "no")
+        r.config_set("s3-endpoint", "http://localhost:%d" % s3port)
+        r.execute_command("VADD", "idx:small", "VALUES", 3, 3.0, 2.0, 1.0, "changed")
+        check(r.execute_command("BGBACKUP") == b"Background backup started", "BGBACKUP vhost")
+        for _ in range(1200):
+            info = r.info("persistence")
+            if info.get("s3_uploads", 0) + info.get("s3_upload_failures", 0) >= 2:
+                break
+            time.sleep(0.05)
+        check(info.get("s3_last_upload_status") == "ok",
+              "vhost backup failed: %s" % info.get("s3_last_upload_error"))
     finally:
         proc.terminate()
         proc.wait(timeout=20)
@@ -210,9 +230,14 @@ def main():
             kind = "put-manifest" if req["path"].endswith(".manifest") else "put-object"
         else:
             kind = req["method"].lower()
+        if lower["host"].startswith(BUCKET + ".localhost:"):
+            kind = "vhost-" + kind
+            check(urllib.parse.unquote(req["path"]).startswith("/" + PREFIX) or
+                  kind == "vhost-list", "path %s" % req["path"])
+        else:
+            check(urllib.parse.unquote(req["path"]).startswith("/%s/%s" % (BUCKET, PREFIX)) or
+                  kind == "list", "path %s" % req["path"])
         kinds[kind] = kinds.get(kind, 0) + 1
-        check(urllib.parse.unquote(req["path"]).startswith("/%s/%s" % (BUCKET, PREFIX)) or
-              kind == "list", "path %s" % req["path"])
         want, canonical = botocore_authorization(req)
         got = lower.get("authorization", "")
         check(got == want, "%s %s?%s\n  quiver:   %s\n  botocore: %s\n  canonical request:\n%s"
@@ -223,7 +248,7 @@ def main():
             if k.startswith("x-amz-") or k == "host":
                 check(k in signed, "%s sent but not signed" % k)
     for k in ("list", "put-object", "create-multipart", "upload-part", "complete-multipart",
-              "put-manifest"):
+              "put-manifest", "vhost-list", "vhost-put-object", "vhost-put-manifest"):
         check(kinds.get(k, 0) >= 1, "no %s request seen: %r" % (k, kinds))
     check(kinds["upload-part"] >= 2, "a multipart upload of at least two parts: %r" % kinds)
     shutil.rmtree(workdir, ignore_errors=True)
