@@ -113,6 +113,10 @@ s3Client *backupCreateClient(char *err, size_t errlen) {
 /* ---- the child ---- */
 
 static int report_fd = -1; /* child: the write end of our pipe */
+/* Set before the fork for an automatic (s3-upload-interval) backup: one that would only repeat
+ * the newest backup writes no manifest, so an idle server does not rotate its history out
+ * through s3-keep with identical backups. BGBACKUP always writes one. */
+static int automatic_backup;
 
 static void sendMsg(const backupMsg *m, int block) {
     int flags = fcntl(report_fd, F_GETFL);
@@ -370,6 +374,14 @@ static int childRun(backupMsg *m) {
         childReportProgress(m->objects);
     }
 
+    if (automatic_backup && have_prev && m->skipped == cur.count && cur.count == prev.count) {
+        snprintf(m->name, sizeof(m->name), "%s", prev.name);
+        serverLog(LL_NOTICE, "S3 backup: nothing changed since backup %s, no new backup written",
+                  prev.name);
+        rc = 0;
+        goto out;
+    }
+
     /* Last: the manifest. Until this PUT succeeds, the objects above are no backup. */
     size_t len;
     char *text = manifestFormat(&cur, &len);
@@ -453,7 +465,7 @@ static void backupDone(int exitcode, int bysignal) {
               bk.last.bytes, bk.last_duration);
 }
 
-int backupStart(char *err, size_t errlen) {
+static int startBackup(int automatic, char *err, size_t errlen) {
     if (!backupCfg.bucket || !backupCfg.bucket[0]) {
         snprintf(err, errlen, "S3 backups are not configured: set s3-bucket");
         return C_ERR;
@@ -474,6 +486,7 @@ int backupStart(char *err, size_t errlen) {
         return C_ERR;
     }
     bk.last_try = time(NULL);
+    automatic_backup = automatic;
     pid_t pid = childFork(CHILD_TYPE_BACKUP, persistKeyspaceElements(), &fds[1], 1);
     if (pid == 0) {
         report_fd = fds[1];
@@ -506,6 +519,10 @@ int backupStart(char *err, size_t errlen) {
     return C_OK;
 }
 
+int backupStart(char *err, size_t errlen) {
+    return startBackup(0, err, errlen);
+}
+
 void backupCron(void) {
     if (bk.running) {
         drainReports();
@@ -516,7 +533,7 @@ void backupCron(void) {
         return;
     if (time(NULL) - bk.last_try < backupCfg.interval) return;
     char err[256];
-    if (backupStart(err, sizeof(err)) != C_OK) {
+    if (startBackup(1, err, sizeof(err)) != C_OK) {
         bk.last_try = time(NULL);
         serverLog(LL_WARNING, "Automatic S3 backup: %s", err);
     }
@@ -570,6 +587,7 @@ static qvCommand backup_commands[] = {
 /* clang-format on */
 
 void backupRegisterCommands(void) {
+    bk.last_try = time(NULL); /* the first automatic backup comes one interval after start-up */
     childRegisterKind(CHILD_TYPE_BACKUP, "s3-backup", backupDone);
     commandRegisterTable(backup_commands);
 }

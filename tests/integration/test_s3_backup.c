@@ -14,6 +14,8 @@
  *                    INFO errors and log lines, s3_upload_failures, the server keeps serving.
  *   corrupt_object   a byte flipped in a stored object: the restore refuses, naming the object.
  *   loading          clients get -LOADING while a restore loads.
+ *   interval         s3-upload-interval backs up by itself; an automatic backup of an unchanged
+ *                    dataset writes no new manifest, a change does.
  *   config           secrets redacted in CONFIG GET and never written by CONFIG REWRITE; bounds. */
 #include <fcntl.h>
 #include <stdio.h>
@@ -445,6 +447,40 @@ Test(s3_backup, loading) {
     redisFree(c2);
     redisFree(c);
     serverStop(&b);
+    serverStop(&a);
+    serverStop(&s3);
+}
+
+static void waitUploads(redisContext *c, long long n) {
+    for (int i = 0; i < 1200 && infoFieldLL(c, "persistence", "s3_uploads") < n; i++) sleepMs(50);
+    cr_assert_geq(infoFieldLL(c, "persistence", "s3_uploads"), n, "no automatic backup in 60 s");
+}
+
+Test(s3_backup, interval) {
+    qvTestServer s3, a;
+    s3Start(&s3, BUCKET);
+    char args[1024];
+    s3Args(args, sizeof(args), s3.port, "--s3-upload-interval 1");
+    serverStart(&a, args);
+    redisContext *c = serverConnect(&a);
+    fillIndex(c, "auto", 20, 4, 0, 61);
+    waitUploads(c, 1);
+    char *mans = bucketList(s3.port, "manifests/");
+    cr_assert_eq(countOf(mans, "<Key>manifests/"), 1, "%s", mans);
+    free(mans);
+    waitUploads(c, 3); /* two more rounds over an unchanged dataset */
+    mans = bucketList(s3.port, "manifests/");
+    cr_assert_eq(countOf(mans, "<Key>manifests/"), 1,
+                 "an unchanged dataset was backed up again: %s", mans);
+    free(mans);
+    cr_assert(serverLogContains(&a, "nothing changed since backup"));
+    long long n = infoFieldLL(c, "persistence", "s3_uploads");
+    freeReplyObject(cmd(c, "VADD auto VALUES 4 1 1 1 1 more"));
+    waitUploads(c, n + 1);
+    mans = bucketList(s3.port, "manifests/");
+    cr_assert_eq(countOf(mans, "<Key>manifests/"), 2, "%s", mans);
+    free(mans);
+    redisFree(c);
     serverStop(&a);
     serverStop(&s3);
 }
