@@ -106,9 +106,11 @@ static int checkRegion(const configValue *v, char *err) {
 }
 
 static configRow backup_config_rows[] = {
+    /* Where the data goes: protected (enable-protected-configs), so that a client that may run
+     * CONFIG SET cannot send the dataset to a bucket or an endpoint of its own. */
     {.name = "s3-bucket",
      .type = CT_STRING,
-     .flags = CONFIG_MUTABLE,
+     .flags = CONFIG_MUTABLE | CONFIG_PROTECTED,
      .field = &backupCfg.bucket,
      .storage = STORAGE_OF(backupCfg.bucket),
      .defval = ""},
@@ -128,7 +130,7 @@ static configRow backup_config_rows[] = {
      .check = checkRegion},
     {.name = "s3-endpoint",
      .type = CT_STRING,
-     .flags = CONFIG_MUTABLE,
+     .flags = CONFIG_MUTABLE | CONFIG_PROTECTED,
      .field = &backupCfg.endpoint,
      .storage = STORAGE_OF(backupCfg.endpoint),
      .defval = "",

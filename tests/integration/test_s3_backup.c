@@ -543,6 +543,16 @@ Test(s3_backup, config) {
     EXPECT_ERROR_PREFIX(cmd(c, "BGBACKUP now"), "ERR wrong number of arguments");
     redisFree(c);
     serverStop(&b);
+
+    /* Where the data goes is a protected config. */
+    qvTestServer p;
+    serverStart(&p, "--save \"\" --enable-protected-configs no");
+    c = serverConnect(&p);
+    EXPECT_ERROR_PREFIX(cmd(c, "CONFIG SET s3-endpoint http://198.51.100.7:9000"), "ERR");
+    EXPECT_ERROR_PREFIX(cmd(c, "CONFIG SET s3-bucket elsewhere"), "ERR");
+    EXPECT_STATUS(cmd(c, "CONFIG SET s3-keep 3"), "OK");
+    redisFree(c);
+    serverStop(&p);
     unlink(conf);
     rmdir(tmpl);
 }

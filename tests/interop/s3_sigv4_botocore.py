@@ -158,8 +158,8 @@ def main():
               "--s3-part-size", "5mb", "--s3-max-retries", "0"]
     log = open(os.path.join(workdir, "server.log"), "wb")
     proc = subprocess.Popen([SERVER, "--port", str(port), "--bind", "127.0.0.1", "--dir", workdir,
-                             "--save", ""] + s3args, stdout=log, stderr=subprocess.STDOUT,
-                            env=env)
+                             "--save", "", "--enable-protected-configs", "yes"] + s3args,
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         r = None
         for _ in range(200):
