@@ -281,6 +281,12 @@ static void applyRetention(s3Client *cl, const char *mprefix, const char *oprefi
                   keep, deleted, removed);
 }
 
+static int objectPresent(const s3ObjectList *l, const char *key, uint64_t bytes) {
+    for (size_t i = 0; i < l->count; i++)
+        if (!strcmp(l->items[i].key, key)) return l->items[i].size == bytes;
+    return 0;
+}
+
 static void backupName(char *out, size_t outlen) {
     struct timeval tv;
     gettimeofday(&tv, NULL);
@@ -313,6 +319,16 @@ static int childRun(backupMsg *m) {
         s3ClientFree(cl);
         return -1;
     }
+    /* The objects in the bucket now: an object is only reused if it is still there with the
+     * size the manifest says (someone may have deleted it, or a lifecycle rule), so a manifest
+     * never names a missing object. One listing, not a request per index. */
+    s3ObjectList present = {0};
+    if (have_prev && s3List(cl, oprefix, &present, err, sizeof(err)) != 0) {
+        snprintf(m->error, sizeof(m->error), "%s", err);
+        manifestFree(&prev);
+        s3ClientFree(cl);
+        return -1;
+    }
     backupName(m->name, sizeof(m->name));
     manifestInit(&cur, m->name, (long long)time(NULL));
     char tmp[128];
@@ -337,7 +353,7 @@ static int childRun(backupMsg *m) {
         }
         sigv4Hex((const uint8_t *)key, klen, keyhex);
         const manifestEntry *old = have_prev ? manifestFindObject(&prev, object) : NULL;
-        if (old && !strcmp(old->keyhex, keyhex)) {
+        if (old && !strcmp(old->keyhex, keyhex) && objectPresent(&present, object, old->bytes)) {
             int added = manifestAdd(&cur, keyhex, digest, object, old->bytes, old->sha256);
             free(keyhex);
             if (added != 0) {
@@ -407,6 +423,7 @@ static int childRun(backupMsg *m) {
     rc = 0;
 out:
     dictReleaseIterator(it);
+    s3ObjectListFree(&present);
     manifestFree(&prev);
     manifestFree(&cur);
     m->retries = s3ClientRetries(cl);

@@ -310,6 +310,23 @@ Test(s3_backup, skip_unchanged) {
     /* The old small object, the new one, the large one (uploaded once). */
     char *objs = bucketList(s3.port, "objects/");
     cr_assert_eq(countOf(objs, "<Key>objects/"), 3, "%s", objs);
+    /* An object that went missing from the bucket is uploaded again, never referred to. */
+    char large[300] = "";
+    for (const char *k = objs; (k = strstr(k, "<Key>")) != NULL; k += 5) {
+        const char *e = strstr(k, "</Key>"), *sz = strstr(k, "<Size>");
+        if (e && sz && atoll(sz + 6) > first / 2)
+            snprintf(large, sizeof(large), "%.*s", (int)(e - k - 5), k + 5);
+    }
+    cr_assert(large[0], "no large object in %s", objs);
+    char url[512];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/" BUCKET "/%s", s3.port, large);
+    const char *del[] = {"curl", "-s", "-X", "DELETE", url, NULL};
+    char *out = NULL;
+    cr_assert_eq(runProgram(del, NULL, &out), 0);
+    free(out);
+    expectBackupOk(c);
+    cr_assert_eq(infoFieldLL(c, "persistence", "s3_last_upload_indexes_skipped"), 1);
+    cr_assert_gt(infoFieldLL(c, "persistence", "s3_last_upload_bytes"), first / 2);
     /* The second backup restores the whole dataset, the large index included. */
     char *dig = digestOf(c);
     startRestored(&b, s3.port, NULL);
