@@ -87,8 +87,9 @@ int manifestParse(const char *text, size_t len, manifest *m, char *err, size_t e
             break;
         }
     }
-    if (!cs) {
-        snprintf(err, errlen, "no checksum line (truncated?)");
+    /* The checksum line is complete: 64 hex digits and its newline, the last bytes. */
+    if (!cs || (size_t)(text + len - cs) != 9 + SIGV4_HEX_LEN + 1 || text[len - 1] != '\n') {
+        snprintf(err, errlen, "no complete checksum line at its end (truncated?)");
         return -1;
     }
     char want[SIGV4_HEX_LEN + 1], got[SIGV4_HEX_LEN + 1];
