@@ -4,6 +4,7 @@
  *   upload_restore   BGBACKUP of three indexes: INFO s3_*, the objects and the manifest in the
  *                    bucket; a second server started with s3-restore yes in an empty directory
  *                    answers identically (DEBUG DIGEST, VSIM) and wrote its snapshot; --s3-list.
+ *   restore_aof      the same with appendonly yes: the restored dataset becomes the AOF's base.
  *   multipart        an index larger than s3-part-size (5mb) goes up in parts (s3rver's log
  *                    shows UploadPart 2) and restores to the same digest.
  *   retry            BGBACKUP while the S3 server is down; it comes back on the same port and
@@ -195,6 +196,39 @@ Test(s3_backup, upload_restore) {
     serverStop(&s3);
 }
 
+Test(s3_backup, restore_aof) {
+    qvTestServer s3, a, b;
+    s3Start(&s3, BUCKET);
+    char args[1024];
+    s3Args(args, sizeof(args), s3.port, NULL);
+    serverStart(&a, args);
+    redisContext *c = serverConnect(&a);
+    fillIndex(c, "one", 100, 8, 0, 71);
+    fillIndex(c, "two", 10, 3, 1, 72);
+    char *dig = digestOf(c);
+    expectBackupOk(c);
+    startRestored(&b, s3.port, "--appendonly yes");
+    redisContext *c2 = serverConnect(&b);
+    waitLoaded(c2);
+    char *dig2 = digestOf(c2);
+    cr_assert_str_eq(dig, dig2);
+    /* The AOF holds the restored dataset: a write, then a reload from the AOF alone. */
+    freeReplyObject(cmd(c2, "VADD two VALUES 3 1 0 0 extra"));
+    char *dig3 = digestOf(c2);
+    EXPECT_STATUS(cmd(c2, "DEBUG LOADAOF"), "OK");
+    char *dig4 = digestOf(c2);
+    cr_assert_str_eq(dig3, dig4, "the AOF does not hold the restored dataset");
+    char aofdir[600];
+    snprintf(aofdir, sizeof(aofdir), "%s/appendonlydir", b.dir);
+    cr_assert_eq(access(aofdir, F_OK), 0);
+    free(dig), free(dig2), free(dig3), free(dig4);
+    redisFree(c2);
+    redisFree(c);
+    serverStop(&b);
+    serverStop(&a);
+    serverStop(&s3);
+}
+
 Test(s3_backup, multipart) {
     qvTestServer s3, a, b;
     s3Start(&s3, BUCKET);
@@ -202,8 +236,10 @@ Test(s3_backup, multipart) {
     s3Args(args, sizeof(args), s3.port, "--s3-part-size 5mb");
     serverStart(&a, args);
     redisContext *c = serverConnect(&a);
-    /* 9000 x 128 FP32 = 4.6 MB of vectors, plus names, attributes and the graph: > 5 MB. */
-    fillIndex(c, "big", 9000, 128, 1, 7);
+    /* 5600 x 256 FP32 = 5.7 MB of vectors, plus names and attributes: > 5 MB. FLAT, so that
+     * building it costs nothing. */
+    EXPECT_STATUS(cmd(c, "IDX.CREATE big DIM 256 METRIC L2 ALGO FLAT QUANT FP32"), "OK");
+    fillIndex(c, "big", 5600, 256, 1, 7);
     char *dig = digestOf(c);
     expectBackupOk(c);
     long long bytes = infoFieldLL(c, "persistence", "s3_last_upload_bytes");
