@@ -4,6 +4,7 @@
  *   upload_restore   BGBACKUP of three indexes: INFO s3_*, the objects and the manifest in the
  *                    bucket; a second server started with s3-restore yes in an empty directory
  *                    answers identically (DEBUG DIGEST, VSIM) and wrote its snapshot; --s3-list.
+ *   restore_named    s3-restore-backup NAME restores an older backup; an unknown name refuses.
  *   restore_aof      the same with appendonly yes: the restored dataset becomes the AOF's base.
  *   multipart        an index larger than s3-part-size (5mb) goes up in parts (s3rver's log
  *                    shows UploadPart 2) and restores to the same digest.
@@ -192,6 +193,70 @@ Test(s3_backup, upload_restore) {
     redisFree(c2);
     redisFree(c);
     serverStop(&b);
+    serverStop(&a);
+    serverStop(&s3);
+}
+
+Test(s3_backup, restore_named) {
+    qvTestServer s3, a, b;
+    s3Start(&s3, BUCKET);
+    char args[1024];
+    s3Args(args, sizeof(args), s3.port, NULL);
+    serverStart(&a, args);
+    redisContext *c = serverConnect(&a);
+    fillIndex(c, "v", 50, 4, 0, 81);
+    char *old = digestOf(c);
+    expectBackupOk(c);
+    char *name = infoField(c, "persistence", "s3_last_backup");
+    freeReplyObject(cmd(c, "VADD v VALUES 4 1 2 3 4 later"));
+    fillIndex(c, "w", 5, 4, 0, 82);
+    expectBackupOk(c);
+    char *newest = digestOf(c);
+    cr_assert_str_neq(old, newest);
+    char extra[200];
+    snprintf(extra, sizeof(extra), "--s3-restore-backup %s", name);
+    startRestored(&b, s3.port, extra);
+    redisContext *c2 = serverConnect(&b);
+    waitLoaded(c2);
+    char *got = digestOf(c2);
+    cr_assert_str_eq(got, old, "s3-restore-backup %s restored another backup", name);
+    EXPECT_INTEGER(cmd(c2, "EXISTS w"), 0);
+    redisFree(c2);
+    serverStop(&b);
+
+    /* A name no backup has: start-up refuses, naming it. */
+    char dir[300], port[16], ep[64];
+    snprintf(dir, sizeof(dir), "%s/named", s3.dir);
+    cr_assert_eq(mkdir(dir, 0700), 0);
+    snprintf(port, sizeof(port), "%d", freePort());
+    snprintf(ep, sizeof(ep), "http://127.0.0.1:%d", s3.port);
+    const char *rargs[] = {"--port",
+                           port,
+                           "--bind",
+                           "127.0.0.1",
+                           "--dir",
+                           dir,
+                           "--s3-bucket",
+                           BUCKET,
+                           "--s3-endpoint",
+                           ep,
+                           "--s3-force-path-style",
+                           "yes",
+                           "--s3-access-key-id",
+                           "S3RVER",
+                           "--s3-secret-access-key",
+                           "S3RVER",
+                           "--s3-restore",
+                           "yes",
+                           "--s3-restore-backup",
+                           "20000101-000000-000",
+                           NULL};
+    char *out = NULL;
+    cr_assert_eq(runServerBinary(rargs, NULL, &out), 1, "%s", out);
+    cr_assert(strstr(out, "s3-restore-backup 20000101-000000-000: no such backup") != NULL, "%s",
+              out);
+    free(out), free(old), free(newest), free(got), free(name);
+    redisFree(c);
     serverStop(&a);
     serverStop(&s3);
 }
