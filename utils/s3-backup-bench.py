@@ -136,6 +136,10 @@ def main():
 
         th = threading.Thread(target=writer)
         th.start()
+        # Writes must be going on at the fork, or the index is unchanged and not uploaded.
+        card = r.execute_command("VCARD", "bulk")
+        while r.execute_command("VCARD", "bulk") <= card:
+            time.sleep(0.01)
         info, secs = backup(r)
         stop.set()
         th.join()
