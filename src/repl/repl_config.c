@@ -82,10 +82,8 @@ static void replicaofLoad(configValue *out) {
 
 static void replicaofFormat(const configValue *v, qvBuf *out, int rewrite) {
     const masterAddr *a = v->obj;
-    if (a->host)
-        bufPrintf(out, "%s %d", a->host, a->port);
-    else if (rewrite)
-        bufPuts(out, "\"\"");
+    (void)rewrite; /* none: nothing, so CONFIG REWRITE drops the line (config.c rewriteRow) */
+    if (a->host) bufPrintf(out, "%s %d", a->host, a->port);
 }
 
 static const configSpecial replicaofSpecial = {replicaofParse,   replicaofStore,  replicaofLoad,

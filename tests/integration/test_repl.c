@@ -613,7 +613,7 @@ Test(repl, config_rewrite_persists_replicaof_across_restarts) {
     /* Promoted and rewritten: restarted, it is a master. */
     EXPECT_STATUS(cmd(r, "REPLICAOF NO ONE"), "OK");
     EXPECT_STATUS(cmd(r, "CONFIG REWRITE"), "OK");
-    cr_assert(!strstr(readFile(conf), "replicaof 127.0.0.1"), "%s", readFile(conf));
+    cr_assert(!strstr(readFile(conf), "replicaof"), "%s", readFile(conf)); /* no replicaof "" */
     redisFree(r);
     serverStop(&replica);
     dropRunLines(conf);
@@ -639,6 +639,59 @@ Test(repl, a_replicas_own_limits_do_not_refuse_its_masters_writes) {
     EXPECT_INTEGER(cmd(r, "VCARD idx"), 50);
     EXPECT_INTEGER(cmd(r, "VCARD wide"), 1);
     expectSameDigest(m, r);
+    redisFree(r);
+    redisFree(m);
+}
+
+/* client-output-buffer-limit replica: a replica that stops reading (SIGSTOP) while the master
+ * takes writes is dropped once its output buffer passes the hard limit, not kept growing; once
+ * it runs again it reconnects and, its offset being long gone from the small backlog, syncs
+ * fully and holds every write. */
+Test(repl, a_stopped_replica_is_dropped_at_its_output_limit_then_resyncs_fully) {
+    serverStart(&master, "--repl-backlog-size 16kb --client-output-buffer-limit replica 1mb 0 0");
+    startReplicaOf(&replica, &master, NULL);
+    redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
+    loadElements(m, "idx", 0, 10, 40);
+    waitSynced(m, r);
+    cr_assert_eq(infoFieldLL(m, "stats", "sync_full"), 1);
+    redisFree(r);
+
+    cr_assert_eq(kill(replica.pid, SIGSTOP), 0);
+    /* ~64 MB of VSETATTRs of 64 KB each: more than the loopback socket buffers and the 1 MB
+     * limit together, so the replica's output buffer passes the limit. */
+    size_t big = 64 * 1024;
+    char *attr = malloc(big + 32);
+    for (int i = 0; i < 1000; i++) {
+        int n = snprintf(attr, 32, "{\"i\":%d,\"s\":\"", i);
+        memset(attr + n, 'a' + i % 26, big);
+        memcpy(attr + n + big, "\"}", 3);
+        const char *argv[] = {"VSETATTR", "idx", "e3", attr};
+        size_t lens[] = {8, 3, 2, strlen(attr)};
+        redisAppendCommandArgv(m, 4, argv, lens);
+    }
+    free(attr);
+    for (int i = 0; i < 1000; i++) {
+        redisReply *rep = NULL;
+        cr_assert_eq(redisGetReply(m, (void **)&rep), REDIS_OK);
+        cr_assert(rep->type == REDIS_REPLY_INTEGER, "VSETATTR: %s", replyToString(rep));
+        freeReplyObject(rep);
+    }
+    for (int i = 0; i < 200 && infoFieldLL(m, "replication", "connected_slaves"); i++)
+        usleep(50 * 1000);
+    cr_assert_eq(infoFieldLL(m, "replication", "connected_slaves"), 0,
+                 "the stopped replica was not dropped at its output-buffer limit");
+    cr_assert_geq(infoFieldLL(m, "stats", "client_output_buffer_limit_disconnections"), 1);
+    cr_assert(serverLogContains(&master, "overcoming of output buffer limits"));
+
+    cr_assert_eq(kill(replica.pid, SIGCONT), 0);
+    r = serverConnect(&replica);
+    waitSynced(m, r);
+    expectSameDigest(m, r);
+    cr_assert_eq(infoFieldLL(m, "stats", "sync_full"), 2, "the replica did not sync fully again");
+    redisReply *a = cmd(r, "VGETATTR idx e3");
+    cr_assert(a->type == REDIS_REPLY_STRING && !strncmp(a->str, "{\"i\":999,", 9), "%.40s",
+              a->str ? a->str : "");
+    freeReplyObject(a);
     redisFree(r);
     redisFree(m);
 }
