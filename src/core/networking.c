@@ -659,6 +659,8 @@ static int writeToClient(qvClient *c, int handler_installed) {
         if (c->reply_bytes > server.client_recent_max_output)
             server.client_recent_max_output = c->reply_bytes;
     }
+    /* A replica's full sync is fed as its socket drains (repl_sync.c). */
+    if (total > 0 && (c->flags & CLIENT_REPLICA)) replicationReplicaWritten(c);
     if (!clientHasPendingReplies(c)) {
         c->sentlen = 0;
         if (handler_installed) connSetWriteHandler(c->conn, NULL);

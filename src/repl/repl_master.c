@@ -1,14 +1,10 @@
 /* repl_master.c -- the master side of replication: the replication ID and offset, the backlog
- * (a sink of propagate()), PSYNC/SYNC with partial resyncs from the backlog and full syncs by a
- * forked snapshot, the stream to online replicas with SELECT and PING, REPLCONF, WAIT, ROLE and
- * INFO replication. Main thread only.
+ * (a sink of propagate()), PSYNC/SYNC with partial resyncs from the backlog, the stream to online
+ * replicas with SELECT and PING, REPLCONF, WAIT, ROLE and INFO replication. Main thread only.
  *
- * A full sync: PSYNC that cannot continue puts the replica in WAIT_BGSAVE_START. When no child
- * runs, every such replica gets "+FULLRESYNC <replid> <offset>" with the offset at the fork, the
- * child writes a snapshot (the SAVE format) to a temp file in `dir`, and the stream propagated
- * meanwhile is kept per replica. When the child is done the file is read and queued as
- * "$<len>\r\n<bytes>" in the replica's output (no output limit for it: the loop writes it as
- * the socket takes it), followed by the kept stream, and the replica is online. */
+ * A PSYNC that cannot continue puts the replica in WAIT_BGSAVE_START; the full sync itself (the
+ * forked snapshot, to disk or diskless, and how it reaches the replicas) is repl_sync.c's. The
+ * stream propagated meanwhile is kept per replica and sent behind the snapshot. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -29,19 +25,6 @@
 #include "util.h"
 
 replState rs;
-
-enum { REPLICA_WAIT_BGSAVE_START = 1, REPLICA_WAIT_BGSAVE_END, REPLICA_ONLINE };
-
-/* What a master knows of each attached replica (qvClient.repl). */
-typedef struct replicaInfo {
-    int state;          /* REPLICA_* (0 before PSYNC) */
-    int listening_port; /* REPLCONF listening-port */
-    char ip[NET_IP_STR_LEN];
-    long long ack_off; /* last REPLCONF ACK */
-    time_t ack_time;
-    int old_sync;  /* SYNC: no +FULLRESYNC line */
-    qvBuf pending; /* the stream since the fork, sent after the snapshot */
-} replicaInfo;
 
 /* Clients blocked in WAIT. */
 typedef struct waiter {
@@ -76,8 +59,12 @@ void replShiftReplid(void) {
 
 /* ---- replicas ---- */
 
-static replicaInfo *replicaOf(qvClient *c) {
-    if (!c->repl) c->repl = zcalloc(sizeof(replicaInfo));
+replicaInfo *replicaOf(qvClient *c) {
+    if (!c->repl) {
+        replicaInfo *ri = zcalloc(sizeof(replicaInfo));
+        ri->sync_fd = -1;
+        c->repl = ri;
+    }
     return c->repl;
 }
 
@@ -140,8 +127,8 @@ void replFeedStream(const char *bytes, size_t len) {
         replicaInfo *ri = c->repl;
         if (ri->state == REPLICA_ONLINE)
             clientAppendReply(c, bytes, len);
-        else if (ri->state == REPLICA_WAIT_BGSAVE_END)
-            bufAppend(&ri->pending, bytes, len);
+        else if (ri->state != REPLICA_WAIT_BGSAVE_START)
+            bufAppend(&ri->pending, bytes, len); /* sent after the snapshot */
     }
 }
 
@@ -178,112 +165,6 @@ static void backlogSinkFeed(int argc, const char *const *argv, const size_t *arg
 }
 
 static propagateSink backlog_sink = {"backlog", backlogSinkEnabled, backlogSinkFeed, 0, NULL};
-
-/* ---- full sync ---- */
-
-static char sync_path[300]; /* the snapshot the running child writes */
-
-static void startFullSyncChild(void) {
-    snprintf(sync_path, sizeof(sync_path), "temp-%d-replsync.qvs", (int)getpid());
-    long long at = rs.offset;
-    pid_t pid = childFork(CHILD_TYPE_REPL_SYNC, persistKeyspaceElements(), NULL, 0);
-    if (pid == 0) {
-        snapshotSaveOpts opts;
-        persistFillSaveOpts(&opts);
-        char err[1024];
-        if (snapshotSaveFile(sync_path, server.db->keys, &opts, NULL, err, sizeof(err)) != 0) {
-            serverLog(LL_WARNING, "Error writing the snapshot for replicas: %s", err);
-            childReportError(err);
-            childExit(1);
-        }
-        childExit(0);
-    }
-    if (pid == -1) {
-        serverLog(LL_WARNING, "Can't fork for a replica full sync: %s", strerror(errno));
-        return; /* the replicas keep waiting; the cron tries again */
-    }
-    serverLog(LL_NOTICE, "Starting BGSAVE for SYNC with target: disk (pid %d)", (int)pid);
-    rs.need_select = 1; /* what follows the snapshot starts with SELECT */
-    for (qvClient *c = server.clients; c; c = c->next) {
-        if (!(c->flags & CLIENT_REPLICA) || !c->repl) continue;
-        replicaInfo *ri = c->repl;
-        if (ri->state != REPLICA_WAIT_BGSAVE_START) continue;
-        ri->state = REPLICA_WAIT_BGSAVE_END;
-        if (!ri->old_sync) {
-            char line[128];
-            int n = snprintf(line, sizeof(line), "+FULLRESYNC %s %lld\r\n", rs.replid, at);
-            clientAppendReply(c, line, (size_t)n);
-        }
-    }
-}
-
-static char *readWholeFile(const char *path, size_t *len) {
-    int fd = open(path, O_RDONLY);
-    if (fd == -1) return NULL;
-    struct stat st;
-    if (fstat(fd, &st) == -1) {
-        close(fd);
-        return NULL;
-    }
-    size_t size = (size_t)st.st_size, got = 0;
-    char *p = zmalloc(size ? size : 1);
-    while (got < size) {
-        ssize_t n = read(fd, p + got, size - got);
-        if (n <= 0) {
-            if (n == -1 && errno == EINTR) continue;
-            zfree(p);
-            close(fd);
-            return NULL;
-        }
-        got += (size_t)n;
-    }
-    close(fd);
-    *len = size;
-    return p;
-}
-
-static void fullSyncChildDone(int exitcode, int bysignal) {
-    size_t len = 0;
-    char *snap = (!bysignal && exitcode == 0) ? readWholeFile(sync_path, &len) : NULL;
-    int ok = snap != NULL;
-    unlink(sync_path);
-    if (!ok)
-        serverLog(LL_WARNING, "The snapshot for replicas failed (exit %d, signal %d)", exitcode,
-                  bysignal);
-    else
-        serverLog(LL_NOTICE, "Snapshot for replicas ready: %zu bytes", len);
-    for (qvClient *c = server.clients; c; c = c->next) {
-        if (!(c->flags & CLIENT_REPLICA) || !c->repl) continue;
-        replicaInfo *ri = c->repl;
-        if (ri->state != REPLICA_WAIT_BGSAVE_END) continue;
-        if (!ok) {
-            freeClientAsync(c);
-            continue;
-        }
-        char hdr[64];
-        int n = snprintf(hdr, sizeof(hdr), "$%zu\r\n", len);
-        clientAppendReply(c, hdr, (size_t)n);
-        /* The last replica waiting takes the buffer itself; the others get a copy each. */
-        char *payload = snap;
-        for (qvClient *o = c->next; o && payload == snap; o = o->next)
-            if ((o->flags & CLIENT_REPLICA) && o->repl &&
-                ((replicaInfo *)o->repl)->state == REPLICA_WAIT_BGSAVE_END)
-                payload = NULL;
-        if (!payload) {
-            payload = zmalloc(len ? len : 1);
-            memcpy(payload, snap, len);
-        } else {
-            snap = NULL; /* handed over */
-        }
-        clientAppendOwnedNoLimit(c, payload, len);
-        if (ri->pending.len) clientAppendReply(c, ri->pending.p, ri->pending.len);
-        bufFree(&ri->pending);
-        ri->state = REPLICA_ONLINE;
-        ri->ack_time = time(NULL);
-        serverLog(LL_NOTICE, "Synchronization with replica %s succeeded", c->addr);
-    }
-    zfree(snap);
-}
 
 /* ---- commands ---- */
 
@@ -346,6 +227,7 @@ void psyncCommand(qvClient *c) {
     replicaInfo *ri = replicaOf(c);
     ri->old_sync = is_sync;
     ri->state = REPLICA_WAIT_BGSAVE_START;
+    ri->wait_since = mstime();
     c->flags |= CLIENT_REPLICA;
     serverLog(LL_NOTICE, "Replica %s asks for synchronization; full resync", c->addr);
     if (!rs.backlog) {
@@ -358,7 +240,7 @@ void psyncCommand(qvClient *c) {
         }
         replCreateBacklog();
     }
-    if (!childActive()) startFullSyncChild();
+    replSyncCron(); /* at once, unless a diskless sync waits for more replicas */
 }
 
 /* REPLCONF listening-port <port> | ip-address <ip> | capa <c>... | ack <offset> | getack * */
@@ -378,9 +260,10 @@ void replconfCommand(qvClient *c) {
             replicaOf(c)->listening_port = (int)ll;
         } else if (!strcasecmp(opt, "ip-address")) {
             snprintf(replicaOf(c)->ip, sizeof(((replicaInfo *)0)->ip), "%s", val);
-        } else if (!strcasecmp(opt, "capa") || !strcasecmp(opt, "rdb-only") ||
-                   !strcasecmp(opt, "rdb-filter-only")) {
-            /* Accepted: this master always ships a snapshot file in the $<len> form. */
+        } else if (!strcasecmp(opt, "capa")) {
+            if (!strcasecmp(val, "eof")) replicaOf(c)->capa_eof = 1;
+        } else if (!strcasecmp(opt, "rdb-only") || !strcasecmp(opt, "rdb-filter-only")) {
+            /* Accepted and ignored: the whole snapshot, then the stream, is what we send. */
         } else if (!strcasecmp(opt, "ack")) {
             /* From a replica: no reply, ever. */
             if (!(c->flags & CLIENT_REPLICA) || !c->repl) return;
@@ -388,6 +271,7 @@ void replconfCommand(qvClient *c) {
             replicaInfo *ri = c->repl;
             if (ll > ri->ack_off) ri->ack_off = ll;
             ri->ack_time = time(NULL);
+            replSyncAcked(c); /* a diskless sync's replica loaded it: the stream starts */
             replMasterCron(); /* WAITs it satisfies answer now */
             return;
         } else if (!strcasecmp(opt, "getack")) {
@@ -529,6 +413,7 @@ void replicationClientFreed(qvClient *c) {
     replicaInfo *ri = c->repl;
     if (ri) {
         serverLog(LL_NOTICE, "Connection with replica %s lost.", c->addr);
+        replSyncReplicaFreed(c);
         bufFree(&ri->pending);
         zfree(ri);
         c->repl = NULL;
@@ -580,16 +465,7 @@ void replicationCron(void) {
     static long long last_second_ms;
     replMasterCron();
     serveWaiters(1);
-    /* Replicas waiting for a snapshot get one as soon as no other child runs. */
-    if (!childActive()) {
-        for (qvClient *c = server.clients; c; c = c->next) {
-            if ((c->flags & CLIENT_REPLICA) && c->repl &&
-                ((replicaInfo *)c->repl)->state == REPLICA_WAIT_BGSAVE_START) {
-                startFullSyncChild();
-                break;
-            }
-        }
-    }
+    replSyncCron(); /* replicas waiting for a snapshot get one once no other child runs */
     long long now = mstime();
     if (now - last_second_ms >= 1000) {
         last_second_ms = now;
@@ -606,7 +482,7 @@ void replicationInit(void) {
     rs.no_replicas_since = time(NULL);
     last_ping_ms = mstime(); /* the first PING one period from now, not at once */
     propagateRegisterSink(&backlog_sink);
-    childRegisterKind(CHILD_TYPE_REPL_SYNC, "replica-sync", fullSyncChildDone);
+    childRegisterKind(CHILD_TYPE_REPL_SYNC, "replica-sync", replSyncChildDone);
     if (rcfg.config_masterhost) replSetMaster(rcfg.config_masterhost, rcfg.config_masterport, 1);
 }
 
@@ -645,9 +521,11 @@ void replMasterInfo(char **buf, size_t *len, size_t *cap) {
     for (qvClient *c = server.clients; c; c = c->next) {
         if (!(c->flags & CLIENT_REPLICA) || !c->repl) continue;
         replicaInfo *ri = c->repl;
-        const char *state = ri->state == REPLICA_ONLINE              ? "online"
-                            : ri->state == REPLICA_WAIT_BGSAVE_START ? "wait_bgsave"
-                                                                     : "send_bulk";
+        const char *state =
+            ri->state == REPLICA_ONLINE ? "online"
+            : ri->state == REPLICA_WAIT_BGSAVE_START || ri->state == REPLICA_WAIT_BGSAVE_END
+                ? "wait_bgsave"
+                : "send_bulk";
         char ip[NET_IP_STR_LEN];
         replicaAddr(c, ip, sizeof(ip));
         APPEND("slave%d:ip=%s,port=%d,state=%s,offset=%lld,lag=%lld\r\n", i++, ip,

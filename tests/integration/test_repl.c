@@ -27,10 +27,24 @@ static void fini(void) {
 }
 TestSuite(repl, .fini = fini, .timeout = 120);
 
+/* Every server of this suite serves full syncs from a snapshot file on disk (streamed from
+ * it); test_repl_diskless.c covers repl-diskless-sync yes, the default. */
+#define DISK_SYNC " --repl-diskless-sync no"
+static void startDisk(qvTestServer *s, const char *more) {
+    char args[600];
+    snprintf(args, sizeof(args), "%s" DISK_SYNC, more ? more : "");
+    serverStart(s, args);
+}
+static void startDiskAt(qvTestServer *s, int port, const char *more) {
+    char args[600];
+    snprintf(args, sizeof(args), "%s" DISK_SYNC, more ? more : "");
+    serverStartAt(s, port, args);
+}
+
 static void startReplicaOf(qvTestServer *s, const qvTestServer *of, const char *more) {
     char args[256];
     snprintf(args, sizeof(args), "--replicaof 127.0.0.1 %d %s", of->port, more ? more : "");
-    serverStart(s, args);
+    startDisk(s, args);
 }
 
 static char *digest(redisContext *c) {
@@ -90,7 +104,7 @@ static void loadElements(redisContext *c, const char *key, int from, int n, uint
 
 Test(repl, full_sync_then_every_write_reaches_the_replica) {
     /* No PING may enter the stream while the test compares offsets. */
-    serverStart(&master, "--repl-ping-replica-period 3600");
+    startDisk(&master, "--repl-ping-replica-period 3600");
     redisContext *m = serverConnect(&master);
     loadElements(m, "idx", 0, 3000, 1);
     EXPECT_STATUS(cmd(m, "IDX.CREATE films DIM 3 METRIC L2 TEXT title"), "OK");
@@ -148,7 +162,7 @@ Test(repl, full_sync_then_every_write_reaches_the_replica) {
 }
 
 Test(repl, replica_is_read_only_and_serves_reads) {
-    serverStart(&master, NULL);
+    startDisk(&master, NULL);
     startReplicaOf(&replica, &master, NULL);
     redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
     EXPECT_INTEGER(cmd(m, "VADD k VALUES 2 1 0 a"), 1);
@@ -171,7 +185,7 @@ Test(repl, replica_is_read_only_and_serves_reads) {
 }
 
 Test(repl, partial_resync_after_the_link_is_cut) {
-    serverStart(&master, NULL);
+    startDisk(&master, NULL);
     startReplicaOf(&replica, &master, NULL);
     redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
     loadElements(m, "idx", 0, 300, 4);
@@ -192,7 +206,7 @@ Test(repl, partial_resync_after_the_link_is_cut) {
 }
 
 Test(repl, wait_counts_acknowledging_replicas) {
-    serverStart(&master, NULL);
+    startDisk(&master, NULL);
     redisContext *m = serverConnect(&master);
     EXPECT_INTEGER(cmd(m, "WAIT 0 0"), 0);
     EXPECT_INTEGER(cmd(m, "WAIT 1 50"), 0); /* no replica: times out with 0 */
@@ -223,7 +237,7 @@ Test(repl, wait_counts_acknowledging_replicas) {
 }
 
 Test(repl, replica_of_a_replica) {
-    serverStart(&master, NULL);
+    startDisk(&master, NULL);
     startReplicaOf(&replica, &master, NULL);
     startReplicaOf(&replica2, &replica, NULL);
     redisContext *m = serverConnect(&master), *r1 = serverConnect(&replica),
@@ -241,7 +255,7 @@ Test(repl, replica_of_a_replica) {
 }
 
 Test(repl, promotion_then_the_other_replica_continues_partially) {
-    serverStart(&master, NULL);
+    startDisk(&master, NULL);
     startReplicaOf(&replica, &master, NULL);
     startReplicaOf(&replica2, &master, NULL);
     redisContext *m = serverConnect(&master), *r1 = serverConnect(&replica),
@@ -280,7 +294,7 @@ Test(repl, promotion_then_the_other_replica_continues_partially) {
 }
 
 Test(repl, masterauth_and_the_replica_line_sentinel_parses) {
-    serverStart(&master, "--requirepass s3cret");
+    startDisk(&master, "--requirepass s3cret");
     redisContext *m = serverConnect(&master);
     EXPECT_STATUS(cmd(m, "AUTH s3cret"), "OK");
     EXPECT_INTEGER(cmd(m, "VADD k VALUES 2 1 0 a"), 1);
@@ -317,7 +331,7 @@ Test(repl, masterauth_and_the_replica_line_sentinel_parses) {
 }
 
 Test(repl, a_link_cut_for_longer_than_the_backlog_falls_back_to_a_full_sync) {
-    serverStart(&master, "--repl-backlog-size 16kb");
+    startDisk(&master, "--repl-backlog-size 16kb");
     startReplicaOf(&replica, &master, NULL);
     redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
     loadElements(m, "idx", 0, 100, 9);
@@ -339,7 +353,7 @@ Test(repl, a_link_cut_for_longer_than_the_backlog_falls_back_to_a_full_sync) {
 }
 
 Test(repl, a_restarted_replica_syncs_again_and_a_restarted_master_is_followed) {
-    serverStart(&master, NULL);
+    startDisk(&master, NULL);
     startReplicaOf(&replica, &master, NULL);
     redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
     loadElements(m, "idx", 0, 300, 11);
@@ -363,7 +377,7 @@ Test(repl, a_restarted_replica_syncs_again_and_a_restarted_master_is_followed) {
     /* Keep the directory: stop the process only. */
     kill(master.pid, SIGKILL);
     serverWaitExit(&master, 10000);
-    serverStartAt(&replica2, port, args); /* the master again, in replica2's slot */
+    startDiskAt(&replica2, port, args); /* the master again, in replica2's slot */
     cr_assert_eq(replica2.port, port);
     m = serverConnect(&replica2);
     EXPECT_INTEGER(cmd(m, "VCARD idx"), 500);
@@ -376,7 +390,7 @@ Test(repl, a_restarted_replica_syncs_again_and_a_restarted_master_is_followed) {
 }
 
 Test(repl, transactions_renames_and_flushes_reach_the_replica) {
-    serverStart(&master, NULL);
+    startDisk(&master, NULL);
     startReplicaOf(&replica, &master, NULL);
     redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
     loadElements(m, "a", 0, 200, 13);
@@ -401,7 +415,7 @@ Test(repl, transactions_renames_and_flushes_reach_the_replica) {
 }
 
 Test(repl, min_replicas_to_write_refuses_writes_without_good_replicas) {
-    serverStart(&master, "--min-replicas-to-write 1 --min-replicas-max-lag 10");
+    startDisk(&master, "--min-replicas-to-write 1 --min-replicas-max-lag 10");
     redisContext *m = serverConnect(&master);
     EXPECT_ERROR(cmd(m, "VADD k VALUES 2 1 0 a"), "NOREPLICAS Not enough good replicas to write.");
     EXPECT_INTEGER(cmd(m, "EXISTS k"), 0); /* reads still work */
@@ -458,13 +472,13 @@ static void killWithChildren(qvTestServer *s) {
 }
 
 Test(repl, a_master_killed_mid_full_sync_leaves_the_replica_its_data_then_is_followed_again) {
-    serverStart(&master, NULL);
+    startDisk(&master, NULL);
     redisContext *m = serverConnect(&master);
     loadElements(m, "idx", 0, 2000, 14);
     EXPECT_STATUS(cmd(m, "SAVE"), "OK");
     /* The snapshot child for the replica takes ~2 s: time to kill the master meanwhile. */
     EXPECT_STATUS(cmd(m, "CONFIG SET rdb-key-save-delay 1000"), "OK");
-    serverStart(&replica, NULL);
+    startDisk(&replica, NULL);
     redisContext *r = serverConnect(&replica);
     EXPECT_INTEGER(cmd(r, "VADD mine VALUES 2 1 0 a"), 1);
     char of[64];
@@ -489,7 +503,7 @@ Test(repl, a_master_killed_mid_full_sync_leaves_the_replica_its_data_then_is_fol
     /* The master comes back (from its snapshot, on its port): the replica syncs from it. */
     char args[512];
     snprintf(args, sizeof(args), "--dir %s", master.dir);
-    serverStartAt(&replica2, port, args); /* the master again, in replica2's slot */
+    startDiskAt(&replica2, port, args); /* the master again, in replica2's slot */
     cr_assert_eq(replica2.port, port);
     m = serverConnect(&replica2);
     waitSynced(m, r);
@@ -503,7 +517,7 @@ Test(repl, a_master_killed_mid_full_sync_leaves_the_replica_its_data_then_is_fol
 }
 
 Test(repl, a_replica_killed_mid_transfer_syncs_fully_when_it_comes_back) {
-    serverStart(&master, "--rdb-key-save-delay 500");
+    startDisk(&master, "--rdb-key-save-delay 500");
     redisContext *m = serverConnect(&master);
     loadElements(m, "idx", 0, 2000, 15);
     startReplicaOf(&replica, &master, NULL);
@@ -533,7 +547,7 @@ static int countInLog(qvTestServer *s, const char *needle) {
 }
 
 Test(repl, replicas_waiting_for_a_busy_fork_share_one_snapshot) {
-    serverStart(&master, NULL);
+    startDisk(&master, NULL);
     redisContext *m = serverConnect(&master);
     loadElements(m, "idx", 0, 1000, 17);
     /* A BGSAVE keeps the fork busy while both replicas ask for a full sync. */
@@ -586,13 +600,13 @@ static void dropRunLines(const char *path) {
 }
 
 Test(repl, config_rewrite_persists_replicaof_across_restarts) {
-    serverStart(&master, NULL);
+    startDisk(&master, NULL);
     char conf[] = "/tmp/quiver-repl-conf-XXXXXX";
     int fd = mkstemp(conf);
     cr_assert(fd >= 0);
     cr_assert_eq(write(fd, "# test_repl\n", 12), 12);
     close(fd);
-    serverStart(&replica, conf);
+    startDisk(&replica, conf);
     redisContext *r = serverConnect(&replica);
     char of[64], want[64];
     snprintf(of, sizeof(of), "REPLICAOF 127.0.0.1 %d", master.port);
@@ -605,7 +619,7 @@ Test(repl, config_rewrite_persists_replicaof_across_restarts) {
     dropRunLines(conf);
 
     /* Restarted from that file, it is a replica of the same master. */
-    serverStart(&replica, conf);
+    startDisk(&replica, conf);
     r = serverConnect(&replica);
     redisContext *m = serverConnect(&master);
     waitSynced(m, r);
@@ -617,7 +631,7 @@ Test(repl, config_rewrite_persists_replicaof_across_restarts) {
     redisFree(r);
     serverStop(&replica);
     dropRunLines(conf);
-    serverStart(&replica, conf);
+    startDisk(&replica, conf);
     r = serverConnect(&replica);
     char *role = infoField(r, "replication", "role");
     cr_assert_str_eq(role, "master");
@@ -630,7 +644,7 @@ Test(repl, config_rewrite_persists_replicaof_across_restarts) {
 /* The operator's limits bound clients, not the master's stream: a replica started with tighter
  * vset-max-elements / vset-max-dim / maxmemory still holds everything its master holds. */
 Test(repl, a_replicas_own_limits_do_not_refuse_its_masters_writes) {
-    serverStart(&master, NULL);
+    startDisk(&master, NULL);
     startReplicaOf(&replica, &master, "--vset-max-elements 2 --vset-max-dim 4 --maxmemory 1");
     redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
     loadElements(m, "idx", 0, 50, 3); /* 50 elements of DIM dimensions, pipelined */
@@ -648,7 +662,7 @@ Test(repl, a_replicas_own_limits_do_not_refuse_its_masters_writes) {
  * it runs again it reconnects and, its offset being long gone from the small backlog, syncs
  * fully and holds every write. */
 Test(repl, a_stopped_replica_is_dropped_at_its_output_limit_then_resyncs_fully) {
-    serverStart(&master, "--repl-backlog-size 16kb --client-output-buffer-limit replica 1mb 0 0");
+    startDisk(&master, "--repl-backlog-size 16kb --client-output-buffer-limit replica 1mb 0 0");
     startReplicaOf(&replica, &master, NULL);
     redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
     loadElements(m, "idx", 0, 10, 40);
