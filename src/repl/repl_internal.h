@@ -129,6 +129,21 @@ void replSyncReplicaFreed(qvClient *c); /* c's replicaInfo is about to be freed 
 void replSyncAcked(qvClient *c);        /* a REPLCONF ACK from c */
 replicaInfo *replicaOf(qvClient *c);    /* c's replicaInfo, created on first use */
 
+/* repl_master.c, for repl_failover.c */
+void replReplicaAddr(qvClient *c, char *ip, size_t iplen); /* the address it announced */
+void replRequestAcks(void); /* REPLCONF GETACK * to the replicas at the next cron */
+
+/* repl_failover.c: FAILOVER (and SCRIPT) */
+void replFailoverRegisterCommands(void);
+void replFailoverCron(void);
+const char *replFailoverStateName(void); /* INFO master_failover_state */
+int replFailoverActive(void);            /* a FAILOVER runs (REPLICAOF is refused) */
+int replFailoverInProgress(void);        /* our handshake must send PSYNC ... FAILOVER */
+void replFailoverPsyncAnswered(int accepted);
+void replFailoverLinkFailed(void);
+/* The target's side of PSYNC ... FAILOVER: 0 to go on with the PSYNC, -1 if c was answered. */
+int replFailoverPsyncRequest(qvClient *c);
+
 /* repl_replica.c */
 /* Becomes a replica of host:port; from_config: at start-up (no history of our own to offer). */
 void replSetMaster(const char *host, int port, int from_config);

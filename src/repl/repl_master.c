@@ -202,6 +202,18 @@ static int tryPartialResync(qvClient *c, const char *replid, long long psync_off
 /* PSYNC <replid> <offset> | SYNC */
 void psyncCommand(qvClient *c) {
     if (c->flags & CLIENT_REPLICA) return; /* already one */
+    if (c->argc > 3) {
+        /* PSYNC <replid> <offset> FAILOVER: our master hands over to us (FAILOVER TO). */
+        if (c->argc != 4 || strcasecmp(c->argv[3], "failover") != 0) {
+            addReplyErrorSyntax(c);
+            return;
+        }
+        if (replFailoverPsyncRequest(c) == -1) return;
+    }
+    if (replFailoverActive()) {
+        addReplyError(c, "NOMASTERLINK Can't SYNC while failing over");
+        return;
+    }
     if (rs.masterhost && rs.state != REPL_STATE_CONNECTED) {
         addReplyError(c, "NOMASTERLINK Can't SYNC while not connected with my master");
         return;
@@ -359,7 +371,7 @@ void replicationWaitAbort(qvClient *c) {
     unblockClientOnReplication(c);
 }
 
-static void replicaAddr(qvClient *c, char *ip, size_t iplen) {
+void replReplicaAddr(qvClient *c, char *ip, size_t iplen) {
     replicaInfo *ri = c->repl;
     if (ri && ri->ip[0]) {
         snprintf(ip, iplen, "%s", ri->ip);
@@ -388,7 +400,7 @@ void roleCommand(qvClient *c) {
         replicaInfo *ri = r->repl;
         if (ri->state != REPLICA_ONLINE) continue;
         char ip[NET_IP_STR_LEN];
-        replicaAddr(r, ip, sizeof(ip));
+        replReplicaAddr(r, ip, sizeof(ip));
         addReplyArrayLen(c, 3);
         addReplyBulkCString(c, ip);
         addReplyBulkLongLong(c, ri->listening_port);
@@ -423,8 +435,13 @@ void replicationClientFreed(qvClient *c) {
 
 /* ---- cron ---- */
 
+void replRequestAcks(void) {
+    getack_pending = 1;
+}
+
 void replMasterCron(void) {
     serveWaiters(0);
+    replFailoverCron(); /* a FAILOVER waiting for its target to catch up */
     if (getack_pending && rs.backlog && !rs.masterhost) {
         getack_pending = 0;
         feedWords(3, (const char *[]){"REPLCONF", "GETACK", "*"});
@@ -527,7 +544,7 @@ void replMasterInfo(char **buf, size_t *len, size_t *cap) {
                 ? "wait_bgsave"
                 : "send_bulk";
         char ip[NET_IP_STR_LEN];
-        replicaAddr(c, ip, sizeof(ip));
+        replReplicaAddr(c, ip, sizeof(ip));
         APPEND("slave%d:ip=%s,port=%d,state=%s,offset=%lld,lag=%lld\r\n", i++, ip,
                ri->listening_port, state, ri->ack_off, (long long)(now - ri->ack_time));
     }
@@ -546,7 +563,7 @@ void replicationInfo(char **buf, size_t *len, size_t *cap) {
            rs.masterhost ? "slave" : "master");
     if (rs.masterhost) replReplicaInfo(buf, len, cap);
     replMasterInfo(buf, len, cap);
-    APPEND("master_failover_state:no-failover\r\n"
+    APPEND("master_failover_state:%s\r\n"
            "master_replid:%s\r\n"
            "master_replid2:%s\r\n"
            "master_repl_offset:%lld\r\n"
@@ -555,8 +572,9 @@ void replicationInfo(char **buf, size_t *len, size_t *cap) {
            "repl_backlog_size:%lld\r\n"
            "repl_backlog_first_byte_offset:%lld\r\n"
            "repl_backlog_histlen:%lld\r\n",
-           rs.replid, rs.replid2, rs.offset, rs.second_offset, rs.backlog != NULL,
-           rcfg.backlog_size, rs.backlog ? backlogFirstOffset() : 0, rs.backlog_histlen);
+           replFailoverStateName(), rs.replid, rs.replid2, rs.offset, rs.second_offset,
+           rs.backlog != NULL, rcfg.backlog_size, rs.backlog ? backlogFirstOffset() : 0,
+           rs.backlog_histlen);
 }
 
 /* ---- the command table ---- */
@@ -567,7 +585,7 @@ static qvCommand repl_commands[] = {
     {"replicaof", replicaofCommand, 3, CMD_ADMIN | CMD_NOSCRIPT | CMD_STALE, ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS, NOKEYS, "server", "Configures a server as replica of another, or promotes it to a master.", "5.0.0", "O(1)"},
     {"slaveof", replicaofCommand, 3, CMD_ADMIN | CMD_NOSCRIPT | CMD_STALE, ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS, NOKEYS, "server", "Sets a Redis server as a replica of another, or promotes it to being a master.", "1.0.0", "O(1)"},
     {"replconf", replconfCommand, -1, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS, NOKEYS, "server", "An internal command for configuring the replication stream.", "3.0.0", "O(1)"},
-    {"psync", psyncCommand, 3, CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_MULTI, ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS, NOKEYS, "server", "An internal command used in replication.", "2.8.0", "O(1)"},
+    {"psync", psyncCommand, -3, CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_MULTI, ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS, NOKEYS, "server", "An internal command used in replication.", "2.8.0", "O(1)"},
     {"sync", psyncCommand, 1, CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_MULTI, ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS, NOKEYS, "server", "An internal command used in replication.", "1.0.0", "O(1)"},
     {"wait", waitCommand, 3, CMD_NOSCRIPT, ACL_SLOW | ACL_CONNECTION, NOKEYS, "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", "3.0.0", "O(1)"},
     {"role", roleCommand, 1, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST, ACL_ADMIN | ACL_FAST | ACL_DANGEROUS, NOKEYS, "server", "Returns the replication role.", "2.8.12", "O(1)"},
@@ -576,4 +594,5 @@ static qvCommand repl_commands[] = {
 
 void replicationRegisterCommands(void) {
     commandRegisterTable(repl_commands);
+    replFailoverRegisterCommands();
 }

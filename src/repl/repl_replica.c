@@ -87,6 +87,7 @@ static void linkFailed(const char *why) {
     rs.backoff_ms = rs.backoff_ms ? rs.backoff_ms * 2 : BACKOFF_MIN_MS;
     if (rs.backoff_ms > BACKOFF_MAX_MS) rs.backoff_ms = BACKOFF_MAX_MS;
     rs.next_attempt_ms = mstime() + rs.backoff_ms;
+    replFailoverLinkFailed(); /* a FAILOVER's handoff that fails is aborted */
 }
 
 static void appendCommand(qvBuf *b, int argc, const char **argv) {
@@ -226,6 +227,7 @@ static int handleLine(const char *line) {
             hs.bulk_left = -1;
             rs.state = REPL_STATE_TRANSFER;
             serverLog(LL_NOTICE, "Full resync from master: %s:%lld", id, off);
+            replFailoverPsyncAnswered(1);
             return 0;
         }
         if (!strncmp(line, "+CONTINUE", 9)) {
@@ -238,6 +240,7 @@ static int handleLine(const char *line) {
                 replDisconnectReplicas();
             }
             serverLog(LL_NOTICE, "Successful partial resynchronization with master.");
+            replFailoverPsyncAnswered(1);
             becomeConnected();
             return -1; /* the handshake reader stops here */
         }
@@ -422,7 +425,10 @@ static void onConnected(connection *conn) {
     n++;
     char off[32];
     ll2string(off, sizeof(off), rs.psync_known ? rs.offset + 1 : -1);
-    appendCommand(&b, 3, (const char *[]){"PSYNC", rs.psync_known ? rs.replid : "?", off});
+    if (replFailoverInProgress()) /* FAILOVER: the target promotes itself, then answers */
+        appendCommand(&b, 4, (const char *[]){"PSYNC", rs.replid, off, "FAILOVER"});
+    else
+        appendCommand(&b, 3, (const char *[]){"PSYNC", rs.psync_known ? rs.replid : "?", off});
     /* A fresh connection's socket buffer takes these few hundred bytes at once. */
     ssize_t w = connWrite(conn, b.p, b.len);
     int complete = w == (ssize_t)b.len;
@@ -488,6 +494,10 @@ void replUnsetMaster(void) {
 
 /* REPLICAOF host port | REPLICAOF NO ONE (SLAVEOF the same) */
 void replicaofCommand(qvClient *c) {
+    if (replFailoverActive()) {
+        addReplyError(c, "REPLICAOF not allowed while failing over.");
+        return;
+    }
     if (!strcasecmp(c->argv[1], "no") && !strcasecmp(c->argv[2], "one")) {
         replUnsetMaster();
         addReplyOk(c);
@@ -497,6 +507,7 @@ void replicaofCommand(qvClient *c) {
         addReplyError(c, "Command is not valid when client is a replica.");
         return;
     }
+
     long long port;
     if (!string2ll(c->argv[2], c->argvlen[2], &port) || port < 0 || port > 65535) {
         addReplyError(c, "Invalid master port");
