@@ -63,6 +63,7 @@ typedef struct replicaInfo {
     qvBuf pending;                 /* the stream since the fork, sent after the snapshot */
     int sync_fd;                   /* disk sync: the snapshot file being streamed, -1 if none */
     long long sync_off, sync_size; /* how much of it was queued, its size */
+    long long sync_io_ms;          /* SEND_BULK: when the socket last took bytes */
 } replicaInfo;
 
 /* The replica side's link states (INFO master_link_status, ROLE). */

@@ -466,6 +466,13 @@ static void masterCronEverySecond(void) {
             serverLog(LL_WARNING, "Disconnecting timedout replica: %s", c->addr);
             freeClientAsync(c);
         }
+        /* A replica that took no byte of its snapshot for repl-timeout seconds: a diskless
+         * child (and every other replica it serves) would wait for it for ever. */
+        if (ri->state == REPLICA_SEND_BULK &&
+            now_ms - ri->sync_io_ms > (long long)rcfg.timeout * 1000) {
+            serverLog(LL_WARNING, "Disconnecting timedout replica (full sync): %s", c->addr);
+            freeClientAsync(c);
+        }
     }
     /* repl-backlog-ttl: a master without replicas frees its backlog after a while. */
     if (rs.backlog && !rs.masterhost && !anyReplica() && rcfg.backlog_ttl > 0 &&

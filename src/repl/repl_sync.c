@@ -210,6 +210,7 @@ static void pipeReadable(aeEventLoop *el, int fd, void *data, int mask) {
         if (!ri->diskless ||
             (ri->state != REPLICA_SEND_BULK && ri->state != REPLICA_WAIT_BGSAVE_END))
             continue;
+        if (ri->state != REPLICA_SEND_BULK) ri->sync_io_ms = mstime();
         ri->state = REPLICA_SEND_BULK; /* no more "\n" keepalives: the payload has begun */
         clientAppendOwnedNoLimit(c, zmemdup(chunk, (size_t)n), (size_t)n);
     }
@@ -220,6 +221,7 @@ static void pipeReadable(aeEventLoop *el, int fd, void *data, int mask) {
 void replicationReplicaWritten(qvClient *c) {
     replicaInfo *ri = c->repl;
     if (!ri || ri->state != REPLICA_SEND_BULK) return;
+    ri->sync_io_ms = mstime();
     if (ri->sync_fd != -1)
         feedFromFile(c);
     else if (ri->diskless && !sync_state.reading && disklessTargetsDrained())
@@ -357,6 +359,7 @@ void replSyncChildDone(int exitcode, int bysignal) {
         ri->sync_off = 0;
         ri->sync_size = (long long)st.st_size;
         ri->state = REPLICA_SEND_BULK;
+        ri->sync_io_ms = mstime();
         char hdr[64];
         int n = snprintf(hdr, sizeof(hdr), "$%lld\r\n", ri->sync_size);
         clientAppendReply(c, hdr, (size_t)n);

@@ -21,6 +21,7 @@
 
 static qvTestServer master, replica, replica2;
 static void fini(void) {
+    if (replica.pid) kill(replica.pid, SIGCONT);
     serverStop(&replica2);
     serverStop(&replica);
     serverStop(&master);
@@ -283,5 +284,51 @@ Test(repl_diskless, a_replica_gone_mid_transfer_does_not_stall_the_next_sync) {
     EXPECT_INTEGER(cmd(r, "VCARD idx"), 2100);
     EXPECT_STATUS(cmd(m, "PING"), "PONG");
     redisFree(r);
+    redisFree(m);
+}
+
+/* A replica that stops reading in the middle of a diskless transfer holds the child (the pipe
+ * is paced by the slowest replica): after repl-timeout without progress the master drops it,
+ * the child finishes, and the next replica gets its sync. */
+Test(repl_diskless, a_stopped_replica_mid_transfer_is_dropped_at_repl_timeout) {
+    serverStart(&master, "--repl-diskless-sync-delay 0 --repl-timeout 2");
+    redisContext *m = serverConnect(&master);
+    loadElements(m, "idx", 0, 500, 13);
+    /* ~32 MB of attributes: more than the loopback socket buffers hold. */
+    size_t big = 64 * 1024;
+    char *attr = malloc(big + 32);
+    for (int i = 0; i < 500; i++) {
+        int n = snprintf(attr, 32, "{\"i\":%d,\"s\":\"", i);
+        memset(attr + n, 'a' + i % 26, big);
+        memcpy(attr + n + big, "\"}", 3);
+        char name[16];
+        snprintf(name, sizeof(name), "e%d", i);
+        const char *argv[] = {"VSETATTR", "idx", name, attr};
+        size_t lens[] = {8, 3, strlen(name), strlen(attr)};
+        redisAppendCommandArgv(m, 4, argv, lens);
+    }
+    free(attr);
+    for (int i = 0; i < 500; i++) {
+        redisReply *rep = NULL;
+        cr_assert_eq(redisGetReply(m, (void **)&rep), REDIS_OK);
+        freeReplyObject(rep);
+    }
+    EXPECT_STATUS(cmd(m, "CONFIG SET rdb-key-save-delay 10000"), "OK"); /* ~5 s for 500 */
+    startReplicaOf(&replica, &master, NULL);
+    redisContext *r = serverConnect(&replica);
+    waitTransfer(r);
+    redisFree(r);
+    cr_assert_eq(kill(replica.pid, SIGSTOP), 0);
+    for (int i = 0; i < 600 && !serverLogContains(&master, "timedout replica (full sync)"); i++)
+        usleep(50 * 1000);
+    cr_assert(serverLogContains(&master, "timedout replica (full sync)"),
+              "the stopped replica was never dropped");
+    EXPECT_STATUS(cmd(m, "CONFIG SET rdb-key-save-delay 0"), "OK");
+    startReplicaOf(&replica2, &master, NULL);
+    redisContext *r2 = serverConnect(&replica2);
+    waitSynced(m, r2);
+    expectSameDigest(m, r2);
+    kill(replica.pid, SIGCONT);
+    redisFree(r2);
     redisFree(m);
 }
