@@ -214,6 +214,8 @@ static int handleLine(const char *line) {
         return 0;
     }
     if (!hs.psync_replied) {
+        /* A Redis master may send empty lines before its answer, to keep the link alive. */
+        if (line[0] == '\0') return 0;
         hs.psync_replied = 1;
         if (!strncmp(line, "+FULLRESYNC ", 12)) {
             char id[64];
