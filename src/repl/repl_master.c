@@ -127,8 +127,19 @@ void replFeedStream(const char *bytes, size_t len) {
         replicaInfo *ri = c->repl;
         if (ri->state == REPLICA_ONLINE)
             clientAppendReply(c, bytes, len);
-        else if (ri->state != REPLICA_WAIT_BGSAVE_START)
+        else if (ri->state != REPLICA_WAIT_BGSAVE_START && !(c->flags & CLIENT_CLOSE_ASAP)) {
             bufAppend(&ri->pending, bytes, len); /* sent after the snapshot */
+            /* It is this replica's output too: the same hard limit bounds it. */
+            size_t hard = server.client_obuf_limits[CLIENT_TYPE_REPLICA].hard_limit_bytes;
+            if (hard && ri->pending.len >= hard) {
+                serverLog(LL_WARNING,
+                          "Replica %s: the writes kept for it during its full sync passed "
+                          "client-output-buffer-limit replica; dropping it",
+                          c->addr);
+                server.stat_client_outbuf_limit_disconnections++;
+                freeClientAsync(c);
+            }
+        }
     }
 }
 

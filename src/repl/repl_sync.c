@@ -372,6 +372,9 @@ void replSyncChildDone(int exitcode, int bysignal) {
 /* ---- when ---- */
 
 void replSyncCron(void) {
+    /* A diskless pipe left paused (a resume that could not install its handler) resumes. */
+    if (sync_state.pipe_fd != -1 && !sync_state.reading && disklessTargetsDrained())
+        setPipeReading(1);
     if (sync_state.running || childActive()) return;
     int waiting = 0, all_eof = 1;
     long long oldest = 0;

@@ -709,3 +709,37 @@ Test(repl, a_stopped_replica_is_dropped_at_its_output_limit_then_resyncs_fully) 
     redisFree(r);
     redisFree(m);
 }
+
+/* The writes kept for a replica while its snapshot is being made count against its output
+ * limit too: a master taking writes during a long full sync drops the replica at the limit
+ * rather than keep them all; the replica then syncs again. */
+Test(repl, writes_kept_during_a_full_sync_count_against_the_replica_limit) {
+    startDisk(&master, "--client-output-buffer-limit replica 1mb 0 0");
+    redisContext *m = serverConnect(&master);
+    loadElements(m, "idx", 0, 1000, 41);
+    EXPECT_STATUS(cmd(m, "CONFIG SET rdb-key-save-delay 3000"), "OK"); /* a ~3 s child */
+    startReplicaOf(&replica, &master, NULL);
+    redisContext *r = serverConnect(&replica);
+    waitTransfer(r);
+    size_t big = 64 * 1024;
+    char *attr = malloc(big + 32);
+    for (int i = 0; i < 40; i++) { /* 2.5 MB while the child runs */
+        int n = snprintf(attr, 32, "{\"i\":%d,\"s\":\"", i);
+        memset(attr + n, 'x', big);
+        memcpy(attr + n + big, "\"}", 3);
+        const char *argv[] = {"VSETATTR", "idx", "e1", attr};
+        size_t lens[] = {8, 3, 2, strlen(attr)};
+        redisReply *rep = cmdArgv(m, 4, argv, lens);
+        freeReplyObject(rep);
+    }
+    free(attr);
+    for (int i = 0; i < 200 && !serverLogContains(&master, "passed client-output-buffer-limit");
+         i++)
+        usleep(25 * 1000);
+    cr_assert(serverLogContains(&master, "passed client-output-buffer-limit replica"));
+    EXPECT_STATUS(cmd(m, "CONFIG SET rdb-key-save-delay 0"), "OK");
+    waitSynced(m, r);
+    expectSameDigest(m, r);
+    redisFree(r);
+    redisFree(m);
+}
