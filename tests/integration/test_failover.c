@@ -277,3 +277,26 @@ Test(failover, client_pause_write_holds_writes_while_searches_go_on) {
     redisFree(r);
     redisFree(m);
 }
+
+Test(failover, force_hands_over_after_the_timeout_even_to_a_lagging_replica) {
+    serverStart(&master, "--repl-diskless-sync-delay 0");
+    startReplicaOf(&replica, &master);
+    redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
+    vadds(m, "idx", 0, 50);
+    waitSynced(m, r);
+    redisFree(r);
+    stuckFailover(m, "TIMEOUT 300 FORCE");
+    /* The handoff starts although the target never acknowledged. */
+    waitField(m, "replication", "role", "slave");
+    cr_assert_eq(kill(replica.pid, SIGCONT), 0);
+    r = serverConnect(&replica);
+    waitField(r, "replication", "role", "master");
+    waitField(m, "replication", "master_failover_state", "no-failover");
+    waitSynced(r, m);
+    expectSameDigest(r, m);
+    vadds(r, "idx", 100, 10);
+    waitSynced(r, m);
+    expectSameDigest(r, m);
+    redisFree(r);
+    redisFree(m);
+}
