@@ -250,6 +250,10 @@ void psyncCommand(qvClient *c) {
     replicaInfo *ri = replicaOf(c);
     ri->old_sync = is_sync;
     ri->state = REPLICA_WAIT_BGSAVE_START;
+    /* Nothing acknowledged yet: until its first ACK after loading the snapshot it holds none
+     * of our stream for WAIT, even a WAIT for offset 0 (writes made before the backlog existed
+     * are in the snapshot it may still be loading). */
+    ri->ack_off = -1;
     ri->wait_since = mstime();
     c->flags |= CLIENT_REPLICA;
     serverLog(LL_NOTICE, "Replica %s asks for synchronization; full resync", c->addr);
@@ -415,7 +419,7 @@ void roleCommand(qvClient *c) {
         addReplyArrayLen(c, 3);
         addReplyBulkCString(c, ip);
         addReplyBulkLongLong(c, ri->listening_port);
-        addReplyBulkLongLong(c, ri->ack_off);
+        addReplyBulkLongLong(c, ri->ack_off < 0 ? 0 : ri->ack_off);
     }
 }
 
@@ -564,7 +568,8 @@ void replMasterInfo(char **buf, size_t *len, size_t *cap) {
         char ip[NET_IP_STR_LEN];
         replReplicaAddr(c, ip, sizeof(ip));
         APPEND("slave%d:ip=%s,port=%d,state=%s,offset=%lld,lag=%lld\r\n", i++, ip,
-               ri->listening_port, state, ri->ack_off, (long long)(now - ri->ack_time));
+               ri->listening_port, state, ri->ack_off < 0 ? 0 : ri->ack_off,
+               (long long)(now - ri->ack_time));
     }
 }
 
