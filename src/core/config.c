@@ -1056,6 +1056,15 @@ static void rewriteRow(const configRow *r, rewriteState *st) {
     formatValue(r, &cur, &a, 1);
     formatValue(r, &def, &b, 1);
     int force = strcmp(a.p ? a.p : "", b.p ? b.p : "") != 0;
+    if (r->type == CT_SPECIAL && a.len == 0) {
+        /* A special row with nothing to write (replicaof after REPLICAOF NO ONE) has no line:
+         * an old one is left unclaimed, so it is dropped, as Redis does. */
+        bufFree(&a);
+        bufFree(&b);
+        releaseValue(r, &cur);
+        releaseValue(r, &def);
+        return;
+    }
     qvBuf line = {0};
     bufPrintf(&line, "%s %s", r->name, a.p ? a.p : "");
     rewriteLine(st, r, bufDetach(&line, NULL), force);

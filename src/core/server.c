@@ -33,6 +33,7 @@
 #include "db.h"
 #include "metrics.h"
 #include "networking.h"
+#include "pause.h"
 #include "persist.h"
 #include "pubsub.h"
 #include "repl.h"
@@ -98,6 +99,7 @@ static int serverCron(aeEventLoop *el, long long id, void *clientData) {
     persistCron();     /* reap a finished child, AOF rewrites, the save rules */
     replicationCron(); /* the master link, pings, acks, WAIT timeouts, full syncs to start */
     backupCron();      /* the S3 uploader's reports, automatic backups (s3-upload-interval) */
+    pauseCron();       /* CLIENT PAUSE / FAILOVER pauses whose time is up */
     /* Once a second: idle clients and lingering output limits. */
     if (server.cronloops % (server.hz > 0 ? server.hz : 1) == 0) clientsCron();
     if (server.shutdown_asap) {

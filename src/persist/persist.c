@@ -142,6 +142,21 @@ int persistLoadSnapshot(const char *path, int serve_clients, char *err, size_t e
     return C_OK;
 }
 
+int persistLoadSnapshotBuffer(const void *data, size_t len, char *err, size_t errlen) {
+    snapshotLoadOpts opts = {0};
+    opts.verify_checksum = 1;
+    ps.last_load_keys = 0;
+    snapshotInfo info;
+    if (snapshotLoadBuffer(data, len, &opts, loadIntoKeyspace, NULL, &info, err, errlen) != 0) {
+        dbEmpty(); /* never a partial dataset */
+        return C_ERR;
+    }
+    serverLog(LL_NOTICE, "Snapshot from memory: %llu indexes, %llu elements, saved by Quiver %s",
+              (unsigned long long)info.indexes, (unsigned long long)info.elements,
+              info.quiver_ver[0] ? info.quiver_ver : "(unknown)");
+    return C_OK;
+}
+
 /* A server or child killed mid-save leaves "temp-<pid>-<file>" behind (snapshot.c writes there
  * and renames): in `dir` for snapshots, in the AOF directory for a rewrite's base. At start-up,
  * remove the ones whose writer is gone, so a crash loop cannot fill the disk; a live pid's file
