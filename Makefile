@@ -11,6 +11,7 @@
 #   src/cmd      command families                                       sees: all
 #   src/persist  snapshots on disk, AOF, forked children               sees: all
 #   src/repl     replication: master side, replica side, their config   sees: all
+#   src/backup   S3 backups: SigV4, the S3 client, BGBACKUP, restore    sees: all
 #
 # core, cmd, persist and repl call each other (the server starts the AOF, the AOF replays
 # commands, the networking layer feeds the replication stream), so they link as one group;
@@ -38,8 +39,9 @@ WARN := -Wall -Wextra -Werror -Wno-missing-field-initializers
 CFLAGS_BASE := -std=gnu11 $(OPT) -g $(WARN) -pthread -D_GNU_SOURCE $(SAN_CFLAGS)
 DEPFLAGS = -MMD -MP -MF $(BUILD)/deps/$(subst /,_,$@).d
 LDLIBS_BASE := -lm -pthread -lcjson -lmsgpackc
-# mbedtls: TLS connections (src/net/tls.c).
-LDLIBS_BASE += -lmbedtls -lmbedx509 -lmbedcrypto
+# S3 backups (src/backup): libcurl for HTTP, mbedtls's crypto library for SHA-256/HMAC;
+# TLS connections (src/net/tls.c): mbedtls's TLS and X.509 libraries too.
+LDLIBS_BASE += -lcurl -lmbedtls -lmbedx509 -lmbedcrypto
 LDFLAGS_BASE := $(SAN_LDFLAGS)
 
 ifeq ($(MALLOC),jemalloc)
@@ -51,7 +53,7 @@ CFLAGS := $(CFLAGS_BASE) $(EXTRA_CFLAGS)
 LDLIBS := $(LDLIBS_BASE)
 
 # ---- layers ----
-LAYERS := lib engine net core cmd persist repl
+LAYERS := lib engine net core cmd persist repl backup
 # What each layer may include (and so link). A test or tool gets the union of these for the
 # layers of the headers it includes.
 SEES_lib := lib
@@ -61,8 +63,9 @@ SEES_core := $(LAYERS)
 SEES_cmd := $(LAYERS)
 SEES_persist := $(LAYERS)
 SEES_repl := $(LAYERS)
+SEES_backup := $(LAYERS)
 # Link order, top first; the top four reference each other and go in one --start-group.
-LINK_ORDER := repl persist cmd core net engine lib
+LINK_ORDER := backup repl persist cmd core net engine lib
 
 layer_incs = $(foreach l,$(SEES_$(1)),-Isrc/$(l))
 # A source left directly in src/ would be built by nobody: say where it should go.
@@ -218,7 +221,7 @@ build-san-tests: $(UNIT_BINS) $(INTEG_BINS)
 # ThreadSanitizer: the pool and engine unit tests, then the threaded integration suites (normal
 # test clients) against a server built with TSan, which stops at its first report.
 TSAN_UNITS ?= $(wildcard tests/unit/test_pool.c tests/unit/test_hnsw.c tests/unit/test_flat.c)
-TSAN_INTEG ?= test_threads test_search_batch test_ingest test_concurrency test_torture test_repl
+TSAN_INTEG ?= test_threads test_search_batch test_ingest test_concurrency test_torture test_repl test_repl_diskless test_failover
 tsan: check-deps
 	$(MAKE) BUILD=build-tsan BINDIR=build-tsan MALLOC=libc OPT=-O1 SAN_CFLAGS="-fsanitize=thread" \
 	    SAN_LDFLAGS="-fsanitize=thread" UNIT_CFLAGS=-Itests/unit/tsan UNIT_LIBS= \
@@ -244,7 +247,7 @@ fuzz-lib:
 
 fuzz-build: fuzz-lib | $(BUILD)/fuzz
 	$(foreach f,$(FUZZ_SRCS),clang $(FUZZ_CFLAGS) $(call uses_incs,$(f)) -o $(BUILD)/fuzz/$(basename $(notdir $(f))) \
-	    $(f) $(call link_libs,$(call fuzz_libs,$(f))) -lm -lcjson -lmsgpackc -lmbedtls -lmbedx509 -lmbedcrypto -pthread &&) true
+	    $(f) $(call link_libs,$(call fuzz_libs,$(f))) -lm -lcjson -lmsgpackc -lcurl -lmbedtls -lmbedx509 -lmbedcrypto -pthread &&) true
 
 fuzz: fuzz-build
 	@for f in $(FUZZ_SRCS); do \

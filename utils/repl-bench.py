@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """repl-bench.py -- measures replication with real quiver-server processes on loopback.
 
-    utils/repl-bench.py [-n vectors] [-d dim] [--server src/quiver-server]
+    utils/repl-bench.py [-n vectors] [-d dim] [--diskless yes|no] [--server src/quiver-server]
 
 Starts a master and a replica (each in a fresh temp dir), loads n random vectors (Q8, fixed
 seed, pipelined VADDs in batches of 1000) into the master while the replica follows, and
@@ -11,8 +11,15 @@ reports:
              master's offset), measured from the start of the load: the replica keeps up when
              this is about the load time;
   full sync  a second, fresh replica started afterwards: the time until it holds the whole
-             index (a snapshot with the graph is shipped, nothing is rebuilt), against the load
-             time, which is what building it by replaying the commands costs.
+             index (a snapshot with the graph is shipped, nothing is rebuilt), against what
+             building it by replaying the commands cost replica 1 (its apply time) and the
+             master (its load time);
+  cow        a third replica synced while a client keeps writing to the master (new elements
+             and updates, pipelined): the peak copy-on-write of the snapshot child, as INFO
+             persistence current_cow_peak reports it and as /proc/<child>/smaps_rollup
+             Private_Dirty shows it, against the master's used_memory.
+The master's full syncs are diskless (repl-diskless-sync yes, delay 0) unless --diskless no
+(a snapshot file, streamed as the socket drains).
 DEBUG DIGEST is checked equal on the three servers. Needs Debian's python3-redis. Not part of
 `make test`."""
 import argparse
@@ -24,6 +31,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import redis
@@ -41,7 +49,8 @@ def start(server, extra):
     d = tempfile.mkdtemp(prefix="repl-bench-")
     port = free_port()
     args = [server, "--port", str(port), "--bind", "127.0.0.1", "--dir", d,
-            "--logfile", os.path.join(d, "log"), "--save", ""] + extra
+            "--logfile", os.path.join(d, "log"), "--save", "", "--enable-debug-command",
+            "yes"] + extra
     proc = subprocess.Popen(args)
     c = redis.Redis(port=port)
     for _ in range(200):
@@ -68,15 +77,77 @@ def wait_synced(m, r, limit=3600):
     return time.time()
 
 
+def child_private_dirty(pid):
+    """Private_Dirty bytes of pid's children (the snapshot child), 0 if none."""
+    total = 0
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            kids = [int(x) for x in f.read().split()]
+    except OSError:
+        return 0
+    for k in kids:
+        try:
+            with open("/proc/%d/smaps_rollup" % k) as f:
+                for line in f:
+                    if line.startswith("Private_Dirty:"):
+                        total += int(line.split()[1]) * 1024
+        except OSError:
+            pass
+    return total
+
+
+def cow_during_sync(a, m, mp, mport, procs, blobs):
+    """A third replica syncs while a writer keeps loading into the master; returns the peak
+    copy-on-write seen (INFO, smaps) and how many writes went in meanwhile."""
+    stop = threading.Event()
+    written = [0]
+
+    def writer():
+        w = redis.Redis(port=mport)
+        i = 0
+        while not stop.is_set():
+            p = w.pipeline(transaction=False)
+            for _ in range(200):
+                # half updates of existing elements (dirtying their pages), half new ones
+                name = "e%d" % (i // 2 if i % 2 else a.n + i)
+                p.execute_command("VADD", "bench", "FP32", blobs[i % len(blobs)], name, "Q8")
+                i += 1
+            p.execute()
+            written[0] = i
+
+    t = threading.Thread(target=writer)
+    t.start()
+    time.sleep(0.5)
+    r3p, _, r3dir, r3 = start(a.server, ["--replicaof", "127.0.0.1", str(mport)])
+    procs.append((r3p, r3dir))
+    peak_info = peak_smaps = 0
+    used = m.info("memory")["used_memory"]
+    t0 = time.time()
+    while True:
+        info = m.info("persistence")
+        peak_info = max(peak_info, info.get("current_cow_peak", 0))
+        peak_smaps = max(peak_smaps, child_private_dirty(mp.pid))
+        rinfo = r3.info("replication")
+        if rinfo.get("master_link_status") == "up" or time.time() - t0 > 3600:
+            break
+        time.sleep(0.05)
+    t_sync = time.time() - t0
+    stop.set()
+    t.join()
+    return peak_info, peak_smaps, used, written[0], t_sync, r3
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=50000)
     ap.add_argument("-d", type=int, default=128)
     ap.add_argument("--server", default="src/quiver-server")
+    ap.add_argument("--diskless", default="yes", choices=["yes", "no"])
     a = ap.parse_args()
     procs = []
     try:
-        mp, mport, mdir, m = start(a.server, [])
+        mp, mport, mdir, m = start(a.server, ["--repl-diskless-sync", a.diskless,
+                                              "--repl-diskless-sync-delay", "0"])
         procs.append((mp, mdir))
         rp, _, rdir, r1 = start(a.server, ["--replicaof", "127.0.0.1", str(mport)])
         procs.append((rp, rdir))
@@ -100,11 +171,24 @@ def main():
         r2p, _, r2dir, r2 = start(a.server, ["--replicaof", "127.0.0.1", str(mport)])
         procs.append((r2p, r2dir))
         t_sync = wait_synced(m, r2) - t1
-        print("full sync replica 2 (fresh) held the index %.2f s after its start: %.0fx faster "
-              "than building it by commands (%.1f s)" % (t_sync, t_load / t_sync, t_load))
+        print("full sync replica 2 (fresh, %s) held the index %.2f s after its start: %.0fx "
+              "faster than replica 1 building it by replaying the commands (%.1f s), %.0fx "
+              "faster than the master's load (%.1f s)" %
+              ("diskless" if a.diskless == "yes" else "disk", t_sync, t_apply / t_sync,
+               t_apply, t_load / t_sync, t_load))
+        peak_info, peak_smaps, used, written, t_cow, r3 = cow_during_sync(a, m, mp, mport,
+                                                                          procs, blobs)
+        print("cow       replica 3 synced in %.2f s under %d pipelined writes: copy-on-write "
+              "peak %.1f MB (INFO current_cow_peak) / %.1f MB (smaps Private_Dirty), master "
+              "used_memory %.1f MB" % (t_cow, written, peak_info / 1e6, peak_smaps / 1e6,
+                                       used / 1e6))
+        wait_synced(m, r1)
+        wait_synced(m, r2)
+        wait_synced(m, r3)
         dm = m.execute_command("DEBUG", "DIGEST")
-        same = dm == r1.execute_command("DEBUG", "DIGEST") == r2.execute_command("DEBUG", "DIGEST")
-        print("digest    %s on the three servers" % ("equal" if same else "DIFFERENT"))
+        same = dm == r1.execute_command("DEBUG", "DIGEST") == r2.execute_command(
+            "DEBUG", "DIGEST") == r3.execute_command("DEBUG", "DIGEST")
+        print("digest    %s on the four servers" % ("equal" if same else "DIFFERENT"))
         if not same:
             sys.exit(1)
     finally:

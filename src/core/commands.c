@@ -16,6 +16,7 @@
 #include "db.h"
 #include "debug.h"
 #include "info.h"
+#include "pause.h"
 #include "multi.h"
 #include "pubsub.h"
 #include "server.h"
@@ -147,6 +148,8 @@ static qvCommand client_subcommands[] = {
     {"no-evict", clientNoEvictCommand, 3, CONN_FLAGS | CMD_ADMIN, ACL_ADMIN | ACL_CONNECTION | ACL_DANGEROUS, NOKEYS, "connection", "Sets the client eviction mode of the connection.", "7.0.0", "O(1)", args_onoff},
     {"no-touch", clientNoTouchCommand, 3, CONN_FLAGS, ACL_CONNECTION, NOKEYS, "connection", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "7.2.0", "O(1)", args_onoff},
     {"reply", clientReplyCommand, 3, CONN_FLAGS, ACL_CONNECTION, NOKEYS, "connection", "Instructs the server whether to reply to commands.", "3.2.0", "O(1)", args_reply},
+    {"pause", clientPauseCommand, -3, CONN_FLAGS | CMD_ADMIN | CMD_SENTINEL, ACL_ADMIN | ACL_CONNECTION | ACL_DANGEROUS, NOKEYS, "connection", "Suspends commands processing.", "3.0.0", "O(1)"},
+    {"unpause", clientUnpauseCommand, 2, CONN_FLAGS | CMD_ADMIN | CMD_SENTINEL, ACL_ADMIN | ACL_CONNECTION | ACL_DANGEROUS, NOKEYS, "connection", "Resumes processing of clients that were paused.", "6.2.0", "O(N) Where N is the number of paused clients"},
     {"help", clientHelpCommand, 2, CONN_FLAGS, ACL_CONNECTION, NOKEYS, "connection", "Returns helpful text about the different subcommands.", "5.0.0", "O(1)"},
     CMD_END};
 

@@ -455,7 +455,8 @@ static int config_rows;
 static const configRowSet core_config_row_set = {
     core_config_rows, (int)(sizeof(core_config_rows) / sizeof(core_config_rows[0])), NULL};
 static const configRowSet *const config_row_sets[] = {&core_config_row_set, &persistConfigRowSet,
-                                                      &replConfigRowSet, &tlsConfigRowSet};
+                                                      &replConfigRowSet, &backupConfigRowSet,
+                                                      &tlsConfigRowSet};
 #define CONFIG_ROW_SETS ((int)(sizeof(config_row_sets) / sizeof(config_row_sets[0])))
 
 static void collectRows(void) {
@@ -1042,6 +1043,12 @@ static void rewriteLine(rewriteState *st, const configRow *r, char *line, int fo
     rewritePush(st, line, OWNER_DONE);
 }
 
+void configRewriteKeepLines(const configRow *r, rewriteState *st) {
+    int ri = rowIndex(r);
+    for (int i = 0; i < st->count; i++)
+        if (st->owner[i] == ri) st->owner[i] = OWNER_VERBATIM;
+}
+
 static void rewriteRow(const configRow *r, rewriteState *st) {
     configValue cur, def;
     qvBuf a = {0}, b = {0};
@@ -1050,6 +1057,15 @@ static void rewriteRow(const configRow *r, rewriteState *st) {
     formatValue(r, &cur, &a, 1);
     formatValue(r, &def, &b, 1);
     int force = strcmp(a.p ? a.p : "", b.p ? b.p : "") != 0;
+    if (r->type == CT_SPECIAL && a.len == 0) {
+        /* A special row with nothing to write (replicaof after REPLICAOF NO ONE) has no line:
+         * an old one is left unclaimed, so it is dropped, as Redis does. */
+        bufFree(&a);
+        bufFree(&b);
+        releaseValue(r, &cur);
+        releaseValue(r, &def);
+        return;
+    }
     qvBuf line = {0};
     bufPrintf(&line, "%s %s", r->name, a.p ? a.p : "");
     rewriteLine(st, r, bufDetach(&line, NULL), force);

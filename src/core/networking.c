@@ -46,6 +46,7 @@
 #include "dispatch.h"
 #include "monotonic.h"
 #include "multi.h"
+#include "pause.h"
 #include "pubsub.h"
 #include "repl.h"
 #include "tls_config.h"
@@ -684,6 +685,8 @@ static int writeToClient(qvClient *c, int handler_installed) {
         if (c->reply_bytes > server.client_recent_max_output)
             server.client_recent_max_output = c->reply_bytes;
     }
+    /* A replica's full sync is fed as its socket drains (repl_sync.c). */
+    if (total > 0 && (c->flags & CLIENT_REPLICA)) replicationReplicaWritten(c);
     if (!clientHasPendingReplies(c)) {
         c->sentlen = 0;
         if (handler_installed) connSetWriteHandler(c->conn, NULL);
@@ -806,6 +809,10 @@ static int pendingInputTimerProc(aeEventLoop *el, long long id, void *data) {
     return AE_NOMORE;
 }
 
+void clientResumeInput(qvClient *c) {
+    if (c->qb_pos < c->qb_len) addPendingInput(c);
+}
+
 void processInputBuffer(qvClient *c) {
     static respLimits lim;
     lim.max_bulk_len = server.proto_max_bulk_len;
@@ -834,6 +841,11 @@ void processInputBuffer(qvClient *c) {
             setProtocolError(c, err);
             respParserReset(&c->parser);
             c->qb_pos = c->qb_len; /* nothing after a protocol error is trusted */
+            break;
+        }
+        if (argc > 0 && pausePostponesCommand(c, argc, argv, argvlen)) {
+            /* CLIENT PAUSE / FAILOVER: it waits, unparsed, until the pause ends (pause.c). */
+            respParserReset(&c->parser);
             break;
         }
         if (argc > 0 && batchBeforeCommand(c, argc, argv, argvlen)) {

@@ -38,6 +38,9 @@ int clientIsLocal(const qvClient *c);
 
 /* Input. */
 void processInputBuffer(qvClient *c);
+/* Gives c a turn to run what waits in its query buffer, from the event loop (a CLIENT PAUSE
+ * ended): it goes on the pending-input list. */
+void clientResumeInput(qvClient *c);
 void resetClientArgs(qvClient *c);
 
 /* CLIENT LIST / INFO line for one client (zmalloc'ed, caller frees). */

@@ -68,6 +68,7 @@
 /* The master link gets no replies but the ones replication sends on purpose (REPLCONF ACK). */
 #define CLIENT_MASTER_FORCE_REPLY (1ULL << 21)
 #define CLIENT_WAITING_ACKS       (1ULL << 22) /* blocked in WAIT until replicas acknowledge */
+#define CLIENT_POSTPONED          (1ULL << 40) /* a command waits for a CLIENT PAUSE (pause.c) */
 
 /* Client types (CLIENT LIST/KILL TYPE). The first CLIENT_TYPE_COUNT are also the output buffer
  * limit classes; a master link has none (it is never cut for what it is sent). */

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "aof.h"
+#include "backup.h"
 #include "blocked.h"
 #include "child.h"
 #include "db.h"
@@ -136,6 +137,21 @@ int persistLoadSnapshot(const char *path, int serve_clients, char *err, size_t e
         return C_ERR;
     }
     serverLog(LL_NOTICE, "Snapshot %s: %llu indexes, %llu elements, saved by Quiver %s", path,
+              (unsigned long long)info.indexes, (unsigned long long)info.elements,
+              info.quiver_ver[0] ? info.quiver_ver : "(unknown)");
+    return C_OK;
+}
+
+int persistLoadSnapshotBuffer(const void *data, size_t len, char *err, size_t errlen) {
+    snapshotLoadOpts opts = {0};
+    opts.verify_checksum = 1;
+    ps.last_load_keys = 0;
+    snapshotInfo info;
+    if (snapshotLoadBuffer(data, len, &opts, loadIntoKeyspace, NULL, &info, err, errlen) != 0) {
+        dbEmpty(); /* never a partial dataset */
+        return C_ERR;
+    }
+    serverLog(LL_NOTICE, "Snapshot from memory: %llu indexes, %llu elements, saved by Quiver %s",
               (unsigned long long)info.indexes, (unsigned long long)info.elements,
               info.quiver_ver[0] ? info.quiver_ver : "(unknown)");
     return C_OK;
@@ -447,6 +463,7 @@ void persistInfo(char **buf, size_t *len, size_t *cap) {
            saving ? (now - ci->start_ms) / 1000 : -1, ps.saves, ps.last_cow_size, ps.last_load_keys,
            ps.last_error, ci->last_pid ? ci->fork_usec : 0);
     aofInfo(buf, len, cap);
+    backupInfo(buf, len, cap); /* the s3_* fields (src/backup) */
 }
 
 /* ---- commands ---- */

@@ -54,6 +54,10 @@ void persistInfo(char **buf, size_t *len, size_t *cap);
  * clients (-LOADING) while loading; only where no command is running (start-up). */
 int persistLoadSnapshot(const char *path, int serve_clients, char *err, size_t errlen);
 
+/* The same from a snapshot held in memory (a replica's diskless load): C_OK, or C_ERR with the
+ * reason in err (the keyspace is left empty). */
+int persistLoadSnapshotBuffer(const void *data, size_t len, char *err, size_t errlen);
+
 void saveCommand(qvClient *c);
 void bgsaveCommand(qvClient *c);
 void lastsaveCommand(qvClient *c);

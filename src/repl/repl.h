@@ -26,6 +26,8 @@ void replicationCron(void);             /* every serverCron run */
 void replicationMasterConsumed(qvClient *c, const char *bytes, size_t len);
 /* networking.c: a client flagged CLIENT_MASTER or CLIENT_REPLICA is being freed. */
 void replicationClientFreed(qvClient *c);
+/* networking.c: bytes were written to a replica (its full sync is fed as its socket drains). */
+void replicationReplicaWritten(qvClient *c);
 /* networking.c: a client blocked in WAIT is being closed. */
 void replicationWaitAbort(qvClient *c);
 

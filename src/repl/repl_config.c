@@ -82,10 +82,8 @@ static void replicaofLoad(configValue *out) {
 
 static void replicaofFormat(const configValue *v, qvBuf *out, int rewrite) {
     const masterAddr *a = v->obj;
-    if (a->host)
-        bufPrintf(out, "%s %d", a->host, a->port);
-    else if (rewrite)
-        bufPuts(out, "\"\"");
+    (void)rewrite; /* none: nothing, so CONFIG REWRITE drops the line (config.c rewriteRow) */
+    if (a->host) bufPrintf(out, "%s %d", a->host, a->port);
 }
 
 static const configSpecial replicaofSpecial = {replicaofParse,   replicaofStore,  replicaofLoad,
@@ -96,6 +94,11 @@ static int applyBacklogSize(int loading, char *err) {
     if (!loading) replResizeBacklog();
     return C_OK;
 }
+
+static const configEnum diskless_load_enum[] = {{"disabled", REPL_DISKLESS_LOAD_DISABLED},
+                                                {"on-empty-db", REPL_DISKLESS_LOAD_WHEN_DB_EMPTY},
+                                                {"swapdb", REPL_DISKLESS_LOAD_SWAPDB},
+                                                {NULL, 0}};
 
 static configRow repl_config_rows[] = {
     SPECIAL_CONFIG("replicaof", "slaveof", CONFIG_IMMUTABLE | CONFIG_MULTI_ARG, &replicaofSpecial,
@@ -124,6 +127,13 @@ static configRow repl_config_rows[] = {
                "0", 0, 65535, NULL),
     INT_CONFIG("min-replicas-to-write", "min-slaves-to-write", CONFIG_MUTABLE,
                rcfg.min_replicas_to_write, "0", 0, INT_MAX, NULL),
+    BOOL_CONFIG("repl-diskless-sync", NULL, CONFIG_MUTABLE, rcfg.diskless_sync, "yes", NULL),
+    INT_CONFIG("repl-diskless-sync-delay", NULL, CONFIG_MUTABLE, rcfg.diskless_sync_delay, "5", 0,
+               INT_MAX, NULL),
+    INT_CONFIG("repl-diskless-sync-max-replicas", NULL, CONFIG_MUTABLE,
+               rcfg.diskless_sync_max_replicas, "0", 0, INT_MAX, NULL),
+    ENUM_CONFIG("repl-diskless-load", NULL, CONFIG_MUTABLE, rcfg.diskless_load, diskless_load_enum,
+                "disabled", NULL),
     INT_CONFIG("min-replicas-max-lag", "min-slaves-max-lag", CONFIG_MUTABLE,
                rcfg.min_replicas_max_lag, "10", 0, INT_MAX, NULL),
 };

@@ -27,8 +27,44 @@ typedef struct replConfig {
     char *masteruser;          /* masteruser, NULL = none */
     char *config_masterhost;   /* replicaof as read from the configuration, until start-up */
     int config_masterport;
+    int diskless_sync;       /* repl-diskless-sync: the child writes to the sockets */
+    int diskless_sync_delay; /* repl-diskless-sync-delay, seconds to wait for more replicas */
+    int diskless_sync_max_replicas; /* repl-diskless-sync-max-replicas: start at once at this many */
+    int diskless_load;              /* repl-diskless-load: REPL_DISKLESS_LOAD_* */
 } replConfig;
 extern replConfig rcfg;
+
+enum {
+    REPL_DISKLESS_LOAD_DISABLED = 0,  /* the payload goes to a file, then is loaded */
+    REPL_DISKLESS_LOAD_WHEN_DB_EMPTY, /* into memory when the keyspace is empty, else disabled */
+    REPL_DISKLESS_LOAD_SWAPDB,        /* into memory, loaded into a new keyspace, swapped in */
+};
+
+/* A replica's states on its master (INFO slaveN state=). */
+enum {
+    REPLICA_WAIT_BGSAVE_START = 1, /* wait_bgsave: no snapshot child for it yet */
+    REPLICA_WAIT_BGSAVE_END,       /* wait_bgsave: the child runs; "\n" keepalives */
+    REPLICA_SEND_BULK,             /* send_bulk: the snapshot is being sent */
+    REPLICA_WAIT_ACK,              /* send_bulk: a diskless payload sent, its first ACK awaited */
+    REPLICA_ONLINE,                /* online: the stream flows */
+};
+
+/* What a master knows of each attached replica (qvClient.repl). */
+typedef struct replicaInfo {
+    int state;          /* REPLICA_* (0 before PSYNC) */
+    int listening_port; /* REPLCONF listening-port */
+    char ip[NET_IP_STR_LEN];
+    long long ack_off; /* last REPLCONF ACK */
+    time_t ack_time;
+    int old_sync;                  /* SYNC: no +FULLRESYNC line */
+    int capa_eof;                  /* REPLCONF capa eof: takes the $EOF:<mark> form (diskless) */
+    long long wait_since;          /* mstime() of its PSYNC (repl-diskless-sync-delay) */
+    int diskless;                  /* its snapshot comes through the child's pipe */
+    qvBuf pending;                 /* the stream since the fork, sent after the snapshot */
+    int sync_fd;                   /* disk sync: the snapshot file being streamed, -1 if none */
+    long long sync_off, sync_size; /* how much of it was queued, its size */
+    long long sync_io_ms;          /* SEND_BULK: when the socket last took bytes */
+} replicaInfo;
 
 /* The replica side's link states (INFO master_link_status, ROLE). */
 enum {
@@ -86,6 +122,28 @@ void replconfCommand(qvClient *c);
 void psyncCommand(qvClient *c);
 void waitCommand(qvClient *c);
 void roleCommand(qvClient *c);
+
+/* repl_sync.c: full syncs, to disk then streamed from the file, or diskless through a pipe */
+void replSyncCron(void); /* starts a child for waiting replicas when due */
+void replSyncChildDone(int exitcode, int bysignal);
+void replSyncReplicaFreed(qvClient *c); /* c's replicaInfo is about to be freed */
+void replSyncAcked(qvClient *c);        /* a REPLCONF ACK from c */
+replicaInfo *replicaOf(qvClient *c);    /* c's replicaInfo, created on first use */
+
+/* repl_master.c, for repl_failover.c */
+void replReplicaAddr(qvClient *c, char *ip, size_t iplen); /* the address it announced */
+void replRequestAcks(void); /* REPLCONF GETACK * to the replicas at the next cron */
+
+/* repl_failover.c: FAILOVER (and SCRIPT) */
+void replFailoverRegisterCommands(void);
+void replFailoverCron(void);
+const char *replFailoverStateName(void); /* INFO master_failover_state */
+int replFailoverActive(void);            /* a FAILOVER runs (REPLICAOF is refused) */
+int replFailoverInProgress(void);        /* our handshake must send PSYNC ... FAILOVER */
+void replFailoverPsyncAnswered(int accepted);
+void replFailoverLinkFailed(void);
+/* The target's side of PSYNC ... FAILOVER: 0 to go on with the PSYNC, -1 if c was answered. */
+int replFailoverPsyncRequest(qvClient *c);
 
 /* repl_replica.c */
 /* Becomes a replica of host:port; from_config: at start-up (no history of our own to offer). */

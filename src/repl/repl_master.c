@@ -1,14 +1,10 @@
 /* repl_master.c -- the master side of replication: the replication ID and offset, the backlog
- * (a sink of propagate()), PSYNC/SYNC with partial resyncs from the backlog and full syncs by a
- * forked snapshot, the stream to online replicas with SELECT and PING, REPLCONF, WAIT, ROLE and
- * INFO replication. Main thread only.
+ * (a sink of propagate()), PSYNC/SYNC with partial resyncs from the backlog, the stream to online
+ * replicas with SELECT and PING, REPLCONF, WAIT, ROLE and INFO replication. Main thread only.
  *
- * A full sync: PSYNC that cannot continue puts the replica in WAIT_BGSAVE_START. When no child
- * runs, every such replica gets "+FULLRESYNC <replid> <offset>" with the offset at the fork, the
- * child writes a snapshot (the SAVE format) to a temp file in `dir`, and the stream propagated
- * meanwhile is kept per replica. When the child is done the file is read and queued as
- * "$<len>\r\n<bytes>" in the replica's output (no output limit for it: the loop writes it as
- * the socket takes it), followed by the kept stream, and the replica is online. */
+ * A PSYNC that cannot continue puts the replica in WAIT_BGSAVE_START; the full sync itself (the
+ * forked snapshot, to disk or diskless, and how it reaches the replicas) is repl_sync.c's. The
+ * stream propagated meanwhile is kept per replica and sent behind the snapshot. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -29,19 +25,6 @@
 #include "util.h"
 
 replState rs;
-
-enum { REPLICA_WAIT_BGSAVE_START = 1, REPLICA_WAIT_BGSAVE_END, REPLICA_ONLINE };
-
-/* What a master knows of each attached replica (qvClient.repl). */
-typedef struct replicaInfo {
-    int state;          /* REPLICA_* (0 before PSYNC) */
-    int listening_port; /* REPLCONF listening-port */
-    char ip[NET_IP_STR_LEN];
-    long long ack_off; /* last REPLCONF ACK */
-    time_t ack_time;
-    int old_sync;  /* SYNC: no +FULLRESYNC line */
-    qvBuf pending; /* the stream since the fork, sent after the snapshot */
-} replicaInfo;
 
 /* Clients blocked in WAIT. */
 typedef struct waiter {
@@ -76,8 +59,12 @@ void replShiftReplid(void) {
 
 /* ---- replicas ---- */
 
-static replicaInfo *replicaOf(qvClient *c) {
-    if (!c->repl) c->repl = zcalloc(sizeof(replicaInfo));
+replicaInfo *replicaOf(qvClient *c) {
+    if (!c->repl) {
+        replicaInfo *ri = zcalloc(sizeof(replicaInfo));
+        ri->sync_fd = -1;
+        c->repl = ri;
+    }
     return c->repl;
 }
 
@@ -140,8 +127,19 @@ void replFeedStream(const char *bytes, size_t len) {
         replicaInfo *ri = c->repl;
         if (ri->state == REPLICA_ONLINE)
             clientAppendReply(c, bytes, len);
-        else if (ri->state == REPLICA_WAIT_BGSAVE_END)
-            bufAppend(&ri->pending, bytes, len);
+        else if (ri->state != REPLICA_WAIT_BGSAVE_START && !(c->flags & CLIENT_CLOSE_ASAP)) {
+            bufAppend(&ri->pending, bytes, len); /* sent after the snapshot */
+            /* It is this replica's output too: the same hard limit bounds it. */
+            size_t hard = server.client_obuf_limits[CLIENT_TYPE_REPLICA].hard_limit_bytes;
+            if (hard && ri->pending.len >= hard) {
+                serverLog(LL_WARNING,
+                          "Replica %s: the writes kept for it during its full sync passed "
+                          "client-output-buffer-limit replica; dropping it",
+                          c->addr);
+                server.stat_client_outbuf_limit_disconnections++;
+                freeClientAsync(c);
+            }
+        }
     }
 }
 
@@ -179,112 +177,6 @@ static void backlogSinkFeed(int argc, const char *const *argv, const size_t *arg
 
 static propagateSink backlog_sink = {"backlog", backlogSinkEnabled, backlogSinkFeed, 0, NULL};
 
-/* ---- full sync ---- */
-
-static char sync_path[300]; /* the snapshot the running child writes */
-
-static void startFullSyncChild(void) {
-    snprintf(sync_path, sizeof(sync_path), "temp-%d-replsync.qvs", (int)getpid());
-    long long at = rs.offset;
-    pid_t pid = childFork(CHILD_TYPE_REPL_SYNC, persistKeyspaceElements(), NULL, 0);
-    if (pid == 0) {
-        snapshotSaveOpts opts;
-        persistFillSaveOpts(&opts);
-        char err[1024];
-        if (snapshotSaveFile(sync_path, server.db->keys, &opts, NULL, err, sizeof(err)) != 0) {
-            serverLog(LL_WARNING, "Error writing the snapshot for replicas: %s", err);
-            childReportError(err);
-            childExit(1);
-        }
-        childExit(0);
-    }
-    if (pid == -1) {
-        serverLog(LL_WARNING, "Can't fork for a replica full sync: %s", strerror(errno));
-        return; /* the replicas keep waiting; the cron tries again */
-    }
-    serverLog(LL_NOTICE, "Starting BGSAVE for SYNC with target: disk (pid %d)", (int)pid);
-    rs.need_select = 1; /* what follows the snapshot starts with SELECT */
-    for (qvClient *c = server.clients; c; c = c->next) {
-        if (!(c->flags & CLIENT_REPLICA) || !c->repl) continue;
-        replicaInfo *ri = c->repl;
-        if (ri->state != REPLICA_WAIT_BGSAVE_START) continue;
-        ri->state = REPLICA_WAIT_BGSAVE_END;
-        if (!ri->old_sync) {
-            char line[128];
-            int n = snprintf(line, sizeof(line), "+FULLRESYNC %s %lld\r\n", rs.replid, at);
-            clientAppendReply(c, line, (size_t)n);
-        }
-    }
-}
-
-static char *readWholeFile(const char *path, size_t *len) {
-    int fd = open(path, O_RDONLY);
-    if (fd == -1) return NULL;
-    struct stat st;
-    if (fstat(fd, &st) == -1) {
-        close(fd);
-        return NULL;
-    }
-    size_t size = (size_t)st.st_size, got = 0;
-    char *p = zmalloc(size ? size : 1);
-    while (got < size) {
-        ssize_t n = read(fd, p + got, size - got);
-        if (n <= 0) {
-            if (n == -1 && errno == EINTR) continue;
-            zfree(p);
-            close(fd);
-            return NULL;
-        }
-        got += (size_t)n;
-    }
-    close(fd);
-    *len = size;
-    return p;
-}
-
-static void fullSyncChildDone(int exitcode, int bysignal) {
-    size_t len = 0;
-    char *snap = (!bysignal && exitcode == 0) ? readWholeFile(sync_path, &len) : NULL;
-    int ok = snap != NULL;
-    unlink(sync_path);
-    if (!ok)
-        serverLog(LL_WARNING, "The snapshot for replicas failed (exit %d, signal %d)", exitcode,
-                  bysignal);
-    else
-        serverLog(LL_NOTICE, "Snapshot for replicas ready: %zu bytes", len);
-    for (qvClient *c = server.clients; c; c = c->next) {
-        if (!(c->flags & CLIENT_REPLICA) || !c->repl) continue;
-        replicaInfo *ri = c->repl;
-        if (ri->state != REPLICA_WAIT_BGSAVE_END) continue;
-        if (!ok) {
-            freeClientAsync(c);
-            continue;
-        }
-        char hdr[64];
-        int n = snprintf(hdr, sizeof(hdr), "$%zu\r\n", len);
-        clientAppendReply(c, hdr, (size_t)n);
-        /* The last replica waiting takes the buffer itself; the others get a copy each. */
-        char *payload = snap;
-        for (qvClient *o = c->next; o && payload == snap; o = o->next)
-            if ((o->flags & CLIENT_REPLICA) && o->repl &&
-                ((replicaInfo *)o->repl)->state == REPLICA_WAIT_BGSAVE_END)
-                payload = NULL;
-        if (!payload) {
-            payload = zmalloc(len ? len : 1);
-            memcpy(payload, snap, len);
-        } else {
-            snap = NULL; /* handed over */
-        }
-        clientAppendOwnedNoLimit(c, payload, len);
-        if (ri->pending.len) clientAppendReply(c, ri->pending.p, ri->pending.len);
-        bufFree(&ri->pending);
-        ri->state = REPLICA_ONLINE;
-        ri->ack_time = time(NULL);
-        serverLog(LL_NOTICE, "Synchronization with replica %s succeeded", c->addr);
-    }
-    zfree(snap);
-}
-
 /* ---- commands ---- */
 
 static int tryPartialResync(qvClient *c, const char *replid, long long psync_offset) {
@@ -321,6 +213,18 @@ static int tryPartialResync(qvClient *c, const char *replid, long long psync_off
 /* PSYNC <replid> <offset> | SYNC */
 void psyncCommand(qvClient *c) {
     if (c->flags & CLIENT_REPLICA) return; /* already one */
+    if (c->argc > 3) {
+        /* PSYNC <replid> <offset> FAILOVER: our master hands over to us (FAILOVER TO). */
+        if (c->argc != 4 || strcasecmp(c->argv[3], "failover") != 0) {
+            addReplyErrorSyntax(c);
+            return;
+        }
+        if (replFailoverPsyncRequest(c) == -1) return;
+    }
+    if (replFailoverActive()) {
+        addReplyError(c, "NOMASTERLINK Can't SYNC while failing over");
+        return;
+    }
     if (rs.masterhost && rs.state != REPL_STATE_CONNECTED) {
         addReplyError(c, "NOMASTERLINK Can't SYNC while not connected with my master");
         return;
@@ -346,6 +250,11 @@ void psyncCommand(qvClient *c) {
     replicaInfo *ri = replicaOf(c);
     ri->old_sync = is_sync;
     ri->state = REPLICA_WAIT_BGSAVE_START;
+    /* Nothing acknowledged yet: until its first ACK after loading the snapshot it holds none
+     * of our stream for WAIT, even a WAIT for offset 0 (writes made before the backlog existed
+     * are in the snapshot it may still be loading). */
+    ri->ack_off = -1;
+    ri->wait_since = mstime();
     c->flags |= CLIENT_REPLICA;
     serverLog(LL_NOTICE, "Replica %s asks for synchronization; full resync", c->addr);
     if (!rs.backlog) {
@@ -358,7 +267,7 @@ void psyncCommand(qvClient *c) {
         }
         replCreateBacklog();
     }
-    if (!childActive()) startFullSyncChild();
+    replSyncCron(); /* at once, unless a diskless sync waits for more replicas */
 }
 
 /* REPLCONF listening-port <port> | ip-address <ip> | capa <c>... | ack <offset> | getack * */
@@ -378,9 +287,10 @@ void replconfCommand(qvClient *c) {
             replicaOf(c)->listening_port = (int)ll;
         } else if (!strcasecmp(opt, "ip-address")) {
             snprintf(replicaOf(c)->ip, sizeof(((replicaInfo *)0)->ip), "%s", val);
-        } else if (!strcasecmp(opt, "capa") || !strcasecmp(opt, "rdb-only") ||
-                   !strcasecmp(opt, "rdb-filter-only")) {
-            /* Accepted: this master always ships a snapshot file in the $<len> form. */
+        } else if (!strcasecmp(opt, "capa")) {
+            if (!strcasecmp(val, "eof")) replicaOf(c)->capa_eof = 1;
+        } else if (!strcasecmp(opt, "rdb-only") || !strcasecmp(opt, "rdb-filter-only")) {
+            /* Accepted and ignored: the whole snapshot, then the stream, is what we send. */
         } else if (!strcasecmp(opt, "ack")) {
             /* From a replica: no reply, ever. */
             if (!(c->flags & CLIENT_REPLICA) || !c->repl) return;
@@ -388,6 +298,7 @@ void replconfCommand(qvClient *c) {
             replicaInfo *ri = c->repl;
             if (ll > ri->ack_off) ri->ack_off = ll;
             ri->ack_time = time(NULL);
+            replSyncAcked(c); /* a diskless sync's replica loaded it: the stream starts */
             replMasterCron(); /* WAITs it satisfies answer now */
             return;
         } else if (!strcasecmp(opt, "getack")) {
@@ -475,7 +386,7 @@ void replicationWaitAbort(qvClient *c) {
     unblockClientOnReplication(c);
 }
 
-static void replicaAddr(qvClient *c, char *ip, size_t iplen) {
+void replReplicaAddr(qvClient *c, char *ip, size_t iplen) {
     replicaInfo *ri = c->repl;
     if (ri && ri->ip[0]) {
         snprintf(ip, iplen, "%s", ri->ip);
@@ -504,11 +415,11 @@ void roleCommand(qvClient *c) {
         replicaInfo *ri = r->repl;
         if (ri->state != REPLICA_ONLINE) continue;
         char ip[NET_IP_STR_LEN];
-        replicaAddr(r, ip, sizeof(ip));
+        replReplicaAddr(r, ip, sizeof(ip));
         addReplyArrayLen(c, 3);
         addReplyBulkCString(c, ip);
         addReplyBulkLongLong(c, ri->listening_port);
-        addReplyBulkLongLong(c, ri->ack_off);
+        addReplyBulkLongLong(c, ri->ack_off < 0 ? 0 : ri->ack_off);
     }
 }
 
@@ -529,6 +440,7 @@ void replicationClientFreed(qvClient *c) {
     replicaInfo *ri = c->repl;
     if (ri) {
         serverLog(LL_NOTICE, "Connection with replica %s lost.", c->addr);
+        replSyncReplicaFreed(c);
         bufFree(&ri->pending);
         zfree(ri);
         c->repl = NULL;
@@ -538,8 +450,13 @@ void replicationClientFreed(qvClient *c) {
 
 /* ---- cron ---- */
 
+void replRequestAcks(void) {
+    getack_pending = 1;
+}
+
 void replMasterCron(void) {
     serveWaiters(0);
+    replFailoverCron(); /* a FAILOVER waiting for its target to catch up */
     if (getack_pending && rs.backlog && !rs.masterhost) {
         getack_pending = 0;
         feedWords(3, (const char *[]){"REPLCONF", "GETACK", "*"});
@@ -564,6 +481,13 @@ static void masterCronEverySecond(void) {
             serverLog(LL_WARNING, "Disconnecting timedout replica: %s", c->addr);
             freeClientAsync(c);
         }
+        /* A replica that took no byte of its snapshot for repl-timeout seconds: a diskless
+         * child (and every other replica it serves) would wait for it for ever. */
+        if (ri->state == REPLICA_SEND_BULK &&
+            now_ms - ri->sync_io_ms > (long long)rcfg.timeout * 1000) {
+            serverLog(LL_WARNING, "Disconnecting timedout replica (full sync): %s", c->addr);
+            freeClientAsync(c);
+        }
     }
     /* repl-backlog-ttl: a master without replicas frees its backlog after a while. */
     if (rs.backlog && !rs.masterhost && !anyReplica() && rcfg.backlog_ttl > 0 &&
@@ -580,16 +504,7 @@ void replicationCron(void) {
     static long long last_second_ms;
     replMasterCron();
     serveWaiters(1);
-    /* Replicas waiting for a snapshot get one as soon as no other child runs. */
-    if (!childActive()) {
-        for (qvClient *c = server.clients; c; c = c->next) {
-            if ((c->flags & CLIENT_REPLICA) && c->repl &&
-                ((replicaInfo *)c->repl)->state == REPLICA_WAIT_BGSAVE_START) {
-                startFullSyncChild();
-                break;
-            }
-        }
-    }
+    replSyncCron(); /* replicas waiting for a snapshot get one once no other child runs */
     long long now = mstime();
     if (now - last_second_ms >= 1000) {
         last_second_ms = now;
@@ -606,7 +521,7 @@ void replicationInit(void) {
     rs.no_replicas_since = time(NULL);
     last_ping_ms = mstime(); /* the first PING one period from now, not at once */
     propagateRegisterSink(&backlog_sink);
-    childRegisterKind(CHILD_TYPE_REPL_SYNC, "replica-sync", fullSyncChildDone);
+    childRegisterKind(CHILD_TYPE_REPL_SYNC, "replica-sync", replSyncChildDone);
     if (rcfg.config_masterhost) replSetMaster(rcfg.config_masterhost, rcfg.config_masterport, 1);
 }
 
@@ -645,13 +560,16 @@ void replMasterInfo(char **buf, size_t *len, size_t *cap) {
     for (qvClient *c = server.clients; c; c = c->next) {
         if (!(c->flags & CLIENT_REPLICA) || !c->repl) continue;
         replicaInfo *ri = c->repl;
-        const char *state = ri->state == REPLICA_ONLINE              ? "online"
-                            : ri->state == REPLICA_WAIT_BGSAVE_START ? "wait_bgsave"
-                                                                     : "send_bulk";
+        const char *state =
+            ri->state == REPLICA_ONLINE ? "online"
+            : ri->state == REPLICA_WAIT_BGSAVE_START || ri->state == REPLICA_WAIT_BGSAVE_END
+                ? "wait_bgsave"
+                : "send_bulk";
         char ip[NET_IP_STR_LEN];
-        replicaAddr(c, ip, sizeof(ip));
+        replReplicaAddr(c, ip, sizeof(ip));
         APPEND("slave%d:ip=%s,port=%d,state=%s,offset=%lld,lag=%lld\r\n", i++, ip,
-               ri->listening_port, state, ri->ack_off, (long long)(now - ri->ack_time));
+               ri->listening_port, state, ri->ack_off < 0 ? 0 : ri->ack_off,
+               (long long)(now - ri->ack_time));
     }
 }
 
@@ -668,7 +586,7 @@ void replicationInfo(char **buf, size_t *len, size_t *cap) {
            rs.masterhost ? "slave" : "master");
     if (rs.masterhost) replReplicaInfo(buf, len, cap);
     replMasterInfo(buf, len, cap);
-    APPEND("master_failover_state:no-failover\r\n"
+    APPEND("master_failover_state:%s\r\n"
            "master_replid:%s\r\n"
            "master_replid2:%s\r\n"
            "master_repl_offset:%lld\r\n"
@@ -677,8 +595,9 @@ void replicationInfo(char **buf, size_t *len, size_t *cap) {
            "repl_backlog_size:%lld\r\n"
            "repl_backlog_first_byte_offset:%lld\r\n"
            "repl_backlog_histlen:%lld\r\n",
-           rs.replid, rs.replid2, rs.offset, rs.second_offset, rs.backlog != NULL,
-           rcfg.backlog_size, rs.backlog ? backlogFirstOffset() : 0, rs.backlog_histlen);
+           replFailoverStateName(), rs.replid, rs.replid2, rs.offset, rs.second_offset,
+           rs.backlog != NULL, rcfg.backlog_size, rs.backlog ? backlogFirstOffset() : 0,
+           rs.backlog_histlen);
 }
 
 /* ---- the command table ---- */
@@ -689,7 +608,7 @@ static qvCommand repl_commands[] = {
     {"replicaof", replicaofCommand, 3, CMD_ADMIN | CMD_NOSCRIPT | CMD_STALE, ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS, NOKEYS, "server", "Configures a server as replica of another, or promotes it to a master.", "5.0.0", "O(1)"},
     {"slaveof", replicaofCommand, 3, CMD_ADMIN | CMD_NOSCRIPT | CMD_STALE, ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS, NOKEYS, "server", "Sets a Redis server as a replica of another, or promotes it to being a master.", "1.0.0", "O(1)"},
     {"replconf", replconfCommand, -1, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS, NOKEYS, "server", "An internal command for configuring the replication stream.", "3.0.0", "O(1)"},
-    {"psync", psyncCommand, 3, CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_MULTI, ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS, NOKEYS, "server", "An internal command used in replication.", "2.8.0", "O(1)"},
+    {"psync", psyncCommand, -3, CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_MULTI, ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS, NOKEYS, "server", "An internal command used in replication.", "2.8.0", "O(1)"},
     {"sync", psyncCommand, 1, CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_MULTI, ACL_ADMIN | ACL_SLOW | ACL_DANGEROUS, NOKEYS, "server", "An internal command used in replication.", "1.0.0", "O(1)"},
     {"wait", waitCommand, 3, CMD_NOSCRIPT, ACL_SLOW | ACL_CONNECTION, NOKEYS, "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", "3.0.0", "O(1)"},
     {"role", roleCommand, 1, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST, ACL_ADMIN | ACL_FAST | ACL_DANGEROUS, NOKEYS, "server", "Returns the replication role.", "2.8.12", "O(1)"},
@@ -698,4 +617,5 @@ static qvCommand repl_commands[] = {
 
 void replicationRegisterCommands(void) {
     commandRegisterTable(repl_commands);
+    replFailoverRegisterCommands();
 }

@@ -42,8 +42,15 @@ static struct {
     int psync_replied; /* the PSYNC reply was read */
     char new_replid[41];
     long long new_offset;
-    long long bulk_left; /* -1: the $<len> line is still to come */
-    int fd;              /* temp file of the transfer */
+    long long bulk_left; /* -1: the $<len> line is still to come; -2: $EOF form */
+    int transferring;    /* the payload is being read (into fd or mem) */
+    int eof_mode;        /* "$EOF:<mark>": the payload ends with the 40-byte mark */
+    char mark[40];
+    char tail[40]; /* the last bytes received (eof_mode) */
+    long long received;
+    int to_mem; /* diskless load: the payload is kept in mem, never written to disk */
+    qvBuf mem;
+    int fd; /* temp file of the transfer */
     char tmpfile[128];
     long long last_io_ms;
 } hs = {.fd = -1};
@@ -58,6 +65,8 @@ static void closeHandshake(void) {
         unlink(hs.tmpfile);
         hs.fd = -1;
     }
+    bufFree(&hs.mem);
+    hs.transferring = 0;
     hs.line_len = 0;
 }
 
@@ -79,6 +88,7 @@ static void linkFailed(const char *why) {
     rs.backoff_ms = rs.backoff_ms ? rs.backoff_ms * 2 : BACKOFF_MIN_MS;
     if (rs.backoff_ms > BACKOFF_MAX_MS) rs.backoff_ms = BACKOFF_MAX_MS;
     rs.next_attempt_ms = mstime() + rs.backoff_ms;
+    replFailoverLinkFailed(); /* a FAILOVER's handoff that fails is aborted */
 }
 
 static void appendCommand(qvBuf *b, int argc, const char **argv) {
@@ -122,15 +132,34 @@ static void becomeConnected(void) {
               rs.offset);
 }
 
+static void finishFullSync(void);
+
 static void loadTransferred(void) {
+    hs.transferring = 0;
+    char err[1024];
+    int rc;
+    if (hs.to_mem) {
+        /* Diskless load: into a new keyspace from memory; the old one comes back on failure. */
+        serverLog(LL_NOTICE, "MASTER <-> REPLICA sync: Loading DB in memory (%zu bytes, diskless)",
+                  hs.mem.len);
+        dict *old = dbStashKeys();
+        rc = persistLoadSnapshotBuffer(hs.mem.p ? hs.mem.p : "", hs.mem.len, err, sizeof(err));
+        dbUnstashKeys(old, rc != C_OK);
+        bufFree(&hs.mem);
+        if (rc != C_OK) {
+            linkFailed(err);
+            return;
+        }
+        finishFullSync();
+        return;
+    }
     if (fsync(hs.fd) == -1)
         serverLog(LL_WARNING, "fsync of the synced snapshot: %s", strerror(errno));
     close(hs.fd);
     hs.fd = -1;
     serverLog(LL_NOTICE, "MASTER <-> REPLICA sync: Loading the snapshot received from the master");
-    char err[1024];
     dict *old = dbStashKeys();
-    int rc = persistLoadSnapshot(hs.tmpfile, 0, err, sizeof(err));
+    rc = persistLoadSnapshot(hs.tmpfile, 0, err, sizeof(err));
     dbUnstashKeys(old, rc != C_OK);
     if (rc != C_OK) {
         unlink(hs.tmpfile);
@@ -142,6 +171,11 @@ static void loadTransferred(void) {
                   strerror(errno));
         unlink(hs.tmpfile);
     }
+    finishFullSync();
+}
+
+/* The snapshot is loaded: the master's history is ours, the stream follows. */
+static void finishFullSync(void) {
     /* The history is the master's now; our own replicas must start over from it. */
     memcpy(rs.replid, hs.new_replid, sizeof(rs.replid));
     memset(rs.replid2, '0', 40);
@@ -159,6 +193,9 @@ static void loadTransferred(void) {
     }
     serverLog(LL_NOTICE, "MASTER <-> REPLICA sync: Finished with success");
     becomeConnected();
+    /* A master that sent the $EOF form starts the stream at our first ACK: send it now, as
+     * Redis does (and only then). */
+    if (hs.eof_mode) replSendAck();
 }
 
 /* ---- reading the handshake and the payload ---- */
@@ -178,6 +215,8 @@ static int handleLine(const char *line) {
         return 0;
     }
     if (!hs.psync_replied) {
+        /* A Redis master may send empty lines before its answer, to keep the link alive. */
+        if (line[0] == '\0') return 0;
         hs.psync_replied = 1;
         if (!strncmp(line, "+FULLRESYNC ", 12)) {
             char id[64];
@@ -191,6 +230,7 @@ static int handleLine(const char *line) {
             hs.bulk_left = -1;
             rs.state = REPL_STATE_TRANSFER;
             serverLog(LL_NOTICE, "Full resync from master: %s:%lld", id, off);
+            replFailoverPsyncAnswered(1);
             return 0;
         }
         if (!strncmp(line, "+CONTINUE", 9)) {
@@ -203,6 +243,7 @@ static int handleLine(const char *line) {
                 replDisconnectReplicas();
             }
             serverLog(LL_NOTICE, "Successful partial resynchronization with master.");
+            replFailoverPsyncAnswered(1);
             becomeConnected();
             return -1; /* the handshake reader stops here */
         }
@@ -213,23 +254,42 @@ static int handleLine(const char *line) {
     }
     /* Waiting for "$<len>": empty lines are the master's keepalives. */
     if (line[0] == '\0') return 0;
-    long long len;
-    if (line[0] != '$' || !string2ll(line + 1, strlen(line + 1), &len) || len < 0) {
+    long long len = -2;
+    /* "$<len>" (a file the master wrote) or "$EOF:<40 chars>" (diskless: up to the mark). */
+    int eof = !strncmp(line, "$EOF:", 5) && strlen(line + 5) == sizeof(hs.mark);
+    if (!eof && (line[0] != '$' || !string2ll(line + 1, strlen(line + 1), &len) || len < 0)) {
         char why[1100];
         snprintf(why, sizeof(why), "unexpected reply while waiting for the snapshot: %.64s", line);
         linkFailed(why);
         return -1;
     }
-    snprintf(hs.tmpfile, sizeof(hs.tmpfile), "temp-%d-replica-sync.qvs", (int)getpid());
-    hs.fd = open(hs.tmpfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (hs.fd == -1) {
-        char why[512];
-        snprintf(why, sizeof(why), "opening %s: %s", hs.tmpfile, strerror(errno));
-        linkFailed(why);
-        return -1;
+    hs.eof_mode = eof;
+    if (eof) memcpy(hs.mark, line + 5, sizeof(hs.mark));
+    hs.received = 0;
+    hs.to_mem = rcfg.diskless_load == REPL_DISKLESS_LOAD_SWAPDB ||
+                (rcfg.diskless_load == REPL_DISKLESS_LOAD_WHEN_DB_EMPTY && dbSize() == 0);
+    if (hs.to_mem) {
+        bufFree(&hs.mem);
+        if (len > 0) bufReserve(&hs.mem, (size_t)len);
+    } else {
+        snprintf(hs.tmpfile, sizeof(hs.tmpfile), "temp-%d-replica-sync.qvs", (int)getpid());
+        hs.fd = open(hs.tmpfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (hs.fd == -1) {
+            char why[512];
+            snprintf(why, sizeof(why), "opening %s: %s", hs.tmpfile, strerror(errno));
+            linkFailed(why);
+            return -1;
+        }
     }
     hs.bulk_left = len;
-    serverLog(LL_NOTICE, "MASTER <-> REPLICA sync: receiving %lld bytes from master to disk", len);
+    hs.transferring = 1;
+    if (eof)
+        serverLog(LL_NOTICE,
+                  "MASTER <-> REPLICA sync: receiving streamed snapshot from master to %s",
+                  hs.to_mem ? "memory" : "disk");
+    else
+        serverLog(LL_NOTICE, "MASTER <-> REPLICA sync: receiving %lld bytes from master to %s", len,
+                  hs.to_mem ? "memory" : "disk");
     if (len == 0) {
         loadTransferred();
         return -1;
@@ -237,13 +297,57 @@ static int handleLine(const char *line) {
     return 0;
 }
 
+/* Stores n payload bytes: 0, or -1 once the link failed. */
+static int storePayload(const char *p, size_t n) {
+    if (hs.to_mem) {
+        bufAppend(&hs.mem, p, n);
+        return 0;
+    }
+    for (size_t off = 0; off < n;) {
+        ssize_t w = write(hs.fd, p + off, n - off);
+        if (w == -1 && errno == EINTR) continue;
+        if (w <= 0) {
+            char why[512];
+            snprintf(why, sizeof(why), "writing %s: %s", hs.tmpfile, strerror(errno));
+            linkFailed(why);
+            return -1;
+        }
+        off += (size_t)w;
+    }
+    return 0;
+}
+
+/* $EOF form: 1 once the bytes received end with the mark, which is then taken off the payload
+ * (-1 if that failed). The master sends nothing behind the mark before our first ACK. */
+static int payloadEndsWithMark(const char *p, size_t n) {
+    size_t m = sizeof(hs.tail);
+    if (n >= m) {
+        memcpy(hs.tail, p + n - m, m);
+    } else {
+        memmove(hs.tail, hs.tail + n, m - n);
+        memcpy(hs.tail + m - n, p, n);
+    }
+    hs.received += (long long)n;
+    if (hs.received < (long long)m || memcmp(hs.tail, hs.mark, m) != 0) return 0;
+    if (hs.to_mem) {
+        hs.mem.len -= m;
+    } else if (ftruncate(hs.fd, (off_t)(hs.received - (long long)m)) == -1) {
+        char why[512];
+        snprintf(why, sizeof(why), "truncating %s: %s", hs.tmpfile, strerror(errno));
+        linkFailed(why);
+        return -1;
+    }
+    return 1;
+}
+
 static void readHandshake(connection *conn) {
     (void)conn;
     for (;;) {
-        if (hs.fd != -1 && hs.bulk_left > 0) {
+        if (hs.transferring) {
             char buf[64 * 1024];
-            size_t want =
-                hs.bulk_left < (long long)sizeof(buf) ? (size_t)hs.bulk_left : sizeof(buf);
+            size_t want = hs.eof_mode || hs.bulk_left >= (long long)sizeof(buf)
+                              ? sizeof(buf)
+                              : (size_t)hs.bulk_left;
             ssize_t n = connRead(hs.conn, buf, want);
             if (n == -1 && (errno == EAGAIN || errno == EINTR)) return;
             if (n <= 0) {
@@ -252,16 +356,15 @@ static void readHandshake(connection *conn) {
                 return;
             }
             hs.last_io_ms = mstime();
-            for (ssize_t off = 0; off < n;) {
-                ssize_t w = write(hs.fd, buf + off, (size_t)(n - off));
-                if (w == -1 && errno == EINTR) continue;
-                if (w <= 0) {
-                    char why[512];
-                    snprintf(why, sizeof(why), "writing %s: %s", hs.tmpfile, strerror(errno));
-                    linkFailed(why);
+            if (storePayload(buf, (size_t)n) == -1) return;
+            if (hs.eof_mode) {
+                int end = payloadEndsWithMark(buf, (size_t)n);
+                if (end == -1) return;
+                if (end) {
+                    loadTransferred();
                     return;
                 }
-                off += w;
+                continue;
             }
             hs.bulk_left -= n;
             if (hs.bulk_left == 0) {
@@ -327,7 +430,10 @@ static void onConnected(connection *conn) {
     n++;
     char off[32];
     ll2string(off, sizeof(off), rs.psync_known ? rs.offset + 1 : -1);
-    appendCommand(&b, 3, (const char *[]){"PSYNC", rs.psync_known ? rs.replid : "?", off});
+    if (replFailoverInProgress()) /* FAILOVER: the target promotes itself, then answers */
+        appendCommand(&b, 4, (const char *[]){"PSYNC", rs.replid, off, "FAILOVER"});
+    else
+        appendCommand(&b, 3, (const char *[]){"PSYNC", rs.psync_known ? rs.replid : "?", off});
     /* A fresh connection's socket buffer takes these few hundred bytes at once. */
     ssize_t w = connWrite(conn, b.p, b.len);
     int complete = w == (ssize_t)b.len;
@@ -393,6 +499,10 @@ void replUnsetMaster(void) {
 
 /* REPLICAOF host port | REPLICAOF NO ONE (SLAVEOF the same) */
 void replicaofCommand(qvClient *c) {
+    if (replFailoverActive()) {
+        addReplyError(c, "REPLICAOF not allowed while failing over.");
+        return;
+    }
     if (!strcasecmp(c->argv[1], "no") && !strcasecmp(c->argv[2], "one")) {
         replUnsetMaster();
         addReplyOk(c);
@@ -402,6 +512,7 @@ void replicaofCommand(qvClient *c) {
         addReplyError(c, "Command is not valid when client is a replica.");
         return;
     }
+
     long long port;
     if (!string2ll(c->argv[2], c->argvlen[2], &port) || port < 0 || port > 65535) {
         addReplyError(c, "Invalid master port");

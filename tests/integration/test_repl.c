@@ -21,16 +21,31 @@
 
 static qvTestServer master, replica, replica2;
 static void fini(void) {
+    if (replica.pid) kill(replica.pid, SIGCONT);
     serverStop(&replica2);
     serverStop(&replica);
     serverStop(&master);
 }
 TestSuite(repl, .fini = fini, .timeout = 120);
 
+/* Every server of this suite serves full syncs from a snapshot file on disk (streamed from
+ * it); test_repl_diskless.c covers repl-diskless-sync yes, the default. */
+#define DISK_SYNC " --repl-diskless-sync no"
+static void startDisk(qvTestServer *s, const char *more) {
+    char args[600];
+    snprintf(args, sizeof(args), "%s" DISK_SYNC, more ? more : "");
+    serverStart(s, args);
+}
+static void startDiskAt(qvTestServer *s, int port, const char *more) {
+    char args[600];
+    snprintf(args, sizeof(args), "%s" DISK_SYNC, more ? more : "");
+    serverStartAt(s, port, args);
+}
+
 static void startReplicaOf(qvTestServer *s, const qvTestServer *of, const char *more) {
     char args[256];
     snprintf(args, sizeof(args), "--replicaof 127.0.0.1 %d %s", of->port, more ? more : "");
-    serverStart(s, args);
+    startDisk(s, args);
 }
 
 static char *digest(redisContext *c) {
@@ -90,7 +105,7 @@ static void loadElements(redisContext *c, const char *key, int from, int n, uint
 
 Test(repl, full_sync_then_every_write_reaches_the_replica) {
     /* No PING may enter the stream while the test compares offsets. */
-    serverStart(&master, "--repl-ping-replica-period 3600");
+    startDisk(&master, "--repl-ping-replica-period 3600");
     redisContext *m = serverConnect(&master);
     loadElements(m, "idx", 0, 3000, 1);
     EXPECT_STATUS(cmd(m, "IDX.CREATE films DIM 3 METRIC L2 TEXT title"), "OK");
@@ -148,7 +163,7 @@ Test(repl, full_sync_then_every_write_reaches_the_replica) {
 }
 
 Test(repl, replica_is_read_only_and_serves_reads) {
-    serverStart(&master, NULL);
+    startDisk(&master, NULL);
     startReplicaOf(&replica, &master, NULL);
     redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
     EXPECT_INTEGER(cmd(m, "VADD k VALUES 2 1 0 a"), 1);
@@ -171,7 +186,7 @@ Test(repl, replica_is_read_only_and_serves_reads) {
 }
 
 Test(repl, partial_resync_after_the_link_is_cut) {
-    serverStart(&master, NULL);
+    startDisk(&master, NULL);
     startReplicaOf(&replica, &master, NULL);
     redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
     loadElements(m, "idx", 0, 300, 4);
@@ -192,7 +207,7 @@ Test(repl, partial_resync_after_the_link_is_cut) {
 }
 
 Test(repl, wait_counts_acknowledging_replicas) {
-    serverStart(&master, NULL);
+    startDisk(&master, NULL);
     redisContext *m = serverConnect(&master);
     EXPECT_INTEGER(cmd(m, "WAIT 0 0"), 0);
     EXPECT_INTEGER(cmd(m, "WAIT 1 50"), 0); /* no replica: times out with 0 */
@@ -223,7 +238,7 @@ Test(repl, wait_counts_acknowledging_replicas) {
 }
 
 Test(repl, replica_of_a_replica) {
-    serverStart(&master, NULL);
+    startDisk(&master, NULL);
     startReplicaOf(&replica, &master, NULL);
     startReplicaOf(&replica2, &replica, NULL);
     redisContext *m = serverConnect(&master), *r1 = serverConnect(&replica),
@@ -241,7 +256,7 @@ Test(repl, replica_of_a_replica) {
 }
 
 Test(repl, promotion_then_the_other_replica_continues_partially) {
-    serverStart(&master, NULL);
+    startDisk(&master, NULL);
     startReplicaOf(&replica, &master, NULL);
     startReplicaOf(&replica2, &master, NULL);
     redisContext *m = serverConnect(&master), *r1 = serverConnect(&replica),
@@ -280,7 +295,7 @@ Test(repl, promotion_then_the_other_replica_continues_partially) {
 }
 
 Test(repl, masterauth_and_the_replica_line_sentinel_parses) {
-    serverStart(&master, "--requirepass s3cret");
+    startDisk(&master, "--requirepass s3cret");
     redisContext *m = serverConnect(&master);
     EXPECT_STATUS(cmd(m, "AUTH s3cret"), "OK");
     EXPECT_INTEGER(cmd(m, "VADD k VALUES 2 1 0 a"), 1);
@@ -317,7 +332,7 @@ Test(repl, masterauth_and_the_replica_line_sentinel_parses) {
 }
 
 Test(repl, a_link_cut_for_longer_than_the_backlog_falls_back_to_a_full_sync) {
-    serverStart(&master, "--repl-backlog-size 16kb");
+    startDisk(&master, "--repl-backlog-size 16kb");
     startReplicaOf(&replica, &master, NULL);
     redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
     loadElements(m, "idx", 0, 100, 9);
@@ -339,7 +354,7 @@ Test(repl, a_link_cut_for_longer_than_the_backlog_falls_back_to_a_full_sync) {
 }
 
 Test(repl, a_restarted_replica_syncs_again_and_a_restarted_master_is_followed) {
-    serverStart(&master, NULL);
+    startDisk(&master, NULL);
     startReplicaOf(&replica, &master, NULL);
     redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
     loadElements(m, "idx", 0, 300, 11);
@@ -363,7 +378,7 @@ Test(repl, a_restarted_replica_syncs_again_and_a_restarted_master_is_followed) {
     /* Keep the directory: stop the process only. */
     kill(master.pid, SIGKILL);
     serverWaitExit(&master, 10000);
-    serverStartAt(&replica2, port, args); /* the master again, in replica2's slot */
+    startDiskAt(&replica2, port, args); /* the master again, in replica2's slot */
     cr_assert_eq(replica2.port, port);
     m = serverConnect(&replica2);
     EXPECT_INTEGER(cmd(m, "VCARD idx"), 500);
@@ -376,7 +391,7 @@ Test(repl, a_restarted_replica_syncs_again_and_a_restarted_master_is_followed) {
 }
 
 Test(repl, transactions_renames_and_flushes_reach_the_replica) {
-    serverStart(&master, NULL);
+    startDisk(&master, NULL);
     startReplicaOf(&replica, &master, NULL);
     redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
     loadElements(m, "a", 0, 200, 13);
@@ -401,7 +416,7 @@ Test(repl, transactions_renames_and_flushes_reach_the_replica) {
 }
 
 Test(repl, min_replicas_to_write_refuses_writes_without_good_replicas) {
-    serverStart(&master, "--min-replicas-to-write 1 --min-replicas-max-lag 10");
+    startDisk(&master, "--min-replicas-to-write 1 --min-replicas-max-lag 10");
     redisContext *m = serverConnect(&master);
     EXPECT_ERROR(cmd(m, "VADD k VALUES 2 1 0 a"), "NOREPLICAS Not enough good replicas to write.");
     EXPECT_INTEGER(cmd(m, "EXISTS k"), 0); /* reads still work */
@@ -458,13 +473,13 @@ static void killWithChildren(qvTestServer *s) {
 }
 
 Test(repl, a_master_killed_mid_full_sync_leaves_the_replica_its_data_then_is_followed_again) {
-    serverStart(&master, NULL);
+    startDisk(&master, NULL);
     redisContext *m = serverConnect(&master);
     loadElements(m, "idx", 0, 2000, 14);
     EXPECT_STATUS(cmd(m, "SAVE"), "OK");
     /* The snapshot child for the replica takes ~2 s: time to kill the master meanwhile. */
     EXPECT_STATUS(cmd(m, "CONFIG SET rdb-key-save-delay 1000"), "OK");
-    serverStart(&replica, NULL);
+    startDisk(&replica, NULL);
     redisContext *r = serverConnect(&replica);
     EXPECT_INTEGER(cmd(r, "VADD mine VALUES 2 1 0 a"), 1);
     char of[64];
@@ -489,7 +504,7 @@ Test(repl, a_master_killed_mid_full_sync_leaves_the_replica_its_data_then_is_fol
     /* The master comes back (from its snapshot, on its port): the replica syncs from it. */
     char args[512];
     snprintf(args, sizeof(args), "--dir %s", master.dir);
-    serverStartAt(&replica2, port, args); /* the master again, in replica2's slot */
+    startDiskAt(&replica2, port, args); /* the master again, in replica2's slot */
     cr_assert_eq(replica2.port, port);
     m = serverConnect(&replica2);
     waitSynced(m, r);
@@ -503,7 +518,7 @@ Test(repl, a_master_killed_mid_full_sync_leaves_the_replica_its_data_then_is_fol
 }
 
 Test(repl, a_replica_killed_mid_transfer_syncs_fully_when_it_comes_back) {
-    serverStart(&master, "--rdb-key-save-delay 500");
+    startDisk(&master, "--rdb-key-save-delay 500");
     redisContext *m = serverConnect(&master);
     loadElements(m, "idx", 0, 2000, 15);
     startReplicaOf(&replica, &master, NULL);
@@ -533,7 +548,7 @@ static int countInLog(qvTestServer *s, const char *needle) {
 }
 
 Test(repl, replicas_waiting_for_a_busy_fork_share_one_snapshot) {
-    serverStart(&master, NULL);
+    startDisk(&master, NULL);
     redisContext *m = serverConnect(&master);
     loadElements(m, "idx", 0, 1000, 17);
     /* A BGSAVE keeps the fork busy while both replicas ask for a full sync. */
@@ -586,13 +601,13 @@ static void dropRunLines(const char *path) {
 }
 
 Test(repl, config_rewrite_persists_replicaof_across_restarts) {
-    serverStart(&master, NULL);
+    startDisk(&master, NULL);
     char conf[] = "/tmp/quiver-repl-conf-XXXXXX";
     int fd = mkstemp(conf);
     cr_assert(fd >= 0);
     cr_assert_eq(write(fd, "# test_repl\n", 12), 12);
     close(fd);
-    serverStart(&replica, conf);
+    startDisk(&replica, conf);
     redisContext *r = serverConnect(&replica);
     char of[64], want[64];
     snprintf(of, sizeof(of), "REPLICAOF 127.0.0.1 %d", master.port);
@@ -605,7 +620,7 @@ Test(repl, config_rewrite_persists_replicaof_across_restarts) {
     dropRunLines(conf);
 
     /* Restarted from that file, it is a replica of the same master. */
-    serverStart(&replica, conf);
+    startDisk(&replica, conf);
     r = serverConnect(&replica);
     redisContext *m = serverConnect(&master);
     waitSynced(m, r);
@@ -613,11 +628,11 @@ Test(repl, config_rewrite_persists_replicaof_across_restarts) {
     /* Promoted and rewritten: restarted, it is a master. */
     EXPECT_STATUS(cmd(r, "REPLICAOF NO ONE"), "OK");
     EXPECT_STATUS(cmd(r, "CONFIG REWRITE"), "OK");
-    cr_assert(!strstr(readFile(conf), "replicaof 127.0.0.1"), "%s", readFile(conf));
+    cr_assert(!strstr(readFile(conf), "replicaof"), "%s", readFile(conf)); /* no replicaof "" */
     redisFree(r);
     serverStop(&replica);
     dropRunLines(conf);
-    serverStart(&replica, conf);
+    startDisk(&replica, conf);
     r = serverConnect(&replica);
     char *role = infoField(r, "replication", "role");
     cr_assert_str_eq(role, "master");
@@ -630,7 +645,7 @@ Test(repl, config_rewrite_persists_replicaof_across_restarts) {
 /* The operator's limits bound clients, not the master's stream: a replica started with tighter
  * vset-max-elements / vset-max-dim / maxmemory still holds everything its master holds. */
 Test(repl, a_replicas_own_limits_do_not_refuse_its_masters_writes) {
-    serverStart(&master, NULL);
+    startDisk(&master, NULL);
     startReplicaOf(&replica, &master, "--vset-max-elements 2 --vset-max-dim 4 --maxmemory 1");
     redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
     loadElements(m, "idx", 0, 50, 3); /* 50 elements of DIM dimensions, pipelined */
@@ -638,6 +653,161 @@ Test(repl, a_replicas_own_limits_do_not_refuse_its_masters_writes) {
     waitSynced(m, r);
     EXPECT_INTEGER(cmd(r, "VCARD idx"), 50);
     EXPECT_INTEGER(cmd(r, "VCARD wide"), 1);
+    expectSameDigest(m, r);
+    redisFree(r);
+    redisFree(m);
+}
+
+/* client-output-buffer-limit replica: a replica that stops reading (SIGSTOP) while the master
+ * takes writes is dropped once its output buffer passes the hard limit, not kept growing; once
+ * it runs again it reconnects and, its offset being long gone from the small backlog, syncs
+ * fully and holds every write. */
+Test(repl, a_stopped_replica_is_dropped_at_its_output_limit_then_resyncs_fully) {
+    startDisk(&master, "--repl-backlog-size 16kb --client-output-buffer-limit replica 1mb 0 0");
+    startReplicaOf(&replica, &master, NULL);
+    redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
+    loadElements(m, "idx", 0, 10, 40);
+    waitSynced(m, r);
+    cr_assert_eq(infoFieldLL(m, "stats", "sync_full"), 1);
+    redisFree(r);
+
+    cr_assert_eq(kill(replica.pid, SIGSTOP), 0);
+    /* ~64 MB of VSETATTRs of 64 KB each: more than the loopback socket buffers and the 1 MB
+     * limit together, so the replica's output buffer passes the limit. */
+    size_t big = 64 * 1024;
+    char *attr = malloc(big + 32);
+    for (int i = 0; i < 1000; i++) {
+        int n = snprintf(attr, 32, "{\"i\":%d,\"s\":\"", i);
+        memset(attr + n, 'a' + i % 26, big);
+        memcpy(attr + n + big, "\"}", 3);
+        const char *argv[] = {"VSETATTR", "idx", "e3", attr};
+        size_t lens[] = {8, 3, 2, strlen(attr)};
+        redisAppendCommandArgv(m, 4, argv, lens);
+    }
+    free(attr);
+    for (int i = 0; i < 1000; i++) {
+        redisReply *rep = NULL;
+        cr_assert_eq(redisGetReply(m, (void **)&rep), REDIS_OK);
+        cr_assert(rep->type == REDIS_REPLY_INTEGER, "VSETATTR: %s", replyToString(rep));
+        freeReplyObject(rep);
+    }
+    for (int i = 0; i < 200 && infoFieldLL(m, "replication", "connected_slaves"); i++)
+        usleep(50 * 1000);
+    cr_assert_eq(infoFieldLL(m, "replication", "connected_slaves"), 0,
+                 "the stopped replica was not dropped at its output-buffer limit");
+    cr_assert_geq(infoFieldLL(m, "stats", "client_output_buffer_limit_disconnections"), 1);
+    cr_assert(serverLogContains(&master, "overcoming of output buffer limits"));
+
+    cr_assert_eq(kill(replica.pid, SIGCONT), 0);
+    r = serverConnect(&replica);
+    waitSynced(m, r);
+    expectSameDigest(m, r);
+    cr_assert_eq(infoFieldLL(m, "stats", "sync_full"), 2, "the replica did not sync fully again");
+    redisReply *a = cmd(r, "VGETATTR idx e3");
+    cr_assert(a->type == REDIS_REPLY_STRING && !strncmp(a->str, "{\"i\":999,", 9), "%.40s",
+              a->str ? a->str : "");
+    freeReplyObject(a);
+    redisFree(r);
+    redisFree(m);
+}
+
+/* The writes kept for a replica while its snapshot is being made count against its output
+ * limit too: a master taking writes during a long full sync drops the replica at the limit
+ * rather than keep them all; the replica then syncs again. */
+Test(repl, writes_kept_during_a_full_sync_count_against_the_replica_limit) {
+    startDisk(&master, "--client-output-buffer-limit replica 1mb 0 0");
+    redisContext *m = serverConnect(&master);
+    loadElements(m, "idx", 0, 1000, 41);
+    EXPECT_STATUS(cmd(m, "CONFIG SET rdb-key-save-delay 3000"), "OK"); /* a ~3 s child */
+    startReplicaOf(&replica, &master, NULL);
+    redisContext *r = serverConnect(&replica);
+    waitTransfer(r);
+    size_t big = 64 * 1024;
+    char *attr = malloc(big + 32);
+    for (int i = 0; i < 40; i++) { /* 2.5 MB while the child runs */
+        int n = snprintf(attr, 32, "{\"i\":%d,\"s\":\"", i);
+        memset(attr + n, 'x', big);
+        memcpy(attr + n + big, "\"}", 3);
+        const char *argv[] = {"VSETATTR", "idx", "e1", attr};
+        size_t lens[] = {8, 3, 2, strlen(attr)};
+        redisReply *rep = cmdArgv(m, 4, argv, lens);
+        freeReplyObject(rep);
+    }
+    free(attr);
+    for (int i = 0; i < 200 && !serverLogContains(&master, "passed client-output-buffer-limit");
+         i++)
+        usleep(25 * 1000);
+    cr_assert(serverLogContains(&master, "passed client-output-buffer-limit replica"));
+    EXPECT_STATUS(cmd(m, "CONFIG SET rdb-key-save-delay 0"), "OK");
+    waitSynced(m, r);
+    expectSameDigest(m, r);
+    redisFree(r);
+    redisFree(m);
+}
+
+/* The master's output memory for the replica's "omem" in CLIENT LIST TYPE replica. */
+static long long replicaOmem(redisContext *m) {
+    redisReply *l = cmd(m, "CLIENT LIST TYPE replica");
+    long long omem = -1;
+    const char *p = l->str ? strstr(l->str, " omem=") : NULL;
+    if (p) omem = atoll(p + 6);
+    freeReplyObject(l);
+    return omem;
+}
+
+/* A disk full sync is streamed from the file as the replica's socket drains: with the replica
+ * stopped, the master holds about a megabyte of the ~32 MB snapshot for it, not all of it
+ * (before, the whole file was read and queued per replica). */
+Test(repl, a_disk_full_sync_is_streamed_from_the_file_not_queued_whole) {
+    startDisk(&master, NULL);
+    redisContext *m = serverConnect(&master);
+    loadElements(m, "idx", 0, 500, 42);
+    size_t big = 64 * 1024;
+    char *attr = malloc(big + 32);
+    for (int i = 0; i < 500; i++) {
+        int n = snprintf(attr, 32, "{\"i\":%d,\"s\":\"", i);
+        memset(attr + n, 'a' + i % 26, big);
+        memcpy(attr + n + big, "\"}", 3);
+        char name[16];
+        snprintf(name, sizeof(name), "e%d", i);
+        const char *argv[] = {"VSETATTR", "idx", name, attr};
+        size_t lens[] = {8, 3, strlen(name), strlen(attr)};
+        redisAppendCommandArgv(m, 4, argv, lens);
+    }
+    free(attr);
+    for (int i = 0; i < 500; i++) {
+        redisReply *rep = NULL;
+        cr_assert_eq(redisGetReply(m, (void **)&rep), REDIS_OK);
+        freeReplyObject(rep);
+    }
+    EXPECT_STATUS(cmd(m, "CONFIG SET rdb-key-save-delay 5000"), "OK"); /* holds the child */
+    startReplicaOf(&replica, &master, NULL);
+    redisContext *r = serverConnect(&replica);
+    waitTransfer(r);
+    redisFree(r);
+    cr_assert_eq(kill(replica.pid, SIGSTOP), 0);
+    EXPECT_STATUS(cmd(m, "CONFIG SET rdb-key-save-delay 0"), "OK");
+    int sending = 0;
+    for (int i = 0; i < 400 && !sending; i++) {
+        char *s0 = infoField(m, "replication", "slave0");
+        sending = s0 && strstr(s0, "state=send_bulk");
+        free(s0);
+        if (!sending) usleep(25 * 1000);
+    }
+    cr_assert(sending, "the payload did not start");
+    long long most = 0;
+    for (int i = 0; i < 20; i++) { /* it stays bounded while the replica does not read */
+        long long omem = replicaOmem(m);
+        if (omem > most) most = omem;
+        usleep(25 * 1000);
+    }
+    char *s0 = infoField(m, "replication", "slave0");
+    cr_assert(s0 && strstr(s0, "state=send_bulk"), "%s", s0 ? s0 : "(none)");
+    free(s0);
+    cr_assert_lt(most, 4 * 1024 * 1024, "the master queued %lld bytes for a stopped replica", most);
+    cr_assert_eq(kill(replica.pid, SIGCONT), 0);
+    r = serverConnect(&replica);
+    waitSynced(m, r);
     expectSameDigest(m, r);
     redisFree(r);
     redisFree(m);

@@ -86,8 +86,11 @@ static int isMaster(qvTestServer *srv) {
 }
 
 Test(repl_sentinel, kill_the_master_sentinel_promotes_a_replica_and_the_old_master_rejoins) {
-    const char *args[] = {NULL, "--replicaof 127.0.0.1 $MASTER_PORT",
-                          "--replicaof 127.0.0.1 $MASTER_PORT"};
+    /* Full syncs start at once (Redis's default waits 5 s for more replicas to share the
+     * snapshot): the WAITs below stay well within their timeouts on a loaded machine. */
+    const char *args[] = {"--repl-diskless-sync-delay 0",
+                          "--replicaof 127.0.0.1 $MASTER_PORT --repl-diskless-sync-delay 0",
+                          "--replicaof 127.0.0.1 $MASTER_PORT --repl-diskless-sync-delay 0"};
     serverStartGroup(nodes, 3, args);
     char config[256];
     snprintf(config, sizeof(config),
@@ -144,7 +147,7 @@ Test(repl_sentinel, kill_the_master_sentinel_promotes_a_replica_and_the_old_mast
 
     /* The old master comes back on its port: Sentinel makes it a replica of the new master. */
     char extra[512];
-    snprintf(extra, sizeof(extra), "--dir %s", old_dir);
+    snprintf(extra, sizeof(extra), "--dir %s --repl-diskless-sync-delay 0", old_dir);
     serverStartAt(&restarted, old_port, extra);
     cr_assert_eq(restarted.port, old_port);
     for (int i = 0; i < 400 && !(follows = replicaFollows(&restarted, new_port)); i++)

@@ -1,6 +1,7 @@
 """repl_fake_master.py -- a real quiver-server replica against a scripted master (a Python
 socket server speaking the replication protocol), to check what a real master cannot be made to
-do on cue: the link is cut in the middle of a MULTI ... EXEC of the stream.
+do on cue: the link is cut in the middle of a MULTI ... EXEC of the stream; and a diskless
+master's "$EOF:<mark>" payload, as Redis 7 sends it (the stream only after the replica's ACK).
 
 The replica must not count the half transaction in its offset: it reconnects with PSYNC
 <replid> <offset of the byte after the last complete command>, the master resends the
@@ -127,15 +128,18 @@ def main():
         first = resp("SELECT", 0) + resp("VADD", "k", "VALUES", 2, 1, 0, "a")
         conn.sendall(first)
         for _ in range(100):
-            if r.execute_command("EXISTS", "k") == 1:
+            if r.execute_command("VCARD", "k") == 1:  # EXISTS is 1 before its batch is applied
                 break
             time.sleep(0.05)
         check(r.execute_command("VCARD", "k") == 1, "the stream after the snapshot is applied")
         offset = len(first)
-        # Its ACK carries the applied offset.
-        ack = read_command(f)
-        while ack[:2] != ["REPLCONF", "ACK"]:
+        # Its ACK carries the applied offset (one sent before the VADD was applied says 0).
+        for _ in range(5):
             ack = read_command(f)
+            while ack[:2] != ["REPLCONF", "ACK"]:
+                ack = read_command(f)
+            if int(ack[2]) == offset:
+                break
         check(int(ack[2]) == offset, "REPLCONF ACK %s = bytes applied (%d)" % (ack[2], offset))
 
         # Half a transaction, then the link breaks.
@@ -160,6 +164,43 @@ def main():
         info = r.info("replication")
         check(info["slave_repl_offset"] == offset + len(tx),
               "slave_repl_offset counts the whole transaction once (%d)" % info["slave_repl_offset"])
+        f.close()
+        conn.close()
+
+        rp.terminate()  # it would reconnect: a fresh listener for the next one
+        rp.wait(10)
+        listener.close()
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        listener.settimeout(15)
+        mport = listener.getsockname()[1]
+
+        # A diskless master (Redis 7's default): keep-alive newlines (even before its answer to
+        # PSYNC), "$EOF:<40 chars>", the snapshot, the same 40 chars, and nothing more until
+        # the replica's first ACK. The mark arrives in two
+        # pieces; this replica loads from memory (repl-diskless-load swapdb).
+        rp2, _, r2dir, r2 = start(tmp, "replica2", ["--replicaof", "127.0.0.1", str(mport),
+                                                    "--repl-diskless-load", "swapdb"])
+        procs.append(rp2)
+        conn, f, seen = accept_handshake(listener)
+        mark = b"0123456789abcdef0123456789abcdef01234567"
+        conn.sendall(b"\n\n+FULLRESYNC %s 1000\r\n\n$EOF:%s\r\n" % (REPLID.encode(), mark)
+                     + snapshot + mark[:25])
+        time.sleep(0.3)
+        conn.sendall(mark[25:])
+        ack = read_command(f)
+        while ack[:2] != ["REPLCONF", "ACK"]:
+            ack = read_command(f)
+        check(int(ack[2]) == 1000, "after an $EOF payload the replica ACKs at once (%s)" % ack[2])
+        conn.sendall(resp("SELECT", 0) + resp("VADD", "k2", "VALUES", 2, 1, 0, "a"))
+        for _ in range(100):
+            if r2.execute_command("VCARD", "k2") == 1:
+                break
+            time.sleep(0.05)
+        check(r2.execute_command("VCARD", "k2") == 1, "the stream after an $EOF payload is applied")
+        check(not os.path.exists(os.path.join(r2dir, "dump.qvs")),
+              "repl-diskless-load swapdb wrote no snapshot file")
         f.close()
         conn.close()
         listener.close()

@@ -67,7 +67,10 @@ def main():
             d = os.path.join(tmp, "q%d" % i)
             os.mkdir(d)
             args = [SERVER, "--port", str(port), "--bind", "127.0.0.1", "--dir", d,
-                    "--logfile", os.path.join(d, "log")]
+                    "--logfile", os.path.join(d, "log"),
+                    # full syncs at once, not after Redis 7's 5 s wait for more replicas: the
+                    # WAIT below has a 1 s socket timeout
+                    "--repl-diskless-sync-delay", "0"]
             if i:
                 args += ["--replicaof", "127.0.0.1", str(ports[0])]
             procs.append(subprocess.Popen(args, stdin=subprocess.DEVNULL))
