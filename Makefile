@@ -37,7 +37,7 @@ WARN := -Wall -Wextra -Werror -Wno-missing-field-initializers
 # touching one header rebuilds only what includes it.
 CFLAGS_BASE := -std=gnu11 $(OPT) -g $(WARN) -pthread -D_GNU_SOURCE $(SAN_CFLAGS)
 DEPFLAGS = -MMD -MP -MF $(BUILD)/deps/$(subst /,_,$@).d
-LDLIBS_BASE := -lm -pthread -lcjson -lmsgpackc
+LDLIBS_BASE := -lm -pthread -lcjson -lmsgpackc -lmbedcrypto
 LDFLAGS_BASE := $(SAN_LDFLAGS)
 
 ifeq ($(MALLOC),jemalloc)
@@ -239,7 +239,7 @@ fuzz-lib:
 
 fuzz-build: fuzz-lib | $(BUILD)/fuzz
 	$(foreach f,$(FUZZ_SRCS),clang $(FUZZ_CFLAGS) $(call uses_incs,$(f)) -o $(BUILD)/fuzz/$(basename $(notdir $(f))) \
-	    $(f) $(call link_libs,$(call fuzz_libs,$(f))) -lm -lcjson -lmsgpackc -pthread &&) true
+	    $(f) $(call link_libs,$(call fuzz_libs,$(f))) -lm -lcjson -lmsgpackc -lmbedcrypto -pthread &&) true
 
 fuzz: fuzz-build
 	@for f in $(FUZZ_SRCS); do \

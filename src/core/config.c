@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "aof.h"
 #include "configrows.h"
 #include "metrics.h"
@@ -113,6 +114,13 @@ static int applyLogfile(int loading, char *err) {
 
 /* A limit below what is already used is accepted (deletions bring memory under it), with the
  * warning Redis logs, since from now on every memory-growing write is refused. */
+/* requirepass is the `default` ACL user's one password (nopass when empty), as in Redis. */
+static int applyRequirepass(int loading, char *err) {
+    (void)loading, (void)err;
+    aclUpdateDefaultUserPassword(server.requirepass);
+    return C_OK;
+}
+
 static int applyMaxmemory(int loading, char *err) {
     (void)err;
     maxmemoryForgetUsage();
@@ -406,7 +414,7 @@ static configRow core_config_rows[] = {
 
     /* Security. */
     STRING_CONFIG("requirepass", NULL, CONFIG_MUTABLE | CONFIG_SENSITIVE | CONFIG_EMPTY_IS_NULL,
-                  server.requirepass, "", NULL),
+                  server.requirepass, "", applyRequirepass),
     ENUM_CONFIG("enable-protected-configs", NULL, CONFIG_IMMUTABLE, server.enable_protected_configs,
                 protected_action_enum, "no", NULL),
     ENUM_CONFIG("enable-debug-command", NULL, CONFIG_IMMUTABLE, server.enable_debug_cmd,
@@ -455,7 +463,7 @@ static int config_rows;
 static const configRowSet core_config_row_set = {
     core_config_rows, (int)(sizeof(core_config_rows) / sizeof(core_config_rows[0])), NULL};
 static const configRowSet *const config_row_sets[] = {&core_config_row_set, &persistConfigRowSet,
-                                                      &replConfigRowSet};
+                                                      &replConfigRowSet, &aclConfigRowSet};
 #define CONFIG_ROW_SETS ((int)(sizeof(config_row_sets) / sizeof(config_row_sets[0])))
 
 static void collectRows(void) {
@@ -879,6 +887,9 @@ static int parseConfigTextDepth(const char *text, const char *filename, int dept
             const configRow *r = lookupConfig(argv[0]);
             if (!strcmp(argv[0], "include") && argc == 2) {
                 rc = includeConfigFile(argv[1], depth, reason, err, errlen, &nested);
+            } else if (!strcmp(argv[0], "user") && argc >= 2) {
+                /* ACL users: kept and applied by aclInit() once the command table exists. */
+                rc = aclAddConfigUserLine(argv + 1, argc - 1, reason, sizeof(reason));
             } else if (!r) {
                 setErr(reason, "Bad directive or wrong number of arguments");
                 rc = C_ERR;

@@ -156,5 +156,6 @@ typedef struct configRowSet {
  * the lines CONFIG REWRITE appends). */
 extern const configRowSet persistConfigRowSet; /* src/persist/persist_config.c */
 extern const configRowSet replConfigRowSet;    /* src/repl/repl_config.c */
+extern const configRowSet aclConfigRowSet;     /* src/core/acl_cmd.c */
 
 #endif
