@@ -304,14 +304,19 @@ static int applyCommandRule(aclUser *u, const char *op, size_t len, const char *
         commandForEach(applyCategoryOne, &r);
     } else {
         char *bar = strchr(buf, '|');
+        if (bar) {
+            /* cmd|arg on a command without subcommands: Redis's first-arg rules (+select|0). */
+            *bar = '\0';
+            qvCommand *container = lookupCommandByName(buf);
+            *bar = '|';
+            if (container && !container->subcommands) {
+                *why = ACL_ERR_FIRST_ARG;
+                return C_ERR;
+            }
+        }
         qvCommand *cmd = lookupCommandByName(buf);
         if (!cmd) {
             *why = ACL_ERR_UNKNOWN_CMD;
-            return C_ERR;
-        }
-        if (bar && !cmd->parent) {
-            /* cmd|arg on a command without subcommands: Redis's first-arg rules (+select|0). */
-            *why = ACL_ERR_FIRST_ARG;
             return C_ERR;
         }
         setCommandAndSubs(u, cmd, on);
