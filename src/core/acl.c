@@ -727,19 +727,14 @@ static aclUser *userFromJwt(const char *user, size_t ulen, const char *tok, size
 
 int aclAuthenticateClient(qvClient *c, const char *user, size_t ulen, const char *pass,
                           size_t plen) {
-    aclUser *u = user ? aclGetUser(user, ulen) : default_user;
-    if (u && (u->flags & USER_ON) && passwordMatches(u, pass, plen)) {
+    /* A JWT is tried first: `AUTH <token>` names its user in `sub`, and must not be taken for
+     * a password of `default` (which, without a password, would accept anything). */
+    aclUser *ju = aclLooksLikeJwt(pass, plen) ? userFromJwt(user, ulen, pass, plen) : NULL;
+    aclUser *u = ju ? ju : user ? aclGetUser(user, ulen) : default_user;
+    if (ju || (u && (u->flags & USER_ON) && passwordMatches(u, pass, plen))) {
         c->user = u;
         c->flags |= CLIENT_AUTHENTICATED;
         return C_OK;
-    }
-    if (aclLooksLikeJwt(pass, plen)) {
-        aclUser *ju = userFromJwt(user, ulen, pass, plen);
-        if (ju) {
-            c->user = ju;
-            c->flags |= CLIENT_AUTHENTICATED;
-            return C_OK;
-        }
     }
     if (!user) {
         user = "default";
