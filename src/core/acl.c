@@ -754,6 +754,36 @@ void aclKillUserClients(const aclUser *u, qvClient *caller) {
     }
 }
 
+/* 1 if every channel and pattern c is subscribed to is still allowed to u. */
+static int subscriptionsAllowed(const aclUser *u, qvClient *c) {
+    if (u->flags & USER_ALLCHANNELS) return 1;
+    dict *lists[2] = {c->pubsub_channels, c->pubsub_patterns};
+    for (int l = 0; l < 2; l++) {
+        if (!lists[l] || dictSize(lists[l]) == 0) continue;
+        int ok = 1;
+        dictIterator *it = dictGetIterator(lists[l]);
+        dictEntry *e;
+        while (ok && (e = dictNext(it)) != NULL) {
+            size_t len;
+            const char *ch = dictGetKey(e, &len);
+            ok = channelAllowed(u, ch, len, l == 1);
+        }
+        dictReleaseIterator(it);
+        if (!ok) return 0;
+    }
+    return 1;
+}
+
+void aclKillRevokedSubscribers(const aclUser *u, qvClient *caller) {
+    for (qvClient *cl = server.clients; cl; cl = cl->next) {
+        if (cl->user != u || subscriptionsAllowed(u, cl)) continue;
+        if (cl == caller)
+            cl->flags |= CLIENT_CLOSE_AFTER_REPLY;
+        else
+            freeClientAsync(cl);
+    }
+}
+
 /* ============================== INFO ============================== */
 
 void aclInfoStats(char **buf, size_t *len, size_t *cap) {

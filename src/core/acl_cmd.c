@@ -160,13 +160,17 @@ static void installUserSet(userSet *set, qvClient *caller) {
         zfree(gone[i]);
     }
     zfree(gone);
-    if (!userSetFind(set, "default")) aclResetDefaultUser();
+    if (!userSetFind(set, "default")) {
+        aclResetDefaultUser();
+        aclKillRevokedSubscribers(aclDefaultUser(), caller);
+    }
     for (int i = 0; i < set->count; i++) {
         aclUser *nu = set->users[i];
         aclUser *old = aclGetUser(nu->name, strlen(nu->name));
-        if (old)
+        if (old) {
             aclUserReplaceContents(old, nu);
-        else
+            aclKillRevokedSubscribers(old, caller);
+        } else
             dictAdd(acl_users, nu->name, strlen(nu->name), nu);
     }
     zfree(set->users);
@@ -332,10 +336,12 @@ static void aclSetuserCommand(qvClient *c) {
         aclUserFree(u);
         return;
     }
-    if (old)
+    if (old) {
         aclUserReplaceContents(old, u);
-    else
+        aclKillRevokedSubscribers(old, c);
+    } else {
         dictAdd(acl_users, u->name, strlen(u->name), u);
+    }
     addReplyOk(c);
 }
 

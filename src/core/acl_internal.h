@@ -85,6 +85,9 @@ void aclEnsureUsers(void);
 void aclResetDefaultUser(void);
 /* Disconnects every client authenticated as u (the caller after its reply). */
 void aclKillUserClients(const aclUser *u, qvClient *caller);
+/* Disconnects u's clients subscribed to a channel or pattern u may no longer use (its rules
+ * just changed), as Redis does: they would otherwise keep receiving what they may not read. */
+void aclKillRevokedSubscribers(const aclUser *u, qvClient *caller);
 
 aclLogEntry *aclLogEntries(void); /* newest first */
 void aclLogReset(void);

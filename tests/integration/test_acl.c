@@ -311,6 +311,23 @@ Test(acl, channel_rules) {
     cr_assert_str_eq(r->element[8]->str, "channels");
     cr_assert_str_eq(r->element[9]->str, "");
     freeReplyObject(r);
+    /* Taking a channel away disconnects the user's clients subscribed to it (as Redis); a
+     * subscriber whose channels are all still allowed stays. */
+    EXPECT_STATUS(cmd(c, "ACL SETUSER p &news:* &sport"), "OK");
+    redisContext *s1 = connectAs("p", "pw"), *s2 = connectAs("p", "pw");
+    freeReplyObject(cmd(s1, "SUBSCRIBE sport"));
+    freeReplyObject(cmd(s2, "SUBSCRIBE news:1"));
+    EXPECT_STATUS(cmd(c, "ACL SETUSER p resetchannels &news:*"), "OK");
+    EXPECT_INTEGER(cmd(c, "PUBLISH news:1 still-here"), 1);
+    r = NULL;
+    cr_assert_eq(redisGetReply(s2, (void **)&r), REDIS_OK);
+    cr_assert(r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+                  !strcmp(r->element[2]->str, "still-here"),
+              "%s", replyToString(r));
+    freeReplyObject(r);
+    cr_assert_null(redisCommand(s1, "PING"), "the sport subscriber was closed");
+    redisFree(s1);
+    redisFree(s2);
 }
 
 /* ---------------------------------------------------------------- MULTI */
