@@ -41,6 +41,11 @@ void aclInit(void);
 int aclAddConfigUserLine(char **argv, int argc, char *err, size_t errlen);
 /* Forgets the `user` lines read so far (a new start-up's config load). */
 void aclResetConfigUserLines(void);
+/* CONFIG REWRITE: the `user` lines the config file should hold (ACL LIST form, sorted; `default`
+ * left out while it is what a fresh server has): a zmalloc'ed array of zmalloc'ed lines the
+ * caller frees. NULL when an aclfile holds the users or ACL is not initialised: the file's
+ * `user` lines are then left as they are. */
+char **aclConfigUserLines(int *count);
 
 aclUser *aclDefaultUser(void);
 int aclUserExists(const char *name, size_t len);

@@ -254,6 +254,40 @@ int aclAddConfigUserLine(char **argv, int argc, char *err, size_t errlen) {
     return C_OK;
 }
 
+static char **sortedUserNames(int *count);
+
+char **aclConfigUserLines(int *count) {
+    *count = 0;
+    if (!acl_users || (acl_config_aclfile && acl_config_aclfile[0])) return NULL;
+    int n;
+    char **names = sortedUserNames(&n);
+    char **lines = zmalloc(sizeof(char *) * (size_t)(n + 1));
+    aclUser *fresh = aclUserCreate("default", 7);
+    const char *why;
+    const char *rules[] = {"on", "nopass", "allkeys", "allchannels", "+@all"};
+    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+        aclSetUserRule(fresh, rules[i], strlen(rules[i]), &why);
+    if (server.requirepass && server.requirepass[0]) {
+        qvBuf rule = {0};
+        bufPrintf(&rule, ">%s", server.requirepass);
+        aclSetUserRule(fresh, rule.p, rule.len, &why);
+        bufFree(&rule);
+    }
+    char *fresh_line = describeUser(fresh);
+    aclUserFree(fresh);
+    for (int i = 0; i < n; i++) {
+        char *d = describeUser(aclGetUser(names[i], strlen(names[i])));
+        if (!strcmp(names[i], "default") && !strcmp(d, fresh_line)) {
+            zfree(d);
+            continue;
+        }
+        lines[(*count)++] = d;
+    }
+    zfree(fresh_line);
+    zfree(names);
+    return lines;
+}
+
 void aclInit(void) {
     aclEnsureUsers();
     aclUpdateDefaultUserPassword(server.requirepass);

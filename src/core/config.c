@@ -971,6 +971,8 @@ char *configArgvToOptions(int argc, char **argv) {
  * parameter now needs fewer lines, so they go. */
 #define OWNER_VERBATIM (-1)
 #define OWNER_DONE     (-2)
+#define OWNER_USER     (-3) /* an ACL `user` line: rewritten by rewriteUsers */
+#define OWNER_DROPPED  (-4) /* a `user` line of a user that no longer exists */
 
 struct rewriteState {
     char **lines;
@@ -1013,7 +1015,9 @@ static void rewriteReadOld(rewriteState *st, const char *text) {
             char **argv = splitConfigArgs(s, &argc);
             if (argv && argc > 0) {
                 const configRow *r = lookupConfig(argv[0]);
-                if (r) {
+                if (!strcasecmp(argv[0], "user")) {
+                    owner = OWNER_USER;
+                } else if (r) {
                     owner = rowIndex(r);
                     st->in_file[owner] = 1;
                 }
@@ -1068,6 +1072,39 @@ static void rewriteRow(const configRow *r, rewriteState *st) {
     bufFree(&b);
     releaseValue(r, &cur);
     releaseValue(r, &def);
+}
+
+/* The ACL users as `user` lines (Redis's CONFIG REWRITE writes them too): into the file's
+ * `user` lines in order, then appended; `user` lines left over go. */
+static void rewriteUsers(rewriteState *st) {
+    int n;
+    char **lines = aclConfigUserLines(&n);
+    if (!lines) { /* an aclfile holds the users (or ACL is not running): lines stay as they are */
+        for (int i = 0; i < st->count; i++)
+            if (st->owner[i] == OWNER_USER) st->owner[i] = OWNER_VERBATIM;
+        return;
+    }
+    int slot = 0;
+    for (int u = 0; u < n; u++) {
+        while (slot < st->count && st->owner[slot] != OWNER_USER) slot++;
+        if (slot < st->count) {
+            zfree(st->lines[slot]);
+            st->lines[slot] = lines[u];
+            st->owner[slot++] = OWNER_DONE;
+            continue;
+        }
+        if (!st->has_signature) {
+            if (st->count > 0 && st->lines[st->count - 1][0] != '\0')
+                rewritePush(st, zstrdup(""), OWNER_VERBATIM);
+            rewritePush(st, zstrdup(CONFIG_REWRITE_SIGNATURE), OWNER_VERBATIM);
+            st->has_signature = 1;
+        }
+        rewritePush(st, lines[u], OWNER_DONE);
+        slot = st->count;
+    }
+    zfree(lines);
+    for (int i = 0; i < st->count; i++)
+        if (st->owner[i] == OWNER_USER) st->owner[i] = OWNER_DROPPED;
 }
 
 /* The not yet rewritten line of the file that sets the limits of `class` first, or -1. */
@@ -1211,10 +1248,11 @@ int configRewrite(const char *path, char *err, size_t errlen) {
         else
             rewriteRow(r, &st);
     }
+    rewriteUsers(&st);
 
     qvBuf out = {0};
     for (int i = 0; i < st.count; i++) {
-        if (st.owner[i] >= 0) continue; /* orphan */
+        if (st.owner[i] >= 0 || st.owner[i] == OWNER_DROPPED) continue; /* orphan */
         bufPuts(&out, st.lines[i]);
         bufPuts(&out, "\n");
     }

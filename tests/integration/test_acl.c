@@ -757,3 +757,49 @@ Test(aclfile, replica_authenticates_with_masteruser) {
     redisFree(r);
     redisFree(m);
 }
+
+Test(aclfile, config_rewrite_writes_the_users) {
+    char dir[300], conf[400];
+    tempDir(dir, sizeof(dir));
+    snprintf(conf, sizeof(conf), "%s/quiver.conf", dir);
+    writeFile(conf, "# my users\n"
+                    "user carol on >cpw ~c:* +@all\n"
+                    "# the end\n"
+                    "user erin on nopass +ping\n");
+    serverStart(&srv2, conf);
+    redisContext *u = serverConnect(&srv2);
+    EXPECT_STATUS(cmd(u, "ACL SETUSER dave on >dpw ~d:* +@vector"), "OK");
+    EXPECT_INTEGER(cmd(u, "ACL DELUSER erin"), 1);
+    EXPECT_STATUS(cmd(u, "CONFIG REWRITE"), "OK");
+    char *before = strdup(aclList(u));
+    char *file = strdup(slurp(conf));
+    char hc[65], hd[65], want[300];
+    sha256Hex("cpw", hc);
+    sha256Hex("dpw", hd);
+    /* carol in her old place, dave after her, erin gone, comments kept; `default` is as a
+     * fresh server has it, so it needs no line. */
+    snprintf(want, sizeof(want),
+             "# my users\nuser carol on #%s ~c:* resetchannels +@all\n# the end\n"
+             "user dave on #%s ~d:* resetchannels -@all +@vector\n",
+             hc, hd);
+    cr_assert(!strncmp(file, want, strlen(want)), "got:\n%s\nwant:\n%s", file, want);
+    cr_assert(!strstr(file, "erin") && !strstr(file, "user default"), "%s", file);
+    redisFree(u);
+    serverStop(&srv2);
+    /* Restart on the file's user lines (its `dir` and the like name the stopped server's). */
+    char users[4096] = "";
+    for (char *line = strtok(file, "\n"); line; line = strtok(NULL, "\n"))
+        if (!strncmp(line, "user ", 5)) strcat(strcat(users, line), "\n");
+    writeFile(conf, users);
+    serverStart(&srv2, conf);
+    u = serverConnect(&srv2);
+    cr_assert_str_eq(aclList(u), before, "the same users after a restart on the rewritten file");
+    /* A changed default is written too. */
+    EXPECT_STATUS(cmd(u, "ACL SETUSER default -debug"), "OK");
+    EXPECT_STATUS(cmd(u, "CONFIG REWRITE"), "OK");
+    cr_assert(strstr(slurp(conf), "user default on nopass ~* &* +@all -debug\n"), "%s",
+              slurp(conf));
+    redisFree(u);
+    free(before);
+    free(file);
+}
