@@ -583,6 +583,7 @@ void aclDenialMessage(int result, const aclUser *u, const qvCommand *cmd, const 
 }
 
 void aclDenyCommand(qvClient *c, int result, int argpos, int context) {
+    c->lastcmd = c->cmd; /* the log's client-info names the refused command, as Redis's does */
     const char *obj = c->cmd->fullname;
     size_t olen = strlen(obj);
     if (result != ACL_DENIED_CMD && argpos > 0 && argpos < c->argc) {

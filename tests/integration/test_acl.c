@@ -408,6 +408,8 @@ Test(acl, acl_log_and_info_counters) {
     cr_assert_str_eq(mapField(r->element[2], "object"), "AUTH");
     cr_assert_str_eq(mapField(r->element[2], "username"), "lg");
     cr_assert(strstr(mapField(r->element[0], "client-info"), "user=lg") != NULL);
+    cr_assert(strstr(mapField(r->element[0], "client-info"), "cmd=VCARD ") != NULL, "%s",
+              mapField(r->element[0], "client-info"));
     cr_assert_eq(r->element[0]->elements, 20, "10 fields as Redis: %s",
                  replyToString(r->element[0]));
     freeReplyObject(r);
