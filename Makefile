@@ -11,6 +11,7 @@
 #   src/cmd      command families                                       sees: all
 #   src/persist  snapshots on disk, AOF, forked children               sees: all
 #   src/repl     replication: master side, replica side, their config   sees: all
+#   src/backup   S3 backups: SigV4, the S3 client, BGBACKUP, restore    sees: all
 #
 # core, cmd, persist and repl call each other (the server starts the AOF, the AOF replays
 # commands, the networking layer feeds the replication stream), so they link as one group;
@@ -37,7 +38,9 @@ WARN := -Wall -Wextra -Werror -Wno-missing-field-initializers
 # touching one header rebuilds only what includes it.
 CFLAGS_BASE := -std=gnu11 $(OPT) -g $(WARN) -pthread -D_GNU_SOURCE $(SAN_CFLAGS)
 DEPFLAGS = -MMD -MP -MF $(BUILD)/deps/$(subst /,_,$@).d
-LDLIBS_BASE := -lm -pthread -lcjson -lmsgpackc -lmbedcrypto
+LDLIBS_BASE := -lm -pthread -lcjson -lmsgpackc
+# S3 backups (src/backup): libcurl for HTTP, mbedtls's crypto library for SHA-256/HMAC.
+LDLIBS_BASE += -lcurl -lmbedcrypto
 LDFLAGS_BASE := $(SAN_LDFLAGS)
 
 ifeq ($(MALLOC),jemalloc)
@@ -49,7 +52,7 @@ CFLAGS := $(CFLAGS_BASE) $(EXTRA_CFLAGS)
 LDLIBS := $(LDLIBS_BASE)
 
 # ---- layers ----
-LAYERS := lib engine net core cmd persist repl
+LAYERS := lib engine net core cmd persist repl backup
 # What each layer may include (and so link). A test or tool gets the union of these for the
 # layers of the headers it includes.
 SEES_lib := lib
@@ -59,8 +62,9 @@ SEES_core := $(LAYERS)
 SEES_cmd := $(LAYERS)
 SEES_persist := $(LAYERS)
 SEES_repl := $(LAYERS)
+SEES_backup := $(LAYERS)
 # Link order, top first; the top four reference each other and go in one --start-group.
-LINK_ORDER := repl persist cmd core net engine lib
+LINK_ORDER := backup repl persist cmd core net engine lib
 
 layer_incs = $(foreach l,$(SEES_$(1)),-Isrc/$(l))
 # A source left directly in src/ would be built by nobody: say where it should go.
@@ -239,7 +243,7 @@ fuzz-lib:
 
 fuzz-build: fuzz-lib | $(BUILD)/fuzz
 	$(foreach f,$(FUZZ_SRCS),clang $(FUZZ_CFLAGS) $(call uses_incs,$(f)) -o $(BUILD)/fuzz/$(basename $(notdir $(f))) \
-	    $(f) $(call link_libs,$(call fuzz_libs,$(f))) -lm -lcjson -lmsgpackc -lmbedcrypto -pthread &&) true
+	    $(f) $(call link_libs,$(call fuzz_libs,$(f))) -lm -lcjson -lmsgpackc -lcurl -lmbedcrypto -pthread &&) true
 
 fuzz: fuzz-build
 	@for f in $(FUZZ_SRCS); do \

@@ -463,7 +463,8 @@ static int config_rows;
 static const configRowSet core_config_row_set = {
     core_config_rows, (int)(sizeof(core_config_rows) / sizeof(core_config_rows[0])), NULL};
 static const configRowSet *const config_row_sets[] = {&core_config_row_set, &persistConfigRowSet,
-                                                      &replConfigRowSet, &aclConfigRowSet};
+                                                      &replConfigRowSet, &backupConfigRowSet,
+                                                      &aclConfigRowSet};
 #define CONFIG_ROW_SETS ((int)(sizeof(config_row_sets) / sizeof(config_row_sets[0])))
 
 static void collectRows(void) {
@@ -1055,6 +1056,12 @@ static void rewriteLine(rewriteState *st, const configRow *r, char *line, int fo
         st->has_signature = 1;
     }
     rewritePush(st, line, OWNER_DONE);
+}
+
+void configRewriteKeepLines(const configRow *r, rewriteState *st) {
+    int ri = rowIndex(r);
+    for (int i = 0; i < st->count; i++)
+        if (st->owner[i] == ri) st->owner[i] = OWNER_VERBATIM;
 }
 
 static void rewriteRow(const configRow *r, rewriteState *st) {

@@ -85,6 +85,16 @@ static void digestIndex(const char *key, size_t klen, const qvIndex *idx,
     zfree(b.p);
 }
 
+void debugIndexDigestHex(const char *key, size_t klen, const qvIndex *idx, char *out) {
+    uint64_t h[DIGEST_LANES];
+    char hex[DIGEST_LANES * 16 + 1];
+    digestIndex(key, klen, idx, h);
+    for (int l = 0; l < DIGEST_LANES; l++)
+        snprintf(hex + 16 * l, sizeof(hex) - 16 * l, "%016llx", (unsigned long long)h[l]);
+    memcpy(out, hex, 40); /* the 40 digits DEBUG DIGEST-VALUE shows */
+    out[40] = '\0';
+}
+
 static void addReplyDigest(qvClient *c, const uint64_t d[DIGEST_LANES]) {
     char hex[DIGEST_LANES * 16 + 1];
     for (int l = 0; l < DIGEST_LANES; l++)

@@ -27,6 +27,7 @@
 #include "config.h"
 #include "acl.h"
 #include "aof.h"
+#include "backup.h"
 #include "crash.h"
 #include "distance.h"
 #include "monotonic.h"
@@ -99,6 +100,7 @@ static int serverCron(aeEventLoop *el, long long id, void *clientData) {
     trackInstantaneousMetrics();
     persistCron();     /* reap a finished child, AOF rewrites, the save rules */
     replicationCron(); /* the master link, pings, acks, WAIT timeouts, full syncs to start */
+    backupCron();      /* the S3 uploader's reports, automatic backups (s3-upload-interval) */
     /* Once a second: idle clients and lingering output limits. */
     if (server.cronloops % (server.hz > 0 ? server.hz : 1) == 0) clientsCron();
     if (server.shutdown_asap) {
@@ -196,6 +198,7 @@ void initCommandTable(void) {
     idxRegisterCommands();
     persistRegisterCommands();
     replicationRegisterCommands();
+    backupRegisterCommands();
     aclRegisterCommands();
     commandTableInit();
 }
@@ -294,6 +297,16 @@ int serverMain(int argc, char **argv) {
     server.executable = absolutePath(argv[0]);
     initConfigValues();
 
+    /* --s3-list anywhere: list the S3 backups the configuration points at, and exit. */
+    int s3_list = 0;
+    for (int k = 1; k < argc; k++) {
+        if (strcmp(argv[k], "--s3-list") != 0) continue;
+        s3_list = 1;
+        memmove(argv + k, argv + k + 1, sizeof(char *) * (size_t)(argc - k));
+        argc--;
+        k--;
+    }
+
     /* First argument not starting with "--" is the config file; the rest are options. */
     int j = 1;
     const char *configfile = NULL;
@@ -308,6 +321,7 @@ int serverMain(int argc, char **argv) {
     if (configfile && strcmp(configfile, "-") != 0) server.configfile = absolutePath(configfile);
     loadServerConfig(configfile, options);
     zfree(options);
+    if (s3_list) return backupListMain();
 
     if (server.daemonize) daemonize();
     server.pid = getpid();
@@ -348,7 +362,7 @@ int serverMain(int argc, char **argv) {
     if (server.unix_fd != -1)
         serverLog(LL_NOTICE, "The server is now ready to accept connections at %s",
                   server.unixsocket);
-    loadDataFromDisk();
+    if (!backupRestoreAtStartup()) loadDataFromDisk();
     if (server.port) serverLog(LL_NOTICE, "Ready to accept connections tcp");
     aeMain(server.el);
     aeDeleteEventLoop(server.el);

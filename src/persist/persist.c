@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "aof.h"
+#include "backup.h"
 #include "blocked.h"
 #include "child.h"
 #include "db.h"
@@ -447,6 +448,7 @@ void persistInfo(char **buf, size_t *len, size_t *cap) {
            saving ? (now - ci->start_ms) / 1000 : -1, ps.saves, ps.last_cow_size, ps.last_load_keys,
            ps.last_error, ci->last_pid ? ci->fork_usec : 0);
     aofInfo(buf, len, cap);
+    backupInfo(buf, len, cap); /* the s3_* fields (src/backup) */
 }
 
 /* ---- commands ---- */

@@ -460,6 +460,10 @@ static const char *s3Binary(void) {
 }
 
 void s3Start(qvTestServer *s, const char *bucket) {
+    s3StartAt(s, 0, bucket);
+}
+
+void s3StartAt(qvTestServer *s, int port, const char *bucket) {
     const char *bin = s3Binary();
     cr_assert(access(bin, X_OK) == 0,
               "%s not found: scripts/install-deps.sh test installs s3rver into tests/node_modules "
@@ -480,8 +484,10 @@ void s3Start(qvTestServer *s, const char *bucket) {
     argv[argc++] = data;
     argv[argc++] = "--address";
     argv[argc++] = "127.0.0.1";
+    char portarg[16];
+    snprintf(portarg, sizeof(portarg), "%d", port);
     argv[argc++] = "--port";
-    argv[argc++] = "0";
+    argv[argc++] = portarg;
     if (bucket && bucket[0]) {
         argv[argc++] = "--configure-bucket";
         argv[argc++] = (char *)bucket;

@@ -75,6 +75,9 @@ void sentinelStartSet(qvTestServer *sentinels, int n, const char *config);
  * http://127.0.0.1:<port>/<bucket>/<key>. Fails the test if it does not listen within 30 s.
  * Stop it with serverStop(). */
 void s3Start(qvTestServer *s, const char *bucket);
+/* The same on a given port (0: any), e.g. to start it again where a stopped one was (its data
+ * directory is a fresh one: the bucket is created again, the objects are gone). */
+void s3StartAt(qvTestServer *s, int port, const char *bucket);
 /* SIGTERM, wait (SIGKILL after 10 s), remove the temp dir. Safe to call twice. Fails the test
  * if a running server does not exit with status 0 (a crash at exit, a sanitizer report; for
  * s3rver, dying of the SIGTERM is its normal end). */
