@@ -237,7 +237,7 @@ static qvCommand core_commands[] = {
 
 /* ---- registry ---- */
 
-#define MAX_TABLES 8
+#define MAX_TABLES 16
 static qvCommand *tables[MAX_TABLES];
 static int table_count;
 static dict *commands_dict; /* lower-case name -> qvCommand (top level only) */
@@ -252,11 +252,19 @@ static void lowerInto(char *dst, size_t cap, const char *s, size_t len) {
     dst[len] = '\0';
 }
 
+static int command_ids; /* ids handed out by commandTableInit */
+
+int commandCount(void) {
+    return command_ids;
+}
+
 void commandTableInit(void) {
     commandRegisterTable(core_commands);
     commands_dict = dictCreate(NULL);
+    command_ids = 0;
     for (int t = 0; t < table_count; t++) {
         for (qvCommand *cmd = tables[t]; cmd->name; cmd++) {
+            cmd->id = command_ids++;
             snprintf(cmd->fullname, sizeof(cmd->fullname), "%s", cmd->name);
             /* Redis's vector-set commands are module commands, registered in upper case, and a
              * module command reports its name as registered: the arity error says 'VADD',
@@ -267,6 +275,7 @@ void commandTableInit(void) {
             dictAdd(commands_dict, cmd->name, strlen(cmd->name), cmd);
             if (!cmd->subcommands) continue;
             for (qvCommand *sub = cmd->subcommands; sub->name; sub++) {
+                sub->id = command_ids++;
                 sub->parent = cmd;
                 snprintf(sub->fullname, sizeof(sub->fullname), "%s|%s", cmd->name, sub->name);
             }
@@ -356,6 +365,7 @@ static const struct {
     {CMD_PROTECTED, "protected"},
 };
 
+/* In the order of Redis's ACL CAT, then Quiver's own. */
 static const struct {
     uint64_t flag;
     const char *name;
@@ -363,13 +373,25 @@ static const struct {
     {ACL_KEYSPACE, "@keyspace"},
     {ACL_READ, "@read"},
     {ACL_WRITE, "@write"},
+    {ACL_SET, "@set"},
+    {ACL_SORTEDSET, "@sortedset"},
+    {ACL_LIST, "@list"},
+    {ACL_HASH, "@hash"},
+    {ACL_STRING, "@string"},
+    {ACL_BITMAP, "@bitmap"},
+    {ACL_HYPERLOGLOG, "@hyperloglog"},
+    {ACL_GEO, "@geo"},
+    {ACL_STREAM, "@stream"},
+    {ACL_PUBSUB, "@pubsub"},
     {ACL_ADMIN, "@admin"},
     {ACL_FAST, "@fast"},
     {ACL_SLOW, "@slow"},
+    {ACL_BLOCKING, "@blocking"},
     {ACL_DANGEROUS, "@dangerous"},
     {ACL_CONNECTION, "@connection"},
     {ACL_TRANSACTION, "@transaction"},
-    {ACL_PUBSUB, "@pubsub"},
+    {ACL_SCRIPTING, "@scripting"},
+    {ACL_VECTOR, "@vector"},
 };
 
 /* Redis derives some categories from the flags; so do we, so rows stay short. */
@@ -381,7 +403,24 @@ static uint64_t effectiveAcl(const qvCommand *cmd) {
     if (cmd->flags & CMD_PUBSUB) acl |= ACL_PUBSUB;
     if (cmd->flags & CMD_FAST) acl |= ACL_FAST;
     if (!(acl & ACL_FAST)) acl |= ACL_SLOW;
+    if (cmd->group && !strcmp(cmd->group, "module")) acl |= ACL_VECTOR;
     return acl;
+}
+
+uint64_t commandAclCategories(const qvCommand *cmd) {
+    return effectiveAcl(cmd);
+}
+
+uint64_t commandAclCategoryByName(const char *name) {
+    for (size_t i = 0; i < sizeof(acl_names) / sizeof(acl_names[0]); i++)
+        if (!strcasecmp(acl_names[i].name + 1, name)) return acl_names[i].flag;
+    return 0;
+}
+
+const char *commandAclCategoryAt(int i, uint64_t *flag) {
+    if (i < 0 || (size_t)i >= sizeof(acl_names) / sizeof(acl_names[0])) return NULL;
+    *flag = acl_names[i].flag;
+    return acl_names[i].name + 1;
 }
 
 static void addReplyCommandInfo(qvClient *c, const qvCommand *cmd) {

@@ -72,6 +72,23 @@ struct qvClient;
 #define ACL_CONNECTION  (1ULL << 7)
 #define ACL_TRANSACTION (1ULL << 8)
 #define ACL_PUBSUB      (1ULL << 9)
+/* Redis's data-type categories: no Quiver command is in them, but rules naming them
+ * (+@hash, -@string) are accepted as Redis accepts them. */
+#define ACL_SET         (1ULL << 10)
+#define ACL_SORTEDSET   (1ULL << 11)
+#define ACL_LIST        (1ULL << 12)
+#define ACL_HASH        (1ULL << 13)
+#define ACL_STRING      (1ULL << 14)
+#define ACL_BITMAP      (1ULL << 15)
+#define ACL_HYPERLOGLOG (1ULL << 16)
+#define ACL_GEO         (1ULL << 17)
+#define ACL_STREAM      (1ULL << 18)
+#define ACL_BLOCKING    (1ULL << 19)
+#define ACL_SCRIPTING   (1ULL << 20)
+/* Quiver's own: every vector-set and index command (the "module" group). Redis 8 has no
+ * category of its own for them (its vector-set module sets none: they are only in @read or
+ * @write and @fast or @slow), so this one is an addition, derived in commandAclCategories(). */
+#define ACL_VECTOR (1ULL << 21)
 
 /* Argument documentation for COMMAND DOCS (a small tree, as in Redis's commands.json). */
 typedef enum {
@@ -115,6 +132,7 @@ typedef struct qvCommand {
     struct qvCommand *subcommands; /* NULL or terminated by {NULL} */
     /* Filled at start-up: */
     struct qvCommand *parent; /* container command for subcommands */
+    int id;                   /* dense index over commands and subcommands (ACL bitmaps) */
     char fullname[64];        /* "client|setname" */
     /* Statistics (INFO commandstats). */
     long long calls, usec, rejected_calls, failed_calls;
@@ -137,5 +155,15 @@ void commandDocsCommand(struct qvClient *c);
 void commandListCommand(struct qvClient *c);
 void commandHelpCommand(struct qvClient *c);
 void commandResetStats(void);
+/* How many ids commandTableInit() handed out (qvCommand.id < this). */
+int commandCount(void);
+/* The command's ACL_* categories: its row's, plus those Redis derives from the flags (@write,
+ * @read, @admin + @dangerous, @pubsub, @fast or else @slow) and @vector for the vector commands. */
+uint64_t commandAclCategories(const qvCommand *cmd);
+/* The ACL category named `name` (without the '@', any case), or 0 if there is none. */
+uint64_t commandAclCategoryByName(const char *name);
+/* Walks the categories in Redis's ACL CAT order: the i-th name (without '@') and its flag, or
+ * NULL past the last. */
+const char *commandAclCategoryAt(int i, uint64_t *flag);
 
 #endif

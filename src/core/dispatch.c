@@ -1,6 +1,6 @@
 /* dispatch.c -- runs a parsed command: lookup, arity, authentication, the DEBUG gate
  * (enable-debug-command), the -OOM gate (maxmemory), the -BUSY gate (max-queued-searches),
- * -LOADING, MULTI queuing, then call() with statistics and the slow log. The checks read the command table's flags (commands.h), never
+ * -LOADING, the ACL check (-NOPERM), MULTI queuing, then call() with statistics and the slow log. The checks read the command table's flags (commands.h), never
  * lists of names. */
 #include "dispatch.h"
 
@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "acl.h"
 #include "batch.h"
 #include "metrics.h"
 #include "monotonic.h"
@@ -113,6 +114,16 @@ void processCommand(qvClient *c) {
     }
     if (!(c->flags & CLIENT_AUTHENTICATED) && !(cmd->flags & CMD_NO_AUTH)) {
         addReplyError(c, "NOAUTH Authentication required.");
+        rejectCommand(c, cmd);
+        return;
+    }
+    /* The ACL check, where Redis has it: after authentication, before anything that depends
+     * on the server's state. A command queued in MULTI is checked now and again at EXEC. */
+    int acl_argpos, acl_rc;
+    if (c->user && (acl_rc = aclCheckCommand(c->user, cmd, c->argc, c->argv, c->argvlen,
+                                             &acl_argpos)) != ACL_OK) {
+        aclDenyCommand(c, acl_rc, acl_argpos,
+                       (c->flags & CLIENT_MULTI) ? ACL_LOG_CTX_MULTI : ACL_LOG_CTX_TOPLEVEL);
         rejectCommand(c, cmd);
         return;
     }

@@ -13,6 +13,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "buf.h"
 #include "db.h"
 #include "monotonic.h"
@@ -180,6 +181,7 @@ static void sectionStats(char **buf, size_t *len, size_t *cap) {
            server.stat_total_writes_processed, server.stat_client_qbuf_limit_disconnections,
            server.stat_client_outbuf_limit_disconnections);
     replicationInfoStats(buf, len, cap); /* sync_full, sync_partial_ok, sync_partial_err */
+    aclInfoStats(buf, len, cap);         /* acl_access_denied_auth, _cmd, _key, _channel */
 }
 
 /* Replication's own fields (repl.c), with Redis's names and order. */

@@ -11,6 +11,7 @@
 
 #include <string.h>
 
+#include "acl.h"
 #include "batch.h"
 #include "blocked.h"
 #include "buf.h"
@@ -121,6 +122,25 @@ void execCommand(qvClient *c) {
         c->argv = (const char **)mc->argv;
         c->argvlen = mc->argvlen;
         c->cmd = mc->cmd;
+        /* The user's rules may have changed since the command was queued (Redis checks again
+         * too): a command no longer allowed gets its error in the EXEC reply, the others run. */
+        int argpos, rc;
+        if (c->user &&
+            (rc = aclCheckCommand(c->user, mc->cmd, mc->argc, (const char *const *)mc->argv,
+                                  mc->argvlen, &argpos)) != ACL_OK) {
+            char why[512];
+            aclDenialMessage(rc, c->user, mc->cmd, NULL, 0, 0, why, sizeof(why));
+            const char *obj = rc == ACL_DENIED_CMD ? mc->cmd->fullname : mc->argv[argpos];
+            size_t olen = rc == ACL_DENIED_CMD ? strlen(obj) : mc->argvlen[argpos];
+            const char *uname = aclUserName(c->user);
+            aclLogDenial(c, rc, ACL_LOG_CTX_MULTI, obj, olen, uname, strlen(uname));
+            addReplyErrorFormat(c,
+                                "NOPERM ACLs rules changed between the moment the transaction "
+                                "was accumulated and the EXEC call. This command is no longer "
+                                "allowed for the following reason: %s",
+                                why);
+            continue;
+        }
         call(c, mc->cmd);
     }
     batchExecEnd(c);

@@ -25,6 +25,7 @@
 #include "cmd_idx.h"
 #include "cmd_vset.h"
 #include "config.h"
+#include "acl.h"
 #include "aof.h"
 #include "backup.h"
 #include "crash.h"
@@ -68,6 +69,8 @@ void resetServerStats(void) {
     server.stat_peak_memory = 0;
     if (server.errors) dictEmpty(server.errors);
     commandResetStats();
+    aclResetStats();     /* acl_access_denied_* */
+    blockedResetStats(); /* searches_rejected_queue_full (the -BUSY refusals) */
 }
 
 /* instantaneous_ops_per_sec and kbps: a sample per cron tick, averaged over the last second. */
@@ -198,6 +201,7 @@ void initCommandTable(void) {
     persistRegisterCommands();
     replicationRegisterCommands();
     backupRegisterCommands();
+    aclRegisterCommands();
     commandTableInit();
 }
 
@@ -341,6 +345,7 @@ int serverMain(int argc, char **argv) {
     distInit();
     blockedInit(); /* the worker pool: before loading, which may use it */
     initCommandTable();
+    aclInit();         /* users from the config or the ACL file: before any client */
     replicationInit(); /* the backlog sink, the sync child kind */
     if (listenOnConfiguredAddresses() != C_OK) return 1;
     if (metricsInit() != C_OK) return 1;
