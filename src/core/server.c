@@ -28,6 +28,7 @@
 #include "aof.h"
 #include "crash.h"
 #include "distance.h"
+#include "expire.h"
 #include "monotonic.h"
 #include "db.h"
 #include "metrics.h"
@@ -193,6 +194,7 @@ void initCommandTable(void) {
     idxRegisterCommands();
     persistRegisterCommands();
     replicationRegisterCommands();
+    expireRegisterCommands();
     commandTableInit();
 }
 
@@ -329,6 +331,7 @@ int serverMain(int argc, char **argv) {
     if (listenOnConfiguredAddresses() != C_OK) return 1;
     if (metricsInit() != C_OK) return 1;
     aeCreateTimeEvent(server.el, 1, serverCron, NULL);
+    expireInit();
     aeSetBeforeSleepProc(server.el, beforeSleep);
 
     serverLog(LL_NOTICE, "Quiver %s (Redis-compatible %s, %s) starting, pid=%d", QUIVER_VERSION,

@@ -128,7 +128,7 @@ static void loadTransferred(void) {
     hs.fd = -1;
     serverLog(LL_NOTICE, "MASTER <-> REPLICA sync: Loading the snapshot received from the master");
     char err[1024];
-    dict *old = dbStashKeys();
+    void *old = dbStashKeys();
     int rc = persistLoadSnapshot(hs.tmpfile, 0, err, sizeof(err));
     dbUnstashKeys(old, rc != C_OK);
     if (rc != C_OK) {
@@ -489,6 +489,10 @@ void replReplicaInfo(char **buf, size_t *len, size_t *cap) {
            "slave_read_only:%d\r\n"
            "replica_announced:%d\r\n",
            rcfg.replica_priority, rcfg.replica_read_only, rcfg.replica_announced);
+}
+
+int replicationIsReplica(void) {
+    return rs.masterhost != NULL;
 }
 
 int replicationRefusesWrite(const qvClient *c) {

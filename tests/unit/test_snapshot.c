@@ -397,8 +397,8 @@ Test(snapshot, header_errors) {
     c[0] = 'X';
     expectLoadError(c, len, 1, "(bad magic) at offset 0");
     memcpy(c, buf, len);
-    c[8] = 2; /* version 2 */
-    expectLoadError(c, len, 0, "snapshot version 2 is not supported");
+    c[8] = 3; /* version 3 */
+    expectLoadError(c, len, 0, "snapshot version 3 is not supported");
     memcpy(c, buf, len);
     c[12] = 1;
     expectLoadError(c, len, 0, "unknown header flags");
