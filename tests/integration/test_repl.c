@@ -400,6 +400,56 @@ Test(repl, transactions_renames_and_flushes_reach_the_replica) {
     redisFree(m);
 }
 
+/* Several databases: the full sync carries each key's database and TTL, and the stream selects
+ * the database of every write (pipelined VADD batches, SWAPDB, MOVE, FLUSHDB, a transaction
+ * that changes database), so the replica's dataset stays the master's (DEBUG DIGEST includes
+ * databases and TTLs). */
+Test(repl, several_databases_and_ttls_reach_the_replica) {
+    serverStart(&master, NULL);
+    redisContext *m = serverConnect(&master);
+    EXPECT_STATUS(cmd(m, "SELECT 1"), "OK");
+    loadElements(m, "a", 0, 100, 3);
+    EXPECT_INTEGER(cmd(m, "EXPIRE a 100000"), 1);
+    startReplicaOf(&replica, &master, NULL);
+    redisContext *r = serverConnect(&replica);
+    waitSynced(m, r);
+    expectSameDigest(m, r);
+    /* After the sync: writes in other databases. */
+    EXPECT_STATUS(cmd(m, "SELECT 2"), "OK");
+    loadElements(m, "a", 0, 150, 5);
+    EXPECT_STATUS(cmd(m, "SELECT 0"), "OK");
+    loadElements(m, "b", 0, 50, 7);
+    EXPECT_INTEGER(cmd(m, "PEXPIRE b 5000000"), 1);
+    EXPECT_STATUS(cmd(m, "SWAPDB 0 5"), "OK");
+    EXPECT_STATUS(cmd(m, "SELECT 5"), "OK");
+    EXPECT_INTEGER(cmd(m, "MOVE b 6"), 1);
+    EXPECT_STATUS(cmd(m, "MULTI"), "OK");
+    EXPECT_STATUS(cmd(m, "SELECT 9"), "QUEUED");
+    EXPECT_STATUS(cmd(m, "VADD c VALUES 16 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 x"), "QUEUED");
+    EXPECT_STATUS(cmd(m, "SELECT 2"), "QUEUED");
+    EXPECT_STATUS(cmd(m, "VREM a e1"), "QUEUED");
+    redisReply *ex = cmd(m, "EXEC");
+    cr_assert(ex->type == REDIS_REPLY_ARRAY && ex->elements == 4, "%s", replyToString(ex));
+    freeReplyObject(ex);
+    waitSynced(m, r);
+    expectSameDigest(m, r);
+    EXPECT_STATUS(cmd(r, "SELECT 6"), "OK");
+    EXPECT_INTEGER(cmd(r, "VCARD b"), 50);
+    redisReply *t = cmd(r, "PTTL b");
+    cr_assert(t->type == REDIS_REPLY_INTEGER && t->integer > 4000000, "%s", replyToString(t));
+    freeReplyObject(t);
+    EXPECT_STATUS(cmd(r, "SELECT 9"), "OK");
+    EXPECT_INTEGER(cmd(r, "VCARD c"), 1);
+    EXPECT_STATUS(cmd(r, "SELECT 2"), "OK");
+    EXPECT_INTEGER(cmd(r, "VCARD a"), 149);
+    EXPECT_STATUS(cmd(m, "FLUSHDB"), "OK");
+    waitSynced(m, r);
+    EXPECT_INTEGER(cmd(r, "DBSIZE"), 0);
+    expectSameDigest(m, r);
+    redisFree(r);
+    redisFree(m);
+}
+
 Test(repl, min_replicas_to_write_refuses_writes_without_good_replicas) {
     serverStart(&master, "--min-replicas-to-write 1 --min-replicas-max-lag 10");
     redisContext *m = serverConnect(&master);
