@@ -85,13 +85,19 @@ static int expireDb(qvDb *db, uint64_t deadline_us, long long *stale, long long 
         } while (db->expires_cursor && s.n < ACTIVE_EXPIRE_SAMPLE &&
                  buckets < ACTIVE_EXPIRE_SAMPLE * 20);
         long long now = mstime(), expired = 0, ttl_sum = 0, ttl_n = 0;
+        int out_of_time = 0;
         for (int i = 0; i < s.n; i++) {
             sampleEntry *e = &s.e[i];
-            /* A SCAN may return a key twice across a resize: check it is still due. */
-            long long when = dbGetExpire(db, e->key, e->len);
+            /* A SCAN may return a key twice across a resize: check it is still due. Past the
+             * deadline the rest of the sample waits for the next run (the cursor has moved
+             * on, so they come back when it wraps; a lookup may take them before). Freeing a
+             * vector set costs tens of microseconds (its first node chunk), so the clock is
+             * read after every deletion. */
+            long long when = out_of_time ? -1 : dbGetExpire(db, e->key, e->len);
             if (when >= 0 && when <= now) {
                 dbDeleteExpired(db, e->key, e->len);
                 expired++;
+                if (monotonicUs() >= deadline_us) out_of_time = 1;
             } else if (when > now) {
                 ttl_sum += when - now;
                 ttl_n++;
