@@ -520,6 +520,7 @@ void replicationClientFreed(qvClient *c) {
     if (c->flags & CLIENT_MASTER) {
         if (rs.master == c) {
             rs.master = NULL;
+            rs.master_db = c->db;
             bufFree(&rs.master_multi);
             if (rs.masterhost) {
                 serverLog(LL_NOTICE, "Connection with master lost.");

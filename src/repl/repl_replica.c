@@ -110,6 +110,7 @@ static void becomeConnected(void) {
         linkFailed("cannot create the master client");
         return;
     }
+    m->db = rs.master_db; /* 0 after a full sync, whose stream starts with SELECT */
     rs.master = m;
     rs.state = REPL_STATE_CONNECTED;
     rs.link_down_since = 0;
@@ -187,6 +188,7 @@ static int handleLine(const char *line) {
             }
             memcpy(hs.new_replid, id, 41);
             hs.new_offset = off;
+            rs.master_db = 0;
             hs.bulk_left = -1;
             rs.state = REPL_STATE_TRANSFER;
             serverLog(LL_NOTICE, "Full resync from master: %s:%lld", id, off);

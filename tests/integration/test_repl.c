@@ -450,6 +450,28 @@ Test(repl, several_databases_and_ttls_reach_the_replica) {
     redisFree(m);
 }
 
+/* A partial resync continues the stream where it was cut, without a new SELECT: the replica
+ * must keep the database its master link had selected. */
+Test(repl, partial_resync_keeps_the_selected_database) {
+    serverStart(&master, NULL);
+    startReplicaOf(&replica, &master, NULL);
+    redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
+    EXPECT_STATUS(cmd(m, "SELECT 5"), "OK");
+    loadElements(m, "idx", 0, 100, 4);
+    waitSynced(m, r);
+    long long partial = infoFieldLL(m, "stats", "sync_partial_ok");
+    EXPECT_INTEGER(cmd(r, "CLIENT KILL TYPE master"), 1);
+    loadElements(m, "idx", 100, 100, 5);
+    waitSynced(m, r);
+    cr_assert_gt(infoFieldLL(m, "stats", "sync_partial_ok"), partial);
+    expectSameDigest(m, r);
+    EXPECT_STATUS(cmd(r, "SELECT 5"), "OK");
+    EXPECT_INTEGER(cmd(r, "VCARD idx"), 200);
+    EXPECT_INTEGER(cmd(r, "DBSIZE"), 1);
+    redisFree(r);
+    redisFree(m);
+}
+
 Test(repl, min_replicas_to_write_refuses_writes_without_good_replicas) {
     serverStart(&master, "--min-replicas-to-write 1 --min-replicas-max-lag 10");
     redisContext *m = serverConnect(&master);
