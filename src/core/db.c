@@ -491,8 +491,12 @@ void selectCommand(qvClient *c) {
  * see what b held, as in Redis. Nothing is freed: a search in flight holds its index. */
 void swapdbCommand(qvClient *c) {
     long long a, b;
-    if (!string2ll(c->argv[1], c->argvlen[1], &a) || !string2ll(c->argv[2], c->argvlen[2], &b)) {
+    if (!string2ll(c->argv[1], c->argvlen[1], &a)) {
         addReplyError(c, "invalid first DB index");
+        return;
+    }
+    if (!string2ll(c->argv[2], c->argvlen[2], &b)) {
+        addReplyError(c, "invalid second DB index");
         return;
     }
     if (a < 0 || a >= db_count || b < 0 || b >= db_count) {

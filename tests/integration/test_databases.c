@@ -110,6 +110,7 @@ Test(databases, swapdb_and_move) {
     EXPECT_STATUS(cmd(other, "SWAPDB 3 3"), "OK");
     EXPECT_ERROR(cmd(other, "SWAPDB 0 16"), "ERR DB index is out of range");
     EXPECT_ERROR(cmd(other, "SWAPDB a 1"), "ERR invalid first DB index");
+    EXPECT_ERROR(cmd(other, "SWAPDB 1 b"), "ERR invalid second DB index");
     EXPECT_ERROR(cmd(other, "SWAPDB 0"), "ERR wrong number of arguments for 'swapdb' command");
     /* MOVE: 1 when moved, 0 when missing here or present there; its TTL goes along. */
     EXPECT_INTEGER(cmd(c, "EXPIRE k0 1000"), 1);
