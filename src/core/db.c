@@ -561,9 +561,11 @@ void moveCommand(qvClient *c) {
 }
 
 void randomkeyCommand(qvClient *c) {
-    /* A key whose time has come is deleted and another drawn; on a replica (which cannot
-     * delete) give up after some draws if every key is volatile, as Redis does. */
-    for (int tries = 0; tries < 100; tries++) {
+    /* A key whose time has come is deleted and another drawn (each draw then shrinks the
+     * table, so this ends); on a replica, which cannot delete, give up after 100 draws, as
+     * Redis does when every key it draws is volatile. */
+    int may_delete = dbExpiresKeys();
+    for (int tries = 0; may_delete || tries < 100; tries++) {
         dictEntry *e = dictGetRandom(server.db->keys);
         if (!e) break;
         size_t klen;

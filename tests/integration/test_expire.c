@@ -181,6 +181,19 @@ Test(expire, lazy_expiry_on_access) {
     r = cmd(c, "SCAN 0 COUNT 100");
     cr_assert(r->element[1]->elements == 1, "%s", replyToString(r));
     freeReplyObject(r);
+    /* RANDOMKEY draws past any number of expired keys (deleting them) to a live one. */
+    EXPECT_STATUS(cmd(c, "SELECT 1"), "OK");
+    for (int i = 0; i < 2000; i++) {
+        redisAppendCommand(c, "VADD gone:%d VALUES 2 1 1 e", i);
+        redisAppendCommand(c, "PEXPIRE gone:%d 50", i);
+    }
+    for (int i = 0; i < 4000; i++) {
+        cr_assert_eq(redisGetReply(c, (void **)&r), REDIS_OK);
+        freeReplyObject(r);
+    }
+    makeKey(c, "alive");
+    usleep(200 * 1000);
+    EXPECT_BULK(cmd(c, "RANDOMKEY"), "alive");
     redisFree(c);
     serverStop(&s);
 }
