@@ -75,6 +75,11 @@ int dbRemoveExpire(qvDb *db, const char *key, size_t len) {
     return dictDelete(db->expires, key, len) == DICT_OK;
 }
 
+int dbKeyTimeHasCome(qvDb *db, const char *key, size_t len) {
+    long long when = dbGetExpire(db, key, len);
+    return when >= 0 && when <= mstime() && dictFind(db->keys, key, len) != NULL;
+}
+
 int dbExpiresKeys(void) {
     return !server.loading && !replicationIsReplica();
 }

@@ -73,6 +73,8 @@ int dbRemoveExpire(qvDb *db, const char *key, size_t len); /* 1 if it had one */
 /* 1 if key is missing for the caller because its time has come (deleted here when this server
  * may delete it: see the rules above). */
 int dbExpireIfNeeded(qvDb *db, const char *key, size_t len);
+/* 1 if key is in db with a TTL that has run out (nothing deleted; EXEC checks WATCHed keys). */
+int dbKeyTimeHasCome(qvDb *db, const char *key, size_t len);
 /* Deletes a key whose time has come: DEL into the write stream, the `expired` event, WATCH. */
 void dbDeleteExpired(qvDb *db, const char *key, size_t len);
 /* 1 when this server deletes expired keys itself (not a replica, not loading). */

@@ -20,8 +20,9 @@
 #include "dispatch.h"
 
 typedef struct watchedKey {
-    char *key;
+    char *key; /* watchName(): database number, then the key */
     size_t len;
+    int expired; /* its time had already come at WATCH (so its expiry is no change) */
     struct watchedKey *next;
 } watchedKey;
 
@@ -40,6 +41,19 @@ static void freeWatchers(void *p) {
 static dict *watchedKeysDict(void) {
     if (!server.watched_keys) server.watched_keys = dictCreate(freeWatchers);
     return server.watched_keys;
+}
+
+/* A WATCHed key whose time ran out since WATCH counts as changed, as in Redis 7, even if no
+ * lookup or expiry cycle has deleted it yet. */
+static int watchedKeyExpired(qvClient *c) {
+    for (watchedKey *wk = c->watched; wk; wk = wk->next) {
+        if (wk->expired) continue;
+        uint32_t id;
+        memcpy(&id, wk->key, 4);
+        qvDb *db = dbGet((int)id);
+        if (db && dbKeyTimeHasCome(db, wk->key + 4, wk->len - 4)) return 1;
+    }
+    return 0;
 }
 
 void queueMultiCommand(qvClient *c, qvCommand *cmd) {
@@ -103,7 +117,7 @@ void execCommand(qvClient *c) {
         discardTransaction(c);
         return;
     }
-    if (c->flags & CLIENT_DIRTY_CAS) {
+    if ((c->flags & CLIENT_DIRTY_CAS) || watchedKeyExpired(c)) {
         addReplyNullArray(c);
         discardTransaction(c);
         return;
@@ -184,6 +198,7 @@ void watchCommand(qvClient *c) {
         watchedKey *wk = zmalloc(sizeof(*wk));
         wk->key = zmemdup(name, nlen);
         wk->len = nlen;
+        wk->expired = dbKeyTimeHasCome(server.db, c->argv[i], c->argvlen[i]);
         wk->next = c->watched;
         c->watched = wk;
         if (name != buf) zfree(name);

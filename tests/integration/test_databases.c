@@ -68,7 +68,10 @@ Test(databases, select_and_the_commands_of_one_database) {
     EXPECT_ERROR(cmd(c, "SELECT 16"), "ERR DB index is out of range");
     EXPECT_ERROR(cmd(c, "SELECT -1"), "ERR DB index is out of range");
     EXPECT_ERROR(cmd(c, "SELECT x"), "ERR value is not an integer or out of range");
-    /* A failed SELECT keeps the database. */
+    /* A failed SELECT keeps the database, and so does HELLO (as in Redis: only RESET and
+     * SELECT change it). */
+    EXPECT_INTEGER(cmd(c, "DBSIZE"), 2);
+    freeReplyObject(cmd(c, "HELLO 2"));
     EXPECT_INTEGER(cmd(c, "DBSIZE"), 2);
     /* The selected database shows in CLIENT INFO / LIST; RESET goes back to 0. */
     r = cmd(c, "CLIENT INFO");

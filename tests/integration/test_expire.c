@@ -194,6 +194,27 @@ Test(expire, lazy_expiry_on_access) {
     makeKey(c, "alive");
     usleep(200 * 1000);
     EXPECT_BULK(cmd(c, "RANDOMKEY"), "alive");
+    /* A WATCHed key whose time runs out before EXEC aborts it, though nothing deleted it yet;
+     * one already past its time at WATCH does not (Redis 7). */
+    makeKey(c, "w");
+    EXPECT_INTEGER(cmd(c, "PEXPIRE w 100"), 1);
+    EXPECT_STATUS(cmd(c, "WATCH w"), "OK");
+    usleep(250 * 1000);
+    EXPECT_STATUS(cmd(c, "MULTI"), "OK");
+    EXPECT_STATUS(cmd(c, "PING"), "QUEUED");
+    r = cmd(c, "EXEC");
+    cr_assert_eq(r->type, REDIS_REPLY_NIL, "EXEC ran past an expired WATCHed key: %s",
+                 replyToString(r));
+    freeReplyObject(r);
+    makeKey(c, "w2");
+    EXPECT_INTEGER(cmd(c, "PEXPIRE w2 50"), 1);
+    usleep(150 * 1000);
+    EXPECT_STATUS(cmd(c, "WATCH w2"), "OK");
+    EXPECT_STATUS(cmd(c, "MULTI"), "OK");
+    EXPECT_STATUS(cmd(c, "PING"), "QUEUED");
+    r = cmd(c, "EXEC");
+    cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "%s", replyToString(r));
+    freeReplyObject(r);
     redisFree(c);
     serverStop(&s);
 }
