@@ -2,6 +2,7 @@
  * Their replies follow Redis 7 byte for byte where clients parse them (docs/
  * ecosystem.md §3): HELLO's map, CLIENT SETNAME's validation, SETINFO's attributes. */
 #include "cmd_conn.h"
+#include "db.h"
 
 #include <string.h>
 #include <strings.h>
@@ -161,6 +162,7 @@ void resetCommand(qvClient *c) {
     unwatchAllKeys(c);
     pubsubUnsubscribeAll(c, 0);
     c->resp = 2;
+    selectDb(c, 0);
     zfree(c->name);
     c->name = NULL;
     c->flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP_NEXT | CLIENT_NO_EVICT | CLIENT_NO_TOUCH);

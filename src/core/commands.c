@@ -44,6 +44,10 @@ static const qvCommandArg args_auth[] = {{"username", ARG_STRING, NULL, ARGF_OPT
                                          {"password", ARG_STRING, NULL, 0, NULL},
                                          ARGS_END};
 static const qvCommandArg args_select[] = {{"index", ARG_INTEGER, NULL, 0, NULL}, ARGS_END};
+static const qvCommandArg args_swapdb[] = {
+    {"index1", ARG_INTEGER, NULL, 0, NULL}, {"index2", ARG_INTEGER, NULL, 0, NULL}, ARGS_END};
+static const qvCommandArg args_move[] = {
+    {"key", ARG_KEY, NULL, 0, NULL}, {"db", ARG_INTEGER, NULL, 0, NULL}, ARGS_END};
 static const qvCommandArg args_pattern[] = {{"pattern", ARG_PATTERN, NULL, 0, NULL}, ARGS_END};
 static const qvCommandArg args_scan[] = {{"cursor", ARG_INTEGER, NULL, 0, NULL},
                                          {"pattern", ARG_PATTERN, "MATCH", ARGF_OPTIONAL, NULL},
@@ -195,7 +199,7 @@ static qvCommand core_commands[] = {
     {"auth", authCommand, -2, CONN_FLAGS | CMD_FAST | CMD_NO_AUTH | CMD_SENTINEL | CMD_ALLOW_BUSY, ACL_FAST | ACL_CONNECTION, NOKEYS, "connection", "Authenticates the connection.", "1.0.0", "O(N) where N is the number of passwords defined for the user", args_auth},
     {"quit", quitCommand, -1, CONN_FLAGS | CMD_FAST | CMD_NO_AUTH | CMD_ALLOW_BUSY | CMD_PUBSUB_CTX | CMD_TX_CONTROL, ACL_FAST | ACL_CONNECTION, NOKEYS, "connection", "Closes the connection.", "1.0.0", "O(1)"},
     {"reset", resetCommand, 1, CONN_FLAGS | CMD_FAST | CMD_NO_AUTH | CMD_ALLOW_BUSY | CMD_PUBSUB_CTX | CMD_TX_CONTROL, ACL_FAST | ACL_CONNECTION, NOKEYS, "connection", "Resets the connection.", "6.2.0", "O(1)"},
-    {"select", selectCommand, 2, CMD_LOADING | CMD_STALE | CMD_FAST, ACL_FAST | ACL_CONNECTION, NOKEYS, "connection", "Changes the selected database (only 0 exists).", "1.0.0", "O(1)", args_select},
+    {"select", selectCommand, 2, CMD_LOADING | CMD_STALE | CMD_FAST | CMD_LOGGED_CONTEXT, ACL_FAST | ACL_CONNECTION, NOKEYS, "connection", "Changes the selected database.", "1.0.0", "O(1)", args_select},
     {"client", NULL, -2, CMD_SENTINEL, ACL_SLOW, NOKEYS, "connection", "A container for client connection commands.", "2.4.0", "Depends on subcommand.", NULL, client_subcommands},
     /* server */
     {"time", timeCommand, 1, CMD_LOADING | CMD_STALE | CMD_FAST, ACL_FAST, NOKEYS, "server", "Returns the server time.", "2.6.0", "O(1)"},
@@ -218,6 +222,8 @@ static qvCommand core_commands[] = {
     {"scan", scanCommand, -2, CMD_READONLY, ACL_KEYSPACE | ACL_READ, NOKEYS, "generic", "Iterates over the key names in the database.", "2.8.0", "O(1) for every call. O(N) for a complete iteration.", args_scan},
     {"rename", renameCommand, 3, CMD_WRITE, ACL_KEYSPACE | ACL_WRITE, 1, 2, 1, "generic", "Renames a key and overwrites the destination.", "1.0.0", "O(1)", args_rename},
     {"renamenx", renamenxCommand, 3, CMD_WRITE | CMD_FAST, ACL_KEYSPACE | ACL_WRITE | ACL_FAST, 1, 2, 1, "generic", "Renames a key only when the target key name doesn't exist.", "1.0.0", "O(1)", args_rename},
+    {"swapdb", swapdbCommand, 3, CMD_WRITE | CMD_FAST, ACL_KEYSPACE | ACL_WRITE | ACL_FAST | ACL_DANGEROUS, NOKEYS, "server", "Swaps two Redis databases.", "4.0.0", "O(N) where N is the count of clients watching or blocking on keys from both databases.", args_swapdb},
+    {"move", moveCommand, 3, CMD_WRITE | CMD_FAST, ACL_KEYSPACE | ACL_WRITE | ACL_FAST, 1, 1, 1, "generic", "Moves a key to another database.", "1.0.0", "O(1)", args_move},
     {"randomkey", randomkeyCommand, 1, CMD_READONLY, ACL_KEYSPACE | ACL_READ, NOKEYS, "generic", "Returns a random key name from the database.", "1.0.0", "O(1)"},
     /* transactions */
     {"multi", multiCommand, 1, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY | CMD_TX_CONTROL, ACL_FAST | ACL_TRANSACTION, NOKEYS, "transactions", "Starts a transaction.", "1.2.0", "O(1)"},

@@ -60,6 +60,9 @@ struct qvClient;
 #define CMD_PUBSUB_CTX   (1ULL << 19)
 #define CMD_TX_CONTROL   (1ULL << 20)
 #define CMD_PROTECTED    (1ULL << 21)
+/* Not a write, but the write log carries it because later writes depend on it (SELECT): the
+ * AOF loader and quiver-check-aof accept it. */
+#define CMD_LOGGED_CONTEXT (1ULL << 40)
 
 /* ACL categories (names as Redis prints them, "@keyspace" etc.). */
 #define ACL_KEYSPACE    (1ULL << 0)

@@ -34,6 +34,7 @@
 #include "acl.h"
 #include "aof.h"
 #include "configrows.h"
+#include "notify.h"
 #include "metrics.h"
 #include "dispatch.h"
 #include "networking.h"
@@ -53,19 +54,11 @@ extern void resetServerStats(void);
 
 /* ============================== Apply and check callbacks ============================== */
 
-/* `databases` is accepted for redis.conf compatibility; Quiver has one keyspace. */
-static int config_databases = 1;
+/* `databases`: how many numbered databases the keyspace has (db.c reads it once at start-up). */
+static int config_databases = 16;
 
 int configGetDatabases(void) {
     return config_databases;
-}
-
-static int checkDatabases(const configValue *v, char *err) {
-    if (v->ll != 1) {
-        setErr(err, "Quiver has a single database (0): 'databases' must be 1");
-        return C_ERR;
-    }
-    return C_OK;
 }
 
 /* metrics-port / metrics-bind: reopen the endpoint (at start-up metricsInit opens it). */
@@ -399,8 +392,10 @@ static configRow core_config_rows[] = {
     STRING_CONFIG("logfile", NULL, CONFIG_IMMUTABLE, server.logfile, "", applyLogfile),
     ENUM_CONFIG("loglevel", NULL, CONFIG_MUTABLE, server.verbosity, loglevel_enum, "notice", NULL),
     INT_CONFIG("hz", NULL, CONFIG_MUTABLE, server.hz, "10", 0, INT_MAX, applyHz),
-    CHECKED_INT_CONFIG("databases", NULL, CONFIG_IMMUTABLE, config_databases, "1", 1, INT_MAX,
-                       checkDatabases, NULL),
+    /* Each database costs two empty tables; a snapshot names at most 2^20 (SNAPSHOT_MAX_DBS). */
+    INT_CONFIG("databases", NULL, CONFIG_IMMUTABLE, config_databases, "16", 1, 1048576, NULL),
+    SPECIAL_CONFIG("notify-keyspace-events", NULL, CONFIG_MUTABLE, &notifyKeyspaceEventsSpecial, "",
+                   NULL),
     /* 0 = one worker per core (Redis's default is 1: its io threads only do socket I/O). */
     INT_CONFIG("io-threads", NULL, CONFIG_IMMUTABLE, server.io_threads, "0", 0, 128, NULL),
     BOOL_CONFIG("vset-force-single-threaded-execution", NULL, CONFIG_MUTABLE,

@@ -11,6 +11,7 @@
 
 #include "acl.h"
 #include "batch.h"
+#include "db.h"
 #include "metrics.h"
 #include "monotonic.h"
 #include "multi.h"
@@ -239,6 +240,7 @@ void call(qvClient *c, qvCommand *cmd) {
     c->redact_args = 0;
     long long dirty_before = server.dirty;
     uint64_t start = monotonicUs();
+    dbUseClient(c); /* the keyspace functions act on c's selected database */
     cmd->proc(c);
     last_call_end_us = monotonicUs();
     long long duration = (long long)(last_call_end_us - start);

@@ -76,16 +76,18 @@ typedef void indexFn(const char *name, size_t len, qvIndex *idx, void *priv);
 /* Calls fn for every index (every key is one, but check the type all the same). */
 static void forEachIndex(indexFn *fn, void *priv) {
     if (!server.db) return;
-    dictIterator *it = dictGetIterator(server.db->keys);
-    dictEntry *e;
-    while ((e = dictNext(it)) != NULL) {
-        qvValueHeader *h = dictGetVal(e);
-        if (h->type != &vectorsetKeyType) continue;
-        size_t len;
-        const char *name = dictGetKey(e, &len);
-        fn(name, len, (qvIndex *)h, priv);
+    for (int d = 0; d < dbCount(); d++) {
+        dictIterator *it = dictGetIterator(dbGet(d)->keys);
+        dictEntry *e;
+        while ((e = dictNext(it)) != NULL) {
+            qvValueHeader *h = dictGetVal(e);
+            if (h->type != &vectorsetKeyType) continue;
+            size_t len;
+            const char *name = dictGetKey(e, &len);
+            fn(name, len, (qvIndex *)h, priv);
+        }
+        dictReleaseIterator(it);
     }
-    dictReleaseIterator(it);
 }
 
 /* The upper bound (us) of the bucket holding quantile q of a histogram, -1 for +Inf, 0 if empty. */

@@ -30,6 +30,7 @@
 #include "backup.h"
 #include "crash.h"
 #include "distance.h"
+#include "expire.h"
 #include "monotonic.h"
 #include "db.h"
 #include "metrics.h"
@@ -202,6 +203,7 @@ void initCommandTable(void) {
     replicationRegisterCommands();
     backupRegisterCommands();
     aclRegisterCommands();
+    expireRegisterCommands();
     commandTableInit();
 }
 
@@ -350,6 +352,7 @@ int serverMain(int argc, char **argv) {
     if (listenOnConfiguredAddresses() != C_OK) return 1;
     if (metricsInit() != C_OK) return 1;
     aeCreateTimeEvent(server.el, 1, serverCron, NULL);
+    expireInit();
     aeSetBeforeSleepProc(server.el, beforeSleep);
 
     serverLog(LL_NOTICE, "Quiver %s (Redis-compatible %s, %s) starting, pid=%d", QUIVER_VERSION,
