@@ -284,8 +284,7 @@ static void startSyncChild(int diskless) {
         }
         snapshotSaveOpts opts;
         persistFillSaveOpts(&opts);
-        if (dbSaveSnapshotFile(sync_state.path, &opts, NULL, err, sizeof(err)) !=
-            0) {
+        if (dbSaveSnapshotFile(sync_state.path, &opts, NULL, err, sizeof(err)) != 0) {
             serverLog(LL_WARNING, "Error writing the snapshot for replicas: %s", err);
             childReportError(err);
             childExit(1);
