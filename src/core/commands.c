@@ -234,7 +234,7 @@ static qvCommand core_commands[] = {
 
 /* ---- registry ---- */
 
-#define MAX_TABLES 8
+#define MAX_TABLES 16
 static qvCommand *tables[MAX_TABLES];
 static int table_count;
 static dict *commands_dict; /* lower-case name -> qvCommand (top level only) */

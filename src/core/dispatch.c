@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "batch.h"
+#include "cmd_keys.h"
 #include "metrics.h"
 #include "monotonic.h"
 #include "multi.h"
@@ -230,6 +231,10 @@ void call(qvClient *c, qvCommand *cmd) {
     uint64_t start = monotonicUs();
     cmd->proc(c);
     last_call_end_us = monotonicUs();
+    /* The keys it named were accessed (OBJECT IDLETIME), unless the client asked not to count
+     * (CLIENT NO-TOUCH; TOUCH sets the time itself, so it counts even then). */
+    if (!(cmd->flags & CMD_NO_TOUCH_KEYS) && !(c->flags & CLIENT_NO_TOUCH))
+        keysTouchCommandKeys(c, cmd);
     long long duration = (long long)(last_call_end_us - start);
     /* A write that does not grow memory may have freed some: the gate reads it afresh. */
     if ((cmd->flags & (CMD_WRITE | CMD_DENYOOM)) == CMD_WRITE) used_memory_stale = 1;

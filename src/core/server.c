@@ -23,6 +23,7 @@
 #include "blocked.h"
 #include "connection.h"
 #include "cmd_idx.h"
+#include "cmd_keys.h"
 #include "cmd_vset.h"
 #include "config.h"
 #include "aof.h"
@@ -193,6 +194,7 @@ void initCommandTable(void) {
     idxRegisterCommands();
     persistRegisterCommands();
     replicationRegisterCommands();
+    keysRegisterCommands();
     commandTableInit();
 }
 
