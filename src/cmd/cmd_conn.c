@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "dispatch.h"
+#include "monitor.h"
 #include "multi.h"
 #include "networking.h"
 #include "pubsub.h"
@@ -174,6 +175,7 @@ void resetCommand(qvClient *c) {
     discardTransaction(c);
     unwatchAllKeys(c);
     pubsubUnsubscribeAll(c, 0);
+    monitorClientGone(c);
     c->resp = 2;
     zfree(c->name);
     c->name = NULL;
@@ -392,7 +394,8 @@ void clientNoEvictCommand(qvClient *c) {
     addReplyOk(c);
 }
 
-/* Keys have no LRU/LFU clock in Quiver yet, so the flag only shows in CLIENT LIST ('T'). */
+/* A client in NO-TOUCH mode does not update the access time (OBJECT IDLETIME) of the keys its
+ * commands read (dispatch.c); TOUCH still does. CLIENT LIST shows 'T'. */
 void clientNoTouchCommand(qvClient *c) {
     int on;
     if (parseOnOff(c, c->argv[2], &on) != C_OK) return;

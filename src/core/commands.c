@@ -16,6 +16,7 @@
 #include "db.h"
 #include "debug.h"
 #include "info.h"
+#include "monitor.h"
 #include "multi.h"
 #include "pubsub.h"
 #include "server.h"
@@ -205,6 +206,7 @@ static qvCommand core_commands[] = {
     {"command", commandCommand, -1, CMD_LOADING | CMD_STALE | CMD_SENTINEL, ACL_CONNECTION, NOKEYS, "server", "Returns detailed information about all commands.", "2.8.13", "O(N) where N is the total number of Redis commands", NULL, command_subcommands},
     {"memory", NULL, -2, 0, ACL_SLOW, NOKEYS, "server", "A container for memory diagnostics commands.", "4.0.0", "Depends on subcommand.", NULL, memory_subcommands},
     {"shutdown", shutdownCommand, -1, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_NO_MULTI | CMD_SENTINEL | CMD_ALLOW_BUSY, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Synchronously saves the database(s) to disk and shuts down the server.", "1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", args_shutdown},
+    {"monitor", monitorCommand, 1, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_NO_MULTI, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Listens for all requests received by the server in real-time.", "1.0.0", "O(1)"},
     {"debug", debugCommand, -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_PROTECTED, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "A container for debugging commands.", "1.0.0", "Depends on subcommand.", args_debug},
     /* generic keyspace */
     {"del", delCommand, -2, CMD_WRITE, ACL_KEYSPACE | ACL_WRITE, 1, -1, 1, "generic", "Deletes one or more keys.", "1.0.0", "O(N) where N is the number of keys that will be removed.", args_keys},

@@ -12,6 +12,7 @@
 #include "batch.h"
 #include "cmd_keys.h"
 #include "metrics.h"
+#include "monitor.h"
 #include "monotonic.h"
 #include "multi.h"
 #include "networking.h"
@@ -243,6 +244,7 @@ void call(qvClient *c, qvCommand *cmd) {
         propagateCommand(c);
     else if (cmd->proc == execCommand)
         propagateExecEnd();
+    monitorFeed(c, cmd);
     if (skip_this) c->flags &= ~CLIENT_REPLY_SKIP;
     server.current_client = prev;
 

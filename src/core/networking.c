@@ -45,6 +45,7 @@
 #include "aof.h"
 #include "dispatch.h"
 #include "monotonic.h"
+#include "monitor.h"
 #include "multi.h"
 #include "pubsub.h"
 #include "repl.h"
@@ -311,6 +312,7 @@ void freeClient(qvClient *c) {
     discardTransaction(c);
     unwatchAllKeys(c);
     pubsubUnsubscribeAll(c, 0);
+    monitorClientGone(c);
     unlinkPendingWrite(c);
     if (c->conn) {
         connClose(c->conn);
@@ -955,6 +957,7 @@ char *clientInfoString(qvClient *c) {
     if (c->flags & CLIENT_REPLICA) *p++ = 'S';
     if (c->flags & CLIENT_MASTER) *p++ = 'M';
     if (c->flags & CLIENT_MULTI) *p++ = 'x';
+    if (c->flags & CLIENT_MONITOR) *p++ = 'O';
     if (c->flags & CLIENT_BLOCKED) *p++ = 'b';
     if (c->flags & CLIENT_PUBSUB) *p++ = 'P';
     if (c->flags & CLIENT_DIRTY_CAS) *p++ = 'd';
