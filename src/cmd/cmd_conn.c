@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "dispatch.h"
 #include "monitor.h"
+#include "tracking.h"
 #include "multi.h"
 #include "networking.h"
 #include "pubsub.h"
@@ -176,6 +177,7 @@ void resetCommand(qvClient *c) {
     unwatchAllKeys(c);
     pubsubUnsubscribeAll(c, 0);
     monitorClientGone(c);
+    trackingClientReset(c);
     c->resp = 2;
     zfree(c->name);
     c->name = NULL;
@@ -423,6 +425,10 @@ void clientReplyCommand(qvClient *c) {
 void clientHelpCommand(qvClient *c) {
     static const char *const help[] = {
         "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CACHING (YES|NO)",
+        "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+        "GETREDIR",
+        "    Return the client ID we are redirecting to when tracking is enabled.",
         "GETNAME",
         "    Return the name of the current connection.",
         "ID",
@@ -465,6 +471,11 @@ void clientHelpCommand(qvClient *c) {
         "    Set client meta attr. Options are:",
         "    * LIB-NAME: the client lib name.",
         "    * LIB-VER: the client lib version.",
+        "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+        "         [OPTIN] [OPTOUT] [NOLOOP]",
+        "    Control server assisted client side caching.",
+        "TRACKINGINFO",
+        "    Report tracking status for the current connection.",
         "HELP",
         "    Print this help.",
         NULL,

@@ -21,6 +21,7 @@
 #include "pubsub.h"
 #include "server.h"
 #include "slowlog.h"
+#include "tracking.h"
 #include "util.h"
 
 /* ---- argument documentation (COMMAND DOCS); only what clients display ---- */
@@ -129,6 +130,20 @@ static const qvCommandArg args_debug[] = {
     {"arg", ARG_STRING, NULL, ARGF_OPTIONAL | ARGF_MULTIPLE, NULL},
     ARGS_END};
 
+static const qvCommandArg args_client_tracking[] = {
+    {"status", ARG_ONEOF, NULL, 0, args_onoff_vals},
+    {"client-id", ARG_INTEGER, "REDIRECT", ARGF_OPTIONAL, NULL},
+    {"prefix", ARG_STRING, "PREFIX", ARGF_OPTIONAL | ARGF_MULTIPLE | ARGF_MULTIPLE_TOKEN, NULL},
+    {"bcast", ARG_PURE_TOKEN, "BCAST", ARGF_OPTIONAL, NULL},
+    {"optin", ARG_PURE_TOKEN, "OPTIN", ARGF_OPTIONAL, NULL},
+    {"optout", ARG_PURE_TOKEN, "OPTOUT", ARGF_OPTIONAL, NULL},
+    {"noloop", ARG_PURE_TOKEN, "NOLOOP", ARGF_OPTIONAL, NULL},
+    ARGS_END};
+static const qvCommandArg args_yesno_vals[] = {
+    {"yes", ARG_PURE_TOKEN, "YES", 0, NULL}, {"no", ARG_PURE_TOKEN, "NO", 0, NULL}, ARGS_END};
+static const qvCommandArg args_client_caching[] = {{"mode", ARG_ONEOF, NULL, 0, args_yesno_vals},
+                                                   ARGS_END};
+
 /* Shorthands keep the rows on one or two lines each. */
 #define CONN_FLAGS (CMD_NOSCRIPT | CMD_LOADING | CMD_STALE)
 #define CMD_END                                                                                    \
@@ -148,6 +163,10 @@ static qvCommand client_subcommands[] = {
     {"no-evict", clientNoEvictCommand, 3, CONN_FLAGS | CMD_ADMIN, ACL_ADMIN | ACL_CONNECTION | ACL_DANGEROUS, NOKEYS, "connection", "Sets the client eviction mode of the connection.", "7.0.0", "O(1)", args_onoff},
     {"no-touch", clientNoTouchCommand, 3, CONN_FLAGS, ACL_CONNECTION, NOKEYS, "connection", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "7.2.0", "O(1)", args_onoff},
     {"reply", clientReplyCommand, 3, CONN_FLAGS, ACL_CONNECTION, NOKEYS, "connection", "Instructs the server whether to reply to commands.", "3.2.0", "O(1)", args_reply},
+    {"tracking", clientTrackingCommand, -3, CONN_FLAGS, ACL_CONNECTION, NOKEYS, "connection", "Controls server-assisted client-side caching for the connection.", "6.0.0", "O(1). Some options may introduce additional complexity.", args_client_tracking},
+    {"caching", clientCachingCommand, 3, CONN_FLAGS, ACL_CONNECTION, NOKEYS, "connection", "Instructs the server whether to track the keys in the next request.", "6.0.0", "O(1)", args_client_caching},
+    {"getredir", clientGetredirCommand, 2, CONN_FLAGS, ACL_CONNECTION, NOKEYS, "connection", "Returns the client ID to which the connection's tracking notifications are redirected.", "6.0.0", "O(1)"},
+    {"trackinginfo", clientTrackinginfoCommand, 2, CONN_FLAGS, ACL_CONNECTION, NOKEYS, "connection", "Returns information about server-assisted client-side caching for the connection.", "6.2.0", "O(1)"},
     {"help", clientHelpCommand, 2, CONN_FLAGS, ACL_CONNECTION, NOKEYS, "connection", "Returns helpful text about the different subcommands.", "5.0.0", "O(1)"},
     CMD_END};
 

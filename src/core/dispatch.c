@@ -13,6 +13,7 @@
 #include "cmd_keys.h"
 #include "metrics.h"
 #include "monitor.h"
+#include "tracking.h"
 #include "monotonic.h"
 #include "multi.h"
 #include "networking.h"
@@ -245,6 +246,7 @@ void call(qvClient *c, qvCommand *cmd) {
     else if (cmd->proc == execCommand)
         propagateExecEnd();
     monitorFeed(c, cmd);
+    trackingAfterCommand(c, cmd);
     if (skip_this) c->flags &= ~CLIENT_REPLY_SKIP;
     server.current_client = prev;
 

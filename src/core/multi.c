@@ -15,6 +15,7 @@
 #include "blocked.h"
 #include "buf.h"
 #include "dispatch.h"
+#include "tracking.h"
 
 typedef struct watchedKey {
     char *key;
@@ -198,6 +199,7 @@ void unwatchCommand(qvClient *c) {
 }
 
 void signalModifiedKey(const char *key, size_t len) {
+    trackingInvalidateKey(key, len); /* client-side caches (tracking.c) */
     if (!server.watched_keys || dictSize(server.watched_keys) == 0) return;
     watchers *w = dictFetchValue(server.watched_keys, key, len);
     if (!w) return;
@@ -205,6 +207,7 @@ void signalModifiedKey(const char *key, size_t len) {
 }
 
 void signalFlushedDb(void) {
+    trackingInvalidateAll();
     if (!server.watched_keys) return;
     dictIterator *it = dictGetIterator(server.watched_keys);
     dictEntry *e;

@@ -46,6 +46,7 @@
 #include "dispatch.h"
 #include "monotonic.h"
 #include "monitor.h"
+#include "tracking.h"
 #include "multi.h"
 #include "pubsub.h"
 #include "repl.h"
@@ -313,6 +314,7 @@ void freeClient(qvClient *c) {
     unwatchAllKeys(c);
     pubsubUnsubscribeAll(c, 0);
     monitorClientGone(c);
+    trackingClientGone(c);
     unlinkPendingWrite(c);
     if (c->conn) {
         connClose(c->conn);

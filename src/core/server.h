@@ -155,6 +155,7 @@ typedef struct qvClient {
     void *vadd_batch;              /* pipelined VADDs being collected for the workers (batch.c) */
     void *search_batch;            /* pipelined searches being collected for the workers */
     void *repl; /* replication's per-link state (CLIENT_MASTER / CLIENT_REPLICA), repl.h */
+    struct trackingState *tracking; /* CLIENT TRACKING state, NULL until used (tracking.c) */
 } qvClient;
 
 typedef struct qvServer {
