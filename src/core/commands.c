@@ -16,6 +16,8 @@
 #include "db.h"
 #include "debug.h"
 #include "info.h"
+#include "latencymon.h"
+#include "memory.h"
 #include "monitor.h"
 #include "multi.h"
 #include "pubsub.h"
@@ -144,6 +146,10 @@ static const qvCommandArg args_yesno_vals[] = {
 static const qvCommandArg args_client_caching[] = {{"mode", ARG_ONEOF, NULL, 0, args_yesno_vals},
                                                    ARGS_END};
 
+static const qvCommandArg args_latency_event[] = {{"event", ARG_STRING, NULL, 0, NULL}, ARGS_END};
+static const qvCommandArg args_latency_events[] = {
+    {"event", ARG_STRING, NULL, ARGF_OPTIONAL | ARGF_MULTIPLE, NULL}, ARGS_END};
+
 /* Shorthands keep the rows on one or two lines each. */
 #define CONN_FLAGS (CMD_NOSCRIPT | CMD_LOADING | CMD_STALE)
 #define CMD_END                                                                                    \
@@ -195,7 +201,19 @@ static qvCommand command_subcommands[] = {
 
 static qvCommand memory_subcommands[] = {
     {"usage", memoryUsageCommand, -3, CMD_READONLY, ACL_READ, 2, 2, 1, "server", "Estimates the memory usage of a key.", "4.0.0", "O(N) where N is the number of samples.", args_memory_usage},
+    {"stats", memoryStatsCommand, 2, 0, ACL_SLOW, NOKEYS, "server", "Returns details about memory usage.", "4.0.0", "O(1)"},
+    {"doctor", memoryDoctorCommand, 2, 0, ACL_SLOW, NOKEYS, "server", "Outputs a memory problems report.", "4.0.0", "O(1)"},
+    {"malloc-stats", memoryMallocStatsCommand, 2, 0, ACL_SLOW, NOKEYS, "server", "Returns the allocator statistics.", "4.0.0", "Depends on how much memory is allocated, could be slow"},
+    {"purge", memoryPurgeCommand, 2, 0, ACL_SLOW, NOKEYS, "server", "Asks the allocator to release memory.", "4.0.0", "Depends on how much memory is allocated, could be slow"},
     {"help", memoryHelpCommand, 2, CMD_LOADING | CMD_STALE, ACL_SLOW, NOKEYS, "server", "Returns helpful text about the different subcommands.", "4.0.0", "O(1)"},
+    CMD_END};
+
+static qvCommand latency_subcommands[] = {
+    {"latest", latencyLatestCommand, 2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Returns the latest latency samples for all events.", "2.8.13", "O(1)"},
+    {"history", latencyHistoryCommand, 3, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Returns timestamp-latency samples for an event.", "2.8.13", "O(1)", args_latency_event},
+    {"reset", latencyResetCommand, -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Resets the latency data for one or more events.", "2.8.13", "O(1)", args_latency_events},
+    {"doctor", latencyDoctorCommand, 2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Returns a human-readable latency analysis report.", "2.8.13", "O(1)"},
+    {"help", latencyHelpCommand, 2, CMD_LOADING | CMD_STALE, ACL_SLOW, NOKEYS, "server", "Returns helpful text about the different subcommands.", "2.8.13", "O(1)"},
     CMD_END};
 
 static qvCommand pubsub_subcommands[] = {
@@ -225,6 +243,7 @@ static qvCommand core_commands[] = {
     {"command", commandCommand, -1, CMD_LOADING | CMD_STALE | CMD_SENTINEL, ACL_CONNECTION, NOKEYS, "server", "Returns detailed information about all commands.", "2.8.13", "O(N) where N is the total number of Redis commands", NULL, command_subcommands},
     {"memory", NULL, -2, 0, ACL_SLOW, NOKEYS, "server", "A container for memory diagnostics commands.", "4.0.0", "Depends on subcommand.", NULL, memory_subcommands},
     {"shutdown", shutdownCommand, -1, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_NO_MULTI | CMD_SENTINEL | CMD_ALLOW_BUSY, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Synchronously saves the database(s) to disk and shuts down the server.", "1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", args_shutdown},
+    {"latency", NULL, -2, 0, ACL_SLOW, NOKEYS, "server", "A container for latency diagnostics commands.", "2.8.13", "Depends on subcommand.", NULL, latency_subcommands},
     {"monitor", monitorCommand, 1, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_NO_MULTI, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Listens for all requests received by the server in real-time.", "1.0.0", "O(1)"},
     {"debug", debugCommand, -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_PROTECTED, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "A container for debugging commands.", "1.0.0", "Depends on subcommand.", args_debug},
     /* generic keyspace */

@@ -156,5 +156,6 @@ typedef struct configRowSet {
  * the lines CONFIG REWRITE appends). */
 extern const configRowSet persistConfigRowSet; /* src/persist/persist_config.c */
 extern const configRowSet replConfigRowSet;    /* src/repl/repl_config.c */
+extern const configRowSet compatConfigRowSet;  /* src/core/compat_config.c */
 
 #endif

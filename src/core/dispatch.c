@@ -11,6 +11,7 @@
 
 #include "batch.h"
 #include "cmd_keys.h"
+#include "latencymon.h"
 #include "metrics.h"
 #include "monitor.h"
 #include "tracking.h"
@@ -238,6 +239,7 @@ void call(qvClient *c, qvCommand *cmd) {
     if (!(cmd->flags & CMD_NO_TOUCH_KEYS) && !(c->flags & CLIENT_NO_TOUCH))
         keysTouchCommandKeys(c, cmd);
     long long duration = (long long)(last_call_end_us - start);
+    latencyAddSampleIfNeeded((cmd->flags & CMD_FAST) ? "fast-command" : "command", duration / 1000);
     /* A write that does not grow memory may have freed some: the gate reads it afresh. */
     if ((cmd->flags & (CMD_WRITE | CMD_DENYOOM)) == CMD_WRITE) used_memory_stale = 1;
     /* A write that changed the dataset is logged as received, in execution order. */

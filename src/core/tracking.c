@@ -30,9 +30,10 @@
  * never lands inside a reply (Redis does the same). Messages to other clients are appended to
  * their output at once: a push may arrive between any two replies.
  *
- * The table is bounded by what clients read: one entry per tracked key with the ids of its
- * readers; a freed client's ids are dropped lazily, when its keys are next written. Loop thread
- * only. */
+ * The table holds one entry per tracked key with the ids of its readers; a freed client's ids
+ * are dropped lazily, when its keys are next written. tracking-table-max-keys bounds it (1M by
+ * default, 0 = none): past it, random keys are invalidated and forgotten, as Redis does. Loop
+ * thread only. */
 #include "tracking.h"
 
 #include <stdio.h>
@@ -66,6 +67,7 @@ static dict *known;      /* client id (8 bytes) -> qvClient: tracking clients, r
 static qvClient **bcasters; /* clients in BCAST mode */
 static int nbcasters, bcasters_cap;
 static unsigned long tracking_clients;
+extern unsigned long long tracking_table_max_keys; /* compat_config.c */
 
 static void freeReaders(void *v) {
     readers *r = v;
@@ -111,6 +113,8 @@ unsigned long trackingClientsCount(void) {
 unsigned long trackingKeysCount(void) {
     return keys_table ? dictSize(keys_table) : 0;
 }
+
+static void enforceTableLimit(void);
 
 /* ---- sending ---- */
 
@@ -194,6 +198,7 @@ void trackingAfterCommand(qvClient *c, const qvCommand *cmd) {
             }
             r->ids[r->count++] = c->id;
         }
+        enforceTableLimit();
     }
     /* CLIENT CACHING applies to the next command only (a whole transaction counts as one). */
     if (cmd->proc != clientCachingCommand && !(c->flags & (CLIENT_MULTI | CLIENT_IN_EXEC)))
@@ -201,6 +206,23 @@ void trackingAfterCommand(qvClient *c, const qvCommand *cmd) {
     if (t->pending.len && !(c->flags & CLIENT_IN_EXEC)) {
         addReplyRaw(c, t->pending.p, t->pending.len);
         t->pending.len = 0;
+    }
+}
+
+static void invalidateReaders(const char *key, size_t klen, qvClient *writer);
+
+/* tracking-table-max-keys: past it, random keys are forgotten, their readers told as if the key
+ * had been written (what Redis does), at most a bounded number per command. */
+static void enforceTableLimit(void) {
+    if (!tracking_table_max_keys || !keys_table) return;
+    for (int budget = 100; budget > 0 && dictSize(keys_table) > tracking_table_max_keys; budget--) {
+        dictEntry *e = dictGetRandom(keys_table);
+        if (!e) break;
+        size_t klen;
+        const char *k = dictGetKey(e, &klen);
+        char *copy = zmemdup(k, klen);
+        invalidateReaders(copy, klen, NULL);
+        zfree(copy);
     }
 }
 
@@ -221,6 +243,11 @@ void trackingInvalidateKey(const char *key, size_t klen) {
             }
         }
     }
+    invalidateReaders(key, klen, writer);
+}
+
+/* Tells every client that read key, and forgets it. writer (NULL for none) is skipped if NOLOOP. */
+static void invalidateReaders(const char *key, size_t klen, qvClient *writer) {
     if (!keys_table || dictSize(keys_table) == 0) return;
     int found = 0;
     readers *r = dictUnlink(keys_table, key, klen, &found);
