@@ -248,8 +248,9 @@ void call(qvClient *c, qvCommand *cmd) {
     else if (cmd->proc == execCommand)
         propagateExecEnd();
     monitorFeed(c, cmd);
-    trackingAfterCommand(c, cmd);
     if (skip_this) c->flags &= ~CLIENT_REPLY_SKIP;
+    /* After the skip ends: invalidations held for c are not part of the skipped reply. */
+    trackingAfterCommand(c, cmd);
     server.current_client = prev;
 
     cmd->calls++;

@@ -101,8 +101,13 @@ Test(tracking, own_write_arrives_after_the_reply_and_noloop_silences_it) {
     send(t, "VCARD k", "+QUEUED\r\n");
     send(t, "EXEC", "*2\r\n#t\r\n:1\r\n");
     expectPush(t, "k");
-    send(t, "CLIENT TRACKING on NOLOOP", "+OK\r\n");
+    /* CLIENT REPLY SKIP drops the write's reply, not the invalidation that follows it. */
     send(t, "VCARD k", ":1\r\n");
+    const char *skip = "CLIENT REPLY SKIP\r\nVADD k VALUES 2 9 9 z\r\n";
+    cr_assert_eq(rawSend(t, skip, strlen(skip)), strlen(skip));
+    expectPush(t, "k");
+    send(t, "CLIENT TRACKING on NOLOOP", "+OK\r\n");
+    send(t, "VCARD k", ":2\r\n");
     send(t, "VADD k VALUES 2 1 1 b", "#t\r\n");
     expectNothing(t);
     rawClose(t);
