@@ -59,6 +59,9 @@ long long dbEmpty(void) {
 }
 
 dict *dbStashKeys(void) {
+    /* Every key is about to be replaced: WATCHers and client-side caches are told, as Redis does
+     * when a full sync or DEBUG RELOAD empties the dataset. */
+    signalFlushedDb();
     dict *old = db0.keys;
     db0.keys = dictCreate(freeValue);
     return old;

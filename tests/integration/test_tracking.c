@@ -1,7 +1,7 @@
 /* test_tracking.c -- client-side caching as Redis 6+ does it: CLIENT TRACKING in RESP3 (push
  * `>2 invalidate [key]`) and RESP2 with REDIRECT to a connection subscribed to
- * __redis__:invalidate; BCAST with PREFIX, OPTIN/OPTOUT with CLIENT CACHING, NOLOOP, FLUSHALL's
- * null invalidation, a broken redirect, the option errors, GETREDIR and TRACKINGINFO. The tracking
+ * __redis__:invalidate; BCAST with PREFIX, OPTIN/OPTOUT with CLIENT CACHING, NOLOOP, the null
+ * invalidation of FLUSHALL and DEBUG RELOAD, a broken redirect, the option errors, GETREDIR and TRACKINGINFO. The tracking
  * connections are raw sockets (hiredis 0.14 cannot read pushes); writes come from hiredis. */
 #include <stdio.h>
 #include <string.h>
@@ -252,6 +252,11 @@ Test(tracking, flushall_sends_a_null_invalidation) {
     /* The table was emptied: the re-created key is not announced. */
     EXPECT_INTEGER(cmd(c, "VADD k VALUES 2 1 2 a"), 1);
     expectNothing(t);
+    /* DEBUG RELOAD replaces every key: a null invalidation too. */
+    send(t, "VCARD k", ":1\r\n");
+    EXPECT_STATUS(cmd(c, "DEBUG RELOAD"), "OK");
+    expectNext(t, ">2\r\n$10\r\ninvalidate\r\n_\r\n");
+    send(t, "VCARD k", ":1\r\n"); /* reloaded */
     /* Tracking off: nothing more. */
     send(t, "VCARD k", ":1\r\n");
     send(t, "CLIENT TRACKING off", "+OK\r\n");
