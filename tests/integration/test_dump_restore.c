@@ -350,3 +350,28 @@ Test(dump_restore, restore_replace_during_pooled_searches) {
     freeReplyObject(p);
     free(vecs);
 }
+
+/* RESTORE and COPY are logged as received: replaying the AOF rebuilds the same dataset. */
+Test(dump_restore, restore_and_copy_replay_from_the_aof) {
+    vtTeardown();
+    serverStart(&vt_srv, "--appendonly yes --appendfsync always");
+    vt_c = serverConnect(&vt_srv);
+    free(loadSet(vt_c, "a", 500, 8, 11));
+    redisReply *p = dumpOf(vt_c, "a");
+    EXPECT_STATUS(restore(vt_c, "b", "0", p->str, p->len, NULL, NULL, NULL), "OK");
+    EXPECT_INTEGER(cmd(vt_c, "COPY a c"), 1);
+    EXPECT_INTEGER(cmd(vt_c, "VREM a e3"), 1);
+    EXPECT_STATUS(restore(vt_c, "b", "0", p->str, p->len, "REPLACE", NULL, NULL), "OK");
+    freeReplyObject(p);
+    redisReply *r = cmd(vt_c, "DEBUG DIGEST");
+    char *before = strdup(r->str);
+    freeReplyObject(r);
+    EXPECT_STATUS(cmd(vt_c, "DEBUG LOADAOF"), "OK");
+    r = cmd(vt_c, "DEBUG DIGEST");
+    cr_assert_str_eq(r->str, before, "the AOF replay differs");
+    freeReplyObject(r);
+    free(before);
+    EXPECT_INTEGER(cmd(vt_c, "VCARD a"), 499);
+    EXPECT_INTEGER(cmd(vt_c, "VCARD b"), 500);
+    EXPECT_INTEGER(cmd(vt_c, "VCARD c"), 500);
+}
