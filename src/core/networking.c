@@ -955,7 +955,7 @@ int clientTypeByName(const char *name) {
 }
 
 char *clientInfoString(qvClient *c) {
-    char flags[16], *p = flags;
+    char flags[24], *p = flags;
     if (c->flags & CLIENT_REPLICA) *p++ = 'S';
     if (c->flags & CLIENT_MASTER) *p++ = 'M';
     if (c->flags & CLIENT_MULTI) *p++ = 'x';
@@ -968,6 +968,7 @@ char *clientInfoString(qvClient *c) {
     if (c->flags & CLIENT_CLOSE_ASAP) *p++ = 'A';
     if (c->flags & CLIENT_NO_EVICT) *p++ = 'e';
     if (c->flags & CLIENT_NO_TOUCH) *p++ = 'T';
+    p = trackingClientListFlags(c, p);
     if (p == flags) *p++ = 'N';
     *p = '\0';
     char events[3], *e = events;

@@ -106,6 +106,15 @@ static qvClient *findClient(uint64_t id) {
     return NULL;
 }
 
+char *trackingClientListFlags(const qvClient *c, char *p) {
+    const trackingState *t = c->tracking;
+    if (!t || !t->on) return p;
+    *p++ = 't';
+    if (t->broken_redir) *p++ = 'R';
+    if (t->bcast) *p++ = 'B';
+    return p;
+}
+
 unsigned long trackingClientsCount(void) {
     return tracking_clients;
 }

@@ -19,6 +19,8 @@ void trackingInvalidateAll(void);
 /* networking.c: c is freed; RESET: c stops tracking. */
 void trackingClientGone(qvClient *c);
 void trackingClientReset(qvClient *c);
+/* CLIENT LIST flags: 't' tracking, 'R' broken redirect, 'B' BCAST, written at p; returns the end. */
+char *trackingClientListFlags(const qvClient *c, char *p);
 /* INFO: clients with tracking on, keys in the table. */
 unsigned long trackingClientsCount(void);
 unsigned long trackingKeysCount(void);

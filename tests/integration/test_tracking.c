@@ -188,6 +188,10 @@ Test(tracking, resp3_redirect_and_broken_redirect_push) {
 Test(tracking, bcast_with_prefixes) {
     int t = resp3Client();
     send(t, "CLIENT TRACKING on BCAST PREFIX user: PREFIX doc:", "+OK\r\n");
+    size_t ilen;
+    char *info = rawCommand(t, "CLIENT INFO", &ilen);
+    cr_assert(info && strstr(info, " flags=tB "), "CLIENT INFO flags: %s", info);
+    free(info);
     EXPECT_INTEGER(cmd(c, "VADD user:1 VALUES 2 1 2 a"), 1);
     expectPush(t, "user:1");
     EXPECT_INTEGER(cmd(c, "VADD other VALUES 2 1 2 a"), 1);
