@@ -147,6 +147,8 @@ static const qvCommandArg args_client_caching[] = {{"mode", ARG_ONEOF, NULL, 0, 
                                                    ARGS_END};
 
 static const qvCommandArg args_latency_event[] = {{"event", ARG_STRING, NULL, 0, NULL}, ARGS_END};
+static const qvCommandArg args_latency_commands[] = {
+    {"command", ARG_STRING, NULL, ARGF_OPTIONAL | ARGF_MULTIPLE, NULL}, ARGS_END};
 static const qvCommandArg args_latency_events[] = {
     {"event", ARG_STRING, NULL, ARGF_OPTIONAL | ARGF_MULTIPLE, NULL}, ARGS_END};
 
@@ -212,6 +214,7 @@ static qvCommand latency_subcommands[] = {
     {"latest", latencyLatestCommand, 2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Returns the latest latency samples for all events.", "2.8.13", "O(1)"},
     {"history", latencyHistoryCommand, 3, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Returns timestamp-latency samples for an event.", "2.8.13", "O(1)", args_latency_event},
     {"reset", latencyResetCommand, -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Resets the latency data for one or more events.", "2.8.13", "O(1)", args_latency_events},
+    {"histogram", latencyHistogramCommand, -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Returns the cumulative distribution of latencies of a subset or all commands.", "7.0.0", "O(N) where N is the number of commands with latency information being retrieved.", args_latency_commands},
     {"doctor", latencyDoctorCommand, 2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Returns a human-readable latency analysis report.", "2.8.13", "O(1)"},
     {"help", latencyHelpCommand, 2, CMD_LOADING | CMD_STALE, ACL_SLOW, NOKEYS, "server", "Returns helpful text about the different subcommands.", "2.8.13", "O(1)"},
     CMD_END};

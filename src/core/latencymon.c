@@ -16,6 +16,8 @@
 #include <time.h>
 
 #include "buf.h"
+#include "latency.h"
+#include "metrics.h"
 
 #define LATENCY_HISTORY_LEN 160
 #define LATENCY_MAX_EVENTS  16
@@ -175,11 +177,75 @@ void latencyDoctorCommand(qvClient *c) {
     zfree(b.p);
 }
 
+/* One command's entry: name -> {calls, histogram_usec: {bound: cumulative count}}, Redis 7's
+ * shape; the bounds are latency.h's (Redis uses powers of two), the slowest bucket reported
+ * under the largest bound's double. Returns 0 (nothing added) for a command that never ran. */
+static int addHistogram(qvClient *c, const qvCommand *cmd) {
+    uint64_t calls, b[QV_LATENCY_BUCKETS];
+    if (!metricsCommandHistogram(cmd, &calls, b)) return 0;
+    addReplyBulkCString(c, cmd->fullname);
+    addReplyMapLen(c, 2);
+    addReplyBulkCString(c, "calls");
+    addReplyLongLong(c, (long long)calls);
+    addReplyBulkCString(c, "histogram_usec");
+    int last = QV_LATENCY_BUCKETS - 1;
+    while (last > 0 && b[last] == 0) last--;
+    addReplyMapLen(c, last + 1);
+    uint64_t cum = 0;
+    for (int i = 0; i <= last; i++) {
+        cum += b[i];
+        long long bound = i < QV_LATENCY_BUCKETS - 1
+                              ? qvLatencyBoundsUs[i]
+                              : 2 * qvLatencyBoundsUs[QV_LATENCY_BUCKETS - 2];
+        addReplyLongLong(c, bound);
+        addReplyLongLong(c, (long long)cum);
+    }
+    return 1;
+}
+
+typedef struct histogramWalk {
+    qvClient *c;
+    long n;
+} histogramWalk;
+
+static void histogramOne(qvCommand *cmd, void *priv) {
+    histogramWalk *w = priv;
+    w->n += addHistogram(w->c, cmd);
+}
+
+/* LATENCY HISTOGRAM [command ...]: every command that ran, or the ones named (a container name
+ * stands for its subcommands). */
+void latencyHistogramCommand(qvClient *c) {
+    void *node = addReplyDeferredLen(c);
+    histogramWalk w = {c, 0};
+    if (c->argc == 2) {
+        commandForEach(histogramOne, &w);
+    } else {
+        for (int j = 2; j < c->argc; j++) {
+            char name[128];
+            snprintf(name, sizeof(name), "%.*s", (int)c->argvlen[j], c->argv[j]);
+            qvCommand *cmd = lookupCommandByName(name);
+            if (!cmd) continue;
+            if (cmd->subcommands && !strchr(name, '|')) {
+                for (qvCommand *sub = cmd->subcommands; sub->name; sub++) histogramOne(sub, &w);
+                if (cmd->proc) histogramOne(cmd, &w);
+            } else {
+                histogramOne(cmd, &w);
+            }
+        }
+    }
+    setDeferredMapLen(c, node, w.n);
+}
+
 void latencyHelpCommand(qvClient *c) {
     static const char *const help[] = {
         "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "DOCTOR",
         "    Return a human readable latency analysis report.",
+        "HISTOGRAM [<command> ...]",
+        "    Return a cumulative distribution of latencies in the format of a histogram for the",
+        "    specified command names. If no commands are specified then all histograms are",
+        "    replied.",
         "HISTORY <event>",
         "    Return time-latency samples for the <event> class.",
         "LATEST",

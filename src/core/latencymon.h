@@ -1,4 +1,4 @@
-/* latencymon.h -- the latency monitor (LATENCY LATEST/HISTORY/RESET/DOCTOR) and the
+/* latencymon.h -- the latency monitor (LATENCY LATEST/HISTORY/RESET/DOCTOR/HISTOGRAM) and the
  * Redis start-up parameters Quiver accepts for compatibility; see latencymon.c. Loop thread. */
 #ifndef QV_LATENCYMON_H
 #define QV_LATENCYMON_H
@@ -14,6 +14,7 @@ void latencyLatestCommand(qvClient *c);
 void latencyHistoryCommand(qvClient *c);
 void latencyResetCommand(qvClient *c);
 void latencyDoctorCommand(qvClient *c);
+void latencyHistogramCommand(qvClient *c);
 void latencyHelpCommand(qvClient *c);
 
 #endif

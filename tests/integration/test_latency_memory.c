@@ -183,3 +183,32 @@ Test(latmem, tracking_table_max_keys_bounds_the_table) {
     cr_assert_eq(clients, 1);
     rawClose(t);
 }
+
+Test(latmem, latency_histogram_per_command) {
+    for (int i = 0; i < 10; i++) EXPECT_STATUS(cmd(c, "PING"), "PONG");
+    EXPECT_INTEGER(cmd(c, "VADD h VALUES 2 1 2 a"), 1);
+    redisReply *r = cmd(c, "LATENCY HISTOGRAM ping VADD nosuchcommand");
+    cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "%s", replyToString(r));
+    cr_assert_eq(r->elements, 4, "two commands: %s", replyToString(r));
+    for (size_t i = 0; i < 4; i += 2) {
+        const char *name = r->element[i]->str;
+        const redisReply *m = r->element[i + 1];
+        long long calls = mapNum(m, "calls");
+        cr_assert_eq(calls, strcmp(name, "ping") == 0 ? 10 : 1, "%s calls %lld", name, calls);
+        const redisReply *h = mapGet(m, "histogram_usec");
+        cr_assert(h && h->type == REDIS_REPLY_ARRAY && h->elements >= 2);
+        /* Cumulative: non-decreasing, ending at the number of calls. */
+        long long prev = 0;
+        for (size_t k = 1; k < h->elements; k += 2) {
+            cr_assert(h->element[k]->integer >= prev);
+            prev = h->element[k]->integer;
+        }
+        cr_assert_eq(prev, calls);
+    }
+    cr_assert(!strcmp(r->element[0]->str, "ping") || !strcmp(r->element[2]->str, "ping"));
+    freeReplyObject(r);
+    /* Without arguments: every command that ran, LATENCY itself included after this call. */
+    r = cmd(c, "LATENCY HISTOGRAM");
+    cr_assert(r->elements >= 4, "%s", replyToString(r));
+    freeReplyObject(r);
+}
