@@ -62,9 +62,9 @@ struct qvClient;
 #define CMD_PUBSUB_CTX   (1ULL << 19)
 #define CMD_TX_CONTROL   (1ULL << 20)
 #define CMD_PROTECTED    (1ULL << 21)
-/* Bits from 40 up: the generic key commands' flags (kept apart from the ones above so that
+/* Bits from 48 up: the generic key commands' flags (kept apart from the ones above so that
  * branches adding flags in parallel do not collide). */
-#define CMD_NO_TOUCH_KEYS (1ULL << 40)
+#define CMD_NO_TOUCH_KEYS (1ULL << 48)
 
 /* ACL categories (names as Redis prints them, "@keyspace" etc.). */
 #define ACL_KEYSPACE    (1ULL << 0)

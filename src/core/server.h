@@ -68,9 +68,9 @@
 /* The master link gets no replies but the ones replication sends on purpose (REPLCONF ACK). */
 #define CLIENT_MASTER_FORCE_REPLY (1ULL << 21)
 #define CLIENT_WAITING_ACKS       (1ULL << 22) /* blocked in WAIT until replicas acknowledge */
-/* Bits from 40 up: MONITOR and client-side caching (kept apart from the ones above so that
+/* Bits from 48 up: MONITOR and client-side caching (kept apart from the ones above so that
  * branches adding flags in parallel do not collide). */
-#define CLIENT_MONITOR (1ULL << 40) /* gets a line per executed command (monitor.c) */
+#define CLIENT_MONITOR (1ULL << 48) /* gets a line per executed command (monitor.c) */
 
 /* Client types (CLIENT LIST/KILL TYPE). The first CLIENT_TYPE_COUNT are also the output buffer
  * limit classes; a master link has none (it is never cut for what it is sent). */
