@@ -11,6 +11,8 @@
 #include "acl.h"
 #include "buf.h"
 #include "dispatch.h"
+#include "monitor.h"
+#include "tracking.h"
 #include "multi.h"
 #include "networking.h"
 #include "pubsub.h"
@@ -161,6 +163,8 @@ void resetCommand(qvClient *c) {
     discardTransaction(c);
     unwatchAllKeys(c);
     pubsubUnsubscribeAll(c, 0);
+    monitorClientGone(c);
+    trackingClientReset(c);
     c->resp = 2;
     selectDb(c, 0);
     zfree(c->name);
@@ -384,7 +388,8 @@ void clientNoEvictCommand(qvClient *c) {
     addReplyOk(c);
 }
 
-/* Keys have no LRU/LFU clock in Quiver yet, so the flag only shows in CLIENT LIST ('T'). */
+/* A client in NO-TOUCH mode does not update the access time (OBJECT IDLETIME) of the keys its
+ * commands read (dispatch.c); TOUCH still does. CLIENT LIST shows 'T'. */
 void clientNoTouchCommand(qvClient *c) {
     int on;
     if (parseOnOff(c, c->argv[2], &on) != C_OK) return;
@@ -412,6 +417,10 @@ void clientReplyCommand(qvClient *c) {
 void clientHelpCommand(qvClient *c) {
     static const char *const help[] = {
         "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CACHING (YES|NO)",
+        "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+        "GETREDIR",
+        "    Return the client ID we are redirecting to when tracking is enabled.",
         "GETNAME",
         "    Return the name of the current connection.",
         "ID",
@@ -454,6 +463,11 @@ void clientHelpCommand(qvClient *c) {
         "    Set client meta attr. Options are:",
         "    * LIB-NAME: the client lib name.",
         "    * LIB-VER: the client lib version.",
+        "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+        "         [OPTIN] [OPTOUT] [NOLOOP]",
+        "    Control server assisted client side caching.",
+        "TRACKINGINFO",
+        "    Report tracking status for the current connection.",
         "HELP",
         "    Print this help.",
         NULL,

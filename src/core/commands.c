@@ -17,10 +17,14 @@
 #include "debug.h"
 #include "info.h"
 #include "pause.h"
+#include "latencymon.h"
+#include "memory.h"
+#include "monitor.h"
 #include "multi.h"
 #include "pubsub.h"
 #include "server.h"
 #include "slowlog.h"
+#include "tracking.h"
 #include "util.h"
 
 /* ---- argument documentation (COMMAND DOCS); only what clients display ---- */
@@ -133,6 +137,26 @@ static const qvCommandArg args_debug[] = {
     {"arg", ARG_STRING, NULL, ARGF_OPTIONAL | ARGF_MULTIPLE, NULL},
     ARGS_END};
 
+static const qvCommandArg args_client_tracking[] = {
+    {"status", ARG_ONEOF, NULL, 0, args_onoff_vals},
+    {"client-id", ARG_INTEGER, "REDIRECT", ARGF_OPTIONAL, NULL},
+    {"prefix", ARG_STRING, "PREFIX", ARGF_OPTIONAL | ARGF_MULTIPLE | ARGF_MULTIPLE_TOKEN, NULL},
+    {"bcast", ARG_PURE_TOKEN, "BCAST", ARGF_OPTIONAL, NULL},
+    {"optin", ARG_PURE_TOKEN, "OPTIN", ARGF_OPTIONAL, NULL},
+    {"optout", ARG_PURE_TOKEN, "OPTOUT", ARGF_OPTIONAL, NULL},
+    {"noloop", ARG_PURE_TOKEN, "NOLOOP", ARGF_OPTIONAL, NULL},
+    ARGS_END};
+static const qvCommandArg args_yesno_vals[] = {
+    {"yes", ARG_PURE_TOKEN, "YES", 0, NULL}, {"no", ARG_PURE_TOKEN, "NO", 0, NULL}, ARGS_END};
+static const qvCommandArg args_client_caching[] = {{"mode", ARG_ONEOF, NULL, 0, args_yesno_vals},
+                                                   ARGS_END};
+
+static const qvCommandArg args_latency_event[] = {{"event", ARG_STRING, NULL, 0, NULL}, ARGS_END};
+static const qvCommandArg args_latency_commands[] = {
+    {"command", ARG_STRING, NULL, ARGF_OPTIONAL | ARGF_MULTIPLE, NULL}, ARGS_END};
+static const qvCommandArg args_latency_events[] = {
+    {"event", ARG_STRING, NULL, ARGF_OPTIONAL | ARGF_MULTIPLE, NULL}, ARGS_END};
+
 /* Shorthands keep the rows on one or two lines each. */
 #define CONN_FLAGS (CMD_NOSCRIPT | CMD_LOADING | CMD_STALE)
 #define CMD_END                                                                                    \
@@ -154,6 +178,10 @@ static qvCommand client_subcommands[] = {
     {"reply", clientReplyCommand, 3, CONN_FLAGS, ACL_CONNECTION, NOKEYS, "connection", "Instructs the server whether to reply to commands.", "3.2.0", "O(1)", args_reply},
     {"pause", clientPauseCommand, -3, CONN_FLAGS | CMD_ADMIN | CMD_SENTINEL, ACL_ADMIN | ACL_CONNECTION | ACL_DANGEROUS, NOKEYS, "connection", "Suspends commands processing.", "3.0.0", "O(1)"},
     {"unpause", clientUnpauseCommand, 2, CONN_FLAGS | CMD_ADMIN | CMD_SENTINEL, ACL_ADMIN | ACL_CONNECTION | ACL_DANGEROUS, NOKEYS, "connection", "Resumes processing of clients that were paused.", "6.2.0", "O(N) Where N is the number of paused clients"},
+    {"tracking", clientTrackingCommand, -3, CONN_FLAGS, ACL_CONNECTION, NOKEYS, "connection", "Controls server-assisted client-side caching for the connection.", "6.0.0", "O(1). Some options may introduce additional complexity.", args_client_tracking},
+    {"caching", clientCachingCommand, 3, CONN_FLAGS, ACL_CONNECTION, NOKEYS, "connection", "Instructs the server whether to track the keys in the next request.", "6.0.0", "O(1)", args_client_caching},
+    {"getredir", clientGetredirCommand, 2, CONN_FLAGS, ACL_CONNECTION, NOKEYS, "connection", "Returns the client ID to which the connection's tracking notifications are redirected.", "6.0.0", "O(1)"},
+    {"trackinginfo", clientTrackinginfoCommand, 2, CONN_FLAGS, ACL_CONNECTION, NOKEYS, "connection", "Returns information about server-assisted client-side caching for the connection.", "6.2.0", "O(1)"},
     {"help", clientHelpCommand, 2, CONN_FLAGS, ACL_CONNECTION, NOKEYS, "connection", "Returns helpful text about the different subcommands.", "5.0.0", "O(1)"},
     CMD_END};
 
@@ -182,7 +210,20 @@ static qvCommand command_subcommands[] = {
 
 static qvCommand memory_subcommands[] = {
     {"usage", memoryUsageCommand, -3, CMD_READONLY, ACL_READ, 2, 2, 1, "server", "Estimates the memory usage of a key.", "4.0.0", "O(N) where N is the number of samples.", args_memory_usage},
+    {"stats", memoryStatsCommand, 2, 0, ACL_SLOW, NOKEYS, "server", "Returns details about memory usage.", "4.0.0", "O(1)"},
+    {"doctor", memoryDoctorCommand, 2, 0, ACL_SLOW, NOKEYS, "server", "Outputs a memory problems report.", "4.0.0", "O(1)"},
+    {"malloc-stats", memoryMallocStatsCommand, 2, 0, ACL_SLOW, NOKEYS, "server", "Returns the allocator statistics.", "4.0.0", "Depends on how much memory is allocated, could be slow"},
+    {"purge", memoryPurgeCommand, 2, 0, ACL_SLOW, NOKEYS, "server", "Asks the allocator to release memory.", "4.0.0", "Depends on how much memory is allocated, could be slow"},
     {"help", memoryHelpCommand, 2, CMD_LOADING | CMD_STALE, ACL_SLOW, NOKEYS, "server", "Returns helpful text about the different subcommands.", "4.0.0", "O(1)"},
+    CMD_END};
+
+static qvCommand latency_subcommands[] = {
+    {"latest", latencyLatestCommand, 2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Returns the latest latency samples for all events.", "2.8.13", "O(1)"},
+    {"history", latencyHistoryCommand, 3, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Returns timestamp-latency samples for an event.", "2.8.13", "O(1)", args_latency_event},
+    {"reset", latencyResetCommand, -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Resets the latency data for one or more events.", "2.8.13", "O(1)", args_latency_events},
+    {"histogram", latencyHistogramCommand, -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Returns the cumulative distribution of latencies of a subset or all commands.", "7.0.0", "O(N) where N is the number of commands with latency information being retrieved.", args_latency_commands},
+    {"doctor", latencyDoctorCommand, 2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Returns a human-readable latency analysis report.", "2.8.13", "O(1)"},
+    {"help", latencyHelpCommand, 2, CMD_LOADING | CMD_STALE, ACL_SLOW, NOKEYS, "server", "Returns helpful text about the different subcommands.", "2.8.13", "O(1)"},
     CMD_END};
 
 static qvCommand pubsub_subcommands[] = {
@@ -212,6 +253,8 @@ static qvCommand core_commands[] = {
     {"command", commandCommand, -1, CMD_LOADING | CMD_STALE | CMD_SENTINEL, ACL_CONNECTION, NOKEYS, "server", "Returns detailed information about all commands.", "2.8.13", "O(N) where N is the total number of Redis commands", NULL, command_subcommands},
     {"memory", NULL, -2, 0, ACL_SLOW, NOKEYS, "server", "A container for memory diagnostics commands.", "4.0.0", "Depends on subcommand.", NULL, memory_subcommands},
     {"shutdown", shutdownCommand, -1, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_NO_MULTI | CMD_SENTINEL | CMD_ALLOW_BUSY, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Synchronously saves the database(s) to disk and shuts down the server.", "1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", args_shutdown},
+    {"latency", NULL, -2, 0, ACL_SLOW, NOKEYS, "server", "A container for latency diagnostics commands.", "2.8.13", "Depends on subcommand.", NULL, latency_subcommands},
+    {"monitor", monitorCommand, 1, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_NO_MULTI, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Listens for all requests received by the server in real-time.", "1.0.0", "O(1)"},
     {"debug", debugCommand, -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_PROTECTED, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "A container for debugging commands.", "1.0.0", "Depends on subcommand.", args_debug},
     /* generic keyspace */
     {"del", delCommand, -2, CMD_WRITE, ACL_KEYSPACE | ACL_WRITE, 1, -1, 1, "generic", "Deletes one or more keys.", "1.0.0", "O(N) where N is the number of keys that will be removed.", args_keys},

@@ -158,6 +158,7 @@ extern const configRowSet persistConfigRowSet; /* src/persist/persist_config.c *
 extern const configRowSet replConfigRowSet;    /* src/repl/repl_config.c */
 extern const configRowSet backupConfigRowSet;  /* src/backup/backup_config.c */
 extern const configRowSet aclConfigRowSet;     /* src/core/acl_cmd.c */
+extern const configRowSet compatConfigRowSet;  /* src/core/compat_config.c */
 
 /* For a special row's rewrite: leaves the lines of the file that set this row as they are (the
  * S3 secrets: CONFIG REWRITE never writes a secret, nor drops the operator's own line). */

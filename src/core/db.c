@@ -176,6 +176,9 @@ long long dbEmpty(void) {
 }
 
 void *dbStashKeys(void) {
+    /* Every key is about to be replaced: WATCHers and client-side caches are told, as Redis does
+     * when a full sync or DEBUG RELOAD empties the dataset. */
+    signalFlushedDb(-1);
     qvDb *old = dbs;
     dbs = zcalloc(sizeof(qvDb) * (size_t)db_count);
     for (int i = 0; i < db_count; i++) initDb(&dbs[i], i);
@@ -622,6 +625,14 @@ void memoryUsageCommand(qvClient *c) {
 void memoryHelpCommand(qvClient *c) {
     static const char *const help[] = {
         "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "DOCTOR",
+        "    Return memory problems reports.",
+        "MALLOC-STATS",
+        "    Return internal statistics report from the memory allocator.",
+        "PURGE",
+        "    Attempt to purge dirty pages for reclamation by the allocator.",
+        "STATS",
+        "    Return information about the memory usage of the server.",
         "USAGE <key> [SAMPLES <count>]",
         "    Return memory in bytes used by <key> and its value.",
         "HELP",

@@ -137,14 +137,15 @@ static void debugDigestCommand(qvClient *c) {
     addReplyDigest(c, total);
 }
 
-/* DEBUG DIGEST-VALUE key [key ...]: one digest per key (zeros for a missing key). */
+/* DEBUG DIGEST-VALUE key [key ...]: one digest per key (zeros for a missing key). As in Redis it
+ * covers the value only, not the key's name, so a COPY or a RESTORE under another name digests
+ * the same as its source. */
 static void debugDigestValueCommand(qvClient *c) {
     addReplyArrayLen(c, c->argc - 2);
     for (int i = 2; i < c->argc; i++) {
         uint64_t h[DIGEST_LANES] = {0};
         const qvValueHeader *v = dbLookupNoStats(c->argv[i], c->argvlen[i]);
-        if (v && v->type == &vectorsetKeyType)
-            digestIndex(c->argv[i], c->argvlen[i], (const qvIndex *)v, h);
+        if (v && v->type == &vectorsetKeyType) digestIndex("", 0, (const qvIndex *)v, h);
         addReplyDigest(c, h);
     }
 }

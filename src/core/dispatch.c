@@ -12,7 +12,11 @@
 #include "acl.h"
 #include "batch.h"
 #include "db.h"
+#include "cmd_keys.h"
+#include "latencymon.h"
 #include "metrics.h"
+#include "monitor.h"
+#include "tracking.h"
 #include "monotonic.h"
 #include "multi.h"
 #include "networking.h"
@@ -243,7 +247,12 @@ void call(qvClient *c, qvCommand *cmd) {
     dbUseClient(c); /* the keyspace functions act on c's selected database */
     cmd->proc(c);
     last_call_end_us = monotonicUs();
+    /* The keys it named were accessed (OBJECT IDLETIME), unless the client asked not to count
+     * (CLIENT NO-TOUCH; TOUCH sets the time itself, so it counts even then). */
+    if (!(cmd->flags & CMD_NO_TOUCH_KEYS) && !(c->flags & CLIENT_NO_TOUCH))
+        keysTouchCommandKeys(c, cmd);
     long long duration = (long long)(last_call_end_us - start);
+    latencyAddSampleIfNeeded((cmd->flags & CMD_FAST) ? "fast-command" : "command", duration / 1000);
     /* A write that does not grow memory may have freed some: the gate reads it afresh. */
     if ((cmd->flags & (CMD_WRITE | CMD_DENYOOM)) == CMD_WRITE) used_memory_stale = 1;
     /* A write that changed the dataset is logged as received, in execution order. */
@@ -251,7 +260,10 @@ void call(qvClient *c, qvCommand *cmd) {
         propagateCommand(c);
     else if (cmd->proc == execCommand)
         propagateExecEnd();
+    monitorFeed(c, cmd);
     if (skip_this) c->flags &= ~CLIENT_REPLY_SKIP;
+    /* After the skip ends: invalidations held for c are not part of the skipped reply. */
+    trackingAfterCommand(c, cmd);
     server.current_client = prev;
 
     cmd->calls++;

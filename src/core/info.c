@@ -20,6 +20,7 @@
 #include "monotonic.h"
 #include "networking.h"
 #include "persist.h"
+#include "tracking.h"
 #include "pubsub.h"
 #include "repl.h"
 
@@ -105,11 +106,11 @@ static void sectionClients(char **buf, size_t *len, size_t *cap) {
            "client_recent_max_input_buffer:%zu\r\n"
            "client_recent_max_output_buffer:%zu\r\n"
            "blocked_clients:%lu\r\n"
-           "tracking_clients:0\r\n"
+           "tracking_clients:%lu\r\n"
            "pubsub_clients:%zu\r\n"
            "clients_in_timeout_table:0\r\n",
            server.clients_count, server.maxclients, server.client_recent_max_input,
-           server.client_recent_max_output, server.blocked_clients, pubsub);
+           server.client_recent_max_output, server.blocked_clients, trackingClientsCount(), pubsub);
 }
 
 static void sectionMemory(char **buf, size_t *len, size_t *cap) {

@@ -69,6 +69,15 @@ void metricsObserveCommand(qvCommand *cmd, long long usec) {
     h->usec += (uint64_t)usec;
 }
 
+int metricsCommandHistogram(const qvCommand *cmd, uint64_t *calls,
+                            uint64_t buckets[QV_LATENCY_BUCKETS]) {
+    const cmdHist *h = cmd->latency_hist;
+    if (!h || !h->count) return 0;
+    *calls = h->count;
+    memcpy(buckets, h->bucket, sizeof(h->bucket));
+    return 1;
+}
+
 /* ---- indexes ---- */
 
 typedef void indexFn(const char *name, size_t len, qvIndex *idx, void *priv);

@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "db.h"
 #include "dispatch.h"
+#include "tracking.h"
 
 typedef struct watchedKey {
     char *key; /* watchName(): database number, then the key */
@@ -255,6 +256,7 @@ void unwatchCommand(qvClient *c) {
 }
 
 void signalModifiedKeyInDb(int dbid, const char *key, size_t len) {
+    trackingInvalidateKey(key, len); /* client-side caches (tracking.c) */
     if (!server.watched_keys || dictSize(server.watched_keys) == 0) return;
     char buf[128];
     size_t nlen;
@@ -270,6 +272,7 @@ void signalModifiedKey(const char *key, size_t len) {
 }
 
 void signalFlushedDb(int dbid) {
+    trackingInvalidateAll();
     if (!server.watched_keys) return;
     dictIterator *it = dictGetIterator(server.watched_keys);
     dictEntry *e;

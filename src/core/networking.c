@@ -46,6 +46,8 @@
 #include "aof.h"
 #include "dispatch.h"
 #include "monotonic.h"
+#include "monitor.h"
+#include "tracking.h"
 #include "multi.h"
 #include "pause.h"
 #include "pubsub.h"
@@ -316,6 +318,8 @@ void freeClient(qvClient *c) {
     discardTransaction(c);
     unwatchAllKeys(c);
     pubsubUnsubscribeAll(c, 0);
+    monitorClientGone(c);
+    trackingClientGone(c);
     unlinkPendingWrite(c);
     if (c->conn) {
         connClose(c->conn);
@@ -967,10 +971,11 @@ int clientTypeByName(const char *name) {
 }
 
 char *clientInfoString(qvClient *c) {
-    char flags[16], *p = flags;
+    char flags[24], *p = flags;
     if (c->flags & CLIENT_REPLICA) *p++ = 'S';
     if (c->flags & CLIENT_MASTER) *p++ = 'M';
     if (c->flags & CLIENT_MULTI) *p++ = 'x';
+    if (c->flags & CLIENT_MONITOR) *p++ = 'O';
     if (c->flags & CLIENT_BLOCKED) *p++ = 'b';
     if (c->flags & CLIENT_PUBSUB) *p++ = 'P';
     if (c->flags & CLIENT_DIRTY_CAS) *p++ = 'd';
@@ -979,6 +984,7 @@ char *clientInfoString(qvClient *c) {
     if (c->flags & CLIENT_CLOSE_ASAP) *p++ = 'A';
     if (c->flags & CLIENT_NO_EVICT) *p++ = 'e';
     if (c->flags & CLIENT_NO_TOUCH) *p++ = 'T';
+    p = trackingClientListFlags(c, p);
     if (p == flags) *p++ = 'N';
     *p = '\0';
     char events[3], *e = events;

@@ -23,6 +23,7 @@
 #include "blocked.h"
 #include "connection.h"
 #include "cmd_idx.h"
+#include "cmd_keys.h"
 #include "cmd_vset.h"
 #include "config.h"
 #include "acl.h"
@@ -204,6 +205,7 @@ void initCommandTable(void) {
     backupRegisterCommands();
     aclRegisterCommands();
     expireRegisterCommands();
+    keysRegisterCommands();
     commandTableInit();
 }
 

@@ -667,7 +667,8 @@ Test(config, get_glob_matching) {
     const char *cls = "[bp]*";
     size_t clen = strlen(cls);
     n = configGetMatching(&cls, &clen, 1, &p);
-    cr_assert_eq(n, 5); /* port bind protected-mode proto-max-bulk-len pidfile */
+    /* port bind protected-mode proto-max-bulk-len pidfile busy-reply-threshold */
+    cr_assert_eq(n, 6);
     configPairsFree(p, n);
 }
 
