@@ -458,8 +458,8 @@ static int config_rows;
 static const configRowSet core_config_row_set = {
     core_config_rows, (int)(sizeof(core_config_rows) / sizeof(core_config_rows[0])), NULL};
 static const configRowSet *const config_row_sets[] = {&core_config_row_set, &persistConfigRowSet,
-                                                      &replConfigRowSet, &backupConfigRowSet,
-                                                      &aclConfigRowSet, &compatConfigRowSet};
+                                                      &replConfigRowSet,    &backupConfigRowSet,
+                                                      &aclConfigRowSet,     &compatConfigRowSet};
 #define CONFIG_ROW_SETS ((int)(sizeof(config_row_sets) / sizeof(config_row_sets[0])))
 
 static void collectRows(void) {

@@ -156,7 +156,7 @@ typedef struct qvClient {
     void *vadd_batch;              /* pipelined VADDs being collected for the workers (batch.c) */
     void *search_batch;            /* pipelined searches being collected for the workers */
     void *repl; /* replication's per-link state (CLIENT_MASTER / CLIENT_REPLICA), repl.h */
-    struct aclUser *user; /* the ACL user it is (or will be) authenticated as; NULL = the
+    struct aclUser *user;           /* the ACL user it is (or will be) authenticated as; NULL = the
                              server itself (AOF loading, a master link): never checked */
     struct trackingState *tracking; /* CLIENT TRACKING state, NULL until used (tracking.c) */
 } qvClient;
