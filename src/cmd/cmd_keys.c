@@ -75,8 +75,10 @@ void keysTouchCommandKeys(qvClient *c, const qvCommand *cmd) {
     int last = cmd->last_key < 0 ? c->argc + cmd->last_key : cmd->last_key;
     if (last >= c->argc) last = c->argc - 1;
     int step = cmd->key_step > 0 ? cmd->key_step : 1;
+    /* A raw lookup: stamping the access time is bookkeeping and must not expire a key itself
+     * (a lazy deletion here would, for one, abort an EXEC whose WATCH saw the key expired). */
     for (int i = cmd->first_key; i <= last; i += step) {
-        void *v = dbLookupNoStats(c->argv[i], c->argvlen[i]);
+        void *v = dbLookupRaw(server.db, c->argv[i], c->argvlen[i]);
         if (v) valueTouch(v);
     }
 }
