@@ -221,7 +221,8 @@ build-san-tests: $(UNIT_BINS) $(INTEG_BINS)
 # ThreadSanitizer: the pool and engine unit tests, then the threaded integration suites (normal
 # test clients) against a server built with TSan, which stops at its first report.
 TSAN_UNITS ?= $(wildcard tests/unit/test_pool.c tests/unit/test_hnsw.c tests/unit/test_flat.c)
-TSAN_INTEG ?= test_threads test_search_batch test_ingest test_concurrency test_torture test_repl test_repl_diskless test_failover test_tls
+TSAN_INTEG ?= test_threads test_search_batch test_ingest test_concurrency test_torture test_repl \
+              test_repl_diskless test_failover test_databases test_expire test_dump_restore test_tls
 tsan: check-deps
 	$(MAKE) BUILD=build-tsan BINDIR=build-tsan MALLOC=libc OPT=-O1 SAN_CFLAGS="-fsanitize=thread" \
 	    SAN_LDFLAGS="-fsanitize=thread" UNIT_CFLAGS=-Itests/unit/tsan UNIT_LIBS= \

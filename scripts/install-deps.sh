@@ -6,7 +6,8 @@
 #
 #   build  deps/debian-build.txt: compiler and libraries (make, make run)
 #   test   deps/debian-test.txt, then the npm tools of tests/package.json into tests/node_modules
-#          (s3rver, the local S3 server of the integration tests) with Debian's npm
+#          (s3rver, the local S3 server of the integration tests; node-redis and ioredis, the
+#          clients of tests/interop/*.mjs, *.js) with Debian's npm
 #   bench  deps/debian-bench.txt: peers and Python packages of the benchmarks in utils/
 #   all    the three
 #
@@ -48,15 +49,19 @@ for p in $(printf '%s\n' "${want[@]}" | sort -u); do
     [[ "$present" == *" $p "* ]] || missing+=("$p")
 done
 
-# tests/node_modules is complete when every tool of tests/package.json has its program there.
+# tests/node_modules is complete when every tool of tests/package.json is there: s3rver's program,
+# and the client libraries the interop scripts load (node-redis as `redis`, ioredis).
 npm_missing=0
-if [ $npm_tools -eq 1 ] && ! [ -x tests/node_modules/.bin/s3rver ]; then npm_missing=1; fi
+if [ $npm_tools -eq 1 ] && ! { [ -x tests/node_modules/.bin/s3rver ] &&
+    [ -f tests/node_modules/redis/package.json ] && [ -f tests/node_modules/ioredis/package.json ]; }; then
+    npm_missing=1
+fi
 
 if [ ${#missing[@]} -eq 0 ] && [ $npm_missing -eq 0 ]; then exit 0; fi
 
 if [ $check_only -eq 1 ]; then
     [ ${#missing[@]} -eq 0 ] || echo "missing Debian packages: ${missing[*]}" >&2
-    [ $npm_missing -eq 0 ] || echo "missing npm tools in tests/node_modules (s3rver)" >&2
+    [ $npm_missing -eq 0 ] || echo "missing npm tools in tests/node_modules (s3rver, redis, ioredis)" >&2
     exit 1
 fi
 

@@ -7,8 +7,9 @@
 #   unit         every $QUIVER_BUILD/tests/unit/test_* binary (criterion)
 #   integration  every $QUIVER_BUILD/tests/integration/test_* binary (criterion + hiredis, each
 #                test starts the real server itself)
-#   interop      every tests/interop/*.sh (bash) and tests/interop/*.py (/usr/bin/python3, which
-#                has Debian's python3-redis)
+#   interop      every tests/interop/*.sh (bash), tests/interop/*.py (/usr/bin/python3, which
+#                has Debian's python3-redis) and tests/interop/*.mjs, *.js (node, with node-redis
+#                and ioredis from tests/node_modules)
 #   fuzz         `make fuzz FUZZ_TIME=15`, a brief libFuzzer smoke run of every harness from its
 #                committed seeds (skipped without clang)
 #   format       `make format-check`: the tree is formatted by the checked-in .clang-format
@@ -119,12 +120,13 @@ suite_integration() {
 suite_interop() {
     echo "== interop (tests/interop)"
     local f found=0
-    for f in tests/interop/*.sh tests/interop/*.py; do
+    for f in tests/interop/*.sh tests/interop/*.py tests/interop/*.mjs tests/interop/*.js; do
         [ -f "$f" ] || continue
         found=1
         case "$f" in
             *.sh) run_one "interop/$(basename "$f")" bash "$f" ;;
             *.py) run_one "interop/$(basename "$f")" /usr/bin/python3 "$f" ;;
+            *.mjs | *.js) run_one "interop/$(basename "$f")" node "$f" ;;
         esac
     done
     [ $found -eq 1 ] || echo "note: no interop scripts"

@@ -48,7 +48,8 @@ static int checkCommand(void *priv, int argc, char **argv, size_t *lens, size_t 
                  offset);
         return -1;
     }
-    if (!(cmd->flags & CMD_WRITE) && cmd->proc != multiCommand && cmd->proc != execCommand) {
+    if (!(cmd->flags & (CMD_WRITE | CMD_LOGGED_CONTEXT)) && cmd->proc != multiCommand &&
+        cmd->proc != execCommand) {
         snprintf(err, errlen, "'%s' is not a write command, at offset %zu", cmd->fullname, offset);
         return -1;
     }

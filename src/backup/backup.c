@@ -334,60 +334,88 @@ static int childRun(backupMsg *m) {
     char tmp[128];
     tempPath((long)getpid(), tmp, sizeof(tmp));
 
-    dictIterator *it = dictGetIterator(server.db->keys);
-    dictEntry *e;
-    while ((e = dictNext(it)) != NULL) {
-        size_t klen;
-        const char *key = dictGetKey(e, &klen);
-        void *val = dictGetVal(e);
-        const qvValueHeader *v = val;
-        if (v->type != &vectorsetKeyType) continue;
-        char digest[41], keysum[SIGV4_HEX_LEN + 1], object[1300], sha[SIGV4_HEX_LEN + 1];
-        debugIndexDigestHex(key, klen, (const qvIndex *)val, digest);
-        sigv4Sha256Hex(key, klen, keysum);
-        snprintf(object, sizeof(object), "%s%.16s-%s.qvs", oprefix, keysum, digest);
-        char *keyhex = malloc(2 * klen + 1);
-        if (!keyhex) {
-            snprintf(m->error, sizeof(m->error), "out of memory");
-            goto out;
-        }
-        sigv4Hex((const uint8_t *)key, klen, keyhex);
-        const manifestEntry *old = have_prev ? manifestFindObject(&prev, object) : NULL;
-        if (old && !strcmp(old->keyhex, keyhex) && objectPresent(&present, object, old->bytes)) {
-            int added = manifestAdd(&cur, keyhex, digest, object, old->bytes, old->sha256);
-            free(keyhex);
-            if (added != 0) {
+    dictIterator *it = NULL;
+    for (int dbi = 0; dbi < dbCount(); dbi++) {
+        qvDb *db = dbGet(dbi);
+        if (it) dictReleaseIterator(it);
+        it = dictGetIterator(db->keys);
+        dictEntry *e;
+        while ((e = dictNext(it)) != NULL) {
+            size_t klen;
+            const char *key = dictGetKey(e, &klen);
+            void *val = dictGetVal(e);
+            const qvValueHeader *v = val;
+            if (v->type != &vectorsetKeyType) continue;
+            /* The object is named after the key's database, the key, its TTL and the value's
+         * digest: a key that moved database or whose TTL changed is uploaded again. */
+            long long expire_ms = dbGetExpire(db, key, klen);
+            char digest[41], keysum[SIGV4_HEX_LEN + 1], object[1300], sha[SIGV4_HEX_LEN + 1];
+            debugIndexDigestHex(key, klen, (const qvIndex *)val, digest);
+            char *dbkey = malloc(klen + 16);
+            if (!dbkey) {
                 snprintf(m->error, sizeof(m->error), "out of memory");
                 goto out;
             }
-            m->skipped++;
-        } else {
-            dict *one = dictCreate(NULL);
-            dictAdd(one, key, klen, val);
-            snapshotSaveOpts opts;
-            persistFillSaveOpts(&opts);
-            opts.autosync = 0;
-            snapshotInfo info;
-            int saved = snapshotSaveFile(tmp, one, &opts, &info, err, sizeof(err));
-            dictRelease(one);
-            uploadProgress up = {m, cl, s3ClientBytesUploaded(cl)};
-            if (saved != 0 || sha256File(tmp, sha, err, sizeof(err)) != 0 ||
-                s3PutFile(cl, object, tmp, (size_t)backupCfg.part_size, onPartUploaded, &up, err,
-                          sizeof(err)) != 0 ||
-                manifestAdd(&cur, keyhex, digest, object, info.bytes, sha) != 0) {
-                snprintf(m->error, sizeof(m->error), "%s", err);
-                unlink(tmp);
-                free(keyhex);
+            int dblen = snprintf(dbkey, 16, "%d:", dbi);
+            memcpy(dbkey + dblen, key, klen);
+            sigv4Sha256Hex(dbkey, (size_t)dblen + klen, keysum);
+            free(dbkey);
+            if (expire_ms >= 0)
+                snprintf(object, sizeof(object), "%s%.16s-%s-t%lld.qvs", oprefix, keysum, digest,
+                         expire_ms);
+            else
+                snprintf(object, sizeof(object), "%s%.16s-%s.qvs", oprefix, keysum, digest);
+            char *keyhex = malloc(2 * klen + 1);
+            if (!keyhex) {
+                snprintf(m->error, sizeof(m->error), "out of memory");
                 goto out;
             }
-            unlink(tmp);
-            free(keyhex);
+            sigv4Hex((const uint8_t *)key, klen, keyhex);
+            const manifestEntry *old = have_prev ? manifestFindObject(&prev, object) : NULL;
+            if (old && !strcmp(old->keyhex, keyhex) &&
+                objectPresent(&present, object, old->bytes)) {
+                int added = manifestAdd(&cur, keyhex, digest, object, old->bytes, old->sha256);
+                free(keyhex);
+                if (added != 0) {
+                    snprintf(m->error, sizeof(m->error), "out of memory");
+                    goto out;
+                }
+                m->skipped++;
+            } else {
+                dict *one = dictCreate(NULL);
+                dictAdd(one, key, klen, val);
+                dict *one_expire = dictCreate(NULL);
+                if (expire_ms >= 0) {
+                    dictAdd(one_expire, key, klen, NULL);
+                    dictSetU64(dictFind(one_expire, key, klen), (uint64_t)expire_ms);
+                }
+                snapshotDb view = {(uint32_t)dbi, one, one_expire};
+                snapshotSaveOpts opts;
+                persistFillSaveOpts(&opts);
+                opts.autosync = 0;
+                snapshotInfo info;
+                int saved = snapshotSaveFileDbs(tmp, &view, 1, &opts, &info, err, sizeof(err));
+                dictRelease(one);
+                dictRelease(one_expire);
+                uploadProgress up = {m, cl, s3ClientBytesUploaded(cl)};
+                if (saved != 0 || sha256File(tmp, sha, err, sizeof(err)) != 0 ||
+                    s3PutFile(cl, object, tmp, (size_t)backupCfg.part_size, onPartUploaded, &up,
+                              err, sizeof(err)) != 0 ||
+                    manifestAdd(&cur, keyhex, digest, object, info.bytes, sha) != 0) {
+                    snprintf(m->error, sizeof(m->error), "%s", err);
+                    unlink(tmp);
+                    free(keyhex);
+                    goto out;
+                }
+                unlink(tmp);
+                free(keyhex);
+            }
+            m->objects++;
+            m->bytes = s3ClientBytesUploaded(cl);
+            m->retries = s3ClientRetries(cl);
+            sendMsg(m, 0);
+            childReportProgress(m->objects);
         }
-        m->objects++;
-        m->bytes = s3ClientBytesUploaded(cl);
-        m->retries = s3ClientRetries(cl);
-        sendMsg(m, 0);
-        childReportProgress(m->objects);
     }
 
     if (automatic_backup && have_prev && m->skipped == cur.count && cur.count == prev.count) {
@@ -422,7 +450,7 @@ static int childRun(backupMsg *m) {
     if (backupCfg.keep > 0) applyRetention(cl, mprefix, oprefix, backupCfg.keep);
     rc = 0;
 out:
-    dictReleaseIterator(it);
+    if (it) dictReleaseIterator(it);
     s3ObjectListFree(&present);
     manifestFree(&prev);
     manifestFree(&cur);
@@ -509,9 +537,7 @@ static int startBackup(int automatic, char *err, size_t errlen) {
         report_fd = fds[1];
         backupMsg m;
         memset(&m, 0, sizeof(m));
-        dictIterator *it = dictGetIterator(server.db->keys);
-        while (dictNext(it)) m.total++;
-        dictReleaseIterator(it);
+        for (int dbi = 0; dbi < dbCount(); dbi++) m.total += dictSize(dbGet(dbi)->keys);
         int rc = childRun(&m);
         m.final = 1;
         m.ok = rc == 0;

@@ -2,13 +2,17 @@
  * Their replies follow Redis 7 byte for byte where clients parse them (docs/
  * ecosystem.md §3): HELLO's map, CLIENT SETNAME's validation, SETINFO's attributes. */
 #include "cmd_conn.h"
+#include "db.h"
 
 #include <string.h>
 #include <strings.h>
 #include <sys/time.h>
 
+#include "acl.h"
 #include "buf.h"
 #include "dispatch.h"
+#include "monitor.h"
+#include "tracking.h"
 #include "multi.h"
 #include "networking.h"
 #include "pubsub.h"
@@ -39,27 +43,11 @@ void echoCommand(qvClient *c) {
     addReplyBulk(c, c->argv[1], c->argvlen[1]);
 }
 
-/* Constant-time comparison so a wrong password leaks no timing. */
-static int passwordMatches(const char *given, size_t len) {
-    const char *pw = server.requirepass;
-    size_t pwlen = strlen(pw);
-    unsigned char diff = (unsigned char)(len != pwlen);
-    for (size_t i = 0; i < len; i++)
-        diff |= (unsigned char)(given[i] ^ pw[i % (pwlen ? pwlen : 1)]);
-    return diff == 0;
-}
-
-/* Checks user/password as the "default" user. Returns 1 if authenticated, else replies. */
+/* Checks user/password (user NULL: `default`) against the ACL users, or a JWT when jwt-secret
+ * is set (acl.c). Returns 1 if authenticated, else replies -WRONGPASS (the failure is in ACL
+ * LOG). */
 static int authenticate(qvClient *c, const char *user, size_t ulen, const char *pass, size_t plen) {
-    int nopass = !server.requirepass || server.requirepass[0] == '\0';
-    if (user && !(ulen == 7 && memcmp(user, "default", 7) == 0)) {
-        addReplyError(c, "WRONGPASS invalid username-password pair or user is disabled.");
-        return 0;
-    }
-    if (nopass || passwordMatches(pass, plen)) {
-        c->flags |= CLIENT_AUTHENTICATED;
-        return 1;
-    }
+    if (aclAuthenticateClient(c, user, ulen, pass, plen) == C_OK) return 1;
     addReplyError(c, "WRONGPASS invalid username-password pair or user is disabled.");
     return 0;
 }
@@ -71,8 +59,9 @@ void authCommand(qvClient *c) {
         addReplyErrorSyntax(c);
         return;
     }
-    int nopass = !server.requirepass || server.requirepass[0] == '\0';
-    if (c->argc == 2 && nopass) {
+    /* AUTH <password> with an open `default` is a configuration mistake, as Redis says; unless
+     * the argument is a JWT, which names its own user. */
+    if (c->argc == 2 && aclDefaultUserIsOpen() && !aclLooksLikeJwt(c->argv[1], c->argvlen[1])) {
         addReplyError(c, "AUTH <password> called without any password configured for the default "
                          "user. Are you sure your configuration is correct?");
         return;
@@ -174,11 +163,14 @@ void resetCommand(qvClient *c) {
     discardTransaction(c);
     unwatchAllKeys(c);
     pubsubUnsubscribeAll(c, 0);
+    monitorClientGone(c);
+    trackingClientReset(c);
     c->resp = 2;
+    selectDb(c, 0);
     zfree(c->name);
     c->name = NULL;
     c->flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP_NEXT | CLIENT_NO_EVICT | CLIENT_NO_TOUCH);
-    if (server.requirepass && server.requirepass[0]) c->flags &= ~CLIENT_AUTHENTICATED;
+    if (c->user) aclResetClientUser(c); /* back to `default`, authenticated if it is open */
     addReplyStatus(c, "RESET");
 }
 
@@ -320,6 +312,10 @@ void clientKillCommand(qvClient *c) {
                 laddr = val;
             } else if (!strcasecmp(opt, "user")) {
                 user = val;
+                if (!aclUserExists(val, c->argvlen[i + 1])) {
+                    addReplyErrorFormat(c, "No such user '%.128s'", val);
+                    return;
+                }
             } else if (!strcasecmp(opt, "skipme")) {
                 if (!strcasecmp(val, "yes"))
                     skipme = 1;
@@ -350,7 +346,7 @@ void clientKillCommand(qvClient *c) {
         if (laddr && strcmp(cl->laddr, laddr) != 0) continue;
         if (type != -1 && clientType(cl) != type) continue;
         if (id && cl->id != id) continue;
-        if (user && strcmp(user, "default") != 0) continue;
+        if (user && (!cl->user || strcmp(user, aclUserName(cl->user)) != 0)) continue;
         if (maxage && now - cl->ctime < maxage) continue;
         if (cl == c && skipme) continue;
         if (cl == c)
@@ -392,7 +388,8 @@ void clientNoEvictCommand(qvClient *c) {
     addReplyOk(c);
 }
 
-/* Keys have no LRU/LFU clock in Quiver yet, so the flag only shows in CLIENT LIST ('T'). */
+/* A client in NO-TOUCH mode does not update the access time (OBJECT IDLETIME) of the keys its
+ * commands read (dispatch.c); TOUCH still does. CLIENT LIST shows 'T'. */
 void clientNoTouchCommand(qvClient *c) {
     int on;
     if (parseOnOff(c, c->argv[2], &on) != C_OK) return;
@@ -420,6 +417,10 @@ void clientReplyCommand(qvClient *c) {
 void clientHelpCommand(qvClient *c) {
     static const char *const help[] = {
         "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CACHING (YES|NO)",
+        "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+        "GETREDIR",
+        "    Return the client ID we are redirecting to when tracking is enabled.",
         "GETNAME",
         "    Return the name of the current connection.",
         "ID",
@@ -462,6 +463,11 @@ void clientHelpCommand(qvClient *c) {
         "    Set client meta attr. Options are:",
         "    * LIB-NAME: the client lib name.",
         "    * LIB-VER: the client lib version.",
+        "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+        "         [OPTIN] [OPTOUT] [NOLOOP]",
+        "    Control server assisted client side caching.",
+        "TRACKINGINFO",
+        "    Report tracking status for the current connection.",
         "HELP",
         "    Print this help.",
         NULL,

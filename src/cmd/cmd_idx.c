@@ -47,6 +47,7 @@
  * argument is validated before anything changes. This file parses and replies; index.c does the
  * work. */
 #include "cmd_idx.h"
+#include "notify.h"
 
 #include <limits.h>
 #include <math.h>
@@ -245,6 +246,7 @@ void idxCreateCommand(qvClient *c) {
     if (ntext) indexSetTextFields(idx, text, textlen, ntext);
     dbAdd(c->argv[1], c->argvlen[1], idx);
     keyModified(c->argv[1], c->argvlen[1]);
+    notifyKeyspaceEvent(NOTIFY_VECTOR, "idx.create", c->argv[1], c->argvlen[1], c->db);
     addReplyOk(c);
 }
 
@@ -254,6 +256,8 @@ void idxDropCommand(qvClient *c) {
     if (!requireIndex(c)) return;
     dbDelete(c->argv[1], c->argvlen[1]);
     keyModified(c->argv[1], c->argvlen[1]);
+    notifyKeyspaceEvent(NOTIFY_VECTOR, "idx.drop", c->argv[1], c->argvlen[1], c->db);
+    notifyKeyspaceEvent(NOTIFY_GENERIC, "del", c->argv[1], c->argvlen[1], c->db);
     addReplyOk(c);
 }
 

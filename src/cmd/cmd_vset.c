@@ -21,6 +21,7 @@
  * care about the metric; VLINKS on a FLAT index (no graph) returns an empty array.
  * This file parses and replies; the index object (index.c) does the work. */
 #include "cmd_vset.h"
+#include "notify.h"
 
 #include <limits.h>
 #include <math.h>
@@ -187,6 +188,7 @@ void vaddCommand(qvClient *c) {
         }
         attrs = NULL; /* the batch owns them, and the blob */
         keyModified(c->argv[1], c->argvlen[1]);
+        notifyKeyspaceEvent(NOTIFY_VECTOR, "vadd", c->argv[1], c->argvlen[1], c->db);
         goto cleanup;
     }
     /* The server-wide bound (the index's own MAXELEMENTS is the engine's to check). */
@@ -206,6 +208,7 @@ void vaddCommand(qvClient *c) {
         goto cleanup;
     }
     keyModified(c->argv[1], c->argvlen[1]);
+    notifyKeyspaceEvent(NOTIFY_VECTOR, "vadd", c->argv[1], c->argvlen[1], c->db);
     addReplyBool(c, r == 1);
 cleanup:
     attrsFree(attrs);
@@ -452,8 +455,12 @@ void vremCommand(qvClient *c) {
         return;
     }
     /* Last element: a vector set goes with it (Redis); an IDX.CREATE index is kept. */
-    if (indexSize(idx) == 0 && !(indexConfig(idx)->flags & INDEX_F_DECLARED))
+    int gone = indexSize(idx) == 0 && !(indexConfig(idx)->flags & INDEX_F_DECLARED);
+    notifyKeyspaceEvent(NOTIFY_VECTOR, "vrem", c->argv[1], c->argvlen[1], c->db);
+    if (gone) {
         dbDelete(c->argv[1], c->argvlen[1]);
+        notifyKeyspaceEvent(NOTIFY_GENERIC, "del", c->argv[1], c->argvlen[1], c->db);
+    }
     keyModified(c->argv[1], c->argvlen[1]);
     addReplyBool(c, 1);
 }
@@ -612,6 +619,7 @@ void vsetattrCommand(qvClient *c) {
     }
     indexSetAttrs(idx, id, attrs);
     keyModified(c->argv[1], c->argvlen[1]);
+    notifyKeyspaceEvent(NOTIFY_VECTOR, "vsetattr", c->argv[1], c->argvlen[1], c->db);
     addReplyBool(c, 1);
 }
 

@@ -430,7 +430,7 @@ static busyIndex *busyTarget(qvCommand *cmd, int argc, const char **argv, const 
     int last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
     int step = cmd->key_step > 0 ? cmd->key_step : 1;
     for (int i = cmd->first_key; i <= last && i < argc; i += step) {
-        void *v = dbLookupNoStats(argv[i], argvlen[i]);
+        void *v = dbLookupRaw(server.db, argv[i], argvlen[i]);
         if (v && ((qvValueHeader *)v)->type == &vectorsetKeyType) {
             busyIndex *b = findBusy(v);
             if (b) return b;
@@ -440,6 +440,7 @@ static busyIndex *busyTarget(qvCommand *cmd, int argc, const char **argv, const 
 }
 
 int batchBeforeCommand(qvClient *c, int argc, const char **argv, const size_t *argvlen) {
+    dbUseClient(c); /* busyTarget looks keys up in c's database */
     searchBatch *sb = c->search_batch;
     if (sb) {
         /* Another search of the same key joins the run (or replies in its place if it runs

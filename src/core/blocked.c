@@ -308,6 +308,10 @@ unsigned long blockedSearchesQueued(void) {
     return searches_queued;
 }
 
+void blockedResetStats(void) {
+    stat_searches_rejected = 0;
+}
+
 void blockedNoteSearchRejected(void) {
     stat_searches_rejected++;
 }

@@ -86,6 +86,8 @@ int blockedMayThread(const qvClient *c);
  * searches refused because of it. Loop thread. */
 unsigned long blockedSearchesQueued(void);
 void blockedNoteSearchRejected(void);
+/* CONFIG RESETSTAT: searches_rejected_queue_full back to 0. */
+void blockedResetStats(void);
 
 /* Blocking the loop thread on purpose, before a fork or a synchronous save: waits until no job
  * runs on any index (searches in flight finish, their replies are queued), then performs every

@@ -17,10 +17,14 @@
 #include "debug.h"
 #include "info.h"
 #include "pause.h"
+#include "latencymon.h"
+#include "memory.h"
+#include "monitor.h"
 #include "multi.h"
 #include "pubsub.h"
 #include "server.h"
 #include "slowlog.h"
+#include "tracking.h"
 #include "util.h"
 
 /* ---- argument documentation (COMMAND DOCS); only what clients display ---- */
@@ -44,6 +48,10 @@ static const qvCommandArg args_auth[] = {{"username", ARG_STRING, NULL, ARGF_OPT
                                          {"password", ARG_STRING, NULL, 0, NULL},
                                          ARGS_END};
 static const qvCommandArg args_select[] = {{"index", ARG_INTEGER, NULL, 0, NULL}, ARGS_END};
+static const qvCommandArg args_swapdb[] = {
+    {"index1", ARG_INTEGER, NULL, 0, NULL}, {"index2", ARG_INTEGER, NULL, 0, NULL}, ARGS_END};
+static const qvCommandArg args_move[] = {
+    {"key", ARG_KEY, NULL, 0, NULL}, {"db", ARG_INTEGER, NULL, 0, NULL}, ARGS_END};
 static const qvCommandArg args_pattern[] = {{"pattern", ARG_PATTERN, NULL, 0, NULL}, ARGS_END};
 static const qvCommandArg args_scan[] = {{"cursor", ARG_INTEGER, NULL, 0, NULL},
                                          {"pattern", ARG_PATTERN, "MATCH", ARGF_OPTIONAL, NULL},
@@ -129,6 +137,26 @@ static const qvCommandArg args_debug[] = {
     {"arg", ARG_STRING, NULL, ARGF_OPTIONAL | ARGF_MULTIPLE, NULL},
     ARGS_END};
 
+static const qvCommandArg args_client_tracking[] = {
+    {"status", ARG_ONEOF, NULL, 0, args_onoff_vals},
+    {"client-id", ARG_INTEGER, "REDIRECT", ARGF_OPTIONAL, NULL},
+    {"prefix", ARG_STRING, "PREFIX", ARGF_OPTIONAL | ARGF_MULTIPLE | ARGF_MULTIPLE_TOKEN, NULL},
+    {"bcast", ARG_PURE_TOKEN, "BCAST", ARGF_OPTIONAL, NULL},
+    {"optin", ARG_PURE_TOKEN, "OPTIN", ARGF_OPTIONAL, NULL},
+    {"optout", ARG_PURE_TOKEN, "OPTOUT", ARGF_OPTIONAL, NULL},
+    {"noloop", ARG_PURE_TOKEN, "NOLOOP", ARGF_OPTIONAL, NULL},
+    ARGS_END};
+static const qvCommandArg args_yesno_vals[] = {
+    {"yes", ARG_PURE_TOKEN, "YES", 0, NULL}, {"no", ARG_PURE_TOKEN, "NO", 0, NULL}, ARGS_END};
+static const qvCommandArg args_client_caching[] = {{"mode", ARG_ONEOF, NULL, 0, args_yesno_vals},
+                                                   ARGS_END};
+
+static const qvCommandArg args_latency_event[] = {{"event", ARG_STRING, NULL, 0, NULL}, ARGS_END};
+static const qvCommandArg args_latency_commands[] = {
+    {"command", ARG_STRING, NULL, ARGF_OPTIONAL | ARGF_MULTIPLE, NULL}, ARGS_END};
+static const qvCommandArg args_latency_events[] = {
+    {"event", ARG_STRING, NULL, ARGF_OPTIONAL | ARGF_MULTIPLE, NULL}, ARGS_END};
+
 /* Shorthands keep the rows on one or two lines each. */
 #define CONN_FLAGS (CMD_NOSCRIPT | CMD_LOADING | CMD_STALE)
 #define CMD_END                                                                                    \
@@ -150,6 +178,10 @@ static qvCommand client_subcommands[] = {
     {"reply", clientReplyCommand, 3, CONN_FLAGS, ACL_CONNECTION, NOKEYS, "connection", "Instructs the server whether to reply to commands.", "3.2.0", "O(1)", args_reply},
     {"pause", clientPauseCommand, -3, CONN_FLAGS | CMD_ADMIN | CMD_SENTINEL, ACL_ADMIN | ACL_CONNECTION | ACL_DANGEROUS, NOKEYS, "connection", "Suspends commands processing.", "3.0.0", "O(1)"},
     {"unpause", clientUnpauseCommand, 2, CONN_FLAGS | CMD_ADMIN | CMD_SENTINEL, ACL_ADMIN | ACL_CONNECTION | ACL_DANGEROUS, NOKEYS, "connection", "Resumes processing of clients that were paused.", "6.2.0", "O(N) Where N is the number of paused clients"},
+    {"tracking", clientTrackingCommand, -3, CONN_FLAGS, ACL_CONNECTION, NOKEYS, "connection", "Controls server-assisted client-side caching for the connection.", "6.0.0", "O(1). Some options may introduce additional complexity.", args_client_tracking},
+    {"caching", clientCachingCommand, 3, CONN_FLAGS, ACL_CONNECTION, NOKEYS, "connection", "Instructs the server whether to track the keys in the next request.", "6.0.0", "O(1)", args_client_caching},
+    {"getredir", clientGetredirCommand, 2, CONN_FLAGS, ACL_CONNECTION, NOKEYS, "connection", "Returns the client ID to which the connection's tracking notifications are redirected.", "6.0.0", "O(1)"},
+    {"trackinginfo", clientTrackinginfoCommand, 2, CONN_FLAGS, ACL_CONNECTION, NOKEYS, "connection", "Returns information about server-assisted client-side caching for the connection.", "6.2.0", "O(1)"},
     {"help", clientHelpCommand, 2, CONN_FLAGS, ACL_CONNECTION, NOKEYS, "connection", "Returns helpful text about the different subcommands.", "5.0.0", "O(1)"},
     CMD_END};
 
@@ -178,7 +210,20 @@ static qvCommand command_subcommands[] = {
 
 static qvCommand memory_subcommands[] = {
     {"usage", memoryUsageCommand, -3, CMD_READONLY, ACL_READ, 2, 2, 1, "server", "Estimates the memory usage of a key.", "4.0.0", "O(N) where N is the number of samples.", args_memory_usage},
+    {"stats", memoryStatsCommand, 2, 0, ACL_SLOW, NOKEYS, "server", "Returns details about memory usage.", "4.0.0", "O(1)"},
+    {"doctor", memoryDoctorCommand, 2, 0, ACL_SLOW, NOKEYS, "server", "Outputs a memory problems report.", "4.0.0", "O(1)"},
+    {"malloc-stats", memoryMallocStatsCommand, 2, 0, ACL_SLOW, NOKEYS, "server", "Returns the allocator statistics.", "4.0.0", "Depends on how much memory is allocated, could be slow"},
+    {"purge", memoryPurgeCommand, 2, 0, ACL_SLOW, NOKEYS, "server", "Asks the allocator to release memory.", "4.0.0", "Depends on how much memory is allocated, could be slow"},
     {"help", memoryHelpCommand, 2, CMD_LOADING | CMD_STALE, ACL_SLOW, NOKEYS, "server", "Returns helpful text about the different subcommands.", "4.0.0", "O(1)"},
+    CMD_END};
+
+static qvCommand latency_subcommands[] = {
+    {"latest", latencyLatestCommand, 2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Returns the latest latency samples for all events.", "2.8.13", "O(1)"},
+    {"history", latencyHistoryCommand, 3, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Returns timestamp-latency samples for an event.", "2.8.13", "O(1)", args_latency_event},
+    {"reset", latencyResetCommand, -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Resets the latency data for one or more events.", "2.8.13", "O(1)", args_latency_events},
+    {"histogram", latencyHistogramCommand, -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Returns the cumulative distribution of latencies of a subset or all commands.", "7.0.0", "O(N) where N is the number of commands with latency information being retrieved.", args_latency_commands},
+    {"doctor", latencyDoctorCommand, 2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Returns a human-readable latency analysis report.", "2.8.13", "O(1)"},
+    {"help", latencyHelpCommand, 2, CMD_LOADING | CMD_STALE, ACL_SLOW, NOKEYS, "server", "Returns helpful text about the different subcommands.", "2.8.13", "O(1)"},
     CMD_END};
 
 static qvCommand pubsub_subcommands[] = {
@@ -195,7 +240,7 @@ static qvCommand core_commands[] = {
     {"auth", authCommand, -2, CONN_FLAGS | CMD_FAST | CMD_NO_AUTH | CMD_SENTINEL | CMD_ALLOW_BUSY, ACL_FAST | ACL_CONNECTION, NOKEYS, "connection", "Authenticates the connection.", "1.0.0", "O(N) where N is the number of passwords defined for the user", args_auth},
     {"quit", quitCommand, -1, CONN_FLAGS | CMD_FAST | CMD_NO_AUTH | CMD_ALLOW_BUSY | CMD_PUBSUB_CTX | CMD_TX_CONTROL, ACL_FAST | ACL_CONNECTION, NOKEYS, "connection", "Closes the connection.", "1.0.0", "O(1)"},
     {"reset", resetCommand, 1, CONN_FLAGS | CMD_FAST | CMD_NO_AUTH | CMD_ALLOW_BUSY | CMD_PUBSUB_CTX | CMD_TX_CONTROL, ACL_FAST | ACL_CONNECTION, NOKEYS, "connection", "Resets the connection.", "6.2.0", "O(1)"},
-    {"select", selectCommand, 2, CMD_LOADING | CMD_STALE | CMD_FAST, ACL_FAST | ACL_CONNECTION, NOKEYS, "connection", "Changes the selected database (only 0 exists).", "1.0.0", "O(1)", args_select},
+    {"select", selectCommand, 2, CMD_LOADING | CMD_STALE | CMD_FAST | CMD_LOGGED_CONTEXT, ACL_FAST | ACL_CONNECTION, NOKEYS, "connection", "Changes the selected database.", "1.0.0", "O(1)", args_select},
     {"client", NULL, -2, CMD_SENTINEL, ACL_SLOW, NOKEYS, "connection", "A container for client connection commands.", "2.4.0", "Depends on subcommand.", NULL, client_subcommands},
     /* server */
     {"time", timeCommand, 1, CMD_LOADING | CMD_STALE | CMD_FAST, ACL_FAST, NOKEYS, "server", "Returns the server time.", "2.6.0", "O(1)"},
@@ -208,6 +253,8 @@ static qvCommand core_commands[] = {
     {"command", commandCommand, -1, CMD_LOADING | CMD_STALE | CMD_SENTINEL, ACL_CONNECTION, NOKEYS, "server", "Returns detailed information about all commands.", "2.8.13", "O(N) where N is the total number of Redis commands", NULL, command_subcommands},
     {"memory", NULL, -2, 0, ACL_SLOW, NOKEYS, "server", "A container for memory diagnostics commands.", "4.0.0", "Depends on subcommand.", NULL, memory_subcommands},
     {"shutdown", shutdownCommand, -1, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_NO_MULTI | CMD_SENTINEL | CMD_ALLOW_BUSY, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Synchronously saves the database(s) to disk and shuts down the server.", "1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", args_shutdown},
+    {"latency", NULL, -2, 0, ACL_SLOW, NOKEYS, "server", "A container for latency diagnostics commands.", "2.8.13", "Depends on subcommand.", NULL, latency_subcommands},
+    {"monitor", monitorCommand, 1, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_NO_MULTI, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "Listens for all requests received by the server in real-time.", "1.0.0", "O(1)"},
     {"debug", debugCommand, -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_PROTECTED, ACL_ADMIN | ACL_DANGEROUS, NOKEYS, "server", "A container for debugging commands.", "1.0.0", "Depends on subcommand.", args_debug},
     /* generic keyspace */
     {"del", delCommand, -2, CMD_WRITE, ACL_KEYSPACE | ACL_WRITE, 1, -1, 1, "generic", "Deletes one or more keys.", "1.0.0", "O(N) where N is the number of keys that will be removed.", args_keys},
@@ -218,6 +265,8 @@ static qvCommand core_commands[] = {
     {"scan", scanCommand, -2, CMD_READONLY, ACL_KEYSPACE | ACL_READ, NOKEYS, "generic", "Iterates over the key names in the database.", "2.8.0", "O(1) for every call. O(N) for a complete iteration.", args_scan},
     {"rename", renameCommand, 3, CMD_WRITE, ACL_KEYSPACE | ACL_WRITE, 1, 2, 1, "generic", "Renames a key and overwrites the destination.", "1.0.0", "O(1)", args_rename},
     {"renamenx", renamenxCommand, 3, CMD_WRITE | CMD_FAST, ACL_KEYSPACE | ACL_WRITE | ACL_FAST, 1, 2, 1, "generic", "Renames a key only when the target key name doesn't exist.", "1.0.0", "O(1)", args_rename},
+    {"swapdb", swapdbCommand, 3, CMD_WRITE | CMD_FAST, ACL_KEYSPACE | ACL_WRITE | ACL_FAST | ACL_DANGEROUS, NOKEYS, "server", "Swaps two Redis databases.", "4.0.0", "O(N) where N is the count of clients watching or blocking on keys from both databases.", args_swapdb},
+    {"move", moveCommand, 3, CMD_WRITE | CMD_FAST, ACL_KEYSPACE | ACL_WRITE | ACL_FAST, 1, 1, 1, "generic", "Moves a key to another database.", "1.0.0", "O(1)", args_move},
     {"randomkey", randomkeyCommand, 1, CMD_READONLY, ACL_KEYSPACE | ACL_READ, NOKEYS, "generic", "Returns a random key name from the database.", "1.0.0", "O(1)"},
     /* transactions */
     {"multi", multiCommand, 1, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY | CMD_TX_CONTROL, ACL_FAST | ACL_TRANSACTION, NOKEYS, "transactions", "Starts a transaction.", "1.2.0", "O(1)"},
@@ -237,7 +286,7 @@ static qvCommand core_commands[] = {
 
 /* ---- registry ---- */
 
-#define MAX_TABLES 8
+#define MAX_TABLES 16
 static qvCommand *tables[MAX_TABLES];
 static int table_count;
 static dict *commands_dict; /* lower-case name -> qvCommand (top level only) */
@@ -252,11 +301,19 @@ static void lowerInto(char *dst, size_t cap, const char *s, size_t len) {
     dst[len] = '\0';
 }
 
+static int command_ids; /* ids handed out by commandTableInit */
+
+int commandCount(void) {
+    return command_ids;
+}
+
 void commandTableInit(void) {
     commandRegisterTable(core_commands);
     commands_dict = dictCreate(NULL);
+    command_ids = 0;
     for (int t = 0; t < table_count; t++) {
         for (qvCommand *cmd = tables[t]; cmd->name; cmd++) {
+            cmd->id = command_ids++;
             snprintf(cmd->fullname, sizeof(cmd->fullname), "%s", cmd->name);
             /* Redis's vector-set commands are module commands, registered in upper case, and a
              * module command reports its name as registered: the arity error says 'VADD',
@@ -267,6 +324,7 @@ void commandTableInit(void) {
             dictAdd(commands_dict, cmd->name, strlen(cmd->name), cmd);
             if (!cmd->subcommands) continue;
             for (qvCommand *sub = cmd->subcommands; sub->name; sub++) {
+                sub->id = command_ids++;
                 sub->parent = cmd;
                 snprintf(sub->fullname, sizeof(sub->fullname), "%s|%s", cmd->name, sub->name);
             }
@@ -356,6 +414,7 @@ static const struct {
     {CMD_PROTECTED, "protected"},
 };
 
+/* In the order of Redis's ACL CAT, then Quiver's own. */
 static const struct {
     uint64_t flag;
     const char *name;
@@ -363,13 +422,25 @@ static const struct {
     {ACL_KEYSPACE, "@keyspace"},
     {ACL_READ, "@read"},
     {ACL_WRITE, "@write"},
+    {ACL_SET, "@set"},
+    {ACL_SORTEDSET, "@sortedset"},
+    {ACL_LIST, "@list"},
+    {ACL_HASH, "@hash"},
+    {ACL_STRING, "@string"},
+    {ACL_BITMAP, "@bitmap"},
+    {ACL_HYPERLOGLOG, "@hyperloglog"},
+    {ACL_GEO, "@geo"},
+    {ACL_STREAM, "@stream"},
+    {ACL_PUBSUB, "@pubsub"},
     {ACL_ADMIN, "@admin"},
     {ACL_FAST, "@fast"},
     {ACL_SLOW, "@slow"},
+    {ACL_BLOCKING, "@blocking"},
     {ACL_DANGEROUS, "@dangerous"},
     {ACL_CONNECTION, "@connection"},
     {ACL_TRANSACTION, "@transaction"},
-    {ACL_PUBSUB, "@pubsub"},
+    {ACL_SCRIPTING, "@scripting"},
+    {ACL_VECTOR, "@vector"},
 };
 
 /* Redis derives some categories from the flags; so do we, so rows stay short. */
@@ -381,7 +452,24 @@ static uint64_t effectiveAcl(const qvCommand *cmd) {
     if (cmd->flags & CMD_PUBSUB) acl |= ACL_PUBSUB;
     if (cmd->flags & CMD_FAST) acl |= ACL_FAST;
     if (!(acl & ACL_FAST)) acl |= ACL_SLOW;
+    if (cmd->group && !strcmp(cmd->group, "module")) acl |= ACL_VECTOR;
     return acl;
+}
+
+uint64_t commandAclCategories(const qvCommand *cmd) {
+    return effectiveAcl(cmd);
+}
+
+uint64_t commandAclCategoryByName(const char *name) {
+    for (size_t i = 0; i < sizeof(acl_names) / sizeof(acl_names[0]); i++)
+        if (!strcasecmp(acl_names[i].name + 1, name)) return acl_names[i].flag;
+    return 0;
+}
+
+const char *commandAclCategoryAt(int i, uint64_t *flag) {
+    if (i < 0 || (size_t)i >= sizeof(acl_names) / sizeof(acl_names[0])) return NULL;
+    *flag = acl_names[i].flag;
+    return acl_names[i].name + 1;
 }
 
 static void addReplyCommandInfo(qvClient *c, const qvCommand *cmd) {

@@ -29,6 +29,8 @@
  *                  QUIT, RESET)
  *   CMD_PROTECTED  refused unless enable-debug-command allows the client (DEBUG, as in Redis 7)
  *   CMD_SKIP_MONITOR / CMD_NO_PROPAGATE reserved for replication commands
+ *   CMD_NO_TOUCH_KEYS running it does not count as an access of its keys (OBJECT, RESTORE:
+ *                  OBJECT IDLETIME must not reset what it reports; RESTORE sets it itself)
  */
 #ifndef QV_COMMANDS_H
 #define QV_COMMANDS_H
@@ -60,6 +62,12 @@ struct qvClient;
 #define CMD_PUBSUB_CTX   (1ULL << 19)
 #define CMD_TX_CONTROL   (1ULL << 20)
 #define CMD_PROTECTED    (1ULL << 21)
+/* Not a write, but the write log carries it because later writes depend on it (SELECT): the
+ * AOF loader and quiver-check-aof accept it. */
+#define CMD_LOGGED_CONTEXT (1ULL << 40)
+/* Bits from 48 up: the generic key commands' flags (kept apart from the ones above so that
+ * branches adding flags in parallel do not collide). */
+#define CMD_NO_TOUCH_KEYS (1ULL << 48)
 
 /* ACL categories (names as Redis prints them, "@keyspace" etc.). */
 #define ACL_KEYSPACE    (1ULL << 0)
@@ -72,6 +80,23 @@ struct qvClient;
 #define ACL_CONNECTION  (1ULL << 7)
 #define ACL_TRANSACTION (1ULL << 8)
 #define ACL_PUBSUB      (1ULL << 9)
+/* Redis's data-type categories: no Quiver command is in them, but rules naming them
+ * (+@hash, -@string) are accepted as Redis accepts them. */
+#define ACL_SET         (1ULL << 10)
+#define ACL_SORTEDSET   (1ULL << 11)
+#define ACL_LIST        (1ULL << 12)
+#define ACL_HASH        (1ULL << 13)
+#define ACL_STRING      (1ULL << 14)
+#define ACL_BITMAP      (1ULL << 15)
+#define ACL_HYPERLOGLOG (1ULL << 16)
+#define ACL_GEO         (1ULL << 17)
+#define ACL_STREAM      (1ULL << 18)
+#define ACL_BLOCKING    (1ULL << 19)
+#define ACL_SCRIPTING   (1ULL << 20)
+/* Quiver's own: every vector-set and index command (the "module" group). Redis 8 has no
+ * category of its own for them (its vector-set module sets none: they are only in @read or
+ * @write and @fast or @slow), so this one is an addition, derived in commandAclCategories(). */
+#define ACL_VECTOR (1ULL << 21)
 
 /* Argument documentation for COMMAND DOCS (a small tree, as in Redis's commands.json). */
 typedef enum {
@@ -115,6 +140,7 @@ typedef struct qvCommand {
     struct qvCommand *subcommands; /* NULL or terminated by {NULL} */
     /* Filled at start-up: */
     struct qvCommand *parent; /* container command for subcommands */
+    int id;                   /* dense index over commands and subcommands (ACL bitmaps) */
     char fullname[64];        /* "client|setname" */
     /* Statistics (INFO commandstats). */
     long long calls, usec, rejected_calls, failed_calls;
@@ -137,5 +163,15 @@ void commandDocsCommand(struct qvClient *c);
 void commandListCommand(struct qvClient *c);
 void commandHelpCommand(struct qvClient *c);
 void commandResetStats(void);
+/* How many ids commandTableInit() handed out (qvCommand.id < this). */
+int commandCount(void);
+/* The command's ACL_* categories: its row's, plus those Redis derives from the flags (@write,
+ * @read, @admin + @dangerous, @pubsub, @fast or else @slow) and @vector for the vector commands. */
+uint64_t commandAclCategories(const qvCommand *cmd);
+/* The ACL category named `name` (without the '@', any case), or 0 if there is none. */
+uint64_t commandAclCategoryByName(const char *name);
+/* Walks the categories in Redis's ACL CAT order: the i-th name (without '@') and its flag, or
+ * NULL past the last. */
+const char *commandAclCategoryAt(int i, uint64_t *flag);
 
 #endif

@@ -31,8 +31,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "aof.h"
 #include "configrows.h"
+#include "notify.h"
 #include "metrics.h"
 #include "dispatch.h"
 #include "networking.h"
@@ -52,19 +54,11 @@ extern void resetServerStats(void);
 
 /* ============================== Apply and check callbacks ============================== */
 
-/* `databases` is accepted for redis.conf compatibility; Quiver has one keyspace. */
-static int config_databases = 1;
+/* `databases`: how many numbered databases the keyspace has (db.c reads it once at start-up). */
+static int config_databases = 16;
 
 int configGetDatabases(void) {
     return config_databases;
-}
-
-static int checkDatabases(const configValue *v, char *err) {
-    if (v->ll != 1) {
-        setErr(err, "Quiver has a single database (0): 'databases' must be 1");
-        return C_ERR;
-    }
-    return C_OK;
 }
 
 /* metrics-port / metrics-bind: reopen the endpoint (at start-up metricsInit opens it). */
@@ -113,6 +107,13 @@ static int applyLogfile(int loading, char *err) {
 
 /* A limit below what is already used is accepted (deletions bring memory under it), with the
  * warning Redis logs, since from now on every memory-growing write is refused. */
+/* requirepass is the `default` ACL user's one password (nopass when empty), as in Redis. */
+static int applyRequirepass(int loading, char *err) {
+    (void)loading, (void)err;
+    aclUpdateDefaultUserPassword(server.requirepass);
+    return C_OK;
+}
+
 static int applyMaxmemory(int loading, char *err) {
     (void)err;
     maxmemoryForgetUsage();
@@ -391,8 +392,10 @@ static configRow core_config_rows[] = {
     STRING_CONFIG("logfile", NULL, CONFIG_IMMUTABLE, server.logfile, "", applyLogfile),
     ENUM_CONFIG("loglevel", NULL, CONFIG_MUTABLE, server.verbosity, loglevel_enum, "notice", NULL),
     INT_CONFIG("hz", NULL, CONFIG_MUTABLE, server.hz, "10", 0, INT_MAX, applyHz),
-    CHECKED_INT_CONFIG("databases", NULL, CONFIG_IMMUTABLE, config_databases, "1", 1, INT_MAX,
-                       checkDatabases, NULL),
+    /* Each database costs two empty tables; a snapshot names at most 2^20 (SNAPSHOT_MAX_DBS). */
+    INT_CONFIG("databases", NULL, CONFIG_IMMUTABLE, config_databases, "16", 1, 1048576, NULL),
+    SPECIAL_CONFIG("notify-keyspace-events", NULL, CONFIG_MUTABLE, &notifyKeyspaceEventsSpecial, "",
+                   NULL),
     /* 0 = one worker per core (Redis's default is 1: its io threads only do socket I/O). */
     INT_CONFIG("io-threads", NULL, CONFIG_IMMUTABLE, server.io_threads, "0", 0, 128, NULL),
     BOOL_CONFIG("vset-force-single-threaded-execution", NULL, CONFIG_MUTABLE,
@@ -406,7 +409,7 @@ static configRow core_config_rows[] = {
 
     /* Security. */
     STRING_CONFIG("requirepass", NULL, CONFIG_MUTABLE | CONFIG_SENSITIVE | CONFIG_EMPTY_IS_NULL,
-                  server.requirepass, "", NULL),
+                  server.requirepass, "", applyRequirepass),
     ENUM_CONFIG("enable-protected-configs", NULL, CONFIG_IMMUTABLE, server.enable_protected_configs,
                 protected_action_enum, "no", NULL),
     ENUM_CONFIG("enable-debug-command", NULL, CONFIG_IMMUTABLE, server.enable_debug_cmd,
@@ -454,9 +457,9 @@ static int config_rows;
 
 static const configRowSet core_config_row_set = {
     core_config_rows, (int)(sizeof(core_config_rows) / sizeof(core_config_rows[0])), NULL};
-static const configRowSet *const config_row_sets[] = {&core_config_row_set, &persistConfigRowSet,
-                                                      &replConfigRowSet, &backupConfigRowSet,
-                                                      &tlsConfigRowSet};
+static const configRowSet *const config_row_sets[] = {
+    &core_config_row_set, &persistConfigRowSet, &replConfigRowSet, &backupConfigRowSet,
+    &aclConfigRowSet,     &compatConfigRowSet,  &tlsConfigRowSet};
 #define CONFIG_ROW_SETS ((int)(sizeof(config_row_sets) / sizeof(config_row_sets[0])))
 
 static void collectRows(void) {
@@ -880,6 +883,9 @@ static int parseConfigTextDepth(const char *text, const char *filename, int dept
             const configRow *r = lookupConfig(argv[0]);
             if (!strcmp(argv[0], "include") && argc == 2) {
                 rc = includeConfigFile(argv[1], depth, reason, err, errlen, &nested);
+            } else if (!strcmp(argv[0], "user") && argc >= 2) {
+                /* ACL users: kept and applied by aclInit() once the command table exists. */
+                rc = aclAddConfigUserLine(argv + 1, argc - 1, reason, sizeof(reason));
             } else if (!r) {
                 setErr(reason, "Bad directive or wrong number of arguments");
                 rc = C_ERR;
@@ -961,6 +967,8 @@ char *configArgvToOptions(int argc, char **argv) {
  * parameter now needs fewer lines, so they go. */
 #define OWNER_VERBATIM (-1)
 #define OWNER_DONE     (-2)
+#define OWNER_USER     (-3) /* an ACL `user` line: rewritten by rewriteUsers */
+#define OWNER_DROPPED  (-4) /* a `user` line of a user that no longer exists */
 
 struct rewriteState {
     char **lines;
@@ -1003,7 +1011,9 @@ static void rewriteReadOld(rewriteState *st, const char *text) {
             char **argv = splitConfigArgs(s, &argc);
             if (argv && argc > 0) {
                 const configRow *r = lookupConfig(argv[0]);
-                if (r) {
+                if (!strcasecmp(argv[0], "user")) {
+                    owner = OWNER_USER;
+                } else if (r) {
                     owner = rowIndex(r);
                     st->in_file[owner] = 1;
                 }
@@ -1073,6 +1083,39 @@ static void rewriteRow(const configRow *r, rewriteState *st) {
     bufFree(&b);
     releaseValue(r, &cur);
     releaseValue(r, &def);
+}
+
+/* The ACL users as `user` lines (Redis's CONFIG REWRITE writes them too): into the file's
+ * `user` lines in order, then appended; `user` lines left over go. */
+static void rewriteUsers(rewriteState *st) {
+    int n;
+    char **lines = aclConfigUserLines(&n);
+    if (!lines) { /* an aclfile holds the users (or ACL is not running): lines stay as they are */
+        for (int i = 0; i < st->count; i++)
+            if (st->owner[i] == OWNER_USER) st->owner[i] = OWNER_VERBATIM;
+        return;
+    }
+    int slot = 0;
+    for (int u = 0; u < n; u++) {
+        while (slot < st->count && st->owner[slot] != OWNER_USER) slot++;
+        if (slot < st->count) {
+            zfree(st->lines[slot]);
+            st->lines[slot] = lines[u];
+            st->owner[slot++] = OWNER_DONE;
+            continue;
+        }
+        if (!st->has_signature) {
+            if (st->count > 0 && st->lines[st->count - 1][0] != '\0')
+                rewritePush(st, zstrdup(""), OWNER_VERBATIM);
+            rewritePush(st, zstrdup(CONFIG_REWRITE_SIGNATURE), OWNER_VERBATIM);
+            st->has_signature = 1;
+        }
+        rewritePush(st, lines[u], OWNER_DONE);
+        slot = st->count;
+    }
+    zfree(lines);
+    for (int i = 0; i < st->count; i++)
+        if (st->owner[i] == OWNER_USER) st->owner[i] = OWNER_DROPPED;
 }
 
 /* The not yet rewritten line of the file that sets the limits of `class` first, or -1. */
@@ -1216,10 +1259,11 @@ int configRewrite(const char *path, char *err, size_t errlen) {
         else
             rewriteRow(r, &st);
     }
+    rewriteUsers(&st);
 
     qvBuf out = {0};
     for (int i = 0; i < st.count; i++) {
-        if (st.owner[i] >= 0) continue; /* orphan */
+        if (st.owner[i] >= 0 || st.owner[i] == OWNER_DROPPED) continue; /* orphan */
         bufPuts(&out, st.lines[i]);
         bufPuts(&out, "\n");
     }

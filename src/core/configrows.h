@@ -157,6 +157,8 @@ typedef struct configRowSet {
 extern const configRowSet persistConfigRowSet; /* src/persist/persist_config.c */
 extern const configRowSet replConfigRowSet;    /* src/repl/repl_config.c */
 extern const configRowSet backupConfigRowSet;  /* src/backup/backup_config.c */
+extern const configRowSet aclConfigRowSet;     /* src/core/acl_cmd.c */
+extern const configRowSet compatConfigRowSet;  /* src/core/compat_config.c */
 extern const configRowSet tlsConfigRowSet;     /* src/core/tls_config.c */
 
 /* For a special row's rewrite: leaves the lines of the file that set this row as they are (the

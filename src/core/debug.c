@@ -26,6 +26,7 @@
 #include "aof.h"
 #include "buf.h"
 #include "db.h"
+#include "expire.h"
 #include "index.h"
 #include "persist.h"
 #include "quant.h"
@@ -102,31 +103,49 @@ static void addReplyDigest(qvClient *c, const uint64_t d[DIGEST_LANES]) {
     addReplyStatusLen(c, hex, 40);
 }
 
-/* DEBUG DIGEST: the whole dataset. */
+/* Where a key lives and when it expires are part of the dataset, as in Redis's digest: a key
+ * outside database 0 or with a TTL has its digest mixed with both (a dataset of database 0
+ * without TTLs keeps the digest it always had). */
+static void digestPlace(uint64_t h[DIGEST_LANES], int dbid, long long expire_ms) {
+    if (dbid == 0 && expire_ms < 0) return;
+    qvBuf b = {0};
+    int64_t place[2] = {dbid, expire_ms};
+    digestField(&b, h, sizeof(uint64_t) * DIGEST_LANES);
+    digestField(&b, place, sizeof(place));
+    digestHash(&b, h);
+    zfree(b.p);
+}
+
+/* DEBUG DIGEST: the whole dataset, every database. */
 static void debugDigestCommand(qvClient *c) {
     uint64_t total[DIGEST_LANES] = {0}, h[DIGEST_LANES];
-    dictIterator *it = dictGetIterator(server.db->keys);
-    dictEntry *e;
-    while ((e = dictNext(it)) != NULL) {
-        size_t klen;
-        const char *key = dictGetKey(e, &klen);
-        const qvValueHeader *v = dictGetVal(e);
-        if (v->type != &vectorsetKeyType) continue;
-        digestIndex(key, klen, (const qvIndex *)v, h);
-        for (int l = 0; l < DIGEST_LANES; l++) total[l] += h[l];
+    for (int d = 0; d < dbCount(); d++) {
+        qvDb *db = dbGet(d);
+        dictIterator *it = dictGetIterator(db->keys);
+        dictEntry *e;
+        while ((e = dictNext(it)) != NULL) {
+            size_t klen;
+            const char *key = dictGetKey(e, &klen);
+            const qvValueHeader *v = dictGetVal(e);
+            if (v->type != &vectorsetKeyType) continue;
+            digestIndex(key, klen, (const qvIndex *)v, h);
+            digestPlace(h, d, dbGetExpire(db, key, klen));
+            for (int l = 0; l < DIGEST_LANES; l++) total[l] += h[l];
+        }
+        dictReleaseIterator(it);
     }
-    dictReleaseIterator(it);
     addReplyDigest(c, total);
 }
 
-/* DEBUG DIGEST-VALUE key [key ...]: one digest per key (zeros for a missing key). */
+/* DEBUG DIGEST-VALUE key [key ...]: one digest per key (zeros for a missing key). As in Redis it
+ * covers the value only, not the key's name, so a COPY or a RESTORE under another name digests
+ * the same as its source. */
 static void debugDigestValueCommand(qvClient *c) {
     addReplyArrayLen(c, c->argc - 2);
     for (int i = 2; i < c->argc; i++) {
         uint64_t h[DIGEST_LANES] = {0};
         const qvValueHeader *v = dbLookupNoStats(c->argv[i], c->argvlen[i]);
-        if (v && v->type == &vectorsetKeyType)
-            digestIndex(c->argv[i], c->argvlen[i], (const qvIndex *)v, h);
+        if (v && v->type == &vectorsetKeyType) digestIndex("", 0, (const qvIndex *)v, h);
         addReplyDigest(c, h);
     }
 }
@@ -169,7 +188,7 @@ static void debugReloadCommand(qvClient *c) {
     }
     char err[1024];
     /* Into a new keyspace: a file that does not load leaves the dataset as it was. */
-    dict *old = dbStashKeys();
+    void *old = dbStashKeys();
     int rc = persistLoadSnapshot(server.dbfilename, 0, err, sizeof(err));
     dbUnstashKeys(old, rc != C_OK);
     if (rc != C_OK) {
@@ -226,6 +245,10 @@ void debugCommand(qvClient *c) {
             "    norms, attributes; not the graph).",
             "DIGEST-VALUE <key> [<key> ...]",
             "    Output a hex signature of the values of the given keys.",
+            "SET-ACTIVE-EXPIRE <0|1>",
+            "    Setting it to 0 disables expiring keys in the background when they are not",
+            "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+            "    default.",
             "HELP",
             "    Print this help.",
             NULL,
@@ -267,6 +290,10 @@ void debugCommand(qvClient *c) {
     } else if (!strcasecmp(c->argv[1], "panic") && c->argc == 2) {
         serverLog(LL_WARNING, "DEBUG PANIC called: aborting");
         abort();
+    } else if (!strcasecmp(c->argv[1], "set-active-expire") && c->argc == 3) {
+        /* Tests separate lazy from active expiry with it, as Redis's suite does. */
+        expireSetActive(atoi(c->argv[2]) != 0);
+        addReplyOk(c);
     } else if (!strcasecmp(c->argv[1], "log") && c->argc == 3) {
         serverLog(LL_WARNING, "DEBUG LOG: %s", c->argv[2]);
         addReplyOk(c);

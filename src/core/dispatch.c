@@ -1,6 +1,6 @@
 /* dispatch.c -- runs a parsed command: lookup, arity, authentication, the DEBUG gate
  * (enable-debug-command), the -OOM gate (maxmemory), the -BUSY gate (max-queued-searches),
- * -LOADING, MULTI queuing, then call() with statistics and the slow log. The checks read the command table's flags (commands.h), never
+ * -LOADING, the ACL check (-NOPERM), MULTI queuing, then call() with statistics and the slow log. The checks read the command table's flags (commands.h), never
  * lists of names. */
 #include "dispatch.h"
 
@@ -9,8 +9,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include "acl.h"
 #include "batch.h"
+#include "db.h"
+#include "cmd_keys.h"
+#include "latencymon.h"
 #include "metrics.h"
+#include "monitor.h"
+#include "tracking.h"
 #include "monotonic.h"
 #include "multi.h"
 #include "networking.h"
@@ -113,6 +119,16 @@ void processCommand(qvClient *c) {
     }
     if (!(c->flags & CLIENT_AUTHENTICATED) && !(cmd->flags & CMD_NO_AUTH)) {
         addReplyError(c, "NOAUTH Authentication required.");
+        rejectCommand(c, cmd);
+        return;
+    }
+    /* The ACL check, where Redis has it: after authentication, before anything that depends
+     * on the server's state. A command queued in MULTI is checked now and again at EXEC. */
+    int acl_argpos, acl_rc;
+    if (c->user && (acl_rc = aclCheckCommand(c->user, cmd, c->argc, c->argv, c->argvlen,
+                                             &acl_argpos)) != ACL_OK) {
+        aclDenyCommand(c, acl_rc, acl_argpos,
+                       (c->flags & CLIENT_MULTI) ? ACL_LOG_CTX_MULTI : ACL_LOG_CTX_TOPLEVEL);
         rejectCommand(c, cmd);
         return;
     }
@@ -228,9 +244,15 @@ void call(qvClient *c, qvCommand *cmd) {
     c->redact_args = 0;
     long long dirty_before = server.dirty;
     uint64_t start = monotonicUs();
+    dbUseClient(c); /* the keyspace functions act on c's selected database */
     cmd->proc(c);
     last_call_end_us = monotonicUs();
+    /* The keys it named were accessed (OBJECT IDLETIME), unless the client asked not to count
+     * (CLIENT NO-TOUCH; TOUCH sets the time itself, so it counts even then). */
+    if (!(cmd->flags & CMD_NO_TOUCH_KEYS) && !(c->flags & CLIENT_NO_TOUCH))
+        keysTouchCommandKeys(c, cmd);
     long long duration = (long long)(last_call_end_us - start);
+    latencyAddSampleIfNeeded((cmd->flags & CMD_FAST) ? "fast-command" : "command", duration / 1000);
     /* A write that does not grow memory may have freed some: the gate reads it afresh. */
     if ((cmd->flags & (CMD_WRITE | CMD_DENYOOM)) == CMD_WRITE) used_memory_stale = 1;
     /* A write that changed the dataset is logged as received, in execution order. */
@@ -238,7 +260,10 @@ void call(qvClient *c, qvCommand *cmd) {
         propagateCommand(c);
     else if (cmd->proc == execCommand)
         propagateExecEnd();
+    monitorFeed(c, cmd);
     if (skip_this) c->flags &= ~CLIENT_REPLY_SKIP;
+    /* After the skip ends: invalidations held for c are not part of the skipped reply. */
+    trackingAfterCommand(c, cmd);
     server.current_client = prev;
 
     cmd->calls++;

@@ -13,11 +13,14 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "buf.h"
 #include "db.h"
+#include "expire.h"
 #include "monotonic.h"
 #include "networking.h"
 #include "persist.h"
+#include "tracking.h"
 #include "pubsub.h"
 #include "repl.h"
 
@@ -103,11 +106,11 @@ static void sectionClients(char **buf, size_t *len, size_t *cap) {
            "client_recent_max_input_buffer:%zu\r\n"
            "client_recent_max_output_buffer:%zu\r\n"
            "blocked_clients:%lu\r\n"
-           "tracking_clients:0\r\n"
+           "tracking_clients:%lu\r\n"
            "pubsub_clients:%zu\r\n"
            "clients_in_timeout_table:0\r\n",
            server.clients_count, server.maxclients, server.client_recent_max_input,
-           server.client_recent_max_output, server.blocked_clients, pubsub);
+           server.client_recent_max_output, server.blocked_clients, trackingClientsCount(), pubsub);
 }
 
 static void sectionMemory(char **buf, size_t *len, size_t *cap) {
@@ -161,7 +164,7 @@ static void sectionStats(char **buf, size_t *len, size_t *cap) {
            "instantaneous_input_kbps:%.2f\r\n"
            "instantaneous_output_kbps:%.2f\r\n"
            "rejected_connections:%lld\r\n"
-           "expired_keys:0\r\n"
+           "expired_keys:%lld\r\n"
            "evicted_keys:0\r\n"
            "keyspace_hits:%lld\r\n"
            "keyspace_misses:%lld\r\n"
@@ -174,12 +177,15 @@ static void sectionStats(char **buf, size_t *len, size_t *cap) {
            "client_output_buffer_limit_disconnections:%lld\r\n",
            server.stat_numconnections, server.stat_numcommands, (long long)server.stat_inst_ops,
            server.stat_net_input_bytes, server.stat_net_output_bytes, server.stat_inst_in_kbps,
-           server.stat_inst_out_kbps, server.stat_rejected_conn, server.stat_keyspace_hits,
-           server.stat_keyspace_misses, pubsubTotalChannels(), pubsubTotalPatterns(),
-           server.stat_total_error_replies, server.stat_total_reads_processed,
-           server.stat_total_writes_processed, server.stat_client_qbuf_limit_disconnections,
+           server.stat_inst_out_kbps, server.stat_rejected_conn, server.stat_expiredkeys,
+           server.stat_keyspace_hits, server.stat_keyspace_misses, pubsubTotalChannels(),
+           pubsubTotalPatterns(), server.stat_total_error_replies,
+           server.stat_total_reads_processed, server.stat_total_writes_processed,
+           server.stat_client_qbuf_limit_disconnections,
            server.stat_client_outbuf_limit_disconnections);
     replicationInfoStats(buf, len, cap); /* sync_full, sync_partial_ok, sync_partial_err */
+    aclInfoStats(buf, len, cap);         /* acl_access_denied_auth, _cmd, _key, _channel */
+    expireInfoStats(buf, len, cap);
 }
 
 /* Replication's own fields (repl.c), with Redis's names and order. */
@@ -211,7 +217,12 @@ static void sectionCluster(char **buf, size_t *len, size_t *cap) {
 
 static void sectionKeyspace(char **buf, size_t *len, size_t *cap) {
     APPEND("# Keyspace\r\n");
-    if (dbSize() > 0) APPEND("db0:keys=%zu,expires=0,avg_ttl=0\r\n", dbSize());
+    for (int d = 0; d < dbCount(); d++) {
+        qvDb *db = dbGet(d);
+        if (dictSize(db->keys) == 0) continue;
+        APPEND("db%d:keys=%zu,expires=%zu,avg_ttl=%lld,subexpiry=0\r\n", d, dictSize(db->keys),
+               dictSize(db->expires), db->avg_ttl);
+    }
 }
 
 static void sectionErrorstats(char **buf, size_t *len, size_t *cap) {

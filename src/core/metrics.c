@@ -69,6 +69,15 @@ void metricsObserveCommand(qvCommand *cmd, long long usec) {
     h->usec += (uint64_t)usec;
 }
 
+int metricsCommandHistogram(const qvCommand *cmd, uint64_t *calls,
+                            uint64_t buckets[QV_LATENCY_BUCKETS]) {
+    const cmdHist *h = cmd->latency_hist;
+    if (!h || !h->count) return 0;
+    *calls = h->count;
+    memcpy(buckets, h->bucket, sizeof(h->bucket));
+    return 1;
+}
+
 /* ---- indexes ---- */
 
 typedef void indexFn(const char *name, size_t len, qvIndex *idx, void *priv);
@@ -76,16 +85,18 @@ typedef void indexFn(const char *name, size_t len, qvIndex *idx, void *priv);
 /* Calls fn for every index (every key is one, but check the type all the same). */
 static void forEachIndex(indexFn *fn, void *priv) {
     if (!server.db) return;
-    dictIterator *it = dictGetIterator(server.db->keys);
-    dictEntry *e;
-    while ((e = dictNext(it)) != NULL) {
-        qvValueHeader *h = dictGetVal(e);
-        if (h->type != &vectorsetKeyType) continue;
-        size_t len;
-        const char *name = dictGetKey(e, &len);
-        fn(name, len, (qvIndex *)h, priv);
+    for (int d = 0; d < dbCount(); d++) {
+        dictIterator *it = dictGetIterator(dbGet(d)->keys);
+        dictEntry *e;
+        while ((e = dictNext(it)) != NULL) {
+            qvValueHeader *h = dictGetVal(e);
+            if (h->type != &vectorsetKeyType) continue;
+            size_t len;
+            const char *name = dictGetKey(e, &len);
+            fn(name, len, (qvIndex *)h, priv);
+        }
+        dictReleaseIterator(it);
     }
-    dictReleaseIterator(it);
 }
 
 /* The upper bound (us) of the bucket holding quantile q of a histogram, -1 for +Inf, 0 if empty. */

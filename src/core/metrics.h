@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "latency.h"
 #include "server.h"
 
 /* Registers the INFO section and, when metrics-port is set, opens the HTTP listener. C_OK, or
@@ -15,6 +16,10 @@ int metricsInit(void);
 int metricsApplyConfig(char *err);
 /* One executed command and its duration (dispatch.c's call()). */
 void metricsObserveCommand(qvCommand *cmd, long long usec);
+/* A command's latency histogram (LATENCY HISTOGRAM): 0 if it never ran, else 1 with its calls
+ * and the count per bucket of latency.h's bounds (the last is above the largest bound). */
+int metricsCommandHistogram(const qvCommand *cmd, uint64_t *calls,
+                            uint64_t buckets[QV_LATENCY_BUCKETS]);
 /* The whole Prometheus exposition text (zmalloc'ed, *len set): what GET /metrics returns. */
 char *metricsRender(size_t *len);
 

@@ -6,19 +6,25 @@
  * pipeline() wraps every batch in MULTI/EXEC, and Sentinel sends its failover as one.
  *
  * WATCH keeps, per watched key, the list of clients watching it (server.watched_keys), and each
- * client keeps its list of watched keys; signalModifiedKey() flags the watchers dirty. */
+ * client keeps its list of watched keys; signalModifiedKey() flags the watchers dirty. A watched
+ * key is named in those tables by its database number (4 bytes) followed by the key, so the same
+ * name in two databases is two keys. */
 #include "multi.h"
 
 #include <string.h>
 
+#include "acl.h"
 #include "batch.h"
 #include "blocked.h"
 #include "buf.h"
+#include "db.h"
 #include "dispatch.h"
+#include "tracking.h"
 
 typedef struct watchedKey {
-    char *key;
+    char *key; /* watchName(): database number, then the key */
     size_t len;
+    int expired; /* its time had already come at WATCH (so its expiry is no change) */
     struct watchedKey *next;
 } watchedKey;
 
@@ -37,6 +43,19 @@ static void freeWatchers(void *p) {
 static dict *watchedKeysDict(void) {
     if (!server.watched_keys) server.watched_keys = dictCreate(freeWatchers);
     return server.watched_keys;
+}
+
+/* A WATCHed key whose time ran out since WATCH counts as changed, as in Redis 7, even if no
+ * lookup or expiry cycle has deleted it yet. */
+static int watchedKeyExpired(qvClient *c) {
+    for (watchedKey *wk = c->watched; wk; wk = wk->next) {
+        if (wk->expired) continue;
+        uint32_t id;
+        memcpy(&id, wk->key, 4);
+        qvDb *db = dbGet((int)id);
+        if (db && dbKeyTimeHasCome(db, wk->key + 4, wk->len - 4)) return 1;
+    }
+    return 0;
 }
 
 void queueMultiCommand(qvClient *c, qvCommand *cmd) {
@@ -100,7 +119,7 @@ void execCommand(qvClient *c) {
         discardTransaction(c);
         return;
     }
-    if (c->flags & CLIENT_DIRTY_CAS) {
+    if ((c->flags & CLIENT_DIRTY_CAS) || watchedKeyExpired(c)) {
         addReplyNullArray(c);
         discardTransaction(c);
         return;
@@ -121,6 +140,25 @@ void execCommand(qvClient *c) {
         c->argv = (const char **)mc->argv;
         c->argvlen = mc->argvlen;
         c->cmd = mc->cmd;
+        /* The user's rules may have changed since the command was queued (Redis checks again
+         * too): a command no longer allowed gets its error in the EXEC reply, the others run. */
+        int argpos, rc;
+        if (c->user &&
+            (rc = aclCheckCommand(c->user, mc->cmd, mc->argc, (const char *const *)mc->argv,
+                                  mc->argvlen, &argpos)) != ACL_OK) {
+            char why[512];
+            aclDenialMessage(rc, c->user, mc->cmd, NULL, 0, 0, why, sizeof(why));
+            const char *obj = rc == ACL_DENIED_CMD ? mc->cmd->fullname : mc->argv[argpos];
+            size_t olen = rc == ACL_DENIED_CMD ? strlen(obj) : mc->argvlen[argpos];
+            const char *uname = aclUserName(c->user);
+            aclLogDenial(c, rc, ACL_LOG_CTX_MULTI, obj, olen, uname, strlen(uname));
+            addReplyErrorFormat(c,
+                                "NOPERM ACLs rules changed between the moment the transaction "
+                                "was accumulated and the EXEC call. This command is no longer "
+                                "allowed for the following reason: %s",
+                                why);
+            continue;
+        }
         call(c, mc->cmd);
     }
     batchExecEnd(c);
@@ -133,6 +171,18 @@ void execCommand(qvClient *c) {
 }
 
 /* ---- WATCH ---- */
+
+/* The table name of key in database dbid: 4 bytes of dbid, then the key (freed by the caller
+ * unless it is buf). */
+static char *watchName(int dbid, const char *key, size_t len, char *buf, size_t buflen,
+                       size_t *outlen) {
+    char *p = len + 4 <= buflen ? buf : zmalloc(len + 4);
+    uint32_t id = (uint32_t)dbid;
+    memcpy(p, &id, 4);
+    memcpy(p + 4, key, len);
+    *outlen = len + 4;
+    return p;
+}
 
 static int isWatching(qvClient *c, const char *key, size_t len) {
     for (watchedKey *wk = c->watched; wk; wk = wk->next)
@@ -152,19 +202,27 @@ void watchCommand(qvClient *c) {
     }
     dict *d = watchedKeysDict();
     for (int i = 1; i < c->argc; i++) {
-        if (isWatching(c, c->argv[i], c->argvlen[i])) continue;
-        watchers *w = dictFetchValue(d, c->argv[i], c->argvlen[i]);
+        char buf[128];
+        size_t nlen;
+        char *name = watchName(c->db, c->argv[i], c->argvlen[i], buf, sizeof(buf), &nlen);
+        if (isWatching(c, name, nlen)) {
+            if (name != buf) zfree(name);
+            continue;
+        }
+        watchers *w = dictFetchValue(d, name, nlen);
         if (!w) {
             w = zcalloc(sizeof(*w));
-            dictAdd(d, c->argv[i], c->argvlen[i], w);
+            dictAdd(d, name, nlen, w);
         }
         VEC_RESERVE(w->clients, w->cap, (size_t)w->count + 1, 4);
         w->clients[w->count++] = c;
         watchedKey *wk = zmalloc(sizeof(*wk));
-        wk->key = zmemdup(c->argv[i], c->argvlen[i]);
-        wk->len = c->argvlen[i];
+        wk->key = zmemdup(name, nlen);
+        wk->len = nlen;
+        wk->expired = dbKeyTimeHasCome(server.db, c->argv[i], c->argvlen[i]);
         wk->next = c->watched;
         c->watched = wk;
+        if (name != buf) zfree(name);
     }
     addReplyOk(c);
 }
@@ -197,18 +255,33 @@ void unwatchCommand(qvClient *c) {
     addReplyOk(c);
 }
 
-void signalModifiedKey(const char *key, size_t len) {
+void signalModifiedKeyInDb(int dbid, const char *key, size_t len) {
+    trackingInvalidateKey(key, len); /* client-side caches (tracking.c) */
     if (!server.watched_keys || dictSize(server.watched_keys) == 0) return;
-    watchers *w = dictFetchValue(server.watched_keys, key, len);
+    char buf[128];
+    size_t nlen;
+    char *name = watchName(dbid, key, len, buf, sizeof(buf), &nlen);
+    watchers *w = dictFetchValue(server.watched_keys, name, nlen);
+    if (name != buf) zfree(name);
     if (!w) return;
     for (int i = 0; i < w->count; i++) w->clients[i]->flags |= CLIENT_DIRTY_CAS;
 }
 
-void signalFlushedDb(void) {
+void signalModifiedKey(const char *key, size_t len) {
+    signalModifiedKeyInDb(server.db ? server.db->id : 0, key, len);
+}
+
+void signalFlushedDb(int dbid) {
+    trackingInvalidateAll();
     if (!server.watched_keys) return;
     dictIterator *it = dictGetIterator(server.watched_keys);
     dictEntry *e;
     while ((e = dictNext(it)) != NULL) {
+        size_t nlen;
+        const char *name = dictGetKey(e, &nlen);
+        uint32_t id;
+        memcpy(&id, name, 4);
+        if (dbid != -1 && id != (uint32_t)dbid) continue;
         watchers *w = dictGetVal(e);
         for (int i = 0; i < w->count; i++) w->clients[i]->flags |= CLIENT_DIRTY_CAS;
     }

@@ -37,6 +37,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "buf.h"
 #include "anet.h"
 #include "batch.h"
@@ -45,6 +46,8 @@
 #include "aof.h"
 #include "dispatch.h"
 #include "monotonic.h"
+#include "monitor.h"
+#include "tracking.h"
 #include "multi.h"
 #include "pause.h"
 #include "pubsub.h"
@@ -120,8 +123,8 @@ static void acceptCommonHandler(connection *conn, uint64_t flags, const char *ip
         rejectConnection(conn, "-ERR max number of clients reached\r\n");
         return;
     }
-    if (server.protected_mode && ip && !isLoopbackAddr(ip) &&
-        (!server.requirepass || server.requirepass[0] == '\0')) {
+    /* Protected mode applies while `default` needs no password (as in Redis 7). */
+    if (server.protected_mode && ip && !isLoopbackAddr(ip) && aclDefaultUserIsOpen()) {
         rejectConnection(conn, PROTECTED_MODE_DENIED);
         return;
     }
@@ -276,7 +279,10 @@ qvClient *createClient(connection *conn, uint64_t flags) {
     c->id = server.next_client_id++;
     c->ctime = c->last_interaction = time(NULL);
     respParserInit(&c->parser);
-    if (!server.requirepass || server.requirepass[0] == '\0') c->flags |= CLIENT_AUTHENTICATED;
+    /* A connection starts as `default`, authenticated if that user is on and has no password.
+     * A master link is the server itself: no user, no checks. */
+    if (aclDefaultUserIsOpen()) c->flags |= CLIENT_AUTHENTICATED;
+    c->user = (conn && !(flags & CLIENT_MASTER)) ? aclDefaultUser() : NULL;
     c->parser.unauth = !(c->flags & CLIENT_AUTHENTICATED);
     if (conn) {
         connSetPrivateData(conn, c);
@@ -337,6 +343,8 @@ void freeClient(qvClient *c) {
     discardTransaction(c);
     unwatchAllKeys(c);
     pubsubUnsubscribeAll(c, 0);
+    monitorClientGone(c);
+    trackingClientGone(c);
     unlinkPendingWrite(c);
     if (c->conn) {
         connClose(c->conn);
@@ -988,10 +996,11 @@ int clientTypeByName(const char *name) {
 }
 
 char *clientInfoString(qvClient *c) {
-    char flags[16], *p = flags;
+    char flags[24], *p = flags;
     if (c->flags & CLIENT_REPLICA) *p++ = 'S';
     if (c->flags & CLIENT_MASTER) *p++ = 'M';
     if (c->flags & CLIENT_MULTI) *p++ = 'x';
+    if (c->flags & CLIENT_MONITOR) *p++ = 'O';
     if (c->flags & CLIENT_BLOCKED) *p++ = 'b';
     if (c->flags & CLIENT_PUBSUB) *p++ = 'P';
     if (c->flags & CLIENT_DIRTY_CAS) *p++ = 'd';
@@ -1000,6 +1009,7 @@ char *clientInfoString(qvClient *c) {
     if (c->flags & CLIENT_CLOSE_ASAP) *p++ = 'A';
     if (c->flags & CLIENT_NO_EVICT) *p++ = 'e';
     if (c->flags & CLIENT_NO_TOUCH) *p++ = 'T';
+    p = trackingClientListFlags(c, p);
     if (p == flags) *p++ = 'N';
     *p = '\0';
     char events[3], *e = events;
@@ -1014,13 +1024,14 @@ char *clientInfoString(qvClient *c) {
     const char *cmd = c->lastcmd ? c->lastcmd->fullname : "NULL";
     size_t qbuf = c->qb_len - c->qb_pos;
     size_t tot = sizeof(*c) + c->qb_cap + c->reply_bytes;
+    const char *user = aclUserName(c->user);
     char *out =
         zmalloc(1024 + (c->name ? strlen(c->name) : 0) + (c->lib_name ? strlen(c->lib_name) : 0) +
-                (c->lib_ver ? strlen(c->lib_ver) : 0));
+                (c->lib_ver ? strlen(c->lib_ver) : 0) + strlen(user));
     sprintf(out,
             "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%zu "
             "psub=%zu ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu "
-            "rbp=%zu obl=%zu oll=%d omem=%zu tot-mem=%zu events=%s cmd=%s user=default redir=-1 "
+            "rbp=%zu obl=%zu oll=%d omem=%zu tot-mem=%zu events=%s cmd=%s user=%s redir=-1 "
             "resp=%d lib-name=%s lib-ver=%s",
             (unsigned long long)c->id, c->addr, c->laddr, connGetFd(c->conn),
             c->name ? c->name : "", (long long)(now - c->ctime),
@@ -1028,7 +1039,7 @@ char *clientInfoString(qvClient *c) {
             c->pubsub_channels ? dictSize(c->pubsub_channels) : 0,
             c->pubsub_patterns ? dictSize(c->pubsub_patterns) : 0,
             (c->flags & CLIENT_MULTI) ? c->mstate_count : -1, qbuf, c->qb_cap - c->qb_len,
-            c->qb_cap, c->qb_len, c->bufpos, oll, c->reply_bytes, tot, events, cmd, c->resp,
+            c->qb_cap, c->qb_len, c->bufpos, oll, c->reply_bytes, tot, events, cmd, user, c->resp,
             c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
     return out;
 }

@@ -13,6 +13,11 @@
  *   - the commands of EXEC, wrapped here in MULTI ... EXEC (propagateExecEnd closes the block),
  *     so that a replay applies the transaction whole or not at all;
  *   - an ordered-input client's stream (a replica's master link): logged like any client's.
+ *   - the DEL of a key whose time to live ran out (propagateDeletion), where it was found: the
+ *     expiry cycle, or the lookup of a command, ahead of that command.
+ * Each sink's stream carries SELECT n before a write to another database than the one it last
+ * selected; a sink whose stream starts over (a new AOF incr file, a replica's full sync) calls
+ * propagateSinkForgetDb so that its next write selects again.
  * Nothing is propagated while the dataset is loading (the AOF being replayed is the log itself).
  * A sink gets the stream before the reply of the command is written (the AOF flushes in
  * beforeSleep, ahead of the replies of that loop iteration).
@@ -35,6 +40,7 @@ typedef struct propagateSink {
     void (*feed)(int argc, const char *const *argv, const size_t *argvlen);
     /* private */
     int in_multi; /* MULTI sent for the transaction in progress */
+    int db;       /* database the stream last SELECTed, -1 = none yet */
     struct propagateSink *next;
 } propagateSink;
 
@@ -42,6 +48,13 @@ typedef struct propagateSink {
 void propagateRegisterSink(propagateSink *sink);
 /* call(): c's current command, a write that changed the dataset. */
 void propagateCommand(qvClient *c);
+/* The running command of c is logged as argv instead of as received (EXPIRE as PEXPIREAT with an
+ * absolute time, an EXPIRE in the past as DEL), if it changes the dataset. Copies argv. */
+void propagateRewriteCommand(qvClient *c, int argc, const char *const *argv, const size_t *lens);
+/* DEL key in database dbid: a key that expired (db.c). */
+void propagateDeletion(int dbid, const char *key, size_t klen);
+/* The sink's stream starts over: its next write is preceded by SELECT. */
+void propagateSinkForgetDb(propagateSink *sink);
 /* call() after EXEC: closes the MULTI block of every sink that got one. */
 void propagateExecEnd(void);
 

@@ -165,9 +165,7 @@ void punsubscribeCommand(qvClient *c) {
     }
 }
 
-void publishCommand(qvClient *c) {
-    const char *ch = c->argv[1], *msg = c->argv[2];
-    size_t chlen = c->argvlen[1], msglen = c->argvlen[2];
+long long pubsubPublishMessage(const char *ch, size_t chlen, const char *msg, size_t msglen) {
     long long receivers = 0;
     subscribers *s = dictFetchValue(server.pubsub_channels, ch, chlen);
     if (s) {
@@ -200,7 +198,11 @@ void publishCommand(qvClient *c) {
         }
         dictReleaseIterator(it);
     }
-    addReplyLongLong(c, receivers);
+    return receivers;
+}
+
+void publishCommand(qvClient *c) {
+    addReplyLongLong(c, pubsubPublishMessage(c->argv[1], c->argvlen[1], c->argv[2], c->argvlen[2]));
 }
 
 void pubsubChannelsCommand(qvClient *c) {

@@ -12,6 +12,9 @@ void unsubscribeCommand(qvClient *c);
 void psubscribeCommand(qvClient *c);
 void punsubscribeCommand(qvClient *c);
 void publishCommand(qvClient *c);
+/* Delivers msg on channel ch to its subscribers and matching patterns; returns how many got it
+ * (PUBLISH, keyspace notifications). */
+long long pubsubPublishMessage(const char *ch, size_t chlen, const char *msg, size_t msglen);
 void pubsubChannelsCommand(qvClient *c);
 void pubsubNumsubCommand(qvClient *c);
 void pubsubNumpatCommand(qvClient *c);

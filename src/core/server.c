@@ -23,12 +23,15 @@
 #include "blocked.h"
 #include "connection.h"
 #include "cmd_idx.h"
+#include "cmd_keys.h"
 #include "cmd_vset.h"
 #include "config.h"
+#include "acl.h"
 #include "aof.h"
 #include "backup.h"
 #include "crash.h"
 #include "distance.h"
+#include "expire.h"
 #include "monotonic.h"
 #include "db.h"
 #include "metrics.h"
@@ -68,6 +71,8 @@ void resetServerStats(void) {
     server.stat_peak_memory = 0;
     if (server.errors) dictEmpty(server.errors);
     commandResetStats();
+    aclResetStats();     /* acl_access_denied_* */
+    blockedResetStats(); /* searches_rejected_queue_full (the -BUSY refusals) */
 }
 
 /* instantaneous_ops_per_sec and kbps: a sample per cron tick, averaged over the last second. */
@@ -198,6 +203,9 @@ void initCommandTable(void) {
     persistRegisterCommands();
     replicationRegisterCommands();
     backupRegisterCommands();
+    aclRegisterCommands();
+    expireRegisterCommands();
+    keysRegisterCommands();
     commandTableInit();
 }
 
@@ -341,10 +349,12 @@ int serverMain(int argc, char **argv) {
     distInit();
     blockedInit(); /* the worker pool: before loading, which may use it */
     initCommandTable();
+    aclInit();         /* users from the config or the ACL file: before any client */
     replicationInit(); /* the backlog sink, the sync child kind */
     if (listenOnConfiguredAddresses() != C_OK) return 1;
     if (metricsInit() != C_OK) return 1;
     aeCreateTimeEvent(server.el, 1, serverCron, NULL);
+    expireInit();
     aeSetBeforeSleepProc(server.el, beforeSleep);
 
     serverLog(LL_NOTICE, "Quiver %s (Redis-compatible %s, %s) starting, pid=%d", QUIVER_VERSION,

@@ -69,6 +69,9 @@
 #define CLIENT_MASTER_FORCE_REPLY (1ULL << 21)
 #define CLIENT_WAITING_ACKS       (1ULL << 22) /* blocked in WAIT until replicas acknowledge */
 #define CLIENT_POSTPONED          (1ULL << 40) /* a command waits for a CLIENT PAUSE (pause.c) */
+/* Bits from 48 up: MONITOR and client-side caching (kept apart from the ones above so that
+ * branches adding flags in parallel do not collide). */
+#define CLIENT_MONITOR (1ULL << 48) /* gets a line per executed command (monitor.c) */
 
 /* Client types (CLIENT LIST/KILL TYPE). The first CLIENT_TYPE_COUNT are also the output buffer
  * limit classes; a master link has none (it is never cut for what it is sent). */
@@ -153,6 +156,9 @@ typedef struct qvClient {
     void *vadd_batch;              /* pipelined VADDs being collected for the workers (batch.c) */
     void *search_batch;            /* pipelined searches being collected for the workers */
     void *repl; /* replication's per-link state (CLIENT_MASTER / CLIENT_REPLICA), repl.h */
+    struct aclUser *user;           /* the ACL user it is (or will be) authenticated as; NULL = the
+                             server itself (AOF loading, a master link): never checked */
+    struct trackingState *tracking; /* CLIENT TRACKING state, NULL until used (tracking.c) */
 } qvClient;
 
 typedef struct qvServer {

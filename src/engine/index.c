@@ -160,6 +160,7 @@ const qvKeyType vectorsetKeyType = {"vectorset", freeIndexValue, indexValueMemor
 qvIndex *indexCreate(const qvIndexConfig *cfg) {
     qvIndex *idx = zcalloc(sizeof(*idx));
     idx->hdr.type = &vectorsetKeyType;
+    idx->hdr.lru = (unsigned int)(hooks.ustime() / 1000000) & QV_LRU_CLOCK_MAX;
     idx->cfg = *cfg;
     if (!idx->cfg.ef_runtime) idx->cfg.ef_runtime = INDEX_DEFAULT_EF_RUNTIME;
     if (!idx->cfg.ef_construction) idx->cfg.ef_construction = HNSW_DEFAULT_EF_CONSTRUCTION;

@@ -16,6 +16,12 @@ typedef struct qvKeyType {
 /* Every stored value embeds this as its first member. */
 typedef struct qvValueHeader {
     const qvKeyType *type;
+    /* Last access on the LRU clock (unix seconds masked to QV_LRU_CLOCK_MAX, as Redis's 24-bit
+     * clock): OBJECT IDLETIME reads it, the command path (dispatch.c) and TOUCH set it, RESTORE
+     * IDLETIME back-dates it. The value's constructor sets it to its creation time. */
+    unsigned int lru;
 } qvValueHeader;
+
+#define QV_LRU_CLOCK_MAX ((1U << 24) - 1)
 
 #endif

@@ -1,14 +1,16 @@
 /* snapshot.c -- the snapshot file format: every index with its settings, elements, attributes,
  * projection matrix, quantised vectors and HNSW graph, so that loading rebuilds nothing.
  *
- * ==== The format, byte by byte (version 1) ====
+ * ==== The format, byte by byte (version 2; version 1 is read too) ====
  *
  * All integers are little-endian and unaligned; f32 is an IEEE-754 binary32 in the same byte
  * order; str is a u32 length followed by that many bytes (binary-safe, no terminator).
  *
  *   offset  size  field
  *   0       8     magic "QUIVSNAP"
- *   8       4     u32 format version = 1. A reader refuses versions above its own.
+ *   8       4     u32 format version = 2. A reader refuses versions above its own; version 1
+ *                 (written before databases and expiry existed) is version 2 without 'D' and
+ *                 'X' sections: every key in database 0, none with a TTL.
  *   12      4     u32 header flags = 0. A reader refuses any bit it does not know.
  *   16      ...   sections, each starting with a one-byte type:
  *
@@ -16,6 +18,15 @@
  *       does not know, so fields can be added without a version bump. Written: quiver-ver,
  *       redis-ver, ctime (unix seconds, decimal), used-mem (bytes, decimal), aof-base ("1" when
  *       the file is an AOF base), indexes (decimal count of 'I' sections).
+ *
+ *   'D' (0x44) database (version 2): u32 database number. The 'I' sections that follow belong to
+ *       it, until the next 'D'; before any 'D', to database 0. Written once before the keys of
+ *       every non-empty database, in increasing order; a reader refuses a number at or above
+ *       SNAPSHOT_MAX_DBS (the server then checks it against its `databases`).
+ *
+ *   'X' (0x58) expiry of the next key (version 2): i64 absolute unix time in milliseconds, > 0.
+ *       Must be followed by an 'I' section. Absolute, so a key keeps the moment it expires
+ *       across a restart, as Redis's RDB does.
  *
  *   'I' (0x49) one index (one key of type vectorset):
  *       str   key
@@ -124,6 +135,8 @@
 #define SNAP_SECTION_AUX       'A'
 #define SNAP_SECTION_INDEX     'I'
 #define SNAP_SECTION_END       'E'
+#define SNAP_SECTION_DB        'D'
+#define SNAP_SECTION_EXPIRE    'X'
 #define SNAP_NONE              0xFFFFFFFFu
 #define SNAP_MAX_EF            100000000u
 #define SNAP_IFLAG_TEXT        (1u << 31) /* format bit: TEXT field names follow */
@@ -270,6 +283,23 @@ static int writeIndex(saveCtx *sc, const char *key, size_t klen, const qvIndex *
 }
 
 int snapshotWrite(rio *r, dict *keys, const snapshotSaveOpts *opts, snapshotInfo *info) {
+    snapshotDb one = {0, keys, NULL};
+    return snapshotWriteDbs(r, &one, 1, opts, info);
+}
+
+/* The 'D' and 'X' sections (version 2). */
+static int writeU32Section(rio *r, uint8_t type, uint32_t v) {
+    return rioWrite(r, &type, 1) && rioWrite(r, &v, 4);
+}
+
+static int writeExpire(rio *r, long long when_ms) {
+    uint8_t type = SNAP_SECTION_EXPIRE;
+    int64_t v = when_ms;
+    return rioWrite(r, &type, 1) && rioWrite(r, &v, 8);
+}
+
+int snapshotWriteDbs(rio *r, const snapshotDb *dbs, int ndbs, const snapshotSaveOpts *opts,
+                     snapshotInfo *info) {
     saveCtx sc = {r, {0}, opts, 0, 0};
     qvBuf *b = &sc.b;
     snapshotInfo local;
@@ -284,11 +314,14 @@ int snapshotWrite(rio *r, dict *keys, const snapshotSaveOpts *opts, snapshotInfo
 
     /* Only values of our own type are written; the keyspace holds nothing else today. */
     uint64_t nindexes = 0;
-    dictIterator *it = dictGetIterator(keys);
+    dictIterator *it;
     dictEntry *e;
-    while ((e = dictNext(it)) != NULL)
-        if (((qvValueHeader *)dictGetVal(e))->type == &vectorsetKeyType) nindexes++;
-    dictReleaseIterator(it);
+    for (int d = 0; d < ndbs; d++) {
+        it = dictGetIterator(dbs[d].keys);
+        while ((e = dictNext(it)) != NULL)
+            if (((qvValueHeader *)dictGetVal(e))->type == &vectorsetKeyType) nindexes++;
+        dictReleaseIterator(it);
+    }
 
     uint32_t version = SNAPSHOT_VERSION, flags = 0;
     char num[32];
@@ -303,16 +336,23 @@ int snapshotWrite(rio *r, dict *keys, const snapshotSaveOpts *opts, snapshotInfo
     snprintf(num, sizeof(num), "%llu", (unsigned long long)nindexes);
     ok = ok && writeAux(r, b, "indexes", num);
 
-    it = dictGetIterator(keys);
-    while (ok && (e = dictNext(it)) != NULL) {
-        const qvValueHeader *v = dictGetVal(e);
-        if (v->type != &vectorsetKeyType) continue;
-        size_t klen;
-        const char *key = dictGetKey(e, &klen);
-        ok = writeIndex(&sc, key, klen, (const qvIndex *)v);
-        info->indexes++;
+    for (int d = 0; ok && d < ndbs; d++) {
+        if (dictSize(dbs[d].keys) == 0) continue;
+        ok = writeU32Section(r, SNAP_SECTION_DB, dbs[d].id);
+        dict *expires = dbs[d].expires && dictSize(dbs[d].expires) ? dbs[d].expires : NULL;
+        it = dictGetIterator(dbs[d].keys);
+        while (ok && (e = dictNext(it)) != NULL) {
+            const qvValueHeader *v = dictGetVal(e);
+            if (v->type != &vectorsetKeyType) continue;
+            size_t klen;
+            const char *key = dictGetKey(e, &klen);
+            dictEntry *xe = expires ? dictFind(expires, key, klen) : NULL;
+            if (xe) ok = writeExpire(r, (long long)dictGetU64(xe));
+            ok = ok && writeIndex(&sc, key, klen, (const qvIndex *)v);
+            info->indexes++;
+        }
+        dictReleaseIterator(it);
     }
-    dictReleaseIterator(it);
     zfree(b->p);
     info->elements = sc.elements;
 
@@ -354,6 +394,13 @@ void snapshotTempPath(const char *path, long pid, char *out, size_t outlen) {
 
 int snapshotSaveFile(const char *path, dict *keys, const snapshotSaveOpts *opts, snapshotInfo *info,
                      char *err, size_t errlen) {
+    snapshotDb one = {0, keys, NULL};
+    return snapshotSaveFileDbs(path, &one, 1, opts, info, err, errlen);
+}
+
+int snapshotSaveFileDbs(const char *path, const snapshotDb *dbs, int ndbs,
+                        const snapshotSaveOpts *opts, snapshotInfo *info, char *err,
+                        size_t errlen) {
     char tmp[PATH_MAX];
     snapshotTempPath(path, (long)getpid(), tmp, sizeof(tmp));
 
@@ -369,7 +416,7 @@ int snapshotSaveFile(const char *path, dict *keys, const snapshotSaveOpts *opts,
     rioInitWithFile(&r, fp);
     rioSetAutoSync(&r, opts->autosync);
     const char *step = "writing";
-    if (snapshotWrite(&r, keys, opts, info) != 0 || !rioSync(&r)) goto fail;
+    if (snapshotWriteDbs(&r, dbs, ndbs, opts, info) != 0 || !rioSync(&r)) goto fail;
     step = "closing";
     if (fclose(fp) == EOF) {
         fp = NULL;
@@ -407,6 +454,9 @@ typedef struct loader {
     char *err;
     size_t errlen;
     size_t failed_at;
+    uint32_t version;    /* of the file */
+    uint32_t db;         /* database of the next key ('D') */
+    long long expire_ms; /* expiry of the next key ('X'), -1 for none */
 } loader;
 
 /* Records the first error, at the offset of the field being read. Always returns -1. */
@@ -724,6 +774,11 @@ static int readIndex(loader *l, snapshotIndexFn *fn, void *priv, snapshotInfo *i
     info->indexes++;
     info->elements += count;
     char ferr[256] = "";
+    if (l->opts->meta) {
+        l->opts->meta->db = l->db;
+        l->opts->meta->expire_ms = l->expire_ms;
+    }
+    l->expire_ms = -1;
     if (fn && fn(priv, key, klen, idx, ferr, sizeof(ferr)) != 0)
         return fail(l, section_at, "%s", ferr);
     if (!fn) indexRelease(idx);
@@ -743,7 +798,7 @@ int snapshotLoadBuffer(const void *data, size_t len, const snapshotLoadOpts *opt
                        snapshotIndexFn *fn, void *priv, snapshotInfo *info, char *err,
                        size_t errlen) {
     static const snapshotLoadOpts defaults = {1};
-    loader l = {data, len, 0, opts ? opts : &defaults, 0, err, errlen, 0};
+    loader l = {data, len, 0, opts ? opts : &defaults, 0, err, errlen, 0, 0, 0, -1};
     snapshotInfo local;
     if (!info) info = &local;
     memset(info, 0, sizeof(*info));
@@ -760,6 +815,7 @@ int snapshotLoadBuffer(const void *data, size_t len, const snapshotLoadOpts *opt
                     version, SNAPSHOT_VERSION);
     if (flags) return fail(&l, 12, "unknown header flags 0x%x", flags);
     info->version = version;
+    l.version = version;
 
     /* The checksum first: nothing of a corrupt file is parsed or allocated. */
     if (len < SNAP_HEADER_BYTES + 9 || l.p[len - 9] != SNAP_SECTION_END) {
@@ -783,8 +839,23 @@ int snapshotLoadBuffer(const void *data, size_t len, const snapshotLoadOpts *opt
         size_t at = l.pos;
         uint8_t type;
         if (rdU8(&l, &type, "section type")) return -1;
+        if (l.expire_ms != -1 && type != SNAP_SECTION_INDEX)
+            return fail(&l, at, "an expiry section not followed by a key");
         if (type == SNAP_SECTION_END) break;
-        if (type == SNAP_SECTION_AUX) {
+        if (type == SNAP_SECTION_DB && l.version >= 2) {
+            uint32_t db;
+            if (rdU32(&l, &db, "database number")) return -1;
+            if (db >= SNAPSHOT_MAX_DBS)
+                return fail(&l, at + 1, "database number %u out of range", db);
+            l.db = db;
+        } else if (type == SNAP_SECTION_EXPIRE && l.version >= 2) {
+            int64_t when;
+            if (need(&l, 8, "expiry time")) return -1;
+            memcpy(&when, l.p + l.pos, 8);
+            if (when <= 0) return fail(&l, l.pos, "bad expiry time %lld", (long long)when);
+            l.pos += 8;
+            l.expire_ms = when;
+        } else if (type == SNAP_SECTION_AUX) {
             if (readAux(&l, info)) return -1;
         } else if (type == SNAP_SECTION_INDEX) {
             if (readIndex(&l, fn, priv, info, at)) return -1;

@@ -15,7 +15,8 @@
 #include "index.h"
 #include "rio.h"
 
-#define SNAPSHOT_VERSION 1
+#define SNAPSHOT_VERSION 2
+#define SNAPSHOT_MAX_DBS (1u << 20) /* a 'D' section above this is corrupt */
 #define SNAPSHOT_MAGIC   "QUIVSNAP"
 
 /* What a file says about itself (AUX fields) and what was read or written. */
@@ -41,6 +42,20 @@ typedef struct snapshotSaveOpts {
     uint64_t progress_every;
 } snapshotSaveOpts;
 
+/* One database to write: its number, its keys and (may be NULL) its expiry times, key ->
+ * absolute unix ms as a dict u64 (dictGetU64). */
+typedef struct snapshotDb {
+    uint32_t id;
+    dict *keys;
+    dict *expires;
+} snapshotDb;
+
+/* Where a loaded key belongs (snapshotLoadOpts.meta): set before each snapshotIndexFn call. */
+typedef struct snapshotKeyMeta {
+    uint32_t db;         /* its database (0 in a version 1 file) */
+    long long expire_ms; /* absolute unix ms, -1 = no TTL */
+} snapshotKeyMeta;
+
 /* Called once per loaded index: the callee owns idx from then on (it must release it itself if
  * it refuses). Returns 0, or -1 with a reason in err to stop loading. */
 typedef int snapshotIndexFn(void *priv, const char *key, size_t klen, qvIndex *idx, char *err,
@@ -63,17 +78,24 @@ typedef struct snapshotLoadOpts {
     uint64_t progress_every;
     void (*summary)(const snapshotIndexSummary *s, void *priv); /* optional */
     void *summary_priv;
+    snapshotKeyMeta *meta; /* optional: filled with the key's database and TTL before each fn */
 } snapshotLoadOpts;
 
 /* Writes every index of `keys` (key -> qvIndex, the keyspace dict) as a complete snapshot
- * (header, indexes, end, checksum). Returns 0, or -1 with r->err set by the failed write. */
+ * (header, indexes, end, checksum) of database 0 without TTLs. Returns 0, or -1 with r->err set
+ * by the failed write. */
 int snapshotWrite(rio *r, dict *keys, const snapshotSaveOpts *opts, snapshotInfo *info);
+/* The same for ndbs databases, each with its keys' expiry times. */
+int snapshotWriteDbs(rio *r, const snapshotDb *dbs, int ndbs, const snapshotSaveOpts *opts,
+                     snapshotInfo *info);
 
 /* Writes `keys` to `path` crash-safely: a temporary file in the same directory, fsynced,
  * renamed over path, then the directory fsynced. Returns 0, or -1 with the reason in err (the
  * temporary file is removed). */
 int snapshotSaveFile(const char *path, dict *keys, const snapshotSaveOpts *opts, snapshotInfo *info,
                      char *err, size_t errlen);
+int snapshotSaveFileDbs(const char *path, const snapshotDb *dbs, int ndbs,
+                        const snapshotSaveOpts *opts, snapshotInfo *info, char *err, size_t errlen);
 
 /* The temporary file snapshotSaveFile writes in the target's directory ("temp-<pid>-<name>"):
  * a parent removes it when a saving child died before the rename. */

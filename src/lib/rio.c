@@ -77,6 +77,10 @@ void rioInitWithGrowBuffer(rio *r) {
     r->sync = growNop;
 }
 
+void rioGrowReserve(rio *r, size_t bytes) {
+    VEC_RESERVE(r->io.grow.data, r->io.grow.cap, r->io.grow.len + bytes, 4096);
+}
+
 unsigned char *rioGrowBufferTake(rio *r, size_t *len) {
     unsigned char *p = r->io.grow.data;
     *len = r->io.grow.len;

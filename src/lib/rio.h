@@ -53,6 +53,9 @@ void rioInitWithFile(rio *r, FILE *fp);
 void rioSetAutoSync(rio *r, uint64_t bytes);
 /* Writes into a growing zmalloc'ed buffer; take it with rioGrowBufferTake. */
 void rioInitWithGrowBuffer(rio *r);
+/* Makes room for `bytes` more bytes at once, so a writer that knows its size roughly (DUMP: the
+ * value's memory estimate) does not copy the buffer as it doubles. Grow backend only. */
+void rioGrowReserve(rio *r, size_t bytes);
 /* Hands the written bytes over to the caller (zfree) and leaves the rio empty. */
 unsigned char *rioGrowBufferTake(rio *r, size_t *len);
 

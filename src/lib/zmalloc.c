@@ -144,3 +144,37 @@ const char *zmallocLibrary(void) {
     return "libc";
 #endif
 }
+
+#ifdef USE_JEMALLOC
+static void statsAppend(void *opaque, const char *text) {
+    qvStatsText *t = opaque;
+    size_t n = strlen(text);
+    if (t->len + n + 1 > t->cap) {
+        t->cap = (t->len + n + 1) * 2;
+        t->p = zrealloc(t->p, t->cap);
+    }
+    memcpy(t->p + t->len, text, n + 1);
+    t->len += n;
+}
+#endif
+
+int zmallocStatsText(qvStatsText *out) {
+    out->p = NULL;
+    out->len = out->cap = 0;
+#ifdef USE_JEMALLOC
+    malloc_stats_print(statsAppend, out, NULL);
+    return out->p != NULL;
+#else
+    return 0;
+#endif
+}
+
+int zmallocPurge(void) {
+#ifdef USE_JEMALLOC
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "arena.%d.purge", MALLCTL_ARENAS_ALL);
+    return mallctl(cmd, NULL, NULL, NULL, 0) == 0;
+#else
+    return 0;
+#endif
+}

@@ -23,4 +23,16 @@ size_t zmallocAllocatorActive(void); /* allocator's active pages (jemalloc), els
 size_t zmallocAllocatorResident(void);
 const char *zmallocLibrary(void); /* "jemalloc-5.3.0" or "libc" */
 
+/* MEMORY MALLOC-STATS: the allocator's own statistics report (jemalloc's malloc_stats_print) into
+ * out->p (zmalloc'ed, NUL-terminated; the caller frees). Returns 0 (out->p NULL) when the
+ * allocator has no such report (libc). */
+typedef struct qvStatsText {
+    char *p;
+    size_t len, cap;
+} qvStatsText;
+int zmallocStatsText(qvStatsText *out);
+/* MEMORY PURGE: gives the allocator's dirty pages back to the system (jemalloc: every arena).
+ * Returns 1 if done, 0 when the allocator cannot (libc). */
+int zmallocPurge(void);
+
 #endif

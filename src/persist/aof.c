@@ -136,7 +136,7 @@ static int aofSinkEnabled(void) {
     return aof.state != AOF_OFF;
 }
 
-static propagateSink aof_sink = {"aof", aofSinkEnabled, feedCommand, 0, NULL};
+static propagateSink aof_sink = {"aof", aofSinkEnabled, feedCommand, 0, -1, NULL};
 
 /* ---- writing ---- */
 
@@ -246,6 +246,8 @@ static int openIncr(const char *name, int fresh, long long *size, char *err, siz
     struct stat st;
     *size = fstat(fd, &st) == 0 ? (long long)st.st_size : 0;
     zfree(path);
+    /* A replay starts every file in database 0: the first write to it selects its own. */
+    propagateSinkForgetDb(&aof_sink);
     return fd;
 }
 
@@ -295,7 +297,7 @@ static int writeBase(const char *name, char *err, size_t errlen) {
     opts.aof_base = 1;
     opts.autosync = server.aof_rewrite_incremental_fsync ? AOF_AUTOSYNC_BYTES : 0;
     char *path = aofPath(aofDir(), name);
-    int rc = snapshotSaveFile(path, server.db->keys, &opts, NULL, err, errlen);
+    int rc = dbSaveSnapshotFile(path, &opts, NULL, err, errlen);
     zfree(path);
     return rc;
 }
@@ -584,7 +586,7 @@ static int execLogged(void *priv, int argc, char **argv, size_t *lens, size_t of
         return -1;
     }
     int is_multi = cmd->proc == multiCommand, is_exec = cmd->proc == execCommand;
-    if (!(cmd->flags & CMD_WRITE) && !is_multi && !is_exec) {
+    if (!(cmd->flags & (CMD_WRITE | CMD_LOGGED_CONTEXT)) && !is_multi && !is_exec) {
         snprintf(err, errlen, "'%s' is not a write command, at offset %zu", cmd->fullname, offset);
         return -1;
     }
@@ -869,7 +871,7 @@ int aofReload(char *err, size_t errlen) {
     }
     aofFlush(1);
     /* Into a new keyspace: an AOF that does not load leaves the dataset as it was. */
-    dict *old = dbStashKeys();
+    void *old = dbStashKeys();
     int rc = loadManifestFiles(aof.m, 0, err, errlen);
     dbUnstashKeys(old, rc != C_OK);
     return rc;

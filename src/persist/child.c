@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "dict.h"
+#include "latencymon.h"
 
 typedef struct childMsg {
     unsigned long long done;
@@ -228,6 +229,7 @@ pid_t childFork(int type, unsigned long long total, const int *keep_fds, int nke
     cs.pid = cs.last_pid = pid;
     cs.start_ms = start / 1000;
     cs.fork_usec = ustime() - start;
+    latencyAddSampleIfNeeded("fork", cs.fork_usec / 1000);
     cs.total = total;
     dictSetResizeEnabled(0);
     return pid;

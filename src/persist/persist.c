@@ -100,14 +100,13 @@ void loadingEnd(int success) {
     if (success) ps.loading_done = ps.loading_total;
 }
 
+/* The loader fills `meta` (the key's database and TTL) before each call. */
+static snapshotKeyMeta load_meta;
+
 static int loadIntoKeyspace(void *priv, const char *key, size_t klen, qvIndex *idx, char *err,
                             size_t errlen) {
     (void)priv;
-    if (dbAdd(key, klen, idx) != C_OK) {
-        snprintf(err, errlen, "duplicate key '%.*s'", (int)(klen > 64 ? 64 : klen), key);
-        indexRelease(idx);
-        return -1;
-    }
+    if (dbLoadSnapshotKey(&load_meta, key, klen, idx, err, errlen) != 0) return -1;
     ps.last_load_keys++;
     return 0;
 }
@@ -125,6 +124,7 @@ int persistLoadSnapshot(const char *path, int serve_clients, char *err, size_t e
     }
     snapshotLoadOpts opts = {0};
     opts.verify_checksum = 1;
+    opts.meta = &load_meta;
     opts.progress = serve_clients ? snapshotLoadProgress : NULL;
     /* With key-load-delay, a call per element (tests watch -LOADING); else every 2 MB. */
     opts.progress_every = server.key_load_delay > 0 ? 1 : LOADING_EVENTS_EVERY;
@@ -251,13 +251,15 @@ void persistFillSaveOpts(snapshotSaveOpts *opts) {
 /* Elements in the keyspace: the unit of a saving child's progress. */
 unsigned long long persistKeyspaceElements(void) {
     unsigned long long n = 0;
-    dictIterator *it = dictGetIterator(server.db->keys);
-    dictEntry *e;
-    while ((e = dictNext(it)) != NULL) {
-        const qvValueHeader *v = dictGetVal(e);
-        if (v->type == &vectorsetKeyType) n += indexSize((const qvIndex *)v);
+    for (int d = 0; d < dbCount(); d++) {
+        dictIterator *it = dictGetIterator(dbGet(d)->keys);
+        dictEntry *e;
+        while ((e = dictNext(it)) != NULL) {
+            const qvValueHeader *v = dictGetVal(e);
+            if (v->type == &vectorsetKeyType) n += indexSize((const qvIndex *)v);
+        }
+        dictReleaseIterator(it);
     }
-    dictReleaseIterator(it);
     return n;
 }
 
@@ -288,8 +290,7 @@ int persistSaveBackground(void) {
         snapshotSaveOpts opts;
         persistFillSaveOpts(&opts);
         char err[1024];
-        if (snapshotSaveFile(server.dbfilename, server.db->keys, &opts, NULL, err, sizeof(err)) !=
-            0) {
+        if (dbSaveSnapshotFile(server.dbfilename, &opts, NULL, err, sizeof(err)) != 0) {
             serverLog(LL_WARNING, "Error saving the DB on disk: %s", err);
             childReportError(err);
             childExit(1);
@@ -368,7 +369,7 @@ int persistSave(void) {
     char err[1024];
     long long dirty = server.dirty;
     snapshotInfo info;
-    if (snapshotSaveFile(server.dbfilename, server.db->keys, &opts, &info, err, sizeof(err)) != 0) {
+    if (dbSaveSnapshotFile(server.dbfilename, &opts, &info, err, sizeof(err)) != 0) {
         serverLog(LL_WARNING, "Error saving the DB on disk: %s", err);
         saveFailed(err);
         return C_ERR;

@@ -31,6 +31,9 @@ void replicationReplicaWritten(qvClient *c);
 /* networking.c: a client blocked in WAIT is being closed. */
 void replicationWaitAbort(qvClient *c);
 
+/* 1 while this server replicates a master (REPLICAOF host port): it then never expires keys
+ * itself but waits for its master's DELs (db.c). */
+int replicationIsReplica(void);
 /* dispatch.c: 1 if c's write must get -READONLY (a read-only replica, c not its master). */
 int replicationRefusesWrite(const qvClient *c);
 /* dispatch.c: 1 if c's write must get -NOREPLICAS (a master with fewer than

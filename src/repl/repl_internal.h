@@ -103,6 +103,9 @@ typedef struct replState {
      * in the offset, and go on to our backlog and replicas, only once EXEC ran it. A link lost
      * in between drops it, and the master resends it whole from our offset. */
     qvBuf master_multi;
+    /* The database the master link had selected when it went: a partial resync continues the
+     * stream from our offset, without a new SELECT (Redis keeps its cached master's db). */
+    int master_db;
 } replState;
 extern replState rs;
 

@@ -161,21 +161,25 @@ static void feedWords(int argc, const char **words) {
     feedArgv(argc, words, lens);
 }
 
-/* The propagate() sink: writes as they took effect, behind one SELECT 0 after every fork (a
- * replica that starts from a snapshot selects its database, as Redis's stream does). */
+/* The propagate() sink: writes as they took effect, each behind a SELECT when its database is
+ * not the one the stream last selected (propagate.c); after every fork (rs.need_select) the
+ * stream selects again, since a replica that starts from a snapshot has selected nothing. The
+ * check sits in enabled(), which propagate() calls before it decides on SELECT. */
+static propagateSink backlog_sink;
+
 static int backlogSinkEnabled(void) {
+    if (rs.need_select) {
+        rs.need_select = 0;
+        propagateSinkForgetDb(&backlog_sink);
+    }
     return rs.backlog != NULL && rs.masterhost == NULL;
 }
 
 static void backlogSinkFeed(int argc, const char *const *argv, const size_t *argvlen) {
-    if (rs.need_select) {
-        rs.need_select = 0;
-        feedWords(2, (const char *[]){"SELECT", "0"});
-    }
     feedArgv(argc, argv, argvlen);
 }
 
-static propagateSink backlog_sink = {"backlog", backlogSinkEnabled, backlogSinkFeed, 0, NULL};
+static propagateSink backlog_sink = {"backlog", backlogSinkEnabled, backlogSinkFeed, 0, -1, NULL};
 
 /* ---- commands ---- */
 
@@ -427,6 +431,7 @@ void replicationClientFreed(qvClient *c) {
     if (c->flags & CLIENT_MASTER) {
         if (rs.master == c) {
             rs.master = NULL;
+            rs.master_db = c->db;
             bufFree(&rs.master_multi);
             if (rs.masterhost) {
                 serverLog(LL_NOTICE, "Connection with master lost.");

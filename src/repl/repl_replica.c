@@ -121,6 +121,7 @@ static void becomeConnected(void) {
         linkFailed("cannot create the master client");
         return;
     }
+    m->db = rs.master_db; /* 0 after a full sync, whose stream starts with SELECT */
     rs.master = m;
     rs.state = REPL_STATE_CONNECTED;
     rs.link_down_since = 0;
@@ -158,7 +159,7 @@ static void loadTransferred(void) {
     close(hs.fd);
     hs.fd = -1;
     serverLog(LL_NOTICE, "MASTER <-> REPLICA sync: Loading the snapshot received from the master");
-    dict *old = dbStashKeys();
+    void *old = dbStashKeys();
     rc = persistLoadSnapshot(hs.tmpfile, 0, err, sizeof(err));
     dbUnstashKeys(old, rc != C_OK);
     if (rc != C_OK) {
@@ -227,6 +228,7 @@ static int handleLine(const char *line) {
             }
             memcpy(hs.new_replid, id, 41);
             hs.new_offset = off;
+            rs.master_db = 0;
             hs.bulk_left = -1;
             rs.state = REPL_STATE_TRANSFER;
             serverLog(LL_NOTICE, "Full resync from master: %s:%lld", id, off);
@@ -603,6 +605,10 @@ void replReplicaInfo(char **buf, size_t *len, size_t *cap) {
            "slave_read_only:%d\r\n"
            "replica_announced:%d\r\n",
            rcfg.replica_priority, rcfg.replica_read_only, rcfg.replica_announced);
+}
+
+int replicationIsReplica(void) {
+    return rs.masterhost != NULL;
 }
 
 int replicationRefusesWrite(const qvClient *c) {

@@ -251,7 +251,7 @@ static int writeDisklessPayload(int fd) {
     rio r;
     fprintf(fp, "$EOF:%s\r\n", sync_state.mark);
     rioInitWithFile(&r, fp);
-    if (snapshotWrite(&r, server.db->keys, &opts, NULL) != 0 || rioFlush(&r) == 0) return -1;
+    if (dbWriteSnapshot(&r, &opts, NULL) != 0 || rioFlush(&r) == 0) return -1;
     if (fwrite(sync_state.mark, 1, EOF_MARK_LEN, fp) != EOF_MARK_LEN) return -1;
     return fclose(fp) == 0 ? 0 : -1;
 }
@@ -284,8 +284,7 @@ static void startSyncChild(int diskless) {
         }
         snapshotSaveOpts opts;
         persistFillSaveOpts(&opts);
-        if (snapshotSaveFile(sync_state.path, server.db->keys, &opts, NULL, err, sizeof(err)) !=
-            0) {
+        if (dbSaveSnapshotFile(sync_state.path, &opts, NULL, err, sizeof(err)) != 0) {
             serverLog(LL_WARNING, "Error writing the snapshot for replicas: %s", err);
             childReportError(err);
             childExit(1);

@@ -56,9 +56,10 @@ Test(conn, echo_is_binary_safe) {
     EXPECT_ERROR(cmd(c, "ECHO a b"), "ERR wrong number of arguments for 'echo' command");
 }
 
-Test(conn, select_only_db0) {
+Test(conn, select_range) {
     EXPECT_STATUS(cmd(c, "SELECT 0"), "OK");
-    EXPECT_ERROR(cmd(c, "SELECT 1"), "ERR DB index is out of range");
+    EXPECT_STATUS(cmd(c, "SELECT 15"), "OK");
+    EXPECT_ERROR(cmd(c, "SELECT 16"), "ERR DB index is out of range");
     EXPECT_ERROR(cmd(c, "SELECT -1"), "ERR DB index is out of range");
     EXPECT_ERROR(cmd(c, "SELECT abc"), "ERR value is not an integer or out of range");
     EXPECT_ERROR(cmd(c, "SELECT"), "ERR wrong number of arguments for 'select' command");

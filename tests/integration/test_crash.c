@@ -156,9 +156,10 @@ static int recordStart(void *priv, int argc, char **argv, size_t *lens, size_t o
     cmdStarts *cs = priv;
     if (cs->n == 128) return -1;
     cs->start[cs->n] = offset;
-    cs->kind[cs->n] = !strcasecmp(argv[0], "multi")  ? 'M'
-                      : !strcasecmp(argv[0], "exec") ? 'E'
-                                                     : 'V';
+    cs->kind[cs->n] = !strcasecmp(argv[0], "multi")    ? 'M'
+                      : !strcasecmp(argv[0], "exec")   ? 'E'
+                      : !strcasecmp(argv[0], "select") ? 'S'
+                                                       : 'V';
     cs->n++;
     return 0;
 }
@@ -217,7 +218,7 @@ Test(crash, aof_sweep) {
     aofScanResult res;
     char err[256];
     cr_assert_eq(aofScanResp(good, n, recordStart, &cs, &res, err, sizeof(err)), 0, "%s", err);
-    cr_assert_eq(cs.n, 40 + 5 * 4);
+    cr_assert_eq(cs.n, 1 + 40 + 5 * 4); /* the SELECT 0 that opens the file, as in Redis */
     const char *const trunc_yes[] = {"--save", "", "--appendonly", "yes", NULL};
     int loaded = 0, refused = 0;
     for (size_t cut = 1; cut < n; cut += n / 30 + 1) {
@@ -234,6 +235,8 @@ Test(crash, aof_sweep) {
                     in_multi = 1, pending = 0;
                 else if (cs.kind[e] == 'E')
                     in_multi = 0, want += pending;
+                else if (cs.kind[e] == 'S')
+                    continue;
                 else if (in_multi)
                     pending++;
                 else

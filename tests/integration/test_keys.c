@@ -187,7 +187,7 @@ Test(keys, flushall_flushdb_and_keyspace_info) {
     makeKey("b");
     char *ks = infoField(c, "keyspace", "db0");
     cr_assert_not_null(ks);
-    cr_assert_str_eq(ks, "keys=2,expires=0,avg_ttl=0");
+    cr_assert_str_eq(ks, "keys=2,expires=0,avg_ttl=0,subexpiry=0");
     free(ks);
     EXPECT_STATUS(cmd(c, "FLUSHDB"), "OK");
     EXPECT_INTEGER(cmd(c, "DBSIZE"), 0);

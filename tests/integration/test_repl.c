@@ -415,6 +415,78 @@ Test(repl, transactions_renames_and_flushes_reach_the_replica) {
     redisFree(m);
 }
 
+/* Several databases: the full sync carries each key's database and TTL, and the stream selects
+ * the database of every write (pipelined VADD batches, SWAPDB, MOVE, FLUSHDB, a transaction
+ * that changes database), so the replica's dataset stays the master's (DEBUG DIGEST includes
+ * databases and TTLs). */
+Test(repl, several_databases_and_ttls_reach_the_replica) {
+    serverStart(&master, NULL);
+    redisContext *m = serverConnect(&master);
+    EXPECT_STATUS(cmd(m, "SELECT 1"), "OK");
+    loadElements(m, "a", 0, 100, 3);
+    EXPECT_INTEGER(cmd(m, "EXPIRE a 100000"), 1);
+    startReplicaOf(&replica, &master, NULL);
+    redisContext *r = serverConnect(&replica);
+    waitSynced(m, r);
+    expectSameDigest(m, r);
+    /* After the sync: writes in other databases. */
+    EXPECT_STATUS(cmd(m, "SELECT 2"), "OK");
+    loadElements(m, "a", 0, 150, 5);
+    EXPECT_STATUS(cmd(m, "SELECT 0"), "OK");
+    loadElements(m, "b", 0, 50, 7);
+    EXPECT_INTEGER(cmd(m, "PEXPIRE b 5000000"), 1);
+    EXPECT_STATUS(cmd(m, "SWAPDB 0 5"), "OK");
+    EXPECT_STATUS(cmd(m, "SELECT 5"), "OK");
+    EXPECT_INTEGER(cmd(m, "MOVE b 6"), 1);
+    EXPECT_STATUS(cmd(m, "MULTI"), "OK");
+    EXPECT_STATUS(cmd(m, "SELECT 9"), "QUEUED");
+    EXPECT_STATUS(cmd(m, "VADD c VALUES 16 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 x"), "QUEUED");
+    EXPECT_STATUS(cmd(m, "SELECT 2"), "QUEUED");
+    EXPECT_STATUS(cmd(m, "VREM a e1"), "QUEUED");
+    redisReply *ex = cmd(m, "EXEC");
+    cr_assert(ex->type == REDIS_REPLY_ARRAY && ex->elements == 4, "%s", replyToString(ex));
+    freeReplyObject(ex);
+    waitSynced(m, r);
+    expectSameDigest(m, r);
+    EXPECT_STATUS(cmd(r, "SELECT 6"), "OK");
+    EXPECT_INTEGER(cmd(r, "VCARD b"), 50);
+    redisReply *t = cmd(r, "PTTL b");
+    cr_assert(t->type == REDIS_REPLY_INTEGER && t->integer > 4000000, "%s", replyToString(t));
+    freeReplyObject(t);
+    EXPECT_STATUS(cmd(r, "SELECT 9"), "OK");
+    EXPECT_INTEGER(cmd(r, "VCARD c"), 1);
+    EXPECT_STATUS(cmd(r, "SELECT 2"), "OK");
+    EXPECT_INTEGER(cmd(r, "VCARD a"), 149);
+    EXPECT_STATUS(cmd(m, "FLUSHDB"), "OK");
+    waitSynced(m, r);
+    EXPECT_INTEGER(cmd(r, "DBSIZE"), 0);
+    expectSameDigest(m, r);
+    redisFree(r);
+    redisFree(m);
+}
+
+/* A partial resync continues the stream where it was cut, without a new SELECT: the replica
+ * must keep the database its master link had selected. */
+Test(repl, partial_resync_keeps_the_selected_database) {
+    serverStart(&master, NULL);
+    startReplicaOf(&replica, &master, NULL);
+    redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
+    EXPECT_STATUS(cmd(m, "SELECT 5"), "OK");
+    loadElements(m, "idx", 0, 100, 4);
+    waitSynced(m, r);
+    long long partial = infoFieldLL(m, "stats", "sync_partial_ok");
+    EXPECT_INTEGER(cmd(r, "CLIENT KILL TYPE master"), 1);
+    loadElements(m, "idx", 100, 100, 5);
+    waitSynced(m, r);
+    cr_assert_gt(infoFieldLL(m, "stats", "sync_partial_ok"), partial);
+    expectSameDigest(m, r);
+    EXPECT_STATUS(cmd(r, "SELECT 5"), "OK");
+    EXPECT_INTEGER(cmd(r, "VCARD idx"), 200);
+    EXPECT_INTEGER(cmd(r, "DBSIZE"), 1);
+    redisFree(r);
+    redisFree(m);
+}
+
 Test(repl, min_replicas_to_write_refuses_writes_without_good_replicas) {
     startDisk(&master, "--min-replicas-to-write 1 --min-replicas-max-lag 10");
     redisContext *m = serverConnect(&master);

@@ -4,6 +4,8 @@
  *   upload_restore   BGBACKUP of three indexes: INFO s3_*, the objects and the manifest in the
  *                    bucket; a second server started with s3-restore yes in an empty directory
  *                    answers identically (DEBUG DIGEST, VSIM) and wrote its snapshot; --s3-list.
+ *   databases_ttl    keys in several databases, with and without TTLs, come back in their
+ *                    databases with their TTLs; a TTL change alone uploads that key again.
  *   restore_named    s3-restore-backup NAME restores an older backup; an unknown name refuses.
  *   restore_aof      the same with appendonly yes: the restored dataset becomes the AOF's base.
  *   multipart        an index larger than s3-part-size (5mb) goes up in parts (s3rver's log
@@ -190,6 +192,52 @@ Test(s3_backup, upload_restore) {
     cr_assert_eq(access(dump, F_OK), 0, "the restored dataset was written to dump.qvs");
     cr_assert(serverLogContains(&b, "restored: 3 indexes"));
     free(dig), free(dig2), free(sim), free(sim2), free(name), free(objs), free(mans);
+    redisFree(c2);
+    redisFree(c);
+    serverStop(&b);
+    serverStop(&a);
+    serverStop(&s3);
+}
+
+Test(s3_backup, databases_ttl) {
+    qvTestServer s3, a, b;
+    s3Start(&s3, BUCKET);
+    char args[1024];
+    s3Args(args, sizeof(args), s3.port, NULL);
+    serverStart(&a, args);
+    redisContext *c = serverConnect(&a);
+    fillIndex(c, "same", 40, 8, 0, 1); /* the same name in databases 0 and 3 */
+    EXPECT_STATUS(cmd(c, "SELECT 3"), "OK");
+    fillIndex(c, "same", 30, 8, 1, 2);
+    fillIndex(c, "ttl", 20, 4, 0, 3);
+    EXPECT_INTEGER(cmd(c, "EXPIRE ttl 100000"), 1);
+    char *dig = digestOf(c);
+    expectBackupOk(c);
+    cr_assert_eq(infoFieldLL(c, "persistence", "s3_last_upload_indexes"), 3);
+
+    /* Only the TTL of one key changes: that key alone is uploaded again. */
+    EXPECT_INTEGER(cmd(c, "EXPIRE ttl 200000"), 1);
+    char *dig_b = digestOf(c);
+    cr_assert_str_neq(dig, dig_b, "DEBUG DIGEST covers TTLs");
+    expectBackupOk(c);
+    cr_assert_eq(infoFieldLL(c, "persistence", "s3_last_upload_indexes_skipped"), 2);
+    long long pexpiretime = 0;
+    redisReply *r = cmd(c, "PEXPIRETIME ttl");
+    cr_assert_eq(r->type, REDIS_REPLY_INTEGER);
+    pexpiretime = r->integer;
+    freeReplyObject(r);
+
+    startRestored(&b, s3.port, NULL);
+    redisContext *c2 = serverConnect(&b);
+    waitLoaded(c2);
+    char *dig2 = digestOf(c2);
+    cr_assert_str_eq(dig_b, dig2, "DEBUG DIGEST after the restore (databases and TTLs)");
+    EXPECT_INTEGER(cmd(c2, "VCARD same"), 40);
+    EXPECT_STATUS(cmd(c2, "SELECT 3"), "OK");
+    EXPECT_INTEGER(cmd(c2, "VCARD same"), 30);
+    EXPECT_INTEGER(cmd(c2, "PEXPIRETIME ttl"), pexpiretime);
+    EXPECT_INTEGER(cmd(c2, "PERSIST same"), 0);
+    free(dig), free(dig_b), free(dig2);
     redisFree(c2);
     redisFree(c);
     serverStop(&b);

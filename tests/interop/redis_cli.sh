@@ -81,5 +81,21 @@ check "interactive PING answered" grep -q "PONG" <<<"$INTERACTIVE"
 check "interactive ECHO answered" grep -q '"typed"' <<<"$INTERACTIVE"
 check "interactive hints came from COMMAND DOCS (ECHO's 'message' argument)" grep -q "message" <<<"$INTERACTIVE"
 
+# ---- help from COMMAND DOCS: the vector commands are module commands, as in Redis 8 ----
+HELP_MODULE=$(redis-cli -p $PORT help @module | sed 's/\x1b\[[0-9;]*m//g')
+check "help @module lists VADD with its syntax" grep -q "VADD key \[REDUCE reduce\] vector element" <<<"$HELP_MODULE"
+check "help @module lists VSIM, VCARD, VRANGE and IDX.CREATE" bash -c 'grep -q "^  VSIM " <<<"$1" && grep -q "^  VCARD " <<<"$1" && grep -q "^  VRANGE" <<<"$1" && grep -q "^  IDX.CREATE " <<<"$1"' _ "$HELP_MODULE"
+HELP_VSIM=$(redis-cli -p $PORT help VSIM | sed 's/\x1b\[[0-9;]*m//g')
+check "help VSIM shows its summary and group" bash -c 'grep -q "summary: Return elements by vector similarity" <<<"$1" && grep -q "group: module" <<<"$1"' _ "$HELP_VSIM"
+
+# ---- MONITOR: redis-cli prints the server's lines ----
+MON_OUT="$DIR/monitor.out"
+timeout 3 redis-cli -p $PORT MONITOR >"$MON_OUT" 2>&1 &
+MON_PID=$!
+sleep 0.5
+cli VADD monitored VALUES 2 1 2 el >/dev/null
+wait $MON_PID || true
+check "redis-cli MONITOR prints OK then the VADD line" bash -c 'grep -q "^OK" "$1" && grep -qE "^[0-9]+\.[0-9]{6} \[0 127\.0\.0\.1:[0-9]+\] \"VADD\" \"monitored\" \"VALUES\" \"2\" \"1\" \"2\" \"el\"$" "$1"' _ "$MON_OUT"
+
 expect_eq "the server still answers" "PONG" "$(cli PING)"
 finish

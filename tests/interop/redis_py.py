@@ -187,10 +187,10 @@ def run(port):
     except redis.ResponseError as e:
         check(str(e).startswith("unknown command 'NOSUCH'"), "unknown command raises ResponseError")
     try:
-        r.execute_command("SELECT", 1)
-        check(False, "SELECT 1 raises")
+        r.execute_command("SELECT", 16)
+        check(False, "SELECT 16 raises")
     except redis.ResponseError as e:
-        check("DB index is out of range" in str(e), "SELECT 1 raises 'DB index is out of range'")
+        check("DB index is out of range" in str(e), "SELECT 16 raises 'DB index is out of range'")
     check(r.execute_command("SELECT", 0) is True, "SELECT 0 is OK (redis-py db=0)")
     check(redis.Redis(port=port, db=0).ping(), "Redis(db=0) connects")
 

@@ -105,8 +105,9 @@ static void checkOne(qvCommand *cmd, void *priv) {
     if ((cmd->flags & CMD_WRITE) && (cmd->flags & CMD_READONLY))
         problem(w, cmd, "both write and readonly");
     if ((cmd->flags & CMD_WRITE) && nokeys && !(cmd->flags & CMD_ADMIN) &&
-        strcmp(cmd->name, "flushall") && strcmp(cmd->name, "flushdb"))
-        problem(w, cmd, "a write command without keys (only flushes and admin commands)");
+        strcmp(cmd->name, "flushall") && strcmp(cmd->name, "flushdb") &&
+        strcmp(cmd->name, "swapdb"))
+        problem(w, cmd, "a write command without keys (only flushes, SWAPDB and admin commands)");
 
     /* Subcommands know their container. */
     if (cmd->parent) {

@@ -157,7 +157,7 @@ Test(config, defaults) {
     cr_assert_str_eq(server.logfile, "");
     cr_assert_eq(server.verbosity, LL_NOTICE);
     cr_assert_eq(server.hz, 10);
-    cr_assert_eq(configGetDatabases(), 1);
+    cr_assert_eq(configGetDatabases(), 16);
     cr_assert_eq(server.io_threads, 0);
     cr_assert_null(server.requirepass);
     cr_assert_eq(server.slowlog_log_slower_than, 10000);
@@ -320,11 +320,21 @@ Test(config, output_buffer_limits) {
     cr_assert_eq(server.client_obuf_limits[CLIENT_TYPE_NORMAL].hard_limit_bytes, 1);
 }
 
-Test(config, databases_only_one) {
+Test(config, databases_range) {
     cr_assert_eq(parse("databases 1"), C_OK);
-    cr_assert_eq(parse("databases 16"), C_ERR);
-    cr_assert_str_eq(reason(), "Quiver has a single database (0): 'databases' must be 1");
     cr_assert_eq(configGetDatabases(), 1);
+    cr_assert_eq(parse("databases 64"), C_OK);
+    cr_assert_eq(configGetDatabases(), 64);
+    cr_assert_eq(parse("databases 0"), C_ERR);
+    cr_assert_eq(parse("databases 1048577"), C_ERR);
+}
+
+Test(config, notify_keyspace_events) {
+    cr_assert_eq(parse("notify-keyspace-events KEA"), C_OK);
+    cr_assert_str_eq(get("notify-keyspace-events"), "AKE");
+    cr_assert_eq(parse("notify-keyspace-events \"\""), C_OK);
+    cr_assert_str_eq(get("notify-keyspace-events"), "");
+    cr_assert_eq(parse("notify-keyspace-events KEz?"), C_ERR);
 }
 
 /* ---------- the FATAL block ---------- */
@@ -657,7 +667,8 @@ Test(config, get_glob_matching) {
     const char *cls = "[bp]*";
     size_t clen = strlen(cls);
     n = configGetMatching(&cls, &clen, 1, &p);
-    cr_assert_eq(n, 5); /* port bind protected-mode proto-max-bulk-len pidfile */
+    /* port bind protected-mode proto-max-bulk-len pidfile busy-reply-threshold */
+    cr_assert_eq(n, 6);
     configPairsFree(p, n);
 }
 
@@ -669,7 +680,7 @@ Test(config, get_value_forms) {
     cr_assert_str_eq(get("unixsocketperm"), "0");
     cr_assert_str_eq(get("client-query-buffer-limit"), "1073741824");
     cr_assert_str_eq(get("requirepass"), "");
-    cr_assert_str_eq(get("databases"), "1");
+    cr_assert_str_eq(get("databases"), "16");
     cr_assert_str_eq(get("io-threads"), "0");
     cr_assert_str_eq(get("nonexistent"), "<none>");
 }

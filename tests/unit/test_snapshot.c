@@ -10,7 +10,8 @@
  *   truncated_*       every prefix of a small snapshot.
  *   bitflip_*         every bit position of a small snapshot, with and without the checksum.
  *   header_*          magic, version, flags, trailing bytes, an unchecked file.
- *   savefile_*        temp + rename, no temp left, errors for a bad directory and a full disk. */
+ *   savefile_*        temp + rename, no temp left, errors for a bad directory and a full disk.
+ *   databases_*       version 2's database and expiry sections: round trip, and the refusals. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <math.h>
@@ -397,8 +398,8 @@ Test(snapshot, header_errors) {
     c[0] = 'X';
     expectLoadError(c, len, 1, "(bad magic) at offset 0");
     memcpy(c, buf, len);
-    c[8] = 2; /* version 2 */
-    expectLoadError(c, len, 0, "snapshot version 2 is not supported");
+    c[8] = 3; /* version 3 */
+    expectLoadError(c, len, 0, "snapshot version 3 is not supported");
     memcpy(c, buf, len);
     c[12] = 1;
     expectLoadError(c, len, 0, "unknown header flags");
@@ -544,4 +545,110 @@ Test(snapshot, writer_refuses_what_the_loader_refuses) {
     cr_assert_eq(r.err, ERANGE);
     zfree(rioGrowBufferTake(&r, &len));
     dictRelease(keys);
+}
+
+/* ---- databases and expiry times (format version 2) ---- */
+
+typedef struct metaLog {
+    snapshotKeyMeta meta; /* the loader fills it before each call */
+    char keys[8][16];
+    uint32_t dbs[8];
+    long long expires[8];
+    int n;
+} metaLog;
+
+static int recordMeta(void *priv, const char *key, size_t klen, qvIndex *idx, char *err,
+                      size_t errlen) {
+    (void)err, (void)errlen;
+    metaLog *m = priv;
+    cr_assert_lt(m->n, 8);
+    snprintf(m->keys[m->n], sizeof(m->keys[0]), "%.*s", (int)klen, key);
+    m->dbs[m->n] = m->meta.db;
+    m->expires[m->n] = m->meta.expire_ms;
+    m->n++;
+    indexRelease(idx);
+    return 0;
+}
+
+static int loadMeta(const unsigned char *buf, size_t len, metaLog *m, char *err, size_t errlen) {
+    snapshotLoadOpts opts = {0};
+    opts.verify_checksum = 1;
+    opts.meta = &m->meta;
+    memset(m, 0, sizeof(*m));
+    return snapshotLoadBuffer(buf, len, &opts, recordMeta, m, NULL, err, errlen);
+}
+
+/* Keys in databases 0, 3 and 7 (one of them with a TTL) come back in their database with the
+ * same absolute time; an expiry section without its key, or a database past SNAPSHOT_MAX_DBS,
+ * is refused with an offset. */
+Test(snapshot, databases_and_expiry_times) {
+    qvIndexConfig cfg = makeCfg(QV_ALGO_HNSW, QV_METRIC_COSINE, QV_QUANT_Q8, 8, 0);
+    snapshotDb dbs[3];
+    const uint32_t ids[3] = {0, 3, 7};
+    for (int d = 0; d < 3; d++) {
+        dbs[d].id = ids[d];
+        dbs[d].keys = dictCreate(freeValue);
+        dbs[d].expires = dictCreate(NULL);
+        char key[16];
+        snprintf(key, sizeof(key), "k%u", ids[d]);
+        cr_assert_eq(dictAdd(dbs[d].keys, key, strlen(key), buildIndex(&cfg, 5, 0)), DICT_OK);
+    }
+    dictEntry *e = dictAddRaw(dbs[1].expires, "k3", 2, NULL);
+    dictSetU64(e, 1800000000123ULL);
+    rio r;
+    rioInitWithGrowBuffer(&r);
+    snapshotSaveOpts opts = {0};
+    opts.checksum = 1;
+    cr_assert_eq(snapshotWriteDbs(&r, dbs, 3, &opts, NULL), 0);
+    size_t len;
+    unsigned char *buf = rioGrowBufferTake(&r, &len);
+    metaLog m;
+    char err[512];
+    cr_assert_eq(loadMeta(buf, len, &m, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(m.n, 3);
+    for (int i = 0; i < 3; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "k%u", ids[i]);
+        cr_assert_str_eq(m.keys[i], key);
+        cr_assert_eq(m.dbs[i], ids[i]);
+        cr_assert_eq(m.expires[i], i == 1 ? 1800000000123LL : -1);
+    }
+    /* Unchecked copies (checksum 0 is not verified) with one section changed. */
+    memset(buf + len - 8, 0, 8);
+    size_t at = 16;
+    while (buf[at] == 'A') {
+        at++;
+        for (int f = 0; f < 2; f++) {
+            uint32_t l;
+            memcpy(&l, buf + at, 4);
+            at += 4 + l;
+        }
+    }
+    cr_assert_eq(buf[at], 'D');
+    unsigned char *c = malloc(len + 16);
+    memcpy(c, buf, len);
+    uint32_t big = SNAPSHOT_MAX_DBS;
+    memcpy(c + at + 1, &big, 4);
+    cr_assert_eq(loadMeta(c, len, &m, err, sizeof(err)), -1);
+    cr_assert(strstr(err, "database number 1048576 out of range at offset"), "%s", err);
+    /* 'X' right before the end marker: an expiry with no key. */
+    memcpy(c, buf, len - 9);
+    c[len - 9] = 'X';
+    int64_t when = 5;
+    memcpy(c + len - 8, &when, 8);
+    c[len] = 'E';
+    memset(c + len + 1, 0, 8);
+    cr_assert_eq(loadMeta(c, len + 9, &m, err, sizeof(err)), -1);
+    cr_assert(strstr(err, "an expiry section not followed by a key"), "%s", err);
+    /* A version 1 file has no such sections. */
+    memcpy(c, buf, len);
+    c[8] = 1;
+    cr_assert_eq(loadMeta(c, len, &m, err, sizeof(err)), -1);
+    cr_assert(strstr(err, "unknown section type 0x44"), "%s", err);
+    free(c);
+    free(buf);
+    for (int d = 0; d < 3; d++) {
+        dictRelease(dbs[d].keys);
+        dictRelease(dbs[d].expires);
+    }
 }
