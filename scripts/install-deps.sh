@@ -50,10 +50,12 @@ for p in $(printf '%s\n' "${want[@]}" | sort -u); do
 done
 
 # tests/node_modules is complete when every tool of tests/package.json is there: s3rver's program,
-# and the client libraries the interop scripts load (node-redis as `redis`, ioredis).
+# and the client libraries the interop scripts load (node-redis 6 as `redis`, node-redis 5 as `redis5`, ioredis).
 npm_missing=0
 if [ $npm_tools -eq 1 ] && ! { [ -x tests/node_modules/.bin/s3rver ] &&
-    [ -f tests/node_modules/redis/package.json ] && [ -f tests/node_modules/ioredis/package.json ]; }; then
+    [ -f tests/node_modules/redis/package.json ] && [ -f tests/node_modules/redis5/package.json ] &&
+    [ -f tests/node_modules/ioredis/package.json ] &&
+    grep -q '"version": "6.3.1"' tests/node_modules/redis/package.json; }; then
     npm_missing=1
 fi
 
@@ -61,7 +63,7 @@ if [ ${#missing[@]} -eq 0 ] && [ $npm_missing -eq 0 ]; then exit 0; fi
 
 if [ $check_only -eq 1 ]; then
     [ ${#missing[@]} -eq 0 ] || echo "missing Debian packages: ${missing[*]}" >&2
-    [ $npm_missing -eq 0 ] || echo "missing npm tools in tests/node_modules (s3rver, redis, ioredis)" >&2
+    [ $npm_missing -eq 0 ] || echo "missing npm tools in tests/node_modules (s3rver, redis, redis5, ioredis)" >&2
     exit 1
 fi
 

@@ -1,11 +1,15 @@
-// node_redis.mjs -- node-redis 5 (npm `redis`, installed into tests/node_modules by
-// scripts/install-deps.sh test) against the real quiver-server: connecting by URL (RESP2 and
+// node_redis.mjs -- node-redis 6 and 5 (npm `redis` and `redis5`, an alias of redis@5, installed
+// into tests/node_modules by scripts/install-deps.sh test) against the real quiver-server, each
+// major version in turn: connecting by URL (RESP2 and
 // RESP3), its vector-set helpers (vAdd, vSim, vSimWithScores, vCard, vDim, vEmb, vGetAttr,
 // vSetAttr, vInfo, vLinks, vRandMember, vRem) in both protocols, MONITOR through client.monitor(),
 // and client-side caching (clientSideCache on RESP3, which switches CLIENT TRACKING on): a cached
 // read is served from the cache, and a write by another client invalidates it.
 // Exit 0 on success; prints every check.
-import { createClient } from 'redis';
+import { readFileSync } from 'node:fs';
+
+// Set per major version by the loop at the bottom (both are loaded the same way).
+let createClient;
 
 import { check, checksDone, eventually, startServer } from './lib/server.mjs';
 
@@ -91,10 +95,19 @@ async function clientSideCache(port) {
 
 const srv = await startServer();
 try {
-    await vectorHelpers(srv.port, 2);
-    await vectorHelpers(srv.port, 3);
-    await monitor(srv.port);
-    await clientSideCache(srv.port);
+    for (const mod of ['redis', 'redis5']) {
+        ({ createClient } = await import(mod));
+        const pkg = new URL(`../node_modules/${mod}/package.json`, import.meta.url);
+        console.log(`-- node-redis ${JSON.parse(readFileSync(pkg, 'utf8')).version}`);
+        const admin = createClient({ url: `redis://127.0.0.1:${srv.port}` });
+        await admin.connect();
+        await admin.flushAll(); /* the checks below start from an empty server */
+        await admin.close();
+        await vectorHelpers(srv.port, 2);
+        await vectorHelpers(srv.port, 3);
+        await monitor(srv.port);
+        await clientSideCache(srv.port);
+    }
     console.log(`node_redis.mjs: ${checksDone()} checks passed`);
 } finally {
     await srv.stop();
