@@ -20,9 +20,9 @@
 #include "monotonic.h"
 #include "networking.h"
 #include "persist.h"
-#include "tracking.h"
 #include "pubsub.h"
 #include "repl.h"
+#include "tracking.h"
 
 /* The three pointers are a qvBuf's fields (buf.h) spelled out, so that sections elsewhere
  * (aof.c, blocked.c) append without including buf.h. */
@@ -184,7 +184,9 @@ static void sectionStats(char **buf, size_t *len, size_t *cap) {
            server.stat_client_qbuf_limit_disconnections,
            server.stat_client_outbuf_limit_disconnections);
     replicationInfoStats(buf, len, cap); /* sync_full, sync_partial_ok, sync_partial_err */
-    aclInfoStats(buf, len, cap);         /* acl_access_denied_auth, _cmd, _key, _channel */
+    aclInfoStats(buf, len, cap);
+    trackingInfoStats(buf, len, cap);
+        /* tracking_total_keys, _items, _prefixes */ /* acl_access_denied_auth, _cmd, _key, _channel */
     expireInfoStats(buf, len, cap);
 }
 

@@ -41,6 +41,7 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "info.h"
 #include "util.h"
 
 typedef struct trackingState {
@@ -117,6 +118,38 @@ char *trackingClientListFlags(const qvClient *c, char *p) {
 
 unsigned long trackingClientsCount(void) {
     return tracking_clients;
+}
+
+/* INFO stats tracking_total_*: keys in the table, (key, client) pairs, distinct BCAST
+ * prefixes. Counted when asked: INFO is rare, and a write path stays free of the bookkeeping. */
+void trackingInfoStats(char **buf, size_t *len, size_t *cap) {
+    unsigned long long items = 0, prefixes = 0;
+    if (keys_table) {
+        dictIterator *it = dictGetIterator(keys_table);
+        dictEntry *e;
+        while ((e = dictNext(it)) != NULL)
+            items += (unsigned long long)((readers *)dictGetVal(e))->count;
+        dictReleaseIterator(it);
+    }
+    for (int i = 0; i < nbcasters; i++) {
+        const trackingState *t = bcasters[i]->tracking;
+        for (int p = 0; t && p < t->nprefixes; p++) {
+            int seen = 0; /* the same prefix of an earlier client counts once */
+            for (int j = 0; j <= i && !seen; j++) {
+                const trackingState *o = bcasters[j]->tracking;
+                int upto = j == i ? p : (o ? o->nprefixes : 0);
+                for (int q = 0; q < upto && !seen; q++)
+                    seen = o->prefix_lens[q] == t->prefix_lens[p] &&
+                           !memcmp(o->prefixes[q], t->prefixes[p], t->prefix_lens[p]);
+            }
+            if (!seen) prefixes++;
+        }
+    }
+    infoAppend(buf, len, cap,
+               "tracking_total_keys:%lu\r\n"
+               "tracking_total_items:%llu\r\n"
+               "tracking_total_prefixes:%llu\r\n",
+               trackingKeysCount(), items, prefixes);
 }
 
 unsigned long trackingKeysCount(void) {

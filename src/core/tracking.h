@@ -24,5 +24,6 @@ char *trackingClientListFlags(const qvClient *c, char *p);
 /* INFO: clients with tracking on, keys in the table. */
 unsigned long trackingClientsCount(void);
 unsigned long trackingKeysCount(void);
+void trackingInfoStats(char **buf, size_t *len, size_t *cap); /* INFO stats tracking_total_* */
 
 #endif

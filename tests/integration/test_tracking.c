@@ -1,7 +1,7 @@
 /* test_tracking.c -- client-side caching as Redis 6+ does it: CLIENT TRACKING in RESP3 (push
  * `>2 invalidate [key]`) and RESP2 with REDIRECT to a connection subscribed to
  * __redis__:invalidate; BCAST with PREFIX, OPTIN/OPTOUT with CLIENT CACHING, NOLOOP, the null
- * invalidation of FLUSHALL and DEBUG RELOAD, a broken redirect, the option errors, GETREDIR and TRACKINGINFO. The tracking
+ * invalidation of FLUSHALL and DEBUG RELOAD, a broken redirect, the option errors, GETREDIR and TRACKINGINFO, the INFO tracking_total_* fields. The tracking
  * connections are raw sockets (hiredis 0.14 cannot read pushes); writes come from hiredis. */
 #include <stdio.h>
 #include <string.h>
@@ -304,4 +304,32 @@ Test(tracking, option_errors_and_info) {
     send(t, "RESET", "+RESET\r\n");
     send(t, "CLIENT GETREDIR", ":-1\r\n");
     rawClose(t);
+}
+
+/* INFO stats tracking_total_keys / _items / _prefixes as Redis reports them: keys in the table,
+ * (key, reader) pairs, distinct BCAST prefixes; a write empties its key's entry. */
+Test(tracking, totals_in_info_stats) {
+    EXPECT_INTEGER(cmd(c, "VADD ka VALUES 2 1 2 a"), 1);
+    EXPECT_INTEGER(cmd(c, "VADD kb VALUES 2 1 2 a"), 1);
+    cr_assert_eq(infoFieldLL(c, "stats", "tracking_total_keys"), 0);
+    int r1 = resp3Client(), r2 = resp3Client(), b1 = resp3Client(), b2 = resp3Client();
+    send(r1, "CLIENT TRACKING on", "+OK\r\n");
+    send(r2, "CLIENT TRACKING on", "+OK\r\n");
+    send(r1, "VCARD ka", ":1\r\n");
+    send(r1, "VCARD kb", ":1\r\n");
+    send(r2, "VCARD ka", ":1\r\n");
+    send(b1, "CLIENT TRACKING on BCAST PREFIX x: PREFIX y:", "+OK\r\n");
+    send(b2, "CLIENT TRACKING on BCAST PREFIX x:", "+OK\r\n");
+    cr_assert_eq(infoFieldLL(c, "stats", "tracking_total_keys"), 2);
+    cr_assert_eq(infoFieldLL(c, "stats", "tracking_total_items"), 3);
+    cr_assert_eq(infoFieldLL(c, "stats", "tracking_total_prefixes"), 2);
+    EXPECT_INTEGER(cmd(c, "VADD ka VALUES 2 1 3 b"), 1);
+    expectPush(r1, "ka");
+    expectPush(r2, "ka");
+    cr_assert_eq(infoFieldLL(c, "stats", "tracking_total_keys"), 1);
+    cr_assert_eq(infoFieldLL(c, "stats", "tracking_total_items"), 1);
+    rawClose(b2);
+    rawClose(b1);
+    rawClose(r2);
+    rawClose(r1);
 }
