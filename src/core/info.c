@@ -186,7 +186,7 @@ static void sectionStats(char **buf, size_t *len, size_t *cap) {
     replicationInfoStats(buf, len, cap); /* sync_full, sync_partial_ok, sync_partial_err */
     aclInfoStats(buf, len, cap);
     trackingInfoStats(buf, len, cap);
-        /* tracking_total_keys, _items, _prefixes */ /* acl_access_denied_auth, _cmd, _key, _channel */
+    /* tracking_total_keys, _items, _prefixes */ /* acl_access_denied_auth, _cmd, _key, _channel */
     expireInfoStats(buf, len, cap);
 }
 
