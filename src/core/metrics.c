@@ -80,7 +80,8 @@ int metricsCommandHistogram(const qvCommand *cmd, uint64_t *calls,
 
 /* ---- indexes ---- */
 
-typedef void indexFn(const char *name, size_t len, qvIndex *idx, void *priv);
+/* db: the index's database (a key name is unique only within its database). */
+typedef void indexFn(int db, const char *name, size_t len, qvIndex *idx, void *priv);
 
 /* Calls fn for every index (every key is one, but check the type all the same). */
 static void forEachIndex(indexFn *fn, void *priv) {
@@ -93,7 +94,7 @@ static void forEachIndex(indexFn *fn, void *priv) {
             if (h->type != &vectorsetKeyType) continue;
             size_t len;
             const char *name = dictGetKey(e, &len);
-            fn(name, len, (qvIndex *)h, priv);
+            fn(d, name, len, (qvIndex *)h, priv);
         }
         dictReleaseIterator(it);
     }
@@ -150,7 +151,7 @@ static void appendHist(char **buf, size_t *len, size_t *cap, const uint64_t *buc
     }
 }
 
-static void infoIndex(const char *name, size_t len, qvIndex *idx, void *priv) {
+static void infoIndex(int db, const char *name, size_t len, qvIndex *idx, void *priv) {
     infoCtx *ctx = priv;
     const qvIndexConfig *cfg = indexConfig(idx);
     const qvIndexStats *st = indexStats(idx);
@@ -168,8 +169,10 @@ static void infoIndex(const char *name, size_t len, qvIndex *idx, void *priv) {
         for (int i = 0; i < QV_LATENCY_BUCKETS; i++) ctx->latency[i] += st->search_latency[i];
         return;
     }
-    char n[128];
-    infoName(n, sizeof(n), name, len);
+    /* idx_<key> for database 0 (as before databases existed), idx_<key>@<db> for the others. */
+    char n[160];
+    infoName(n, 128, name, len);
+    if (db) snprintf(n + strlen(n), sizeof(n) - strlen(n), "@%d", db);
     uint64_t count = histCount(st->search_latency);
     infoAppend(ctx->buf, ctx->len, ctx->cap,
                "idx_%s:elements=%u,deleted=%u,dim=%u,metric=%s,algo=%s,quant=%s,memory=%zu,"
@@ -249,23 +252,25 @@ static void outMeta(qvBuf *o, const char *name, const char *type, const char *he
 
 /* One histogram series: buckets (cumulative, le in seconds), _sum (seconds) and _count. */
 static void outHist(qvBuf *o, const char *name, const char *label, const char *value, size_t vlen,
-                    const uint64_t *bucket, uint64_t usec) {
+                    int db, const uint64_t *bucket, uint64_t usec) {
+    char dbl[32] = ""; /* ,db="N" for an index's series (db >= 0) */
+    if (db >= 0) snprintf(dbl, sizeof(dbl), "\",db=\"%d", db);
     uint64_t cum = 0;
     for (int i = 0; i < QV_LATENCY_BUCKETS; i++) {
         cum += bucket[i];
         bufPrintf(o, "%s_bucket{%s=\"", name, label);
         outLabel(o, value, vlen);
         if (i < QV_LATENCY_BUCKETS - 1)
-            bufPrintf(o, "\",le=\"%g\"} %llu\n", qvLatencyBoundsUs[i] / 1e6,
+            bufPrintf(o, "%s\",le=\"%g\"} %llu\n", dbl, qvLatencyBoundsUs[i] / 1e6,
                       (unsigned long long)cum);
         else
-            bufPrintf(o, "\",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+            bufPrintf(o, "%s\",le=\"+Inf\"} %llu\n", dbl, (unsigned long long)cum);
     }
     bufPrintf(o, "%s_sum{%s=\"", name, label);
     outLabel(o, value, vlen);
-    bufPrintf(o, "\"} %.6f\n%s_count{%s=\"", usec / 1e6, name, label);
+    bufPrintf(o, "%s\"} %.6f\n%s_count{%s=\"", dbl, usec / 1e6, name, label);
     outLabel(o, value, vlen);
-    bufPrintf(o, "\"} %llu\n", (unsigned long long)cum);
+    bufPrintf(o, "%s\"} %llu\n", dbl, (unsigned long long)cum);
 }
 
 typedef struct cmdPass {
@@ -280,8 +285,8 @@ static void renderCommand(qvCommand *cmd, void *priv) {
     const char *name = cmd->fullname[0] ? cmd->fullname : cmd->name;
     if (cp->pass == 0) {
         if (h)
-            outHist(cp->o, "quiver_command_duration_seconds", "cmd", name, strlen(name), h->bucket,
-                    h->usec);
+            outHist(cp->o, "quiver_command_duration_seconds", "cmd", name, strlen(name), -1,
+                    h->bucket, h->usec);
         return;
     }
     long long v = cp->pass == 1   ? cmd->calls
@@ -302,7 +307,7 @@ typedef struct idxPass {
 
 static const char *memory_parts[] = {"vectors", "graph", "attributes", "names", "text"};
 
-static void renderIndex(const char *name, size_t len, qvIndex *idx, void *priv) {
+static void renderIndex(int db, const char *name, size_t len, qvIndex *idx, void *priv) {
     idxPass *ip = priv;
     qvBuf *o = ip->o;
     const qvIndexStats *st = indexStats(idx);
@@ -325,7 +330,7 @@ static void renderIndex(const char *name, size_t len, qvIndex *idx, void *priv) 
             for (int i = 0; i < 5; i++) {
                 bufPrintf(o, "quiver_index_memory_bytes{index=\"");
                 outLabel(o, name, len);
-                bufPrintf(o, "\",part=\"%s\"} %zu\n", memory_parts[i], part[i]);
+                bufPrintf(o, "\",db=\"%d\",part=\"%s\"} %zu\n", db, memory_parts[i], part[i]);
             }
             return;
         case 3:
@@ -349,13 +354,13 @@ static void renderIndex(const char *name, size_t len, qvIndex *idx, void *priv) 
             v = indexCompacting(idx) != 0;
             break;
         default:
-            outHist(o, "quiver_index_search_duration_seconds", "index", name, len,
+            outHist(o, "quiver_index_search_duration_seconds", "index", name, len, db,
                     st->search_latency, st->search_usec);
             return;
     }
     bufPrintf(o, "%s{index=\"", metric);
     outLabel(o, name, len);
-    bufPrintf(o, "\"} %llu\n", v);
+    bufPrintf(o, "\",db=\"%d\"} %llu\n", db, v);
 }
 
 /* The fields of one INFO section as gauges (see CONTENT above). */

@@ -8,7 +8,8 @@
  *   http       HEAD, HTTP/1.0, 404, 405, a malformed request line, an oversized request head.
  *   config     CONFIG GET/SET metrics-port and metrics-bind move the listener (and refuse a
  *              port in use, keeping the old one); a start-up port in use stops the server.
- *   info       INFO vectors totals and per-index lines agree with IDX.INFO.
+ *   info       INFO vectors totals and per-index lines agree with IDX.INFO; an index in
+ *              another database is named key@db.
  */
 #include <criterion/criterion.h>
 #include <ctype.h>
@@ -249,6 +250,7 @@ Test(metrics, scrape_and_parse) {
     checkHistograms(sc, "quiver_command_duration_seconds", "cmd");
 
     cr_assert_eq(get(sc, "quiver_index_elements", "index", "a", NULL, NULL), 180);
+    cr_assert_eq(get(sc, "quiver_index_elements", "index", "a", "db", "0"), 180);
     cr_assert_eq(get(sc, "quiver_index_deleted_slots", "index", "a", NULL, NULL), 20);
     cr_assert_eq(get(sc, "quiver_index_inserts_total", "index", "a", NULL, NULL), 200);
     cr_assert_eq(get(sc, "quiver_index_searches_total", "index", "a", NULL, NULL), 12);
@@ -396,5 +398,16 @@ Test(metrics, info_vectors) {
     freeReplyObject(r);
     r = cmd(vt_c, "INFO everything");
     cr_assert(strstr(r->str, "# Vectors") != NULL);
+    freeReplyObject(r);
+    /* The same key name in another database has its own line, named key@db. */
+    EXPECT_STATUS(cmd(vt_c, "SELECT 4"), "OK");
+    vtInt(cmd(vt_c, "VADD one VALUES 2 5 5 w"), 1);
+    EXPECT_STATUS(cmd(vt_c, "SELECT 0"), "OK");
+    r = cmd(vt_c, "INFO vectors");
+    cr_assert(strstr(r->str, "idx_one:elements=2,") != NULL, "%s", r->str);
+    cr_assert(strstr(r->str, "idx_one@4:elements=1,dim=2") == NULL &&
+                  strstr(r->str, "idx_one@4:elements=1,deleted=0,dim=2,") != NULL,
+              "%s", r->str);
+    cr_assert(strstr(r->str, "idx_one@4_search_latency_usec:le_50=") != NULL);
     freeReplyObject(r);
 }
