@@ -283,6 +283,9 @@ void idxListCommand(qvClient *c) {
         const qvValueHeader *h = dictGetVal(e);
         if (h->type != &vectorsetKeyType) continue;
         names[m].s = dictGetKey(e, &names[m].len);
+        /* A key whose time has come is missing for reads, as for KEYS (not deleted here: the
+         * table is being iterated). */
+        if (dbKeyTimeHasCome(server.db, names[m].s, names[m].len)) continue;
         m++;
     }
     dictReleaseIterator(it);

@@ -156,6 +156,10 @@ Test(expire, lazy_expiry_on_access) {
     /* Still in the table: DBSIZE counts it, as Redis's does. */
     EXPECT_INTEGER(cmd(c, "DBSIZE"), 2);
     cr_assert_eq(infoFieldLL(c, "stats", "expired_keys"), 0);
+    /* ... but listings leave it out, as KEYS does. */
+    redisReply *l = cmd(c, "IDX.LIST");
+    cr_assert(l->type == REDIS_REPLY_ARRAY && l->elements == 0, "%s", replyToString(l));
+    freeReplyObject(l);
     EXPECT_INTEGER(cmd(c, "EXISTS k"), 0);
     cr_assert_eq(infoFieldLL(c, "stats", "expired_keys"), 1);
     EXPECT_INTEGER(cmd(c, "DBSIZE"), 1);
