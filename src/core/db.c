@@ -10,6 +10,7 @@
 #include "config.h"
 #include "multi.h"
 #include "notify.h"
+#include "pause.h"
 #include "propagate.h"
 #include "repl.h"
 #include "util.h"
@@ -81,7 +82,10 @@ int dbKeyTimeHasCome(qvDb *db, const char *key, size_t len) {
 }
 
 int dbExpiresKeys(void) {
-    return !server.loading && !replicationIsReplica();
+    /* During a write pause (CLIENT PAUSE WRITE, FAILOVER) a deletion would be a write that
+     * reaches the AOF and replicas after the pause began: keys whose time has come read as
+     * missing and wait, as on a replica. */
+    return !server.loading && !replicationIsReplica() && !pauseWritesActive();
 }
 
 void dbDeleteExpired(qvDb *db, const char *key, size_t len) {
@@ -109,6 +113,7 @@ int dbExpireIfNeeded(qvDb *db, const char *key, size_t len) {
         if (cur && (cur->flags & CLIENT_MASTER)) return 0;
         return 1;
     }
+    if (pauseWritesActive()) return 1; /* missing for reads, deleted once the pause ends */
     dbDeleteExpired(db, key, len);
     return 1;
 }

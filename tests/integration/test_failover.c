@@ -270,6 +270,23 @@ Test(failover, client_pause_write_holds_writes_while_searches_go_on) {
     /* The replica got every write. */
     waitSynced(m, r);
     expectSameDigest(m, r);
+    /* No key expires during a write pause: past its time it reads as missing, but it is not
+     * deleted (no DEL reaches the replica) until the pause ends. */
+    EXPECT_STATUS(cmd(m, "SELECT 1"), "OK");
+    vadds(m, "soon", 0, 1);
+    EXPECT_INTEGER(cmd(m, "PEXPIRE soon 100"), 1);
+    long long expired = infoFieldLL(m, "stats", "expired_keys");
+    EXPECT_STATUS(cmd(m, "CLIENT PAUSE 100000 WRITE"), "OK");
+    usleep(400 * 1000);
+    EXPECT_INTEGER(cmd(m, "EXISTS soon"), 0);
+    EXPECT_INTEGER(cmd(m, "DBSIZE"), 1);
+    cr_assert_eq(infoFieldLL(m, "stats", "expired_keys"), expired);
+    EXPECT_STATUS(cmd(m, "CLIENT UNPAUSE"), "OK");
+    for (int i = 0; i < 200 && infoFieldLL(m, "stats", "expired_keys") == expired; i++)
+        usleep(20 * 1000);
+    cr_assert_eq(infoFieldLL(m, "stats", "expired_keys"), expired + 1);
+    EXPECT_INTEGER(cmd(m, "DBSIZE"), 0);
+    EXPECT_STATUS(cmd(m, "SELECT 0"), "OK");
     /* A pause ends by itself at its timeout. */
     EXPECT_STATUS(cmd(m, "CLIENT PAUSE 200 WRITE"), "OK");
     EXPECT_INTEGER(cmd(w, "VADD idx VALUES 3 9 8 9 later"), 1);
