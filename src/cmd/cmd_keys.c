@@ -1,6 +1,7 @@
 /* cmd_keys.c -- the generic key commands that migration, backup and caching tools use on top of
- * the keyspace: DUMP, RESTORE, COPY, OBJECT, TOUCH, and the per-key access time (LRU clock) the
- * command path keeps for OBJECT IDLETIME.
+ * the keyspace: DUMP, RESTORE, COPY, OBJECT, TOUCH. The per-key access time OBJECT IDLETIME
+ * reports is stamped by the keyspace itself (db.c: dbLookup and dbAdd, on the server's LRU
+ * clock).
  *
  * ==== The DUMP payload ====
  *
@@ -56,31 +57,15 @@
 
 /* ---- the LRU clock ---- */
 
+/* The server's clock (server.c's cron keeps it): what dbLookup and dbAdd stamp. */
 static unsigned int lruClockNow(void) {
-    return (unsigned int)(mstime() / 1000) & QV_LRU_CLOCK_MAX;
+    return server.lruclock;
 }
 
 /* Seconds since the value was last accessed; the 24-bit clock wraps every ~194 days. */
 static long long valueIdleSeconds(const void *value) {
     unsigned int now = lruClockNow(), lru = ((const qvValueHeader *)value)->lru;
     return now >= lru ? (long long)(now - lru) : (long long)(QV_LRU_CLOCK_MAX - lru + now);
-}
-
-static void valueTouch(void *value) {
-    ((qvValueHeader *)value)->lru = lruClockNow();
-}
-
-void keysTouchCommandKeys(qvClient *c, const qvCommand *cmd) {
-    if (!cmd->first_key || cmd->first_key >= c->argc) return;
-    int last = cmd->last_key < 0 ? c->argc + cmd->last_key : cmd->last_key;
-    if (last >= c->argc) last = c->argc - 1;
-    int step = cmd->key_step > 0 ? cmd->key_step : 1;
-    /* A raw lookup: stamping the access time is bookkeeping and must not expire a key itself
-     * (a lazy deletion here would, for one, abort an EXEC whose WATCH saw the key expired). */
-    for (int i = cmd->first_key; i <= last; i += step) {
-        void *v = dbLookupRaw(server.db, c->argv[i], c->argvlen[i]);
-        if (v) valueTouch(v);
-    }
 }
 
 /* ---- DUMP payloads ---- */
@@ -262,17 +247,15 @@ void restoreCommand(qvClient *c) {
         addReplyOk(c);
         return;
     }
-    qvValueHeader *h = (qvValueHeader *)idx;
+    /* FREQ only matters under an LFU maxmemory-policy, which vector sets cannot have: accepted
+     * and ignored, as Redis does under noeviction. */
+    dbAdd(key, klen, idx); /* stamps the access time now; IDLETIME moves it back */
     if (idletime >= 0) {
         unsigned int now = lruClockNow();
         long long back = idletime % ((long long)QV_LRU_CLOCK_MAX + 1);
-        h->lru = (unsigned int)((now + QV_LRU_CLOCK_MAX + 1 - back) & QV_LRU_CLOCK_MAX);
-    } else {
-        h->lru = lruClockNow();
+        ((qvValueHeader *)idx)->lru =
+            (unsigned int)((now + QV_LRU_CLOCK_MAX + 1 - back) & QV_LRU_CLOCK_MAX);
     }
-    /* FREQ only matters under an LFU maxmemory-policy, which vector sets cannot have: accepted
-     * and ignored, as Redis does under noeviction. */
-    dbAdd(key, klen, idx);
     if (ttl) restoreApplyTtl(c, absttl, key, klen, when_ms);
     keyModified(key, klen);
     notifyKeyspaceEvent(NOTIFY_GENERIC, "restore", key, klen, c->db);
@@ -333,7 +316,6 @@ void copyCommand(qvClient *c) {
         return;
     }
     dbDelete(dst, dlen);
-    ((qvValueHeader *)copy)->lru = lruClockNow();
     dbAdd(dst, dlen, copy);
     if (expire_ms >= 0) dbSetExpire(target, dst, dlen, expire_ms);
     keyModified(dst, dlen);
@@ -342,14 +324,14 @@ void copyCommand(qvClient *c) {
     addReplyLongLong(c, 1);
 }
 
-/* TOUCH key [key ...]: the access time is set by the command path (keysTouchCommandKeys), even
- * for a client in CLIENT NO-TOUCH mode, as Redis does for TOUCH. */
+/* TOUCH key [key ...]: sets the access time, even for a client in CLIENT NO-TOUCH mode, as
+ * Redis does for TOUCH. */
 void touchCommand(qvClient *c) {
     long long n = 0;
     for (int i = 1; i < c->argc; i++) {
         void *v = dbLookupNoStats(c->argv[i], c->argvlen[i]);
         if (v) {
-            valueTouch(v);
+            ((qvValueHeader *)v)->lru = lruClockNow(); /* even for a CLIENT NO-TOUCH client */
             n++;
         }
     }
@@ -438,16 +420,16 @@ static const qvCommandArg args_copy[] = {
 
 /* clang-format off */
 static qvCommand object_subcommands[] = {
-    {"encoding", objectEncodingCommand, 3, CMD_READONLY | CMD_NO_TOUCH_KEYS, ACL_KEYSPACE | ACL_READ | ACL_SLOW, 2, 2, 1, "generic", "Returns the internal encoding of a Redis object.", "2.2.3", "O(1)", args_key},
-    {"freq", objectFreqCommand, 3, CMD_READONLY | CMD_NO_TOUCH_KEYS, ACL_KEYSPACE | ACL_READ | ACL_SLOW, 2, 2, 1, "generic", "Returns the logarithmic access frequency counter of a Redis object.", "4.0.0", "O(1)", args_key},
-    {"idletime", objectIdletimeCommand, 3, CMD_READONLY | CMD_NO_TOUCH_KEYS, ACL_KEYSPACE | ACL_READ | ACL_SLOW, 2, 2, 1, "generic", "Returns the time since the last access to a Redis object.", "2.2.3", "O(1)", args_key},
-    {"refcount", objectRefcountCommand, 3, CMD_READONLY | CMD_NO_TOUCH_KEYS, ACL_KEYSPACE | ACL_READ | ACL_SLOW, 2, 2, 1, "generic", "Returns the reference count of a value of a key.", "2.2.3", "O(1)", args_key},
+    {"encoding", objectEncodingCommand, 3, CMD_READONLY, ACL_KEYSPACE | ACL_READ | ACL_SLOW, 2, 2, 1, "generic", "Returns the internal encoding of a Redis object.", "2.2.3", "O(1)", args_key},
+    {"freq", objectFreqCommand, 3, CMD_READONLY, ACL_KEYSPACE | ACL_READ | ACL_SLOW, 2, 2, 1, "generic", "Returns the logarithmic access frequency counter of a Redis object.", "4.0.0", "O(1)", args_key},
+    {"idletime", objectIdletimeCommand, 3, CMD_READONLY, ACL_KEYSPACE | ACL_READ | ACL_SLOW, 2, 2, 1, "generic", "Returns the time since the last access to a Redis object.", "2.2.3", "O(1)", args_key},
+    {"refcount", objectRefcountCommand, 3, CMD_READONLY, ACL_KEYSPACE | ACL_READ | ACL_SLOW, 2, 2, 1, "generic", "Returns the reference count of a value of a key.", "2.2.3", "O(1)", args_key},
     {"help", objectHelpCommand, 2, CMD_LOADING | CMD_STALE, ACL_KEYSPACE | ACL_SLOW, NOKEYS, "generic", "Returns helpful text about the different subcommands.", "6.2.0", "O(1)"},
     CMD_END};
 
 static qvCommand key_commands[] = {
     {"dump", dumpCommand, 2, CMD_READONLY, ACL_KEYSPACE | ACL_READ | ACL_SLOW, 1, 1, 1, "generic", "Returns a serialized representation of the value stored at a key.", "2.6.0", "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size.", args_key},
-    {"restore", restoreCommand, -4, CMD_WRITE | CMD_DENYOOM | CMD_NO_TOUCH_KEYS, ACL_KEYSPACE | ACL_WRITE | ACL_SLOW | ACL_DANGEROUS, 1, 1, 1, "generic", "Creates a key from the serialized representation of a value.", "2.6.0", "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size.", args_restore},
+    {"restore", restoreCommand, -4, CMD_WRITE | CMD_DENYOOM, ACL_KEYSPACE | ACL_WRITE | ACL_SLOW | ACL_DANGEROUS, 1, 1, 1, "generic", "Creates a key from the serialized representation of a value.", "2.6.0", "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size.", args_restore},
     {"copy", copyCommand, -3, CMD_WRITE | CMD_DENYOOM, ACL_KEYSPACE | ACL_WRITE | ACL_SLOW, 1, 2, 1, "generic", "Copies the value of a key to a new key.", "6.2.0", "O(N) worst case for collections, where N is the number of nested items.", args_copy},
     {"touch", touchCommand, -2, CMD_READONLY | CMD_FAST, ACL_KEYSPACE | ACL_READ | ACL_FAST, 1, -1, 1, "generic", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", "3.2.1", "O(N) where N is the number of keys that will be touched.", args_keys},
     {"object", NULL, -2, 0, ACL_SLOW, NOKEYS, "generic", "A container for object introspection commands.", "2.2.3", "Depends on subcommand.", NULL, object_subcommands},

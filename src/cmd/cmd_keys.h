@@ -5,9 +5,6 @@
 #include "server.h"
 
 void keysRegisterCommands(void); /* adds the rows to the command table (before init) */
-/* After a command ran (dispatch.c call()): sets the access time of the keys it named (the
- * command table's key positions), unless the command is CMD_NO_TOUCH_KEYS. Loop thread. */
-void keysTouchCommandKeys(qvClient *c, const qvCommand *cmd);
 
 void dumpCommand(qvClient *c);
 void restoreCommand(qvClient *c);

@@ -29,8 +29,6 @@
  *                  QUIT, RESET)
  *   CMD_PROTECTED  refused unless enable-debug-command allows the client (DEBUG, as in Redis 7)
  *   CMD_SKIP_MONITOR / CMD_NO_PROPAGATE reserved for replication commands
- *   CMD_NO_TOUCH_KEYS running it does not count as an access of its keys (OBJECT, RESTORE:
- *                  OBJECT IDLETIME must not reset what it reports; RESTORE sets it itself)
  */
 #ifndef QV_COMMANDS_H
 #define QV_COMMANDS_H
@@ -65,9 +63,6 @@ struct qvClient;
 /* Not a write, but the write log carries it because later writes depend on it (SELECT): the
  * AOF loader and quiver-check-aof accept it. */
 #define CMD_LOGGED_CONTEXT (1ULL << 40)
-/* Bits from 48 up: the generic key commands' flags (kept apart from the ones above so that
- * branches adding flags in parallel do not collide). */
-#define CMD_NO_TOUCH_KEYS (1ULL << 48)
 
 /* ACL categories (names as Redis prints them, "@keyspace" etc.). */
 #define ACL_KEYSPACE    (1ULL << 0)

@@ -132,14 +132,21 @@ void *dbLookupNoStats(const char *key, size_t len) {
 
 void *dbLookup(const char *key, size_t len) {
     void *v = dbLookupNoStats(key, len);
-    if (v)
+    if (v) {
         server.stat_keyspace_hits++;
-    else
+        /* An access (OBJECT IDLETIME), unless the client asked not to count (CLIENT NO-TOUCH).
+         * OBJECT and internal bookkeeping look keys up with dbLookupNoStats, which does not. */
+        const qvClient *cur = server.current_client;
+        if (!cur || !(cur->flags & CLIENT_NO_TOUCH)) ((qvValueHeader *)v)->lru = server.lruclock;
+    } else {
         server.stat_keyspace_misses++;
+    }
     return v;
 }
 
 int dbAddTo(qvDb *db, const char *key, size_t len, void *value) {
+    ((qvValueHeader *)value)->lru =
+        server.lruclock; /* created now (RESTORE IDLETIME sets it after) */
     return dictAdd(db->keys, key, len, value) == DICT_OK ? C_OK : C_ERR;
 }
 

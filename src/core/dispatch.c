@@ -12,7 +12,6 @@
 #include "acl.h"
 #include "batch.h"
 #include "db.h"
-#include "cmd_keys.h"
 #include "latencymon.h"
 #include "metrics.h"
 #include "monitor.h"
@@ -247,10 +246,6 @@ void call(qvClient *c, qvCommand *cmd) {
     dbUseClient(c); /* the keyspace functions act on c's selected database */
     cmd->proc(c);
     last_call_end_us = monotonicUs();
-    /* The keys it named were accessed (OBJECT IDLETIME), unless the client asked not to count
-     * (CLIENT NO-TOUCH; TOUCH sets the time itself, so it counts even then). */
-    if (!(cmd->flags & CMD_NO_TOUCH_KEYS) && !(c->flags & CLIENT_NO_TOUCH))
-        keysTouchCommandKeys(c, cmd);
     long long duration = (long long)(last_call_end_us - start);
     latencyAddSampleIfNeeded((cmd->flags & CMD_FAST) ? "fast-command" : "command", duration / 1000);
     /* A write that does not grow memory may have freed some: the gate reads it afresh. */
