@@ -712,6 +712,35 @@ long long infoFieldLL(redisContext *c, const char *section, const char *field) {
     return n;
 }
 
+void replWaitSynced(redisContext *m, redisContext *r) {
+    for (int i = 0; i < 600; i++) {
+        char *link = infoField(r, "replication", "master_link_status");
+        int up = link && !strcmp(link, "up");
+        free(link);
+        if (up && infoFieldLL(m, "replication", "master_repl_offset") ==
+                      infoFieldLL(r, "replication", "slave_repl_offset"))
+            return;
+        usleep(50 * 1000);
+    }
+    cr_assert_fail("the replica did not catch up with its master within 30 s");
+}
+
+char *debugDigest(redisContext *c) {
+    redisReply *r = cmd(c, "DEBUG DIGEST");
+    cr_assert(r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_STRING, "%s",
+              replyToString(r));
+    char *d = strdup(r->str);
+    freeReplyObject(r);
+    return d;
+}
+
+void expectSameDigest(redisContext *a, redisContext *b) {
+    char *da = debugDigest(a), *db = debugDigest(b);
+    cr_assert_str_eq(da, db, "DEBUG DIGEST differs: %s against %s", da, db);
+    free(da);
+    free(db);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Raw sockets                                                                               */
 /* ---------------------------------------------------------------------------------------- */

@@ -113,6 +113,13 @@ redisReply *cmdArgv(redisContext *c, int argc, const char **argv, const size_t *
 char *infoField(redisContext *c, const char *section, const char *field);
 long long infoFieldLL(redisContext *c, const char *section, const char *field);
 
+/* Replication helpers shared by the replication suites. replWaitSynced waits (30 s at most)
+ * until r's master link is up and r has applied everything m's offset says was sent;
+ * debugDigest returns DEBUG DIGEST (malloc'ed); expectSameDigest fails unless both agree. */
+void replWaitSynced(redisContext *m, redisContext *r);
+char *debugDigest(redisContext *c);
+void expectSameDigest(redisContext *a, redisContext *b);
+
 /* Raw sockets, for RESP3 bytes and malformed input. Each fd has a read buffer in the harness
  * (bytes past one reply wait for the next call), so close with rawClose(). */
 int rawConnect(qvTestServer *s);

@@ -712,20 +712,6 @@ Test(aclfile, config_file_user_lines) {
     free(out);
 }
 
-/* Waits (bounded) until the replica's link is up and it applied what the master sent. */
-static void waitSynced(redisContext *m, redisContext *r) {
-    for (int i = 0; i < 600; i++) {
-        char *link = infoField(r, "replication", "master_link_status");
-        int up = link && !strcmp(link, "up");
-        free(link);
-        if (up && infoFieldLL(m, "replication", "master_repl_offset") ==
-                      infoFieldLL(r, "replication", "slave_repl_offset"))
-            return;
-        usleep(50 * 1000);
-    }
-    cr_assert_fail("the replica did not catch up with its master within 30 s");
-}
-
 Test(aclfile, replica_authenticates_with_masteruser) {
     serverStart(&srv2, "--requirepass adminpw");
     redisContext *m = serverConnect(&srv2);
@@ -748,10 +734,10 @@ Test(aclfile, replica_authenticates_with_masteruser) {
     cr_assert_str_eq(mapField(log->element[0], "username"), "repl");
     freeReplyObject(log);
     EXPECT_STATUS(cmd(m, "ACL SETUSER repl +psync"), "OK");
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     EXPECT_INTEGER(cmd(r, "VCARD k"), 1);
     EXPECT_INTEGER(cmd(m, "VADD k VALUES 2 0 1 b"), 1);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     EXPECT_INTEGER(cmd(r, "VCARD k"), 2);
     redisReply *cl = cmd(m, "CLIENT LIST TYPE replica");
     cr_assert(strstr(cl->str, "user=repl"), "%s", cl->str);

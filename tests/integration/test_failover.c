@@ -33,13 +33,6 @@ static void startReplicaOf(qvTestServer *s, const qvTestServer *of) {
     serverStart(s, args);
 }
 
-static char *digest(redisContext *c) {
-    redisReply *r = cmd(c, "DEBUG DIGEST");
-    char *d = strdup(r->str ? r->str : "");
-    freeReplyObject(r);
-    return d;
-}
-
 static int fieldIs(redisContext *c, const char *section, const char *field, const char *want) {
     char *v = infoField(c, section, field);
     int eq = v && !strcmp(v, want);
@@ -55,17 +48,6 @@ static void waitField(redisContext *c, const char *section, const char *field, c
     free(v);
 }
 
-static void waitSynced(redisContext *m, redisContext *r) {
-    for (int i = 0; i < 600; i++) {
-        if (fieldIs(r, "replication", "master_link_status", "up") &&
-            infoFieldLL(m, "replication", "master_repl_offset") ==
-                infoFieldLL(r, "replication", "slave_repl_offset"))
-            return;
-        usleep(50 * 1000);
-    }
-    cr_assert_fail("the replica did not catch up within 30 s");
-}
-
 static void vadds(redisContext *c, const char *key, int from, int n) {
     for (int i = from; i < from + n; i++)
         redisAppendCommand(c, "VADD %s VALUES 3 %d %d 1 e%d", key, i % 7, i % 11, i);
@@ -77,13 +59,6 @@ static void vadds(redisContext *c, const char *key, int from, int n) {
     }
 }
 
-static void expectSameDigest(redisContext *a, redisContext *b) {
-    char *da = digest(a), *db = digest(b);
-    cr_assert_str_eq(da, db);
-    free(da);
-    free(db);
-}
-
 Test(failover, failover_to_a_replica_swaps_the_roles_without_a_full_sync) {
     serverStart(&master, "--repl-diskless-sync-delay 0");
     startReplicaOf(&replica, &master);
@@ -91,8 +66,8 @@ Test(failover, failover_to_a_replica_swaps_the_roles_without_a_full_sync) {
     redisContext *m = serverConnect(&master), *r = serverConnect(&replica),
                  *r2 = serverConnect(&replica2);
     vadds(m, "idx", 0, 500);
-    waitSynced(m, r);
-    waitSynced(m, r2);
+    replWaitSynced(m, r);
+    replWaitSynced(m, r2);
     char to[128];
     snprintf(to, sizeof(to), "FAILOVER TO 127.0.0.1 %d", replica.port);
     EXPECT_STATUS(cmd(m, to), "OK");
@@ -100,7 +75,7 @@ Test(failover, failover_to_a_replica_swaps_the_roles_without_a_full_sync) {
     waitField(m, "replication", "role", "slave");
     cr_assert_eq(infoFieldLL(m, "replication", "master_port"), replica.port);
     waitField(m, "replication", "master_failover_state", "no-failover");
-    waitSynced(r, m);
+    replWaitSynced(r, m);
     expectSameDigest(r, m);
     /* The old master continued partially: the promoted replica served no full sync. */
     cr_assert_eq(infoFieldLL(r, "stats", "sync_full"), 0);
@@ -109,13 +84,13 @@ Test(failover, failover_to_a_replica_swaps_the_roles_without_a_full_sync) {
     EXPECT_ERROR(cmd(m, "VADD idx VALUES 3 1 1 1 x"),
                  "READONLY You can't write against a read only replica.");
     vadds(r, "idx", 500, 100);
-    waitSynced(r, m);
+    replWaitSynced(r, m);
     EXPECT_INTEGER(cmd(m, "VCARD idx"), 600);
     /* The other replica follows the new master once repointed, partially too. */
     char of[64];
     snprintf(of, sizeof(of), "REPLICAOF 127.0.0.1 %d", replica.port);
     EXPECT_STATUS(cmd(r2, of), "OK");
-    waitSynced(r, r2);
+    replWaitSynced(r, r2);
     expectSameDigest(r, r2);
     cr_assert_eq(infoFieldLL(r, "stats", "sync_full"), 0);
     redisFree(r2);
@@ -128,11 +103,11 @@ Test(failover, failover_without_to_picks_the_caught_up_replica) {
     startReplicaOf(&replica, &master);
     redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
     vadds(m, "idx", 0, 100);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     EXPECT_STATUS(cmd(m, "FAILOVER TIMEOUT 20000"), "OK");
     waitField(r, "replication", "role", "master");
     waitField(m, "replication", "role", "slave");
-    waitSynced(r, m);
+    replWaitSynced(r, m);
     expectSameDigest(r, m);
     redisFree(r);
     redisFree(m);
@@ -152,7 +127,7 @@ Test(failover, abort_ends_the_pause_and_the_master_stays) {
     startReplicaOf(&replica, &master);
     redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
     vadds(m, "idx", 0, 50);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     redisFree(r);
     stuckFailover(m, "");
     char *state = infoField(m, "replication", "master_failover_state");
@@ -185,7 +160,7 @@ Test(failover, a_timeout_aborts_a_failover_whose_target_never_catches_up) {
     startReplicaOf(&replica, &master);
     redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
     vadds(m, "idx", 0, 50);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     redisFree(r);
     stuckFailover(m, "TIMEOUT 300");
     waitField(m, "replication", "master_failover_state", "no-failover");
@@ -207,7 +182,7 @@ Test(failover, bad_requests_get_redis_errors) {
     EXPECT_ERROR(cmd(m, "FAILOVER ABORT TIMEOUT 5"), "ERR syntax error");
     startReplicaOf(&replica, &master);
     redisContext *r = serverConnect(&replica);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     EXPECT_ERROR(cmd(m, "FAILOVER TO 127.0.0.1 1"),
                  "ERR FAILOVER target HOST and PORT is not a replica.");
     EXPECT_ERROR(cmd(r, "FAILOVER"), "ERR FAILOVER is not valid when server is a replica.");
@@ -268,7 +243,7 @@ Test(failover, client_pause_write_holds_writes_while_searches_go_on) {
     }
     EXPECT_INTEGER(cmd(m, "VCARD idx"), 200);
     /* The replica got every write. */
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     expectSameDigest(m, r);
     /* No key expires during a write pause: past its time it reads as missing, but it is not
      * deleted (no DEL reaches the replica) until the pause ends. */
@@ -300,7 +275,7 @@ Test(failover, force_hands_over_after_the_timeout_even_to_a_lagging_replica) {
     startReplicaOf(&replica, &master);
     redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
     vadds(m, "idx", 0, 50);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     redisFree(r);
     stuckFailover(m, "TIMEOUT 300 FORCE");
     /* The handoff starts although the target never acknowledged. */
@@ -309,10 +284,10 @@ Test(failover, force_hands_over_after_the_timeout_even_to_a_lagging_replica) {
     r = serverConnect(&replica);
     waitField(r, "replication", "role", "master");
     waitField(m, "replication", "master_failover_state", "no-failover");
-    waitSynced(r, m);
+    replWaitSynced(r, m);
     expectSameDigest(r, m);
     vadds(r, "idx", 100, 10);
-    waitSynced(r, m);
+    replWaitSynced(r, m);
     expectSameDigest(r, m);
     redisFree(r);
     redisFree(m);

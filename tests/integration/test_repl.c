@@ -48,39 +48,6 @@ static void startReplicaOf(qvTestServer *s, const qvTestServer *of, const char *
     startDisk(s, args);
 }
 
-static char *digest(redisContext *c) {
-    redisReply *r = cmd(c, "DEBUG DIGEST");
-    cr_assert(r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_STRING, "%s",
-              replyToString(r));
-    char *d = strdup(r->str);
-    freeReplyObject(r);
-    return d;
-}
-
-/* Waits (bounded) until the replica's link is up and it has applied everything the master's
- * offset says was sent. */
-static void waitSynced(redisContext *m, redisContext *r) {
-    for (int i = 0; i < 600; i++) {
-        char *link = infoField(r, "replication", "master_link_status");
-        int up = link && !strcmp(link, "up");
-        free(link);
-        if (up) {
-            long long moff = infoFieldLL(m, "replication", "master_repl_offset");
-            long long roff = infoFieldLL(r, "replication", "slave_repl_offset");
-            if (moff == roff) return;
-        }
-        usleep(50 * 1000);
-    }
-    cr_assert_fail("the replica did not catch up with its master within 30 s");
-}
-
-static void expectSameDigest(redisContext *m, redisContext *r) {
-    char *dm = digest(m), *dr = digest(r);
-    cr_assert_str_eq(dm, dr, "DEBUG DIGEST differs: master %s replica %s", dm, dr);
-    free(dm);
-    free(dr);
-}
-
 /* n elements "e<i>" with attributes, pipelined (the server batches them on its workers). */
 static void loadElements(redisContext *c, const char *key, int from, int n, uint64_t seed) {
     float *v = vtRandVectors(&seed, n, DIM);
@@ -113,7 +80,7 @@ Test(repl, full_sync_then_every_write_reaches_the_replica) {
 
     startReplicaOf(&replica, &master, NULL);
     redisContext *r = serverConnect(&replica);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     expectSameDigest(m, r);
     EXPECT_INTEGER(cmd(r, "VCARD idx"), 3000);
     cr_assert_eq(infoFieldLL(m, "stats", "sync_full"), 1);
@@ -145,7 +112,7 @@ Test(repl, full_sync_then_every_write_reaches_the_replica) {
     cr_assert_eq(infoFieldLL(m, "replication", "master_repl_offset"), before,
                  "a failed or no-op write moved the replication offset");
 
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     expectSameDigest(m, r);
     EXPECT_INTEGER(cmd(r, "VCARD idx"), 3499);
     EXPECT_INTEGER(cmd(r, "EXISTS other gone"), 0);
@@ -167,7 +134,7 @@ Test(repl, replica_is_read_only_and_serves_reads) {
     startReplicaOf(&replica, &master, NULL);
     redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
     EXPECT_INTEGER(cmd(m, "VADD k VALUES 2 1 0 a"), 1);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     EXPECT_ERROR(cmd(r, "VADD k VALUES 2 0 1 b"),
                  "READONLY You can't write against a read only replica.");
     EXPECT_ERROR(cmd(r, "DEL k"), "READONLY You can't write against a read only replica.");
@@ -190,14 +157,14 @@ Test(repl, partial_resync_after_the_link_is_cut) {
     startReplicaOf(&replica, &master, NULL);
     redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
     loadElements(m, "idx", 0, 300, 4);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     long long full = infoFieldLL(m, "stats", "sync_full");
     long long partial = infoFieldLL(m, "stats", "sync_partial_ok");
     cr_assert_eq(full, 1);
 
     EXPECT_INTEGER(cmd(r, "CLIENT KILL TYPE master"), 1);
     loadElements(m, "idx", 300, 300, 5); /* written while the link may be down */
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     expectSameDigest(m, r);
     cr_assert_eq(infoFieldLL(m, "stats", "sync_full"), full, "a second full sync happened");
     cr_assert_gt(infoFieldLL(m, "stats", "sync_partial_ok"), partial);
@@ -244,8 +211,8 @@ Test(repl, replica_of_a_replica) {
     redisContext *m = serverConnect(&master), *r1 = serverConnect(&replica),
                  *r2 = serverConnect(&replica2);
     loadElements(m, "idx", 0, 500, 6);
-    waitSynced(m, r1);
-    waitSynced(r1, r2);
+    replWaitSynced(m, r1);
+    replWaitSynced(r1, r2);
     expectSameDigest(m, r2);
     cr_assert_eq(infoFieldLL(r1, "replication", "connected_slaves"), 1);
     cr_assert_eq(infoFieldLL(m, "replication", "master_repl_offset"),
@@ -262,8 +229,8 @@ Test(repl, promotion_then_the_other_replica_continues_partially) {
     redisContext *m = serverConnect(&master), *r1 = serverConnect(&replica),
                  *r2 = serverConnect(&replica2);
     loadElements(m, "idx", 0, 400, 7);
-    waitSynced(m, r1);
-    waitSynced(m, r2);
+    replWaitSynced(m, r1);
+    replWaitSynced(m, r2);
     char *old_id = infoField(m, "replication", "master_replid");
 
     /* The master goes away; replica 1 is promoted and replica 2 follows it. */
@@ -284,7 +251,7 @@ Test(repl, promotion_then_the_other_replica_continues_partially) {
     snprintf(repoint, sizeof(repoint), "REPLICAOF 127.0.0.1 %d", replica.port);
     EXPECT_STATUS(cmd(r2, repoint), "OK");
     loadElements(r1, "idx", 400, 100, 8);
-    waitSynced(r1, r2);
+    replWaitSynced(r1, r2);
     expectSameDigest(r1, r2);
     EXPECT_INTEGER(cmd(r2, "VCARD idx"), 501);
     cr_assert_eq(infoFieldLL(r1, "stats", "sync_full"), 0,
@@ -307,7 +274,7 @@ Test(repl, masterauth_and_the_replica_line_sentinel_parses) {
     cr_assert_str_eq(link, "down");
     free(link);
     EXPECT_STATUS(cmd(r, "CONFIG SET masterauth s3cret"), "OK");
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     EXPECT_INTEGER(cmd(r, "VCARD k"), 1);
 
     /* INFO replication as Sentinel reads it: role first, then the master_* fields on the
@@ -336,7 +303,7 @@ Test(repl, a_link_cut_for_longer_than_the_backlog_falls_back_to_a_full_sync) {
     startReplicaOf(&replica, &master, NULL);
     redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
     loadElements(m, "idx", 0, 100, 9);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     /* The replica stops following; far more than the backlog is written meanwhile. */
     EXPECT_STATUS(cmd(r, "REPLICAOF NO ONE"), "OK");
     loadElements(m, "idx", 100, 1000, 10); /* ~120 KB of stream */
@@ -344,7 +311,7 @@ Test(repl, a_link_cut_for_longer_than_the_backlog_falls_back_to_a_full_sync) {
     char again[64];
     snprintf(again, sizeof(again), "REPLICAOF 127.0.0.1 %d", master.port);
     EXPECT_STATUS(cmd(r, again), "OK");
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     expectSameDigest(m, r);
     EXPECT_INTEGER(cmd(r, "VCARD idx"), 1100);
     cr_assert_eq(infoFieldLL(m, "stats", "sync_full"), 2);
@@ -358,13 +325,13 @@ Test(repl, a_restarted_replica_syncs_again_and_a_restarted_master_is_followed) {
     startReplicaOf(&replica, &master, NULL);
     redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
     loadElements(m, "idx", 0, 300, 11);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     redisFree(r);
     serverStop(&replica);
     loadElements(m, "idx", 300, 200, 12);
     startReplicaOf(&replica, &master, NULL);
     r = serverConnect(&replica);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     expectSameDigest(m, r);
 
     /* The master restarts on its port with its snapshot: the replica reconnects by itself. */
@@ -383,7 +350,7 @@ Test(repl, a_restarted_replica_syncs_again_and_a_restarted_master_is_followed) {
     m = serverConnect(&replica2);
     EXPECT_INTEGER(cmd(m, "VCARD idx"), 500);
     EXPECT_INTEGER(cmd(m, "VADD idx VALUES 16 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 1 late"), 1);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     expectSameDigest(m, r);
     EXPECT_INTEGER(cmd(r, "VCARD idx"), 501);
     redisFree(r);
@@ -403,12 +370,12 @@ Test(repl, transactions_renames_and_flushes_reach_the_replica) {
     cr_assert(ex->type == REDIS_REPLY_ARRAY && ex->elements == 3, "%s", replyToString(ex));
     freeReplyObject(ex);
     EXPECT_INTEGER(cmd(m, "UNLINK b"), 1);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     expectSameDigest(m, r);
     EXPECT_INTEGER(cmd(r, "VCARD c"), 199);
     EXPECT_INTEGER(cmd(r, "EXISTS a b"), 0);
     EXPECT_STATUS(cmd(m, "FLUSHALL"), "OK");
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     EXPECT_INTEGER(cmd(r, "DBSIZE"), 0);
     expectSameDigest(m, r);
     redisFree(r);
@@ -427,7 +394,7 @@ Test(repl, several_databases_and_ttls_reach_the_replica) {
     EXPECT_INTEGER(cmd(m, "EXPIRE a 100000"), 1);
     startReplicaOf(&replica, &master, NULL);
     redisContext *r = serverConnect(&replica);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     expectSameDigest(m, r);
     /* After the sync: writes in other databases. */
     EXPECT_STATUS(cmd(m, "SELECT 2"), "OK");
@@ -446,7 +413,7 @@ Test(repl, several_databases_and_ttls_reach_the_replica) {
     redisReply *ex = cmd(m, "EXEC");
     cr_assert(ex->type == REDIS_REPLY_ARRAY && ex->elements == 4, "%s", replyToString(ex));
     freeReplyObject(ex);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     expectSameDigest(m, r);
     EXPECT_STATUS(cmd(r, "SELECT 6"), "OK");
     EXPECT_INTEGER(cmd(r, "VCARD b"), 50);
@@ -458,7 +425,7 @@ Test(repl, several_databases_and_ttls_reach_the_replica) {
     EXPECT_STATUS(cmd(r, "SELECT 2"), "OK");
     EXPECT_INTEGER(cmd(r, "VCARD a"), 149);
     EXPECT_STATUS(cmd(m, "FLUSHDB"), "OK");
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     EXPECT_INTEGER(cmd(r, "DBSIZE"), 0);
     expectSameDigest(m, r);
     redisFree(r);
@@ -473,11 +440,11 @@ Test(repl, partial_resync_keeps_the_selected_database) {
     redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
     EXPECT_STATUS(cmd(m, "SELECT 5"), "OK");
     loadElements(m, "idx", 0, 100, 4);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     long long partial = infoFieldLL(m, "stats", "sync_partial_ok");
     EXPECT_INTEGER(cmd(r, "CLIENT KILL TYPE master"), 1);
     loadElements(m, "idx", 100, 100, 5);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     cr_assert_gt(infoFieldLL(m, "stats", "sync_partial_ok"), partial);
     expectSameDigest(m, r);
     EXPECT_STATUS(cmd(r, "SELECT 5"), "OK");
@@ -495,10 +462,10 @@ Test(repl, min_replicas_to_write_refuses_writes_without_good_replicas) {
     cr_assert_eq(infoFieldLL(m, "replication", "min_slaves_good_slaves"), 0);
     startReplicaOf(&replica, &master, NULL);
     redisContext *r = serverConnect(&replica);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     EXPECT_INTEGER(cmd(m, "VADD k VALUES 2 1 0 a"), 1);
     cr_assert_eq(infoFieldLL(m, "replication", "min_slaves_good_slaves"), 1);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     EXPECT_INTEGER(cmd(r, "VCARD k"), 1);
     /* The replica goes away: writes stop again (the refused one is not replicated). */
     redisFree(r);
@@ -579,7 +546,7 @@ Test(repl, a_master_killed_mid_full_sync_leaves_the_replica_its_data_then_is_fol
     startDiskAt(&replica2, port, args); /* the master again, in replica2's slot */
     cr_assert_eq(replica2.port, port);
     m = serverConnect(&replica2);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     expectSameDigest(m, r);
     EXPECT_INTEGER(cmd(r, "VCARD idx"), 2000);
     EXPECT_INTEGER(cmd(r, "EXISTS mine"), 0);
@@ -603,7 +570,7 @@ Test(repl, a_replica_killed_mid_transfer_syncs_fully_when_it_comes_back) {
     loadElements(m, "idx", 2000, 100, 16); /* written while the first transfer was cut */
     startReplicaOf(&replica, &master, NULL);
     r = serverConnect(&replica);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     expectSameDigest(m, r);
     EXPECT_INTEGER(cmd(r, "VCARD idx"), 2100);
     cr_assert(!dirHasTempFile(master.dir), "the master left its sync snapshot behind");
@@ -639,8 +606,8 @@ Test(repl, replicas_waiting_for_a_busy_fork_share_one_snapshot) {
     cr_assert_eq(infoFieldLL(m, "persistence", "rdb_bgsave_in_progress"), 1);
     EXPECT_STATUS(cmd(m, "CONFIG SET rdb-key-save-delay 0"), "OK");
     redisContext *r1 = serverConnect(&replica), *r2 = serverConnect(&replica2);
-    waitSynced(m, r1);
-    waitSynced(m, r2);
+    replWaitSynced(m, r1);
+    replWaitSynced(m, r2);
     expectSameDigest(m, r1);
     expectSameDigest(m, r2);
     cr_assert_eq(countInLog(&master, "Starting BGSAVE for SYNC"), 1,
@@ -695,7 +662,7 @@ Test(repl, config_rewrite_persists_replicaof_across_restarts) {
     startDisk(&replica, conf);
     r = serverConnect(&replica);
     redisContext *m = serverConnect(&master);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     cr_assert_eq(infoFieldLL(r, "replication", "master_port"), master.port);
     /* Promoted and rewritten: restarted, it is a master. */
     EXPECT_STATUS(cmd(r, "REPLICAOF NO ONE"), "OK");
@@ -722,7 +689,7 @@ Test(repl, a_replicas_own_limits_do_not_refuse_its_masters_writes) {
     redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
     loadElements(m, "idx", 0, 50, 3); /* 50 elements of DIM dimensions, pipelined */
     EXPECT_INTEGER(cmd(m, "VADD wide VALUES 6 1 2 3 4 5 6 w"), 1);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     EXPECT_INTEGER(cmd(r, "VCARD idx"), 50);
     EXPECT_INTEGER(cmd(r, "VCARD wide"), 1);
     expectSameDigest(m, r);
@@ -739,7 +706,7 @@ Test(repl, a_stopped_replica_is_dropped_at_its_output_limit_then_resyncs_fully) 
     startReplicaOf(&replica, &master, NULL);
     redisContext *m = serverConnect(&master), *r = serverConnect(&replica);
     loadElements(m, "idx", 0, 10, 40);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     cr_assert_eq(infoFieldLL(m, "stats", "sync_full"), 1);
     redisFree(r);
 
@@ -772,7 +739,7 @@ Test(repl, a_stopped_replica_is_dropped_at_its_output_limit_then_resyncs_fully) 
 
     cr_assert_eq(kill(replica.pid, SIGCONT), 0);
     r = serverConnect(&replica);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     expectSameDigest(m, r);
     cr_assert_eq(infoFieldLL(m, "stats", "sync_full"), 2, "the replica did not sync fully again");
     redisReply *a = cmd(r, "VGETATTR idx e3");
@@ -811,7 +778,7 @@ Test(repl, writes_kept_during_a_full_sync_count_against_the_replica_limit) {
         usleep(25 * 1000);
     cr_assert(serverLogContains(&master, "passed client-output-buffer-limit replica"));
     EXPECT_STATUS(cmd(m, "CONFIG SET rdb-key-save-delay 0"), "OK");
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     expectSameDigest(m, r);
     redisFree(r);
     redisFree(m);
@@ -879,7 +846,7 @@ Test(repl, a_disk_full_sync_is_streamed_from_the_file_not_queued_whole) {
     cr_assert_lt(most, 4 * 1024 * 1024, "the master queued %lld bytes for a stopped replica", most);
     cr_assert_eq(kill(replica.pid, SIGCONT), 0);
     r = serverConnect(&replica);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     expectSameDigest(m, r);
     redisFree(r);
     redisFree(m);

@@ -34,37 +34,6 @@ static void startReplicaOf(qvTestServer *s, const qvTestServer *of, const char *
     serverStart(s, args);
 }
 
-static char *digest(redisContext *c) {
-    redisReply *r = cmd(c, "DEBUG DIGEST");
-    cr_assert(r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_STRING, "%s",
-              replyToString(r));
-    char *d = strdup(r->str);
-    freeReplyObject(r);
-    return d;
-}
-
-static void waitSynced(redisContext *m, redisContext *r) {
-    for (int i = 0; i < 600; i++) {
-        char *link = infoField(r, "replication", "master_link_status");
-        int up = link && !strcmp(link, "up");
-        free(link);
-        if (up) {
-            long long moff = infoFieldLL(m, "replication", "master_repl_offset");
-            long long roff = infoFieldLL(r, "replication", "slave_repl_offset");
-            if (moff == roff) return;
-        }
-        usleep(50 * 1000);
-    }
-    cr_assert_fail("the replica did not catch up with its master within 30 s");
-}
-
-static void expectSameDigest(redisContext *m, redisContext *r) {
-    char *dm = digest(m), *dr = digest(r);
-    cr_assert_str_eq(dm, dr, "DEBUG DIGEST differs: master %s replica %s", dm, dr);
-    free(dm);
-    free(dr);
-}
-
 static void loadElements(redisContext *c, const char *key, int from, int n, uint64_t seed) {
     float *v = vtRandVectors(&seed, n, DIM);
     for (int i = 0; i < n; i++) {
@@ -113,7 +82,7 @@ Test(repl_diskless, the_snapshot_goes_through_the_socket_then_the_stream_follows
     EXPECT_STATUS(cmd(m, "IDX.CREATE films DIM 3 METRIC L2 TEXT title"), "OK");
     startReplicaOf(&replica, &master, NULL);
     redisContext *r = serverConnect(&replica);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     expectSameDigest(m, r);
     EXPECT_INTEGER(cmd(r, "VCARD idx"), 3000);
     cr_assert_eq(countInLog(&master, "Starting BGSAVE for SYNC with target: replicas sockets"), 1);
@@ -129,11 +98,11 @@ Test(repl_diskless, the_snapshot_goes_through_the_socket_then_the_stream_follows
     loadElements(m, "idx", 3000, 300, 2);
     loadElements(m, "idx", 0, 100, 3); /* updates */
     EXPECT_INTEGER(cmd(m, "VREM idx e7"), 1);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     expectSameDigest(m, r);
     EXPECT_INTEGER(cmd(r, "CLIENT KILL TYPE master"), 1);
     loadElements(m, "idx", 3300, 100, 4);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     expectSameDigest(m, r);
     cr_assert_eq(infoFieldLL(m, "stats", "sync_full"), 1, "a second full sync happened");
     EXPECT_INTEGER(cmd(r, "VCARD idx"), 3399);
@@ -160,8 +129,8 @@ Test(repl_diskless, replicas_waiting_together_share_one_child) {
     loadElements(m, "idx", 1000, 100, 6); /* written while the first replica waits */
     startReplicaOf(&replica2, &master, NULL);
     redisContext *r2 = serverConnect(&replica2);
-    waitSynced(m, r1);
-    waitSynced(m, r2);
+    replWaitSynced(m, r1);
+    replWaitSynced(m, r2);
     expectSameDigest(m, r1);
     expectSameDigest(m, r2);
     cr_assert_eq(countInLog(&master, "Starting BGSAVE for SYNC with target: replicas sockets"), 1,
@@ -184,14 +153,14 @@ static void swapdbFrom(const char *master_args) {
     char of[64];
     snprintf(of, sizeof(of), "REPLICAOF 127.0.0.1 %d", master.port);
     EXPECT_STATUS(cmd(r, of), "OK");
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     expectSameDigest(m, r);
     EXPECT_INTEGER(cmd(r, "EXISTS mine"), 0);
     cr_assert(serverLogContains(&replica, "Loading DB in memory"), "not a diskless load");
     cr_assert(!fileExists(replica.dir, "dump.qvs"), "a diskless load wrote the snapshot to disk");
     cr_assert(!dirHasTempFile(replica.dir));
     loadElements(m, "idx", 2000, 100, 8);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     expectSameDigest(m, r);
     redisFree(r);
     redisFree(m);
@@ -214,7 +183,7 @@ Test(repl_diskless, on_empty_db_loads_from_memory_only_when_the_keyspace_is_empt
     /* Empty: from memory. */
     startReplicaOf(&replica, &master, "--repl-diskless-load on-empty-db");
     redisContext *r = serverConnect(&replica);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     expectSameDigest(m, r);
     cr_assert(serverLogContains(&replica, "to memory"));
     /* Not empty: through a file, as with disabled. */
@@ -224,7 +193,7 @@ Test(repl_diskless, on_empty_db_loads_from_memory_only_when_the_keyspace_is_empt
     char of[64];
     snprintf(of, sizeof(of), "REPLICAOF 127.0.0.1 %d", master.port);
     EXPECT_STATUS(cmd(r2, of), "OK");
-    waitSynced(m, r2);
+    replWaitSynced(m, r2);
     expectSameDigest(m, r2);
     cr_assert(serverLogContains(&replica2, "from master to disk"));
     cr_assert(!serverLogContains(&replica2, "to memory"));
@@ -279,7 +248,7 @@ Test(repl_diskless, a_replica_gone_mid_transfer_does_not_stall_the_next_sync) {
     loadElements(m, "idx", 2000, 100, 12);
     startReplicaOf(&replica, &master, NULL);
     r = serverConnect(&replica);
-    waitSynced(m, r);
+    replWaitSynced(m, r);
     expectSameDigest(m, r);
     EXPECT_INTEGER(cmd(r, "VCARD idx"), 2100);
     EXPECT_STATUS(cmd(m, "PING"), "PONG");
@@ -326,7 +295,7 @@ Test(repl_diskless, a_stopped_replica_mid_transfer_is_dropped_at_repl_timeout) {
     EXPECT_STATUS(cmd(m, "CONFIG SET rdb-key-save-delay 0"), "OK");
     startReplicaOf(&replica2, &master, NULL);
     redisContext *r2 = serverConnect(&replica2);
-    waitSynced(m, r2);
+    replWaitSynced(m, r2);
     expectSameDigest(m, r2);
     kill(replica.pid, SIGCONT);
     redisFree(r2);
