@@ -18,7 +18,6 @@ import hmac
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,49 +25,10 @@ import time
 
 import redis
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-SERVER = os.environ.get("QUIVER_SERVER", os.path.join(ROOT, "src", "quiver-server"))
-if not os.path.isabs(SERVER):
-    SERVER = os.path.join(ROOT, SERVER)
-CHECKS = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from quiver import check, checks, start_server  # noqa: E402
+
 SECRET = "interop-jwt-secret"
-
-
-def check(cond, what):
-    global CHECKS
-    if not cond:
-        raise AssertionError(what)
-    CHECKS += 1
-    print("ok   " + what)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def start_server(tmp):
-    for _ in range(3):
-        port = free_port()
-        log = os.path.join(tmp, "quiver.log")
-        proc = subprocess.Popen(
-            [SERVER, "--port", str(port), "--bind", "127.0.0.1", "--dir", tmp, "--logfile", log,
-             "--requirepass", "adminpw", "--jwt-secret", SECRET],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 10
-        while time.time() < deadline and proc.poll() is None:
-            try:
-                if redis.Redis(port=port, password="adminpw", socket_timeout=1).ping():
-                    return proc, port
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    raise RuntimeError("server did not start")
 
 
 def b64url(data):
@@ -87,7 +47,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="quiver-acl-", dir=os.environ.get("QUIVER_TEST_TMPDIR"))
     proc = None
     try:
-        proc, port = start_server(tmp)
+        proc, port = start_server(
+            tmp, ["--requirepass", "adminpw", "--jwt-secret", SECRET], password="adminpw")
         admin = redis.Redis(port=port, password="adminpw", decode_responses=True)
 
         # ---- redis-py's ACL helpers against Quiver's replies ----
@@ -185,7 +146,7 @@ def main():
             proc.terminate()
             proc.wait(timeout=10)
         shutil.rmtree(tmp, ignore_errors=True)
-    print("%d checks passed" % CHECKS)
+    print("%d checks passed" % checks())
 
 
 if __name__ == "__main__":

@@ -10,56 +10,14 @@ directory and removes both at the end. Exit 0 on success; prints every check.
 """
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 import redis
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-SERVER = os.environ.get("QUIVER_SERVER", os.path.join(ROOT, "src", "quiver-server"))
-if not os.path.isabs(SERVER):
-    SERVER = os.path.join(ROOT, SERVER)
-CHECKS = 0
-
-
-def check(cond, what):
-    global CHECKS
-    if not cond:
-        raise AssertionError(what)
-    CHECKS += 1
-    print("ok   " + what)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def start_server(tmp):
-    for _ in range(3):
-        port = free_port()
-        log = os.path.join(tmp, "quiver.log")
-        proc = subprocess.Popen(
-            [SERVER, "--port", str(port), "--bind", "127.0.0.1", "--dir", tmp, "--logfile", log],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 10
-        while time.time() < deadline and proc.poll() is None:
-            try:
-                if redis.Redis(port=port, socket_timeout=1).ping():
-                    return proc, port
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-            break
-    raise RuntimeError("server did not start; log:\n" + open(log).read()[-2000:])
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from quiver import SERVER, check, checks, start_server  # noqa: E402
 
 
 def run(port):
@@ -210,7 +168,7 @@ def main():
         proc, port = start_server(tmp)
         run(port)
         check(proc.poll() is None, "the server is still running")
-        print("redis_py.py: %d checks passed (redis-py %s)" % (CHECKS, redis.__version__))
+        print("redis_py.py: %d checks passed (redis-py %s)" % (checks(), redis.__version__))
         return 0
     except Exception as e:  # report, then clean up
         print("FAIL (redis_py.py): %s: %s" % (type(e).__name__, e))

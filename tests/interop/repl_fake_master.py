@@ -22,28 +22,10 @@ import time
 
 import redis
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-SERVER = os.environ.get("QUIVER_SERVER", os.path.join(ROOT, "src", "quiver-server"))
-if not os.path.isabs(SERVER):
-    SERVER = os.path.join(ROOT, SERVER)
-CHECKS = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from quiver import SERVER, check, checks, free_port  # noqa: E402
+
 REPLID = "ab" * 20
-
-
-def check(cond, what):
-    global CHECKS
-    if not cond:
-        raise AssertionError(what)
-    CHECKS += 1
-    print("ok   " + what)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def start(tmp, name, extra):
@@ -204,7 +186,7 @@ def main():
         f.close()
         conn.close()
         listener.close()
-        print("%d checks passed" % CHECKS)
+        print("%d checks passed" % checks())
         return 0
     finally:
         for p in reversed(procs):

@@ -11,7 +11,6 @@ Exit 0 on success; prints every check. Skipped (exit 0) without /usr/bin/redis-s
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,28 +19,10 @@ import time
 import redis
 from redis.sentinel import Sentinel
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-SERVER = os.environ.get("QUIVER_SERVER", os.path.join(ROOT, "src", "quiver-server"))
-if not os.path.isabs(SERVER):
-    SERVER = os.path.join(ROOT, SERVER)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from quiver import SERVER, check, checks, free_port  # noqa: E402
+
 SENTINEL = os.environ.get("QUIVER_SENTINEL", "/usr/bin/redis-sentinel")
-CHECKS = 0
-
-
-def check(cond, what):
-    global CHECKS
-    if not cond:
-        raise AssertionError(what)
-    CHECKS += 1
-    print("ok   " + what)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_ping(port):
@@ -129,7 +110,7 @@ def main():
         check(all(n in names for n in acked),
               "every write acknowledged before the crash is on the new master")
         check(new_master.execute_command("VCARD", "docs") == 70, "and the writes made after it")
-        print("%d checks passed" % CHECKS)
+        print("%d checks passed" % checks())
         return 0
     finally:
         for p in reversed(procs):
